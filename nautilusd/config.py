@@ -1,0 +1,138 @@
+"""The topology model: frozen, keyword-only objects that a TOML file is parsed into once.
+
+`load_config(path)` (in `nautilusd.configload`) returns a `Topology`; every other module
+takes these objects, never raw dicts. Field names are the TOML keys.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
+
+
+class RestartPolicy(enum.Enum):
+    ALWAYS = "always"
+    ON_FAILURE = "on-failure"
+    NEVER = "never"
+
+
+class GroupStrategy(enum.Enum):
+    ONE_FOR_ONE = "one_for_one"
+    ONE_FOR_ALL = "one_for_all"
+    REST_FOR_ONE = "rest_for_one"
+
+
+class RingPolicy(enum.Enum):
+    BLOCK = "block"
+    OVERWRITE = "overwrite"
+
+
+class WaitKind(enum.Enum):
+    BUSY_SPIN = "busy_spin"
+    YIELDING = "yielding"
+    SLEEPING = "sleeping"
+    BLOCKING = "blocking"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SupervisorConfig:
+    """[supervisor]: the daemon itself."""
+
+    instance: str = "default"
+    runtime_dir: Path | None = None  # None: $XDG_RUNTIME_DIR/nautilusd/<instance> or /tmp/...
+    shm_dir: Path = Path("/dev/shm")
+    control_endpoint: str | None = None  # None: ipc://<runtime_dir>/control.sock
+    bus_pub_endpoint: str | None = None  # engines publish here (XSUB side of the proxy)
+    bus_sub_endpoint: str | None = None  # engines subscribe here (XPUB side of the proxy)
+    metrics_address: str | None = "127.0.0.1:9464"  # None or "" disables /metrics
+    cpus: tuple[int, ...] = ()  # cores for nautilusd itself; () leaves its affinity alone
+    keep_rings: bool = False  # keep segments after shutdown for a post-mortem
+    log_format: str = "auto"  # auto | json | console | journald
+    log_level: str = "info"
+    status_slots: int = 64
+    shutdown_timeout_ms: int = 15_000
+    watchdog_critical_group: str = "critical"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GroupConfig:
+    """[groups.<name>]: an OTP-style restart group."""
+
+    name: str
+    strategy: GroupStrategy = GroupStrategy.ONE_FOR_ONE
+    critical: bool = False  # a FATAL member makes the daemon unhealthy (watchdog stops)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RingConfig:
+    """[rings.<name>]: one shared-memory ring, created by nautilusd."""
+
+    name: str
+    record: str  # a name from shm.layout.RECORDS
+    capacity: int  # a power of two
+    policy: RingPolicy
+    writer: str  # engine name
+    readers: tuple[str, ...]  # engine names; reader slot index = position in this tuple
+    block_timeout_ms: int = 1_000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RLimits:
+    memlock: int | None = None  # bytes, -1 = unlimited
+    nofile: int | None = None
+    as_bytes: int | None = None  # TOML key "as"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EngineConfig:
+    """[engines.<name>]: one supervised engine (or `replicas` identical instances)."""
+
+    name: str
+    entry: str | None = None  # "package.module:Class" for a Python engine
+    command: tuple[str, ...] | None = None  # an argv to exec for any other program
+    cpus: tuple[int, ...] = ()  # () = every core not reserved for nautilusd
+    group: str = "default"
+    after: tuple[str, ...] = ()
+    restart: RestartPolicy = RestartPolicy.ALWAYS
+    backoff_initial_ms: int = 10  # delay of the second retry (the first is immediate)
+    backoff_max_ms: int = 5_000
+    backoff_jitter: float = 0.1  # +/- fraction applied to each delay
+    max_restarts: int = 5  # restart intensity: at most this many ...
+    restart_window_s: float = 30.0  # ... within this many seconds, then FATAL
+    startup_timeout_ms: int = 10_000
+    liveness_timeout_ms: int = 2_000
+    stop_timeout_ms: int = 5_000
+    wait: WaitKind = WaitKind.BLOCKING
+    nice: int | None = None
+    sched_fifo_priority: int | None = None
+    mlockall: bool = False
+    rlimits: RLimits = field(default_factory=RLimits)
+    memory_max_bytes: int | None = None  # RSS cap; exceeded -> restart (TOML: memory_max_mb)
+    environment: MappingProxyType[str, str] = EMPTY
+    user: str | None = None
+    params: MappingProxyType[str, Any] = EMPTY  # free-form, handed to the engine
+    replicas: int = 1
+
+    @property
+    def instance_names(self) -> tuple[str, ...]:
+        """Names of the processes this entry runs: `name`, or `name-0`.. with replicas."""
+        if self.replicas == 1:
+            return (self.name,)
+        return tuple(f"{self.name}-{i}" for i in range(self.replicas))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Topology:
+    """A whole parsed config file."""
+
+    source: Path
+    supervisor: SupervisorConfig
+    groups: MappingProxyType[str, GroupConfig]
+    rings: MappingProxyType[str, RingConfig]
+    engines: MappingProxyType[str, EngineConfig]  # in file order
+    symbols: tuple[str, ...] = ()  # the symbol table: symbol_id = index

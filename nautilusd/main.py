@@ -1,0 +1,37 @@
+"""The `nautilusd` command: `run` the daemon in the foreground, or `check` a config.
+
+Thin: it parses arguments and hands over to `nautilusd.daemon` and `nautilusd.check`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nautilusd", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the supervisor in the foreground")
+    run.add_argument("--config", "-c", required=True, help="TOML topology file")
+    run.add_argument("--runtime-dir", help="override [supervisor].runtime_dir")
+    run.add_argument("--summary", action="store_true", help="show a live one-screen summary")
+    check = sub.add_parser("check", help="validate a config and explain it; exit 2 if invalid")
+    check.add_argument("config", help="TOML topology file")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        from nautilusd.check import main as check_main
+
+        return check_main(args)
+    from nautilusd.daemon import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Record layouts carried by the rings: fixed-size numpy structured dtypes, documented per field.
+
+Every layout is naturally aligned and padded to a multiple of 8 bytes; its fingerprint
+(a hash of the dtype description) goes in the segment header so that a reader built for
+another layout is refused at attach time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+import numpy as np
+
+# -- Tick: one top-of-book update (64 bytes) -----------------------------------------------------
+TICK: Final = np.dtype(
+    [
+        ("seq", "<u8"),  # feed sequence number, strictly increasing per feed, starts at 1
+        ("ts_ns", "<i8"),  # time the feed produced the tick, CLOCK_REALTIME ns
+        ("symbol_id", "<u4"),  # index into the topology's symbol table
+        ("flags", "<u4"),  # bit 0: synthetic, bit 1: replayed, bit 2: burst
+        ("bid", "<f8"),  # best bid price
+        ("ask", "<f8"),  # best ask price
+        ("bid_size", "<i8"),  # quantity at the best bid
+        ("ask_size", "<i8"),  # quantity at the best ask
+        ("_pad", "<u8"),  # reserved, zero
+    ]
+)
+
+# Order sides, types and times in force.
+SIDE_BUY: Final = 1
+SIDE_SELL: Final = -1
+TYPE_MARKET: Final = 0
+TYPE_LIMIT: Final = 1
+TIF_DAY: Final = 0
+TIF_IOC: Final = 1
+TIF_FOK: Final = 2
+TIF_GTC: Final = 3
+
+# -- Order: a strategy's new-order request (64 bytes) --------------------------------------------
+_ORDER_FIELDS: Final = [
+    ("order_id", "<u8"),  # unique per host: strategy_id << 40 | per-strategy counter
+    ("strategy_id", "<u4"),  # the strategy instance that sent it
+    ("symbol_id", "<u4"),  # instrument
+    ("side", "i1"),  # SIDE_BUY (+1) or SIDE_SELL (-1)
+    ("type", "u1"),  # TYPE_MARKET or TYPE_LIMIT
+    ("tif", "u1"),  # time in force: TIF_DAY, TIF_IOC, TIF_FOK, TIF_GTC
+    ("_pad0", "u1"),
+    ("_pad1", "<u4"),
+    ("qty", "<i8"),  # quantity, > 0
+    ("price", "<f8"),  # limit price (for market orders: the reference price seen)
+    ("ts_ns", "<i8"),  # time the strategy created the order, CLOCK_REALTIME ns
+    ("origin_seq", "<u8"),  # seq of the tick that triggered the order
+    ("origin_ts_ns", "<i8"),  # ts_ns of that tick: the start of tick-to-fill latency
+]
+ORDER: Final = np.dtype(_ORDER_FIELDS)
+
+# Risk verdicts and reason codes.
+VERDICT_APPROVED: Final = 1
+VERDICT_REJECTED: Final = 2
+REASON_OK: Final = 0
+REASON_MAX_QTY: Final = 1
+REASON_MAX_NOTIONAL: Final = 2
+REASON_MAX_POSITION: Final = 3
+REASON_MAX_GROSS: Final = 4
+REASON_PRICE_BAND: Final = 5
+REASON_RATE_LIMIT: Final = 6
+REASON_KILL_SWITCH: Final = 7
+REASON_NO_MARKET: Final = 8
+REASON_INVALID: Final = 9
+
+# -- RiskDecision: the order as decided by pre-trade risk (96 bytes) -----------------------------
+DECISION: Final = np.dtype(
+    [
+        *_ORDER_FIELDS,  # the order exactly as received
+        ("verdict", "u1"),  # VERDICT_APPROVED or VERDICT_REJECTED
+        ("_pad2", "u1"),
+        ("reason", "<u2"),  # REASON_* code (REASON_OK when approved)
+        ("_pad3", "<u4"),
+        ("decided_ts_ns", "<i8"),  # time risk decided, CLOCK_REALTIME ns
+        ("_pad4", "<u8", (2,)),
+    ]
+)
+
+# Fill liquidity flags and statuses.
+LIQUIDITY_MAKER: Final = 1
+LIQUIDITY_TAKER: Final = 2
+FILL_PARTIAL: Final = 1
+FILL_FILLED: Final = 2
+FILL_CANCELLED: Final = 3  # the unfilled rest of an IOC order, qty 0
+FILL_REJECTED: Final = 4  # refused by the venue or the order manager, qty 0
+
+# -- Fill: an execution report from the venue (96 bytes) -----------------------------------------
+FILL: Final = np.dtype(
+    [
+        ("order_id", "<u8"),  # the order this execution belongs to
+        ("exec_id", "<u8"),  # unique per execution, increasing per venue session
+        ("strategy_id", "<u4"),  # copied from the order
+        ("symbol_id", "<u4"),  # copied from the order
+        ("side", "i1"),  # copied from the order
+        ("liquidity", "u1"),  # LIQUIDITY_MAKER or LIQUIDITY_TAKER
+        ("status", "u1"),  # FILL_PARTIAL, FILL_FILLED, FILL_CANCELLED, FILL_REJECTED
+        ("_pad0", "u1"),
+        ("_pad1", "<u4"),
+        ("qty", "<i8"),  # quantity of this execution (0 for cancel / reject)
+        ("price", "<f8"),  # execution price
+        ("leaves_qty", "<i8"),  # quantity still open on the order after this execution
+        ("ts_ns", "<i8"),  # time the venue executed, CLOCK_REALTIME ns
+        ("origin_seq", "<u8"),  # carried through: seq of the originating tick
+        ("origin_ts_ns", "<i8"),  # carried through: ts_ns of the originating tick
+        ("order_ts_ns", "<i8"),  # carried through: time the strategy created the order
+        ("decided_ts_ns", "<i8"),  # carried through: time risk approved the order
+    ]
+)
+
+# -- Raw: an opaque 64-byte record, for benchmarks and user payloads -----------------------------
+RAW64: Final = np.dtype([("data", "u1", (64,))])
+
+RECORDS: Final[dict[str, np.dtype[np.void]]] = {
+    "tick": TICK,
+    "order": ORDER,
+    "decision": DECISION,
+    "fill": FILL,
+    "raw64": RAW64,
+}
+
+
+def fingerprint(dtype: np.dtype[np.void]) -> int:
+    """A stable 63-bit hash of the dtype's field names, formats, offsets and size."""
+    descr = repr((dtype.descr, dtype.itemsize)).encode()
+    return int.from_bytes(hashlib.blake2b(descr, digest_size=8).digest(), "little") >> 1
+
+
+def record_dtype(name: str) -> np.dtype[np.void]:
+    """The layout registered as `name`, or a KeyError that lists the valid names."""
+    try:
+        return RECORDS[name]
+    except KeyError:
+        raise KeyError(f"unknown record type {name!r}; known: {sorted(RECORDS)}") from None
+
+
+for _name, _dt in RECORDS.items():
+    if _dt.itemsize % 8:  # pragma: no cover - a layout bug, caught at import
+        raise AssertionError(f"layout {_name} is {_dt.itemsize} bytes, not a multiple of 8")

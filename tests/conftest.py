@@ -1,0 +1,66 @@
+"""Fixtures shared by every test: a private shm directory and leak checks.
+
+Each test that touches shared memory gets its own directory under /dev/shm, removed after
+the test; the session fails if any `nautilusd.*` segment or engine process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+SHM_ROOT = Path("/dev/shm")
+
+
+@pytest.fixture
+def shm_dir() -> Iterator[Path]:
+    """A fresh directory on tmpfs for this test's segments; must be empty at the end."""
+    path = SHM_ROOT / f"nautilusd-test-{uuid.uuid4().hex[:12]}"
+    path.mkdir(mode=0o700)
+    try:
+        yield path
+        left = sorted(p.name for p in path.iterdir())
+        assert not left, f"segments left behind in {path}: {left}"
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime_dir() -> Iterator[Path]:
+    """A private 0700 runtime directory (short path: ipc:// names are limited to 107 bytes)."""
+    path = Path("/tmp") / f"nd-{uuid.uuid4().hex[:10]}"
+    path.mkdir(mode=0o700)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _our_descendants() -> list[psutil.Process]:
+    try:
+        return psutil.Process(os.getpid()).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_children() -> Iterator[None]:
+    """Every test must reap what it started: no child process may outlive the test."""
+    yield
+    alive = [p for p in _our_descendants() if p.is_running() and p.status() != "zombie"]
+    if alive:
+        gone, still = psutil.wait_procs(alive, timeout=3.0)
+        for p in still:
+            p.kill()
+        assert not still, f"processes left behind: {[(p.pid, p.name()) for p in still]}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leftovers = sorted(p.name for p in SHM_ROOT.glob("nautilusd*"))
+    if leftovers:
+        print(f"\nWARNING: shared-memory leftovers in /dev/shm: {leftovers}")
+        session.exitstatus = 1
