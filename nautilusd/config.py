@@ -113,9 +113,9 @@ class EngineConfig:
     mlockall: bool = False
     rlimits: RLimits = field(default_factory=RLimits)
     memory_max_bytes: int | None = None  # RSS cap; exceeded -> restart (TOML: memory_max_mb)
-    environment: MappingProxyType[str, str] = EMPTY
+    environment: MappingProxyType[str, str] = field(default_factory=lambda: EMPTY)
     user: str | None = None
-    params: MappingProxyType[str, Any] = EMPTY  # free-form, handed to the engine
+    params: MappingProxyType[str, Any] = field(default_factory=lambda: EMPTY)  # for the engine
     replicas: int = 1
 
     @property
