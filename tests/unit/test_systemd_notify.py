@@ -1,0 +1,166 @@
+"""nautilusd.systemd: sd_notify over a real AF_UNIX datagram socket set as NOTIFY_SOCKET."""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from nautilusd.systemd import (
+    Notifier,
+    WatchdogGate,
+    critical_group_healthy,
+    critical_groups,
+    summary_line,
+)
+
+pytestmark = pytest.mark.timeout(20)
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[tuple[socket.socket, str]]:
+    """A bound datagram socket standing in for systemd's notify socket (a filesystem path)."""
+    path = f"/tmp/nd-notify-{uuid.uuid4().hex[:10]}.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5.0)
+    try:
+        yield sock, path
+    finally:
+        sock.close()
+        Path(path).unlink(missing_ok=True)
+
+
+def received(sock: socket.socket) -> list[str]:
+    return sock.recv(4096).decode().split("\n")
+
+
+def drained(sock: socket.socket) -> bool:
+    """True when nothing more is queued on the socket."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return not readable
+
+
+def test_ready_when_under_systemd_sends_ready_and_status(
+    notify_socket: tuple[socket.socket, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ready() sends READY=1 and a one-line STATUS= in one datagram to $NOTIFY_SOCKET."""
+    sock, path = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    notifier = Notifier.from_env()
+    try:
+        assert notifier.ready("8/8 engines\nready")
+        assert received(sock) == ["READY=1", "STATUS=8/8 engines ready"]
+        assert notifier.status("draining") and received(sock) == ["STATUS=draining"]
+        assert notifier.stopping() and received(sock) == ["STOPPING=1"]
+        assert notifier.extend_timeout(5_000_000)
+        assert received(sock) == ["EXTEND_TIMEOUT_USEC=5000000"]
+        assert notifier.sent == 4
+    finally:
+        notifier.close()
+
+
+def test_notify_when_socket_abstract_sends_to_abstract_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An '@name' NOTIFY_SOCKET addresses the abstract namespace, as systemd uses it."""
+    name = f"nd-notify-{uuid.uuid4().hex[:10]}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(5.0)
+    monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+    notifier = Notifier.from_env()
+    try:
+        assert notifier.watchdog()
+        assert received(sock) == ["WATCHDOG=1"]
+    finally:
+        notifier.close()
+        sock.close()
+
+
+def test_notifier_when_not_under_systemd_is_noop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without NOTIFY_SOCKET every call returns False and nothing raises."""
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    notifier = Notifier.from_env()
+    assert not notifier.enabled
+    assert not notifier.ready() and not notifier.watchdog() and not notifier.stopping()
+    assert notifier.watchdog_interval_s() is None
+
+
+def test_notify_when_socket_gone_returns_false_and_counts(tmp_path: Path) -> None:
+    """A notify socket that disappeared is counted as a failure, never raised."""
+    notifier = Notifier(str(tmp_path / "gone.sock"))
+    try:
+        assert not notifier.ready()
+        assert notifier.failed == 1
+    finally:
+        notifier.close()
+
+
+def test_watchdog_interval_when_usec_set_is_half_of_watchdogsec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WATCHDOG_USEC=2s gives a 1 s ping interval; a WATCHDOG_PID of another process disables it."""
+    env = {"NOTIFY_SOCKET": "/run/x", "WATCHDOG_USEC": "2000000"}
+    assert Notifier.from_env(env).watchdog_interval_s() == 1.0
+    mine = {**env, "WATCHDOG_PID": str(os.getpid())}
+    assert Notifier.from_env(mine).watchdog_interval_s() == 1.0
+    other = {**env, "WATCHDOG_PID": str(os.getpid() + 1)}
+    assert Notifier.from_env(other).watchdog_interval_s() is None
+    assert Notifier.from_env({**env, "WATCHDOG_USEC": "bad"}).watchdog_interval_s() is None
+
+
+def test_from_env_when_unset_environment_removes_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """unset_environment keeps the notify variables away from the engines nautilusd spawns."""
+    monkeypatch.setenv("NOTIFY_SOCKET", "/run/x")
+    monkeypatch.setenv("WATCHDOG_USEC", "3000000")
+    notifier = Notifier.from_env(unset_environment=True)
+    assert notifier.address == "/run/x" and notifier.watchdog_interval_s() == 1.5
+    assert "NOTIFY_SOCKET" not in os.environ and "WATCHDOG_USEC" not in os.environ
+
+
+def test_watchdog_gate_when_critical_engine_fatal_stops_pinging(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    """The gate pings while the critical group is healthy and withholds pings once one is FATAL."""
+    sock, path = notify_socket
+    status = {"engines": [
+        {"name": "risk", "group": "critical", "state": "READY", "restarts": 0},
+        {"name": "analytics", "group": "default", "state": "FATAL", "restarts": 5},
+    ]}
+    notifier = Notifier(path, watchdog_usec=1_000_000)
+    gate = WatchdogGate(notifier, lambda: critical_group_healthy(status, {"critical"}))
+    try:
+        assert gate.tick()
+        assert received(sock) == ["WATCHDOG=1"]
+        status["engines"][0]["state"] = "FATAL"
+        assert not gate.tick() and not gate.tick()
+        assert drained(sock)
+        assert (gate.pings, gate.withheld) == (1, 2)
+    finally:
+        notifier.close()
+
+
+def test_critical_groups_when_topology_flags_groups_includes_named_group() -> None:
+    """Critical groups are those flagged critical plus [supervisor].watchdog_critical_group."""
+    topology = SimpleNamespace(
+        supervisor=SimpleNamespace(watchdog_critical_group="critical"),
+        groups={"orders": SimpleNamespace(critical=True),
+                "analytics": SimpleNamespace(critical=False)},
+    )
+    assert critical_groups(topology) == {"critical", "orders"}
+
+
+def test_summary_line_when_engines_fatal_names_them() -> None:
+    """The STATUS= summary counts ready engines and restarts and names FATAL ones."""
+    engines = [{"name": "md", "state": "READY", "restarts": 1},
+               {"name": "risk", "state": "FATAL", "restarts": 5}]
+    assert summary_line(engines) == "1/2 engines ready, 6 restarts, fatal: risk"
