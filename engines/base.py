@@ -1,0 +1,93 @@
+"""The engine SDK: the `Engine` base class a user subclasses and the `EngineContext` it gets.
+
+An engine never touches the supervisor: it reads and writes its rings, publishes on the bus,
+and counts into its status slot; the runner (engines.runner) drives the lifecycle hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nautilusd.config import EngineConfig
+from shm.status import StatusSlot
+
+if TYPE_CHECKING:
+    from engines.bus import Publisher, Subscriber
+
+
+@dataclass(kw_only=True, slots=True)
+class EngineContext:
+    """Everything an engine may use: its config, rings, bus endpoints, status slot, logger."""
+
+    name: str  # instance name (`risk`, or `strategy-1` with replicas)
+    config: EngineConfig
+    params: Mapping[str, Any]
+    symbols: tuple[str, ...]
+    log: Any  # structlog logger bound with engine=name
+    status: StatusSlot
+    readers: dict[str, Any] = field(default_factory=dict)  # ring name -> shm RingReader
+    writers: dict[str, Any] = field(default_factory=dict)  # ring name -> shm RingWriter
+    bus_pub_endpoint: str = ""
+    bus_sub_endpoint: str = ""
+    runtime_dir: Path = Path(".")
+    _publisher: Any = None
+    _subscribers: list[Any] = field(default_factory=list)
+
+    def publisher(self) -> Publisher:
+        """The engine's bus publisher, created on first use and shared."""
+        if self._publisher is None:
+            from engines.bus import Publisher
+
+            self._publisher = Publisher(self.bus_pub_endpoint)
+        return self._publisher
+
+    def subscriber(self, topics: list[str] | tuple[str, ...]) -> Subscriber:
+        """A new bus subscriber on `topics` (closed by the runner at exit)."""
+        from engines.bus import Subscriber
+
+        sub = Subscriber(self.bus_sub_endpoint, topics)
+        self._subscribers.append(sub)
+        return sub
+
+    def close(self) -> None:
+        """Close bus sockets and rings (the runner calls this after on_stop)."""
+        for sub in self._subscribers:
+            sub.close()
+        if self._publisher is not None:
+            self._publisher.close()
+        for ring in (*self.readers.values(), *self.writers.values()):
+            ring.close()
+
+
+class Engine:
+    """Subclass and override the hooks; the runner calls them in this order.
+
+    on_start() once (rings and bus attached; the runner sets ready when it returns), then
+    poll() repeatedly (one non-blocking batch of work, returns records processed), then on
+    SIGTERM on_stop() (drain in-flight work, flush writers) and the process exits 0.
+    """
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self.log = ctx.log
+
+    def on_start(self) -> None:
+        """Prepare: open files, warm caches. Ready is reported when this returns."""
+
+    def poll(self) -> int:
+        """One non-blocking iteration of work; return records processed (0 = idle)."""
+        return 0
+
+    def next_wakeup_s(self) -> float | None:
+        """Longest the runner may wait when idle (producers and timers); None = until input."""
+        return None
+
+    def wait_handles(self) -> list[Any]:
+        """Extra pollables (zmq sockets, fds) that should wake the engine when readable."""
+        return []
+
+    def on_stop(self) -> None:
+        """Drain after SIGTERM: finish in-flight work and flush writers."""

@@ -1,0 +1,232 @@
+"""The child side of an engine: pin first, attach status slot and rings, report ready, run, drain.
+
+`run(spec)` is called in the forked child (nautilusd.forkserver) and returns the exit code;
+SIGTERM becomes a graceful drain (on_stop) and exit 0.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import importlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import psutil
+import zmq
+
+from engines.base import Engine, EngineContext
+from engines.log import configure_logging, get_logger
+from nautilusd.config import EngineConfig, RingConfig, WaitKind
+from shm.status import (
+    PHASE_DRAINING,
+    PHASE_READY,
+    PHASE_STARTING,
+    PHASE_STOPPED,
+    W_STARTED_NS,
+    StatusTable,
+)
+
+# Exit codes of a child that failed before engine code ran (distinct from an engine's own).
+EXIT_PIN_FAILED = 120
+EXIT_SETUP_FAILED = 121
+EXIT_ENGINE_FAILED = 122  # import, construction or on_start raised
+
+# Config objects hold MappingProxyType (immutable maps); let them cross the pickle boundary.
+def _mapping_proxy(items: dict[str, Any]) -> MappingProxyType[str, Any]:
+    return MappingProxyType(items)
+
+
+copyreg.pickle(MappingProxyType, lambda m: (_mapping_proxy, (dict(m),)))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LaunchSpec:
+    """What a child needs to become engine instance `name` (sent pickled to the forkserver)."""
+
+    name: str
+    config: EngineConfig
+    cpus: tuple[int, ...]  # resolved cores; () = leave the affinity alone
+    slot: int
+    status_segment: str
+    shm_dir: str
+    rings: tuple[RingConfig, ...] = ()  # rings this engine writes or reads
+    ring_segments: dict[str, str] = field(default_factory=dict)  # ring name -> segment name
+    symbols: tuple[str, ...] = ()
+    bus_pub_endpoint: str = ""
+    bus_sub_endpoint: str = ""
+    runtime_dir: str = "."
+    instance: str = "default"
+    log_format: str = "auto"
+    log_level: str = "info"
+
+
+class PinFailed(Exception):
+    """The pin did not take or did not hold when read back."""
+
+
+def pin(cpus: tuple[int, ...]) -> list[int]:
+    """Pin this process to `cpus` with psutil and verify; raise PinFailed naming both sets."""
+    proc = psutil.Process()
+    try:
+        proc.cpu_affinity(list(cpus))
+        found = sorted(proc.cpu_affinity())
+    except (OSError, ValueError, psutil.Error) as exc:
+        raise PinFailed(f"cannot pin pid {os.getpid()} to cpus {list(cpus)}: {exc}") from None
+    if found != sorted(set(cpus)):
+        raise PinFailed(f"pin of pid {os.getpid()} to cpus {list(cpus)} did not hold: {found}")
+    return found
+
+
+def load_engine_class(entry: str) -> type[Engine]:
+    module_name, _, class_name = entry.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise TypeError(f"entry {entry!r} is not an engines.base.Engine subclass")
+    return cls
+
+
+def run(spec: LaunchSpec) -> int:
+    """Run engine instance `spec.name` to completion in this process; return the exit code."""
+    configure_logging(spec.log_format, spec.log_level, instance=spec.instance, engine=spec.name)
+    log = get_logger(engine=spec.name)
+    if spec.cpus:
+        try:
+            pin(spec.cpus)
+        except PinFailed as exc:
+            log.error("pin_failed", cpus=list(spec.cpus), error=str(exc))
+            return EXIT_PIN_FAILED
+    table = StatusTable.attach(spec.status_segment, directory=spec.shm_dir)
+    try:
+        return _run_attached(spec, table, log)
+    finally:
+        table.close()
+
+
+def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any) -> int:
+    slot = table.slot(spec.slot)
+    slot.put(W_STARTED_NS, time.monotonic_ns())
+    slot.heartbeat()
+    slot.set_phase(PHASE_STARTING)
+    stop = _StopSignal()
+    ctx = EngineContext(
+        name=spec.name, config=spec.config, params=spec.config.params, symbols=spec.symbols,
+        log=log, status=slot, bus_pub_endpoint=spec.bus_pub_endpoint,
+        bus_sub_endpoint=spec.bus_sub_endpoint, runtime_dir=Path(spec.runtime_dir),
+    )
+    try:
+        _attach_rings(spec, ctx)
+        engine = load_engine_class(spec.config.entry or "")(ctx)
+        engine.on_start()
+    except Exception as exc:
+        log.exception("engine_start_failed", error=str(exc))
+        ctx.close()
+        return EXIT_ENGINE_FAILED
+    slot.set_ready(True)
+    slot.set_phase(PHASE_READY)
+    slot.heartbeat()
+    _Loop(engine, ctx, stop).run()
+    slot.set_ready(False)
+    slot.set_phase(PHASE_DRAINING)
+    engine.on_stop()
+    ctx.close()
+    slot.set_phase(PHASE_STOPPED)
+    log.info("engine_stopped")
+    return 0
+
+
+def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
+    if not spec.rings:
+        return
+    from shm.ring import RingReader, RingWriter
+
+    from shm.layout import RECORDS
+    from shm.wait import make_wait
+
+    for ring in spec.rings:
+        segment, dtype = spec.ring_segments[ring.name], RECORDS[ring.record]
+        if ring.writer == spec.config.name:
+            ctx.writers[ring.name] = RingWriter.attach(segment, dtype, directory=spec.shm_dir)
+        if spec.config.name in ring.readers:
+            ctx.readers[ring.name] = RingReader.attach(
+                segment, dtype, ring.readers.index(spec.config.name), directory=spec.shm_dir,
+                wait=make_wait(spec.config.wait.value),
+            )
+
+
+class _StopSignal:
+    """SIGTERM/SIGINT set a flag and wake the idle wait through a pipe (set_wakeup_fd)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(write_fd)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, _signum: int, _frame: Any) -> None:
+        self.requested = True
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.read_fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+class _Loop:
+    """poll() until stopped; heartbeat; wait on doorbells and handles when idle."""
+
+    def __init__(self, engine: Engine, ctx: EngineContext, stop: _StopSignal) -> None:
+        self.engine, self.ctx, self.stop = engine, ctx, stop
+        self.kind = ctx.config.wait
+        # Heartbeat four times per liveness timeout, at most once a second when idle.
+        self.heartbeat_s = min(1.0, ctx.config.liveness_timeout_ms / 4000)
+        self.poller = zmq.Poller()
+        self.poller.register(stop.read_fd, zmq.POLLIN)
+        for reader in ctx.readers.values():
+            self.poller.register(reader.fileno(), zmq.POLLIN)
+        for handle in engine.wait_handles():
+            self.poller.register(handle, zmq.POLLIN)
+
+    def run(self) -> None:
+        engine, slot, stop = self.engine, self.ctx.status, self.stop
+        while not stop.requested:
+            n = engine.poll()
+            slot.heartbeat()
+            if n == 0:
+                self._idle()
+
+    def _idle(self) -> None:
+        if self.kind is WaitKind.BUSY_SPIN:
+            return
+        if self.kind is WaitKind.YIELDING:
+            os.sched_yield()
+            return
+        timeout_s = self.heartbeat_s
+        wakeup = self.engine.next_wakeup_s()
+        if wakeup is not None:
+            timeout_s = min(timeout_s, wakeup)
+        if self.kind is WaitKind.SLEEPING:
+            timeout_s = min(timeout_s, 0.001)
+        if timeout_s <= 0:
+            return
+        self._park_and_wait(timeout_s)
+
+    def _park_and_wait(self, timeout_s: float) -> None:
+        readers = self.ctx.readers.values()
+        for reader in readers:
+            reader.park()
+        try:
+            # Re-check after parking: a record published before the park rang no doorbell.
+            if not any(reader.available() for reader in readers):
+                self.poller.poll(max(1, int(timeout_s * 1000)))
+        finally:
+            for reader in readers:
+                reader.unpark()
+        self.stop.drain()

@@ -1,0 +1,183 @@
+"""The forkserver: a preloaded interpreter that forks engine processes on request from nautilusd.
+
+It imports numpy, zmq and the engine modules once, so a respawn is a fork, not an interpreter
+start; it reaps its children and reports each exit to nautilusd over the same socket. Run as
+`python -m nautilusd.forkserver FD PARENT_PID [MODULE ...]`; it dies with nautilusd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+import pickle
+import pwd
+import resource
+import select
+import signal
+import socket
+import sys
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+MCL_CURRENT, MCL_FUTURE = 1, 2
+MAX_MESSAGE_BYTES = 1 << 20
+PRELOAD = ("numpy", "zmq", "psutil", "structlog", "engines.base", "engines.runner",
+           "engines.reference")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when its parent dies; exit now if the parent is already gone."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _rlimit(kind: int, value: int | None) -> None:
+    if value is not None:
+        limit = resource.RLIM_INFINITY if value < 0 else value
+        resource.setrlimit(kind, (limit, limit))
+
+
+def prepare_child(spec: Any) -> None:
+    """Everything the OS needs before engine code: priority, limits, memory lock, user, env.
+
+    Pinning is done (and verified) by the caller first, so nothing runs on a wrong core.
+    """
+    config = spec.config
+    if config.sched_fifo_priority is not None:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(config.sched_fifo_priority))
+    if config.nice is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, config.nice)
+    _rlimit(resource.RLIMIT_MEMLOCK, config.rlimits.memlock)
+    _rlimit(resource.RLIMIT_NOFILE, config.rlimits.nofile)
+    _rlimit(resource.RLIMIT_AS, config.rlimits.as_bytes)
+    if config.mlockall and _libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
+        raise OSError(ctypes.get_errno(), "mlockall failed")
+    if config.user is not None:
+        entry = pwd.getpwnam(config.user)
+        os.initgroups(entry.pw_name, entry.pw_gid)
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    os.environ.update(config.environment)
+
+
+def _child(spec: Any, server_pid: int) -> int:
+    """Runs in the forked child: become engine `spec.name`; returns the exit code."""
+    from engines import runner
+    from engines.log import configure_logging, get_logger
+
+    os.setpgid(0, 0)  # own process group: stop and kill reach its children too
+    die_with_parent(server_pid)
+    configure_logging(spec.log_format, spec.log_level, instance=spec.instance, engine=spec.name)
+    log = get_logger(engine=spec.name)
+    if spec.cpus:
+        try:
+            runner.pin(spec.cpus)
+        except runner.PinFailed as exc:
+            log.error("pin_failed", cpus=list(spec.cpus), error=str(exc))
+            return runner.EXIT_PIN_FAILED
+    try:
+        prepare_child(spec)
+    except (OSError, KeyError, ValueError) as exc:
+        log.error("child_setup_failed", error=str(exc))
+        return runner.EXIT_SETUP_FAILED
+    if spec.config.command:
+        argv = list(spec.config.command)
+        os.execvp(argv[0], argv)
+    return runner.run(spec)
+
+
+class _Server:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.children: set[int] = set()
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.wake_w = wake_w
+
+    def send(self, *message: Any) -> None:
+        self.sock.send(pickle.dumps(message))
+
+    def serve(self) -> None:
+        self.send("hello", os.getpid())
+        while True:
+            readable, _, _ = select.select([self.sock, self.wake_r], [], [])
+            if self.wake_r in readable:
+                self._reap()
+            if self.sock in readable:
+                data = self.sock.recv(MAX_MESSAGE_BYTES)
+                if not data:
+                    return  # nautilusd closed its end: it is gone or shutting down
+                op, spec = pickle.loads(data)
+                if op == "spawn":
+                    self._spawn(spec)
+
+    def _spawn(self, spec: Any) -> None:
+        server_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self.sock.close()
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.close(self.wake_r)
+                os.close(self.wake_w)
+                code = _child(spec, server_pid)
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        self.children.add(pid)
+        self.send("spawned", pid, spec.name)
+
+    def _reap(self) -> None:
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            self.send("exited", pid, os.waitstatus_to_exitcode(status))
+
+    def kill_all(self) -> None:
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def main(argv: list[str]) -> int:
+    fd, parent_pid, modules = int(argv[0]), int(argv[1]), argv[2:]
+    die_with_parent(parent_pid)
+    # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for name in (*PRELOAD, *modules):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a broken engine module fails its own spawn, not the server
+            print(f"forkserver: cannot preload {name!r}: {exc}", file=sys.stderr)
+    sock = socket.socket(fileno=fd)
+    server = _Server(sock)
+    try:
+        server.serve()
+    finally:
+        server.kill_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

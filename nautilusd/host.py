@@ -1,0 +1,211 @@
+"""Every OS side effect of the supervisor behind one object: spawn, signal, reap, pin, measure.
+
+`RealHost` forks engines from the preloaded forkserver and learns of every exit from the
+forkserver's socket, a pollable fd in the event loop; tests substitute a fake with the same
+methods to drive the supervisor's logic without processes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+import psutil
+
+from engines.runner import LaunchSpec
+from nautilusd.errors import PinError, SpawnError
+from nautilusd.forkserver import MAX_MESSAGE_BYTES
+from nautilusd.loop import EventLoop
+
+ExitCallback = Callable[[int], None]  # exit code >= 0, or -signal
+
+
+class Host(Protocol):
+    """What the supervisor needs from the operating system."""
+
+    def now(self) -> float: ...
+    def monotonic_ns(self) -> int: ...
+    def spawn(self, spec: LaunchSpec, on_exit: ExitCallback) -> int: ...
+    def signal(self, pid: int, sig: int) -> bool: ...
+    def rss_bytes(self, pid: int) -> int | None: ...
+    def affinity(self, pid: int) -> list[int]: ...
+    def pin(self, pid: int, cpus: Iterable[int]) -> list[int]: ...
+    def host_cpus(self) -> list[int]: ...
+    def close(self) -> None: ...
+
+
+class RealHost:
+    """Processes forked by a forkserver child of this process; exits arrive on its socket."""
+
+    def __init__(self, loop: EventLoop, preload: Iterable[str] = (),
+                 spawn_timeout_s: float = 30.0) -> None:
+        self.loop = loop
+        self.preload = tuple(preload)
+        self.spawn_timeout_s = spawn_timeout_s
+        self._on_exit: dict[int, ExitCallback] = {}
+        self._backlog: list[tuple[object, ...]] = []
+        self._server: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._pidfd = -1
+        self._closing = False
+
+    def now(self) -> float:
+        return self.loop.now()
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+    # -- the forkserver -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the forkserver and wait until it has preloaded its modules."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "nautilusd.forkserver", str(theirs.fileno()),
+             str(os.getpid()), *self.preload],
+            pass_fds=(theirs.fileno(),), start_new_session=True,
+        )
+        theirs.close()
+        self._sock = ours
+        hello = self._recv(self.spawn_timeout_s)
+        if hello[0] != "hello":
+            raise SpawnError("forkserver", f"unexpected first message {hello!r}")
+        ours.setblocking(False)
+        self.loop.add_reader(ours, self._on_readable)
+        self._pidfd = os.pidfd_open(self._server.pid)
+        self.loop.add_reader(self._pidfd, self._on_server_exit)
+
+    def _recv(self, timeout_s: float) -> tuple[object, ...]:
+        assert self._sock is not None
+        ready, _, _ = select.select([self._sock], [], [], timeout_s)
+        if not ready:
+            raise SpawnError("forkserver", f"no answer within {timeout_s} s")
+        data = self._sock.recv(MAX_MESSAGE_BYTES)
+        if not data:
+            raise SpawnError("forkserver", "the forkserver closed its socket")
+        message: tuple[object, ...] = pickle.loads(data)
+        return message
+
+    def _on_readable(self) -> None:
+        assert self._sock is not None
+        while True:
+            try:
+                data = self._sock.recv(MAX_MESSAGE_BYTES)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            self._backlog.append(pickle.loads(data))
+        self._dispatch_backlog()
+
+    def _dispatch_backlog(self) -> None:
+        backlog, self._backlog = self._backlog, []
+        for message in backlog:
+            if message[0] == "exited":
+                pid, code = int(message[1]), int(message[2])  # type: ignore[call-overload]
+                callback = self._on_exit.pop(pid, None)
+                if callback is not None:
+                    callback(code)
+
+    def _on_server_exit(self) -> None:
+        # The forkserver's children died with it (parent-death signal): report them all.
+        self.loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        if self._sock is not None:
+            self.loop.remove_reader(self._sock)
+            self._sock.close()
+            self._sock = None
+        if self._server is not None:
+            self._server.wait()
+        callbacks, self._on_exit = self._on_exit, {}
+        for callback in callbacks.values():
+            callback(-signal.SIGKILL)
+        if not self._closing:
+            self.start()
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def spawn(self, spec: LaunchSpec, on_exit: ExitCallback) -> int:
+        """Fork engine `spec.name`; returns its pid; `on_exit(code)` runs when it is reaped."""
+        if self._sock is None:
+            raise SpawnError(spec.name, "the forkserver is not running")
+        self._sock.setblocking(True)
+        try:
+            self._sock.send(pickle.dumps(("spawn", spec)))
+            while True:
+                message = self._recv(self.spawn_timeout_s)
+                if message[0] == "spawned":
+                    break
+                self._backlog.append(message)
+        finally:
+            self._sock.setblocking(False)
+        pid = int(message[1])  # type: ignore[call-overload]
+        self._on_exit[pid] = on_exit
+        if self._backlog:
+            self.loop.call_later(0, self._dispatch_backlog)
+        return pid
+
+    def signal(self, pid: int, sig: int) -> bool:
+        """Signal the process group led by `pid` (engine and its children); False if gone."""
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return False
+        return True
+
+    def rss_bytes(self, pid: int) -> int | None:
+        try:
+            return int(psutil.Process(pid).memory_info().rss)
+        except psutil.Error:
+            return None
+
+    def affinity(self, pid: int) -> list[int]:
+        try:
+            return sorted(psutil.Process(pid).cpu_affinity())
+        except psutil.Error:
+            return []
+
+    def pin(self, pid: int, cpus: Iterable[int]) -> list[int]:
+        """Pin every thread of `pid` to `cpus` now and verify; raise PinError if it fails."""
+        wanted = sorted(set(cpus))
+        try:
+            for thread in psutil.Process(pid).threads():
+                os.sched_setaffinity(thread.id, wanted)
+            found = sorted(os.sched_getaffinity(pid))
+        except (OSError, psutil.Error):
+            raise PinError(pid, wanted, None) from None
+        if found != wanted:
+            raise PinError(pid, wanted, found)
+        return found
+
+    def host_cpus(self) -> list[int]:
+        return sorted(os.sched_getaffinity(0))
+
+    def close(self) -> None:
+        """Close the forkserver's socket: it SIGKILLs what is left of its children and exits."""
+        self._closing = True
+        if self._sock is not None:
+            self.loop.remove_reader(self._sock)
+            self._sock.close()
+            self._sock = None
+        if self._pidfd >= 0:
+            self.loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = -1
+        if self._server is not None:
+            try:
+                self._server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._server.kill()
+                self._server.wait()
