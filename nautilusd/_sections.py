@@ -168,7 +168,9 @@ def ring(c: Collector, name: str, value: Any) -> RingConfig | None:
     for key in missing:
         what = "no writer (a ring needs exactly one)" if key == "writer" else "missing"
         c.error(f"{path}.{key}", f"{what}: required key {key!r} not set")
-    if missing or any(k not in fields for k in RING_REQUIRED):
+    if isinstance(original, dict) and "readers" not in original:
+        fields["readers"] = ()  # a ring nobody reads yet is legal (a tap may attach later)
+    if missing or any(k not in fields for k in (*RING_REQUIRED, "readers")):
         return None
     return RingConfig(name=name, **fields)
 
