@@ -1,0 +1,185 @@
+"""Order management and the simulated venue: the order state table, idempotency, matching.
+
+`OrderManager.on_decision` accepts approved decisions once per order_id (duplicates counted
+and dropped); `match(now_ns, quotes)` fills marketable orders against the latest tick, with
+venue latency and partial fills, returning FILL rows as tuples for the fills ring.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass
+
+from shm.layout import (
+    FILL_CANCELLED,
+    FILL_FILLED,
+    FILL_PARTIAL,
+    LIQUIDITY_TAKER,
+    TIF_FOK,
+    TIF_IOC,
+    TYPE_MARKET,
+    VERDICT_APPROVED,
+)
+
+
+class OrderState(enum.Enum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class OrderEvent(enum.Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"
+    CANCEL = "cancel"
+
+
+S, E = OrderState, OrderEvent
+ORDER_TRANSITIONS: dict[tuple[OrderState, OrderEvent], OrderState] = {
+    (S.NEW, E.ACCEPT): S.ACCEPTED,
+    (S.NEW, E.REJECT): S.REJECTED,
+    (S.ACCEPTED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.ACCEPTED, E.FILL): S.FILLED,
+    (S.ACCEPTED, E.CANCEL): S.CANCELLED,
+    (S.PARTIALLY_FILLED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, E.FILL): S.FILLED,
+    (S.PARTIALLY_FILLED, E.CANCEL): S.CANCELLED,
+}
+TERMINAL = frozenset({S.FILLED, S.CANCELLED, S.REJECTED})
+
+
+class InvalidOrderTransition(Exception):
+    """An order event that the state table does not allow from the order's state."""
+
+    def __init__(self, order_id: int, state: OrderState, event: OrderEvent) -> None:
+        super().__init__(f"order {order_id}: no transition from {state.name} on {event.name}")
+        self.order_id, self.state, self.event = order_id, state, event
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VenueParams:
+    """The simulated venue: latency before an order can trade, and how much of the touch."""
+
+    latency_us: float = 0.0
+    max_fill_fraction: float = 1.0  # of the displayed touch size per match: < 1 gives partials
+
+
+class Order:
+    """One live order: its state, quantities, and the timestamps carried into its fills."""
+
+    __slots__ = (
+        "decided_ts_ns",
+        "due_ns",
+        "filled",
+        "leaves",
+        "order_id",
+        "order_ts_ns",
+        "origin_seq",
+        "origin_ts_ns",
+        "price",
+        "side",
+        "state",
+        "strategy_id",
+        "symbol_id",
+        "tif",
+        "type",
+    )
+
+    def __init__(self, row: tuple, due_ns: int) -> None:  # type: ignore[type-arg]
+        (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif,
+         _p0, _p1, qty, self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns,
+         _verdict, _p2, _reason, _p3, self.decided_ts_ns, _p4) = row
+        self.leaves, self.filled, self.state, self.due_ns = qty, 0, S.NEW, due_ns
+
+    def apply(self, event: OrderEvent) -> None:
+        nxt = ORDER_TRANSITIONS.get((self.state, event))
+        if nxt is None:
+            raise InvalidOrderTransition(self.order_id, self.state, event)
+        self.state = nxt
+
+
+class OrderManager:
+    """Live orders by id, every id ever accepted, and the matching against last quotes."""
+
+    def __init__(self, params: VenueParams, filled_before: dict[int, int] | None = None) -> None:
+        self.params = params
+        self.seen: set[int] = set(filled_before or ())  # ids accepted (this life or before)
+        self.pending: deque[Order] = deque()  # waiting out the venue latency
+        self.resting: dict[int, Order] = {}  # DAY/GTC orders not yet marketable
+        self.exec_id = 0
+        self.duplicates = 0
+        self.ignored_rejected = 0
+        self._latency_ns = int(params.latency_us * 1000)
+
+    def on_decision(self, row: tuple, now_ns: int) -> None:  # type: ignore[type-arg]
+        """Take one DECISION row (as a tuple); only new approved order ids go further."""
+        if row[13] != VERDICT_APPROVED:
+            self.ignored_rejected += 1  # fail closed: an unapproved order never trades
+            return
+        if row[0] in self.seen:
+            self.duplicates += 1
+            return
+        self.seen.add(row[0])
+        order = Order(row, now_ns + self._latency_ns)
+        order.apply(E.ACCEPT)
+        self.pending.append(order)
+
+    def match(self, now_ns: int, quotes: dict[int, tuple[float, float, int, int]],
+              out: list[tuple]) -> None:  # type: ignore[type-arg]
+        """Append FILL tuples for every due order against `quotes` (symbol -> bid, ask, sizes)."""
+        while self.pending and self.pending[0].due_ns <= now_ns:
+            order = self.pending.popleft()
+            self._trade(order, quotes.get(order.symbol_id), now_ns, out)
+        for order in list(self.resting.values()):
+            self._trade(order, quotes.get(order.symbol_id), now_ns, out)
+
+    def next_due_s(self, now_ns: int) -> float | None:
+        if not self.pending:
+            return None
+        return max(0.0, (self.pending[0].due_ns - now_ns) * 1e-9)
+
+    def _trade(self, order: Order, quote: tuple[float, float, int, int] | None, now_ns: int,
+               out: list[tuple]) -> None:  # type: ignore[type-arg]
+        qty, px = _executable(order, quote, self.params.max_fill_fraction)
+        if order.tif == TIF_FOK and qty < order.leaves:
+            qty = 0
+        if qty > 0:
+            order.leaves -= qty
+            order.filled += qty
+            done = order.leaves == 0
+            order.apply(E.FILL if done else E.PARTIAL_FILL)
+            out.append(self._fill(order, qty, px, FILL_FILLED if done else FILL_PARTIAL, now_ns))
+        if order.leaves and order.tif in (TIF_IOC, TIF_FOK):
+            order.apply(E.CANCEL)
+            order.leaves = 0
+            out.append(self._fill(order, 0, 0.0, FILL_CANCELLED, now_ns))
+        if order.state in TERMINAL:
+            self.resting.pop(order.order_id, None)
+        else:
+            self.resting[order.order_id] = order
+
+    def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int) -> tuple:  # type: ignore[type-arg]
+        self.exec_id += 1
+        return (o.order_id, self.exec_id, o.strategy_id, o.symbol_id, o.side, LIQUIDITY_TAKER,
+                status, 0, 0, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
+                o.order_ts_ns, o.decided_ts_ns)
+
+
+def _executable(order: Order, quote: tuple[float, float, int, int] | None,
+                fraction: float) -> tuple[int, float]:
+    """(quantity, price) tradeable now: a buy lifts the ask, a sell hits the bid, if marketable."""
+    if quote is None:
+        return 0, 0.0
+    bid, ask, bid_size, ask_size = quote
+    market = order.type == TYPE_MARKET
+    if order.side > 0 and (market or order.price >= ask):
+        return min(order.leaves, max(1, int(ask_size * fraction))), ask
+    if order.side < 0 and (market or order.price <= bid):
+        return min(order.leaves, max(1, int(bid_size * fraction))), bid
+    return 0, 0.0

@@ -1,0 +1,207 @@
+"""Pre-trade risk checks: a one-order reference path and a vectorised batch path.
+
+Both apply the same checks in the same order to the same `RiskState` and must give the same
+verdicts (a hypothesis property test holds them to it). Check order, first failure wins:
+invalid, kill switch, no market, price band, max qty, max notional, rate, position, gross.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines._feed import group_cumsum
+from shm.layout import (
+    REASON_INVALID,
+    REASON_KILL_SWITCH,
+    REASON_MAX_GROSS,
+    REASON_MAX_NOTIONAL,
+    REASON_MAX_POSITION,
+    REASON_MAX_QTY,
+    REASON_NO_MARKET,
+    REASON_OK,
+    REASON_PRICE_BAND,
+    REASON_RATE_LIMIT,
+    VERDICT_APPROVED,
+    VERDICT_REJECTED,
+)
+
+NS_PER_S = 1_000_000_000
+_MAX_VECTOR_ROUNDS = 16  # after this many position breaches in one batch, finish one by one
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RiskLimits:
+    """Every limit is configurable; positions are per symbol over every strategy seen."""
+
+    max_order_qty: int = 1_000
+    max_notional: float = 250_000.0
+    max_position: int = 5_000  # |position| per symbol, in units
+    max_gross: int = 20_000  # sum over symbols of |position|
+    price_band_bps: float = 50.0  # |price - last mid| / last mid
+    max_orders_per_s: int = 1_000  # per strategy, per wall-clock second of the order's ts_ns
+    max_strategies: int = 64  # strategy ids 0 .. max_strategies - 1
+    max_drawdown: float = 50_000.0  # P&L drop from its peak that engages the kill switch
+
+
+class RiskState:
+    """What the checks remember: projected positions, last mids, rate buckets, kill switch."""
+
+    def __init__(self, n_symbols: int, limits: RiskLimits) -> None:
+        self.limits = limits
+        self.position = np.zeros(n_symbols, dtype=np.int64)
+        self.gross = 0
+        self.last_mid = np.full(n_symbols, np.nan)
+        self.rate_bucket = np.zeros(limits.max_strategies, dtype=np.int64)
+        self.rate_count = np.zeros(limits.max_strategies, dtype=np.int64)
+        self.killed = False
+        self.band = limits.price_band_bps * 1e-4
+
+    def on_ticks(self, ticks: np.ndarray) -> None:
+        """Remember the last mid per symbol from a TICK batch."""
+        if ticks.shape[0]:
+            sym = ticks["symbol_id"].astype(np.intp)
+            ok = sym < self.last_mid.shape[0]
+            self.last_mid[sym[ok]] = ((ticks["bid"] + ticks["ask"]) * 0.5)[ok]
+
+
+def check_one(state: RiskState, order: np.void | dict) -> tuple[int, int]:  # type: ignore[type-arg]
+    """The reference: (verdict, reason) for one order, updating `state` like the batch path."""
+    lim = state.limits
+    qty, side, price = int(order["qty"]), int(order["side"]), float(order["price"])
+    sym, strat = int(order["symbol_id"]), int(order["strategy_id"])
+    if (qty <= 0 or side not in (1, -1) or sym >= state.position.shape[0]
+            or strat >= lim.max_strategies or not math.isfinite(price) or price <= 0):
+        return VERDICT_REJECTED, REASON_INVALID
+    mid = float(state.last_mid[sym])
+    reason = REASON_OK
+    if state.killed:
+        reason = REASON_KILL_SWITCH
+    elif math.isnan(mid):
+        reason = REASON_NO_MARKET
+    elif abs(price - mid) > state.band * mid:
+        reason = REASON_PRICE_BAND
+    elif qty > lim.max_order_qty:
+        reason = REASON_MAX_QTY
+    elif qty * price > lim.max_notional:
+        reason = REASON_MAX_NOTIONAL
+    if reason != REASON_OK:
+        return VERDICT_REJECTED, reason
+    bucket = int(order["ts_ns"]) // NS_PER_S
+    if bucket > state.rate_bucket[strat]:
+        state.rate_bucket[strat], state.rate_count[strat] = bucket, 0
+    state.rate_count[strat] += 1
+    if state.rate_count[strat] > lim.max_orders_per_s:
+        return VERDICT_REJECTED, REASON_RATE_LIMIT
+    old = int(state.position[sym])
+    new = old + side * qty
+    if abs(new) > lim.max_position:
+        return VERDICT_REJECTED, REASON_MAX_POSITION
+    gross = state.gross + abs(new) - abs(old)
+    if gross > lim.max_gross:
+        return VERDICT_REJECTED, REASON_MAX_GROSS
+    state.position[sym], state.gross = new, gross
+    return VERDICT_APPROVED, REASON_OK
+
+
+def check_batch(state: RiskState, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised verdicts and reasons (uint8, uint16 arrays) for an ORDER batch."""
+    reason = _stateless(state, orders)
+    passed = np.flatnonzero(reason == REASON_OK)
+    if passed.size:
+        limited = _rate(state, orders, passed)
+        reason[passed[limited]] = REASON_RATE_LIMIT
+        _positions(state, orders, passed[~limited], reason)
+    verdict = np.where(reason == REASON_OK, VERDICT_APPROVED, VERDICT_REJECTED).astype(np.uint8)
+    return verdict, reason.astype(np.uint16)
+
+
+def _stateless(state: RiskState, orders: np.ndarray) -> np.ndarray:
+    lim = state.limits
+    qty, side, price = orders["qty"], orders["side"], orders["price"]
+    sym, strat = orders["symbol_id"], orders["strategy_id"]
+    n_sym = state.position.shape[0]
+    invalid = ((qty <= 0) | ((side != 1) & (side != -1)) | (sym >= n_sym)
+               | (strat >= lim.max_strategies) | ~np.isfinite(price) | ~(price > 0))
+    mid = state.last_mid[np.where(sym < n_sym, sym, 0)]
+    with np.errstate(invalid="ignore"):
+        conds = [
+            invalid,
+            np.full(qty.shape, state.killed),
+            np.isnan(mid),
+            np.abs(price - mid) > state.band * mid,
+            qty > lim.max_order_qty,
+            qty * price > lim.max_notional,
+        ]
+    codes = [REASON_INVALID, REASON_KILL_SWITCH, REASON_NO_MARKET, REASON_PRICE_BAND,
+             REASON_MAX_QTY, REASON_MAX_NOTIONAL]
+    return np.select(conds, codes, REASON_OK).astype(np.int64)
+
+
+def _rate(state: RiskState, orders: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rate-limited mask over `rows`; every order reaching this check counts in its bucket."""
+    strat = orders["strategy_id"][rows].astype(np.intp)
+    buckets = orders["ts_ns"][rows] // NS_PER_S
+    limited = np.zeros(rows.size, dtype=bool)
+    for s in np.unique(strat):
+        mine = np.flatnonzero(strat == s)
+        start_bucket, start_count = state.rate_bucket[s], state.rate_count[s]
+        eff = np.maximum.accumulate(np.maximum(buckets[mine], start_bucket))
+        is_start = np.r_[eff[0] != start_bucket, eff[1:] != eff[:-1]]
+        idx = np.arange(mine.size)
+        run_first = np.maximum.accumulate(np.where(is_start, idx, 0))
+        count = idx - run_first + 1 + np.where(eff == start_bucket, start_count, 0)
+        limited[mine] = count > state.limits.max_orders_per_s
+        state.rate_bucket[s], state.rate_count[s] = eff[-1], count[-1]
+    return limited
+
+
+def _positions(state: RiskState, orders: np.ndarray, rows: np.ndarray,
+               reason: np.ndarray) -> None:
+    """Position and gross checks: vectorised up to each breach, which is decided in order."""
+    lim = state.limits
+    for _ in range(_MAX_VECTOR_ROUNDS):
+        if rows.size == 0:
+            return
+        sym = orders["symbol_id"][rows].astype(np.intp)
+        delta = orders["side"][rows].astype(np.int64) * orders["qty"][rows]
+        new = state.position[sym] + group_cumsum(sym, delta)
+        pos_fail = np.abs(new) > lim.max_position
+        gross = state.gross + np.cumsum(np.abs(new) - np.abs(new - delta))
+        fail = np.flatnonzero(pos_fail | (gross > lim.max_gross))
+        f = int(fail[0]) if fail.size else rows.size
+        if f:
+            np.add.at(state.position, sym[:f], delta[:f])
+            state.gross = int(gross[f - 1])
+        if f == rows.size:
+            return
+        reason[rows[f]] = REASON_MAX_POSITION if pos_fail[f] else REASON_MAX_GROSS
+        rows = rows[f + 1:]
+    for r in rows:  # many breaches in one batch: the reference path, which is exact
+        reason[r] = _position_one(state, orders[r])
+
+
+def _position_one(state: RiskState, order: np.void) -> int:
+    old = int(state.position[order["symbol_id"]])
+    new = old + int(order["side"]) * int(order["qty"])
+    if abs(new) > state.limits.max_position:
+        return REASON_MAX_POSITION
+    gross = state.gross + abs(new) - abs(old)
+    if gross > state.limits.max_gross:
+        return REASON_MAX_GROSS
+    state.position[order["symbol_id"]], state.gross = new, gross
+    return REASON_OK
+
+
+def write_decisions(orders: np.ndarray, verdict: np.ndarray, reason: np.ndarray,
+                    out: np.ndarray, decided_ts_ns: int) -> None:
+    """Copy the orders into a DECISION view (byte copy of the shared prefix) with verdicts."""
+    n = orders.shape[0]
+    out_bytes = out.view(np.uint8).reshape(n, out.dtype.itemsize)
+    out_bytes[:, orders.dtype.itemsize:] = 0
+    out_bytes[:, : orders.dtype.itemsize] = orders.view(np.uint8).reshape(n, -1)
+    out["verdict"] = verdict
+    out["reason"] = reason
+    out["decided_ts_ns"] = decided_ts_ns

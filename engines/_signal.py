@@ -1,0 +1,125 @@
+"""The strategy's signal: per-symbol mean reversion around a batch EMA, position-aware sizing.
+
+Pure and vectorised: `MeanReversion.on_ticks(ticks, out)` turns a TICK batch into at most one
+ORDER per symbol, written into a caller-owned ORDER buffer; ids come from `OrderIds`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shm.layout import SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
+
+COUNTER_BITS = 40
+COUNTER_MASK = (1 << COUNTER_BITS) - 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalParams:
+    """The signal, documented: buy when the mid is `threshold_bps` under its EMA, sell above.
+
+    The EMA is updated once per batch with the batch's mean mid per symbol, weighted as if
+    each tick had been applied (1 - (1 - alpha)^n). Order size shrinks linearly as the
+    strategy's own running position approaches `max_position`, and no order ever takes that
+    position beyond it. One order per symbol per batch, at most one per `cooldown_ms`.
+    """
+
+    strategy_id: int = 1
+    alpha: float = 0.05
+    threshold_bps: float = 3.0
+    order_qty: int = 100
+    max_position: int = 1_000
+    cooldown_ms: float = 50.0
+
+
+class OrderIds:
+    """Host-unique order ids: strategy_id << 40 | counter; the counter resumes after restart."""
+
+    def __init__(self, strategy_id: int, last_counter: int = 0) -> None:
+        if not 0 < strategy_id < (1 << 23):
+            raise ValueError(f"strategy_id {strategy_id} out of range 1..{(1 << 23) - 1}")
+        self.base = strategy_id << COUNTER_BITS
+        self.counter = last_counter
+
+    @staticmethod
+    def counter_of(order_id: int) -> int:
+        return int(order_id) & COUNTER_MASK
+
+    def take(self, n: int) -> np.ndarray:
+        ids = np.arange(self.counter + 1, self.counter + n + 1, dtype=np.uint64)
+        self.counter += n
+        return ids + np.uint64(self.base)
+
+
+class MeanReversion:
+    """State per symbol (EMA, own position, last order time) and the batch signal."""
+
+    def __init__(self, n_symbols: int, params: SignalParams, ids: OrderIds) -> None:
+        self.p = params
+        self.ids = ids
+        self.ema = np.full(n_symbols, np.nan)
+        self.position = np.zeros(n_symbols, dtype=np.int64)
+        self.last_order_ns = np.full(n_symbols, -(1 << 62), dtype=np.int64)
+        self._threshold = params.threshold_bps * 1e-4
+        self._cooldown_ns = int(params.cooldown_ms * 1e6)
+
+    def on_ticks(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
+        """Write the batch's orders into `out` (an ORDER buffer); returns how many."""
+        if ticks.shape[0] == 0:
+            return 0
+        sym = ticks["symbol_id"].astype(np.intp)
+        mid = (ticks["bid"] + ticks["ask"]) * 0.5
+        ema = self.ema[sym]
+        dev = mid / ema - 1.0  # NaN until the symbol's first batch: no order
+        candidate = np.abs(dev) >= self._threshold
+        candidate &= ticks["ts_ns"] >= self.last_order_ns[sym] + self._cooldown_ns
+        self._update_ema(sym, mid)
+        rows = np.flatnonzero(candidate)
+        if rows.size == 0:
+            return 0
+        _, first = np.unique(sym[rows], return_index=True)
+        rows = rows[first][: out.shape[0]]
+        return self._emit(ticks, rows, sym[rows], np.sign(-dev[rows]), out, now_ns)
+
+    def _emit(self, ticks: np.ndarray, rows: np.ndarray, sym: np.ndarray, sign: np.ndarray,
+              out: np.ndarray, now_ns: int) -> int:
+        side = np.where(sign >= 0, SIDE_BUY, SIDE_SELL).astype(np.int8)
+        pos = self.position[sym]
+        room = np.where(side > 0, self.p.max_position - pos, self.p.max_position + pos)
+        scale = np.clip(1.0 - np.abs(pos) / max(self.p.max_position, 1), 0.1, 1.0)
+        qty = np.minimum(np.maximum((self.p.order_qty * scale).astype(np.int64), 1), room)
+        keep = qty > 0
+        rows, sym, side, qty = rows[keep], sym[keep], side[keep], qty[keep]
+        n = rows.size
+        if n == 0:
+            return 0
+        o = out[:n]
+        o["order_id"] = self.ids.take(n)
+        o["strategy_id"] = self.p.strategy_id
+        o["symbol_id"] = sym
+        o["side"] = side
+        o["type"] = TYPE_LIMIT
+        o["tif"] = TIF_IOC
+        o["_pad0"] = 0
+        o["_pad1"] = 0
+        o["qty"] = qty
+        # marketable: cross the spread at the touch seen
+        o["price"] = np.where(side > 0, ticks["ask"][rows], ticks["bid"][rows])
+        o["ts_ns"] = now_ns
+        o["origin_seq"] = ticks["seq"][rows]
+        o["origin_ts_ns"] = ticks["ts_ns"][rows]
+        np.add.at(self.position, sym, side.astype(np.int64) * qty)
+        self.last_order_ns[sym] = ticks["ts_ns"][rows]
+        return n
+
+    def _update_ema(self, sym: np.ndarray, mid: np.ndarray) -> None:
+        n_sym = self.ema.shape[0]
+        counts = np.bincount(sym, minlength=n_sym)
+        sums = np.bincount(sym, weights=mid, minlength=n_sym)
+        seen = counts > 0
+        mean = sums[seen] / counts[seen]
+        weight = 1.0 - (1.0 - self.p.alpha) ** counts[seen]
+        old = self.ema[seen]
+        self.ema[seen] = np.where(np.isnan(old), mean, old + weight * (mean - old))

@@ -1,0 +1,125 @@
+"""Order manager and simulated venue: the state table, idempotency, partial fills, latency."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines._orders import (
+    ORDER_TRANSITIONS,
+    InvalidOrderTransition,
+    Order,
+    OrderEvent,
+    OrderManager,
+    OrderState,
+    VenueParams,
+)
+from shm.layout import (
+    DECISION,
+    FILL,
+    FILL_CANCELLED,
+    FILL_FILLED,
+    FILL_PARTIAL,
+    TIF_DAY,
+    TIF_IOC,
+    VERDICT_APPROVED,
+    VERDICT_REJECTED,
+)
+
+QUOTES = {0: (99.99, 100.01, 300, 300)}
+
+
+def _decision(order_id: int, side: int = 1, qty: int = 100, price: float = 100.01,
+              verdict: int = VERDICT_APPROVED, tif: int = TIF_IOC) -> tuple:
+    d = np.zeros(1, DECISION)
+    d[0] = (order_id, 1, 0, side, 1, tif, 0, 0, qty, price, 5, 9, 3, verdict, 0, 0, 0, 7,
+            (0, 0))
+    return d.tolist()[0]
+
+
+def test_transition_table_when_terminal_state_allows_nothing() -> None:
+    """No event leaves FILLED, CANCELLED or REJECTED."""
+    for state in (OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED):
+        assert not [k for k in ORDER_TRANSITIONS if k[0] is state]
+
+
+def test_apply_when_event_invalid_raises_naming_state_and_event() -> None:
+    """Filling a NEW (not yet accepted) order is an invalid transition."""
+    order = Order(_decision(1), 0)
+    with pytest.raises(InvalidOrderTransition, match=r"NEW.*FILL"):
+        order.apply(OrderEvent.FILL)
+
+
+def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
+    """A buy at the ask fills at the ask; the fill carries origin and decision times."""
+    om, out = OrderManager(VenueParams()), []
+    om.on_decision(_decision(1), 0)
+    om.match(10, QUOTES, out)
+    fill = np.array(out, dtype=FILL)
+    assert fill["status"].tolist() == [FILL_FILLED] and fill["qty"].tolist() == [100]
+    assert fill["price"][0] == 100.01 and fill["leaves_qty"][0] == 0
+    assert (fill["origin_seq"][0], fill["origin_ts_ns"][0], fill["decided_ts_ns"][0]) == (9, 3, 7)
+
+
+def test_on_decision_when_duplicate_order_id_fills_once() -> None:
+    """The same approved order id twice (e.g. replayed after a restart) trades once."""
+    om, out = OrderManager(VenueParams()), []
+    om.on_decision(_decision(1), 0)
+    om.on_decision(_decision(1), 0)
+    om.match(10, QUOTES, out)
+    om.on_decision(_decision(1), 0)
+    om.match(20, QUOTES, out)
+    assert len(out) == 1 and om.duplicates == 2
+
+
+def test_on_decision_when_seen_before_restart_is_not_filled_again() -> None:
+    """Ids rebuilt from the fills already written are never filled again."""
+    om, out = OrderManager(VenueParams(), filled_before={1: 100}), []
+    om.on_decision(_decision(1), 0)
+    om.match(10, QUOTES, out)
+    assert out == []
+
+
+def test_on_decision_when_rejected_never_trades() -> None:
+    """A rejected decision is ignored: fail closed."""
+    om, out = OrderManager(VenueParams()), []
+    om.on_decision(_decision(1, verdict=VERDICT_REJECTED), 0)
+    om.match(10, QUOTES, out)
+    assert out == [] and om.ignored_rejected == 1
+
+
+def test_match_when_touch_too_small_partially_fills_and_cancels_ioc_rest() -> None:
+    """An IOC larger than the touch fills partially; the rest is cancelled (qty 0)."""
+    om, out = OrderManager(VenueParams(max_fill_fraction=0.5)), []
+    om.on_decision(_decision(1, qty=200), 0)
+    om.match(10, QUOTES, out)
+    fills = np.array(out, dtype=FILL)
+    assert fills["status"].tolist() == [FILL_PARTIAL, FILL_CANCELLED]
+    assert fills["qty"].tolist() == [150, 0] and fills["leaves_qty"].tolist() == [50, 0]
+
+
+def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
+    """A DAY order rests after a partial fill and completes against the next quote."""
+    om, out = OrderManager(VenueParams(max_fill_fraction=0.5)), []
+    om.on_decision(_decision(1, qty=200, tif=TIF_DAY), 0)
+    om.match(10, QUOTES, out)
+    om.match(20, QUOTES, out)
+    assert [f[6] for f in out] == [FILL_PARTIAL, FILL_FILLED] and not om.resting
+
+
+def test_match_when_not_marketable_ioc_is_cancelled() -> None:
+    """A buy limit under the ask does not trade; IOC cancels it."""
+    om, out = OrderManager(VenueParams()), []
+    om.on_decision(_decision(1, price=99.0), 0)
+    om.match(10, QUOTES, out)
+    assert [(f[6], f[9]) for f in out] == [(FILL_CANCELLED, 0)]
+
+
+def test_match_when_venue_latency_not_elapsed_waits() -> None:
+    """With 100 us venue latency nothing trades before the order is due."""
+    om, out = OrderManager(VenueParams(latency_us=100.0)), []
+    om.on_decision(_decision(1), 1_000)
+    om.match(50_000, QUOTES, out)
+    assert out == [] and om.next_due_s(50_000) == pytest.approx(51e-6)
+    om.match(101_000, QUOTES, out)
+    assert len(out) == 1

@@ -1,0 +1,155 @@
+"""Pre-trade risk checks: each limit alone, and the batch path against the one-order path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engines._risk_checks import RiskLimits, RiskState, check_batch, check_one, write_decisions
+from shm.layout import (
+    DECISION,
+    ORDER,
+    REASON_INVALID,
+    REASON_KILL_SWITCH,
+    REASON_MAX_GROSS,
+    REASON_MAX_NOTIONAL,
+    REASON_MAX_POSITION,
+    REASON_MAX_QTY,
+    REASON_NO_MARKET,
+    REASON_OK,
+    REASON_PRICE_BAND,
+    REASON_RATE_LIMIT,
+    TICK,
+    VERDICT_APPROVED,
+    VERDICT_REJECTED,
+)
+
+LIMITS = RiskLimits(max_order_qty=100, max_notional=5_000.0, max_position=150, max_gross=250,
+                    price_band_bps=100.0, max_orders_per_s=5, max_strategies=4)
+
+
+def _state(n_symbols: int = 3, limits: RiskLimits = LIMITS, mid: float = 10.0) -> RiskState:
+    state = RiskState(n_symbols, limits)
+    ticks = np.zeros(n_symbols, TICK)
+    ticks["symbol_id"] = np.arange(n_symbols)
+    ticks["bid"], ticks["ask"] = mid - 0.01, mid + 0.01
+    state.on_ticks(ticks)
+    return state
+
+
+def _orders(rows: list[tuple[int, int, int, int, float, int]]) -> np.ndarray:
+    """rows of (strategy_id, symbol_id, side, qty, price, ts_ns)."""
+    out = np.zeros(len(rows), ORDER)
+    for i, (strat, sym, side, qty, price, ts) in enumerate(rows):
+        out[i] = (i + 1, strat, sym, side, 1, 1, 0, 0, qty, price, ts, i, ts)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ((0, 0, 1, 10, 10.0, 0), REASON_OK),
+        ((0, 0, 1, 0, 10.0, 0), REASON_INVALID),
+        ((0, 0, 2, 10, 10.0, 0), REASON_INVALID),
+        ((0, 9, 1, 10, 10.0, 0), REASON_INVALID),
+        ((9, 0, 1, 10, 10.0, 0), REASON_INVALID),
+        ((0, 0, 1, 10, 10.5, 0), REASON_PRICE_BAND),
+        ((0, 0, 1, 101, 10.0, 0), REASON_MAX_QTY),
+        ((0, 0, 1, 100, 50.5, 0), REASON_PRICE_BAND),
+    ],
+)
+def test_check_one_when_single_limit_breached_names_reason(row: tuple, reason: int) -> None:
+    """A lone order breaching one limit is rejected with that limit's reason code."""
+    verdict, got = check_one(_state(), _orders([row])[0])
+    assert got == reason
+    assert verdict == (VERDICT_APPROVED if reason == REASON_OK else VERDICT_REJECTED)
+
+
+def test_check_one_when_notional_over_limit_rejects() -> None:
+    """qty * price over max_notional is refused even within qty and band limits."""
+    state = _state(mid=60.0)
+    assert check_one(state, _orders([(0, 0, 1, 90, 60.0, 0)])[0])[1] == REASON_MAX_NOTIONAL
+
+
+def test_check_one_when_no_tick_seen_rejects_no_market() -> None:
+    """Without a last tick for the symbol there is no reference price: rejected."""
+    state = RiskState(2, LIMITS)
+    assert check_one(state, _orders([(0, 1, 1, 1, 10.0, 0)])[0])[1] == REASON_NO_MARKET
+
+
+def test_check_batch_when_kill_switch_engaged_rejects_everything() -> None:
+    """An engaged kill switch rejects every valid order of a batch."""
+    state = _state()
+    state.killed = True
+    verdict, reason = check_batch(state, _orders([(0, 0, 1, 1, 10.0, 0)] * 4))
+    assert (verdict == VERDICT_REJECTED).all() and (reason == REASON_KILL_SWITCH).all()
+
+
+def test_check_batch_when_rate_exceeded_rejects_rest_of_second() -> None:
+    """Past max_orders_per_s in one second the rest is rate limited; the next second resets."""
+    rows = [(1, 0, 1 if i % 2 else -1, 1, 10.0, 10**9) for i in range(7)]
+    rows.append((1, 0, 1, 1, 10.0, 2 * 10**9))
+    _, reason = check_batch(_state(), _orders(rows))
+    assert list(reason) == [0] * 5 + [REASON_RATE_LIMIT] * 2 + [0]
+
+
+def test_check_batch_when_position_limit_reached_rejects_then_allows_reducing() -> None:
+    """Orders past max_position are refused; a later reducing order is still approved."""
+    rows = [(0, 0, 1, 100, 10.0, 0), (0, 0, 1, 100, 10.0, 0), (0, 0, -1, 50, 10.0, 0)]
+    _, reason = check_batch(_state(), _orders(rows))
+    assert list(reason) == [REASON_OK, REASON_MAX_POSITION, REASON_OK]
+
+
+def test_check_batch_when_gross_limit_reached_rejects() -> None:
+    """Sum of |position| over symbols is capped by max_gross."""
+    rows = [(0, 0, 1, 100, 10.0, 0), (0, 1, -1, 100, 10.0, 0), (0, 2, 1, 100, 10.0, 0)]
+    state = _state()
+    _, reason = check_batch(state, _orders(rows))
+    assert list(reason) == [REASON_OK, REASON_OK, REASON_MAX_GROSS]
+    assert state.gross == 200 and list(state.position) == [100, -100, 0]
+
+
+def test_write_decisions_when_batch_decided_copies_orders_verbatim() -> None:
+    """Decisions carry the order bytes unchanged plus verdict, reason and decision time."""
+    orders = _orders([(0, 0, 1, 10, 10.0, 5), (0, 0, 1, 101, 10.0, 6)])
+    verdict, reason = check_batch(_state(), orders)
+    out = np.zeros(2, DECISION)
+    out.view(np.uint8)[:] = 0xFF  # dirty buffer, as a reused ring slot would be
+    write_decisions(orders, verdict, reason, out, 123)
+    for name in ORDER.names:
+        assert (out[name] == orders[name]).all()
+    assert list(out["reason"]) == [REASON_OK, REASON_MAX_QTY]
+    assert (out["decided_ts_ns"] == 123).all() and (out["_pad4"] == 0).all()
+
+
+_order_rows = st.tuples(
+    st.integers(0, 5),  # strategy (4 and 5 invalid)
+    st.integers(0, 3),  # symbol (3 invalid)
+    st.sampled_from([1, -1, 1, -1, 0]),
+    st.integers(-5, 130),
+    st.sampled_from([10.0, 10.05, 9.9, 10.2, 0.0, float("nan"), 55.0]),
+    st.integers(0, 3).map(lambda s: s * 10**9 + 1),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches=st.lists(st.lists(_order_rows, max_size=60), min_size=1, max_size=4),
+       killed_at=st.integers(-1, 4))
+def test_check_batch_when_random_orders_matches_one_order_path(
+    batches: list, killed_at: int
+) -> None:
+    """Batch and one-order paths give identical verdicts and end states over any batches."""
+    limits = RiskLimits(max_order_qty=100, max_notional=1_050.0, max_position=150,
+                        max_gross=250, price_band_bps=100.0, max_orders_per_s=7,
+                        max_strategies=4)
+    fast, slow = _state(limits=limits), _state(limits=limits)
+    for i, rows in enumerate(batches):
+        fast.killed = slow.killed = i == killed_at
+        orders = _orders(rows)
+        verdict, reason = check_batch(fast, orders)
+        expected = [check_one(slow, o) for o in orders]
+        assert list(zip(verdict.tolist(), reason.tolist(), strict=True)) == expected
+        assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
+        assert fast.rate_count.tolist() == slow.rate_count.tolist()

@@ -1,0 +1,91 @@
+"""The strategy's signal and order ids: mean reversion, sizing, uniqueness across restarts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines._signal import MeanReversion, OrderIds, SignalParams
+from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TICK
+
+
+def _ticks(mids: list[float], sym: int = 0, ts0: int = 0, step_ns: int = 10**9) -> np.ndarray:
+    t = np.zeros(len(mids), TICK)
+    t["seq"] = np.arange(1, len(mids) + 1)
+    t["ts_ns"] = ts0 + np.arange(len(mids)) * step_ns
+    t["symbol_id"] = sym
+    t["bid"] = np.array(mids) - 0.01
+    t["ask"] = np.array(mids) + 0.01
+    return t
+
+
+def _strategy(**kw: float) -> MeanReversion:
+    params = SignalParams(strategy_id=3, threshold_bps=10.0, cooldown_ms=0.0, **kw)
+    return MeanReversion(2, params, OrderIds(3))
+
+
+def test_on_ticks_when_mid_drops_below_ema_buys_at_the_ask() -> None:
+    """A mid well under its EMA sends a marketable buy carrying the tick's seq and time."""
+    strat, out = _strategy(), np.zeros(8, ORDER)
+    assert strat.on_ticks(_ticks([100.0]), out, 1) == 0  # first batch only seeds the EMA
+    tick = _ticks([99.0], ts0=5)
+    tick["seq"] = 42
+    assert strat.on_ticks(tick, out, 7) == 1
+    o = out[0]
+    assert o["side"] == SIDE_BUY and o["price"] == pytest.approx(99.01)
+    assert o["origin_seq"] == 42 and o["origin_ts_ns"] == 5 and o["ts_ns"] == 7
+    assert o["order_id"] == (3 << 40) | 1 and o["strategy_id"] == 3
+
+
+def test_on_ticks_when_mid_rises_above_ema_sells_at_the_bid() -> None:
+    """A mid well over its EMA sends a sell at the bid."""
+    strat, out = _strategy(), np.zeros(8, ORDER)
+    strat.on_ticks(_ticks([100.0]), out, 1)
+    assert strat.on_ticks(_ticks([101.0]), out, 2) == 1
+    assert out[0]["side"] == SIDE_SELL and out[0]["price"] == pytest.approx(100.99)
+
+
+def test_on_ticks_when_many_candidates_sends_one_order_per_symbol() -> None:
+    """A batch yields at most one order per symbol."""
+    strat, out = _strategy(), np.zeros(8, ORDER)
+    strat.on_ticks(np.concatenate([_ticks([100.0]), _ticks([50.0], sym=1)]), out, 1)
+    batch = np.concatenate([_ticks([99.0, 98.0, 97.0]), _ticks([49.0, 48.0], sym=1)])
+    n = strat.on_ticks(batch, out, 2)
+    assert n == 2 and sorted(out["symbol_id"][:n].tolist()) == [0, 1]
+
+
+def test_on_ticks_when_position_near_limit_shrinks_and_caps_size() -> None:
+    """Orders never take the strategy's own position beyond max_position."""
+    strat, out = _strategy(order_qty=400, max_position=1_000), np.zeros(8, ORDER)
+    strat.on_ticks(_ticks([100.0]), out, 1)
+    sent = 0
+    for i in range(20):
+        strat.ema[0] = 100.0  # keep the deviation alive
+        n = strat.on_ticks(_ticks([99.0], ts0=(i + 1) * 10**9), out, 2)
+        sent += int(out["qty"][:n].sum())
+    assert sent == 1_000 and strat.position[0] == 1_000
+
+
+def test_on_ticks_when_within_cooldown_sends_nothing() -> None:
+    """A second signal inside the cooldown window is suppressed."""
+    params = SignalParams(strategy_id=1, threshold_bps=10.0, cooldown_ms=100.0)
+    strat, out = MeanReversion(1, params, OrderIds(1)), np.zeros(4, ORDER)
+    strat.on_ticks(_ticks([100.0]), out, 0)
+    assert strat.on_ticks(_ticks([99.0], ts0=10**9), out, 0) == 1
+    strat.ema[0] = 100.0
+    assert strat.on_ticks(_ticks([99.0], ts0=10**9 + 50_000_000), out, 0) == 0
+
+
+def test_order_ids_when_resumed_after_restart_never_repeat() -> None:
+    """A counter resumed from the last published id continues past it."""
+    first = OrderIds(5)
+    ids = first.take(3).tolist()
+    resumed = OrderIds(5, last_counter=OrderIds.counter_of(ids[-1]))
+    assert resumed.take(2).tolist() == [ids[-1] + 1, ids[-1] + 2]
+    assert all(i >> 40 == 5 for i in ids)
+
+
+def test_order_ids_when_strategy_id_out_of_range_raises() -> None:
+    """Strategy id 0 or one that does not fit in 24 bits is refused."""
+    with pytest.raises(ValueError, match="strategy_id 0"):
+        OrderIds(0)
