@@ -1,0 +1,24 @@
+"""status: the whole status document of the daemon, its engines and its rings.
+
+Wire: {"cmd": "status", "args": {}, "id": 1}
+      -> {"ok": true, "result": {"daemon": {...}, "engines": [...], "rings": [...]}, "id": 1}
+CLI:  nautilusctl status [--json]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nautilusd.commands import _args
+from nautilusd.commands.context import CommandContext
+
+NAME = "status"
+
+
+def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
+    _args.no_args(NAME, args)
+    doc: dict[str, Any] = ctx.supervisor.status()
+    daemon = doc.setdefault("daemon", {})
+    for key, endpoint in ctx.endpoints.items():
+        daemon.setdefault(key, endpoint)
+    return doc
