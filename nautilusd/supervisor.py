@@ -1,0 +1,482 @@
+"""The supervisor: lifecycle of every engine instance, group strategies, ordering, commands.
+
+Single-threaded on the event loop: process exits arrive as callbacks from the Host, readiness
+and liveness are read from the status table on timers, and every lifecycle event is both a
+structured log record and a call to each event listener.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import signal
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from nautilusd import groups
+from nautilusd.config import EngineConfig, Topology
+from nautilusd.errors import NautilusdError, UnknownTargetError
+from nautilusd.host import Host
+from nautilusd.launch import LaunchPaths, launch_spec, resolve_cpus
+from nautilusd.log import get_logger
+from nautilusd.loop import EventLoop, Timer
+from nautilusd.process import Instance
+from nautilusd.restarts import RestartTracker
+from nautilusd.states import State, Trigger
+from shm.status import StatusSlot
+
+EventListener = Callable[[str, str, dict[str, Any]], None]
+READY_POLL_S = 0.002  # readiness is read from shm this often, only while something starts
+EXIT_SPAWN_FAILED = 127
+
+
+class SlotTable(Protocol):
+    slots: int
+
+    def slot(self, index: int) -> StatusSlot: ...
+
+
+class EventSink:
+    """Logs each lifecycle event and hands it to every listener (bus proxy, systemd, tests)."""
+
+    def __init__(self) -> None:
+        self.log = get_logger(engine="nautilusd")
+        self.listeners: list[EventListener] = []
+
+    def emit(self, name: str, event: str, fields: dict[str, Any]) -> None:
+        self.log.info(f"engine_{event}", target=name, **fields)
+        for listener in self.listeners:
+            try:
+                listener(name, event, fields)
+            except Exception:  # a broken listener must not stop supervision
+                self.log.exception("event_listener_failed", listener=repr(listener))
+
+
+class Supervisor:
+    """Owns every Instance; see the command API (status/start/stop/restart/...) below."""
+
+    def __init__(self, topology: Topology, host: Host, loop: EventLoop, table: SlotTable, *,
+                 paths: LaunchPaths | None = None, rings: Any = None,
+                 rng: random.Random | None = None) -> None:
+        self.topology = topology
+        self.host = host
+        self.loop = loop
+        self.table = table
+        self.paths = paths or LaunchPaths()
+        self.rings = rings
+        self.rng = rng or random.Random()
+        self.events = EventSink()
+        self.on_event: EventListener | None = None
+        self.instances: dict[str, Instance] = {}
+        self._free_slots = list(range(table.slots - 1, -1, -1))
+        self._order: list[str] = []
+        self._stop_queue: dict[str, bool] = {}  # name -> restart once stopped
+        self._removing: set[str] = set()
+        self._stopped_listeners: list[Callable[[], None]] = []
+        self._ready_timer: Timer | None = None
+        self._liveness_timer: Timer | None = None
+        self._shutdown_timer: Timer | None = None
+        self.shutting_down = False
+        self.started_at = loop.now()
+        self._apply_topology(topology)
+
+    # -- building -----------------------------------------------------------------------------
+
+    def _apply_topology(self, topology: Topology) -> None:
+        self.topology = topology
+        self._order = groups.instance_order(topology)
+        for engine in topology.engines.values():
+            for name in engine.instance_names:
+                if name not in self.instances:
+                    self.instances[name] = self._new_instance(name, engine)
+
+    def _new_instance(self, name: str, config: EngineConfig) -> Instance:
+        if not self._free_slots:
+            raise NautilusdError(f"no free status slot for {name!r}: raise status_slots")
+        slot = self.table.slot(self._free_slots.pop())
+        cpus = resolve_cpus(config, self.topology.supervisor.cpus, self.host.host_cpus())
+        return Instance(name, config, slot, cpus, RestartTracker(config, self.rng))
+
+    def add_event_listener(self, callback: EventListener) -> None:
+        """`callback(name, event, fields)` for every lifecycle event."""
+        self.events.listeners.append(callback)
+
+    def add_stopped_listener(self, callback: Callable[[], None]) -> None:
+        """`callback()` once shutdown() has stopped every instance."""
+        self._stopped_listeners.append(callback)
+
+    def _emit(self, inst: Instance, event: str, **fields: Any) -> None:
+        fields = {"engine": inst.engine, "pid": inst.pid or fields.pop("pid", 0),
+                  "cpus": list(inst.cpus), "restarts": inst.restarts, **fields}
+        self.events.emit(inst.name, event, fields)
+        if self.on_event is not None:
+            self.on_event(inst.name, event, fields)
+
+    # -- starting -----------------------------------------------------------------------------
+
+    def start_all(self) -> list[str]:
+        """Start every instance in dependency order, each gated on its `after` being ready."""
+        names = self.start("all")
+        if self._liveness_timer is None:
+            self._liveness_timer = self.loop.call_every(self._liveness_interval_s(),
+                                                        self._check_liveness)
+        return names
+
+    def _liveness_interval_s(self) -> float:
+        timeouts = [e.liveness_timeout_ms for e in self.topology.engines.values()] or [2000]
+        # Four looks per shortest timeout: a hung engine is gone within 1.25x its timeout.
+        return min(1.0, max(0.01, min(timeouts) / 4000))
+
+    def _deps_ready(self, inst: Instance) -> bool:
+        for dep in inst.config.after:
+            engine = self.topology.engines.get(dep)
+            names = engine.instance_names if engine is not None else ()
+            if any(self.instances[n].state is not State.READY for n in names):
+                return False
+        return True
+
+    def _advance(self) -> None:
+        if self.shutting_down:
+            return
+        for name in self._order:
+            inst = self.instances[name]
+            if inst.due and inst.wanted and not inst.running and self._deps_ready(inst):
+                self._spawn(inst)
+
+    def _spawn(self, inst: Instance) -> None:
+        inst.due = False
+        inst.cancel_timer()
+        generation = inst.prepare_spawn()
+        spec = launch_spec(inst, self.topology, self.paths)
+        inst.fire(Trigger.START)
+        try:
+            pid = self.host.spawn(spec, lambda code: self._on_exit(inst, generation, code))
+        except NautilusdError as exc:
+            self._emit(inst, "spawn_failed", reason=str(exc))
+            self.loop.call_later(0, lambda: self._on_exit(inst, generation, EXIT_SPAWN_FAILED))
+            return
+        inst.spawned(pid, self.loop.now())
+        self._emit(inst, "spawned", generation=generation)
+        if inst.execs:
+            self._became_ready(inst)
+        elif self._ready_timer is None:
+            self._ready_timer = self.loop.call_every(READY_POLL_S, self._check_readiness)
+
+    def _check_readiness(self) -> None:
+        now, starting = self.loop.now(), False
+        for inst in list(self.instances.values()):
+            if inst.state is not State.STARTING:
+                continue
+            if inst.reports_ready():
+                self._became_ready(inst)
+            elif now - inst.started_at > inst.config.startup_timeout_ms / 1000:
+                self._kill(inst, "startup_timeout")
+            else:
+                starting = True
+        if not starting and self._ready_timer is not None:
+            self._ready_timer.cancel()
+            self._ready_timer = None
+        self._advance()
+
+    def _became_ready(self, inst: Instance) -> None:
+        inst.fire(Trigger.READY)
+        inst.ready_at = self.loop.now()
+        self._emit(inst, "ready", startup_ms=round((inst.ready_at - inst.started_at) * 1e3, 3))
+
+    # -- watching -----------------------------------------------------------------------------
+
+    def _check_liveness(self) -> None:
+        now_ns = self.host.monotonic_ns()
+        for inst in list(self.instances.values()):
+            if inst.state is not State.READY or inst.kill_reason is not None:
+                continue
+            age_ns = inst.heartbeat_age_ns(now_ns)
+            if not inst.execs and age_ns is not None and (
+                age_ns > inst.config.liveness_timeout_ms * 1_000_000
+            ):
+                self._kill(inst, "liveness", heartbeat_age_ms=round(age_ns / 1e6, 1))
+            elif inst.config.memory_max_bytes is not None:
+                rss = self.host.rss_bytes(inst.pid)
+                if rss is not None and rss > inst.config.memory_max_bytes:
+                    self._kill(inst, "memory", rss_bytes=rss,
+                               memory_max_bytes=inst.config.memory_max_bytes)
+
+    def _kill(self, inst: Instance, reason: str, **fields: Any) -> None:
+        if inst.kill_reason is not None or not inst.pid:
+            return
+        inst.kill_reason = reason
+        self.host.signal(inst.pid, signal.SIGKILL)
+        self._emit(inst, "killed", reason=reason, **fields)
+
+    def _on_exit(self, inst: Instance, generation: int, code: int) -> None:
+        if generation != inst.generation or not inst.running:
+            return  # a report about a process this instance no longer has
+        record = inst.exited(code, self.loop.now())
+        fields = {"pid": 0, **record.as_dict()}
+        if inst.state is State.STOPPING:
+            inst.fire(Trigger.EXIT)
+            inst.cancel_timer()
+            self._emit(inst, "stopped", **fields)
+            self._after_stopped(inst)
+        else:
+            inst.fire(Trigger.EXIT)
+            self._emit(inst, "exited", **fields)
+            self._after_failure(inst, code, failure=record.reason not in ("exit", "signal"))
+        self._advance_stops()
+        self._advance()
+        self._check_shutdown_done()
+
+    # -- restarts and escalation --------------------------------------------------------------
+
+    def _after_failure(self, inst: Instance, code: int, failure: bool) -> None:
+        decision = inst.tracker.decide(self.loop.now(), code, failure)
+        if decision.fatal:
+            inst.fire(Trigger.GIVE_UP)
+            self._emit(inst, "fatal", reason="restart_intensity", max_restarts=(
+                inst.config.max_restarts), restart_window_s=inst.config.restart_window_s)
+            self._escalate(inst)
+            return
+        if not decision.restart:
+            self._emit(inst, "not_restarted", reason=f"policy {inst.config.restart.value}")
+            return
+        inst.count_restart()
+        group = inst.config.group
+        members = [m for m in groups.group_members(self.topology, group) if m in self.instances]
+        others = [m for m in groups.restart_set(groups.strategy_of(self.topology, group),
+                                                members, inst.name) if m != inst.name]
+        if others:
+            self._emit(inst, "group_restart", group=group, instances=others)
+            self._queue_stop([o for o in others if self.instances[o].running], restart=True)
+        if decision.delay_s == 0:
+            inst.due = True
+            self._emit(inst, "restarting", backoff_s=0.0, attempt=decision.attempt)
+            return
+        inst.fire(Trigger.BACKOFF)
+        inst.timer = self.loop.call_later(decision.delay_s, lambda: self._backoff_over(inst))
+        self._emit(inst, "backoff", backoff_s=round(decision.delay_s, 4), attempt=decision.attempt)
+
+    def _backoff_over(self, inst: Instance) -> None:
+        inst.timer = None
+        if inst.state is State.BACKOFF and inst.wanted:
+            inst.due = True
+            self._advance()
+
+    def _escalate(self, inst: Instance) -> None:
+        group = inst.config.group
+        strategy = groups.strategy_of(self.topology, group)
+        members = [m for m in groups.group_members(self.topology, group) if m in self.instances]
+        victims = [m for m in groups.restart_set(strategy, members, inst.name) if m != inst.name]
+        critical = groups.is_critical(self.topology, group)
+        self._emit(inst, "escalated", group=group, strategy=strategy.value, critical=critical,
+                   stopping=victims)
+        for name in victims:
+            self.instances[name].wanted = False
+        self._queue_stop(victims, restart=False)
+
+    # -- stopping -----------------------------------------------------------------------------
+
+    def _queue_stop(self, names: list[str], restart: bool) -> None:
+        for name in names:
+            inst = self.instances[name]
+            inst.due = False
+            if not restart:
+                inst.wanted = False
+            self._stop_queue[name] = restart or self._stop_queue.get(name, False)
+        self._advance_stops()
+
+    def _dependents(self, inst: Instance) -> list[Instance]:
+        return [i for i in self.instances.values() if inst.engine in i.config.after]
+
+    def _advance_stops(self) -> None:
+        # Reverse start order: an instance stops once the queued instances after it are down.
+        for name in [*reversed(self._order), *self._removing]:
+            if name not in self._stop_queue or name not in self.instances:
+                continue
+            inst = self.instances[name]
+            if any((d.running and d.name in self._stop_queue) or d.state is State.STOPPING
+                   for d in self._dependents(inst)):
+                continue
+            self._stop_now(inst, self._stop_queue.pop(name))
+
+    def _stop_now(self, inst: Instance, restart: bool) -> None:
+        inst.restart_after_stop = restart
+        if inst.state in (State.STARTING, State.READY):
+            inst.fire(Trigger.STOP)
+            self.host.signal(inst.pid, signal.SIGTERM)
+            generation = inst.generation
+            inst.timer = self.loop.call_later(inst.config.stop_timeout_ms / 1000,
+                                              lambda: self._stop_timeout(inst, generation))
+            self._emit(inst, "stopping", stop_timeout_ms=inst.config.stop_timeout_ms)
+        elif inst.state in (State.BACKOFF, State.EXITED, State.FATAL):
+            inst.cancel_timer()
+            inst.fire(Trigger.STOP)
+            self._emit(inst, "stopped", reason="stop")
+            self._after_stopped(inst)
+        elif inst.state is State.STOPPED:
+            self._after_stopped(inst)
+
+    def _stop_timeout(self, inst: Instance, generation: int) -> None:
+        inst.timer = None
+        if inst.state is State.STOPPING and inst.generation == generation:
+            self._kill(inst, "stop_timeout")
+
+    def _after_stopped(self, inst: Instance) -> None:
+        if inst.name in self._removing:
+            self._remove(inst)
+        elif inst.restart_after_stop and not self.shutting_down:
+            inst.restart_after_stop = False
+            inst.wanted = inst.due = True
+            inst.count_restart()
+
+    def _remove(self, inst: Instance) -> None:
+        self._removing.discard(inst.name)
+        del self.instances[inst.name]
+        inst.slot.reset("")
+        self._free_slots.append(inst.slot.index)
+        self._emit(inst, "removed")
+
+    def _check_shutdown_done(self) -> None:
+        if not self.shutting_down or any(i.running for i in self.instances.values()):
+            return
+        for timer in (self._shutdown_timer, self._liveness_timer, self._ready_timer):
+            if timer is not None:
+                timer.cancel()
+        self._shutdown_timer = self._liveness_timer = self._ready_timer = None
+        listeners, self._stopped_listeners = self._stopped_listeners, []
+        for callback in listeners:
+            callback()
+
+    # -- the command API (used by the control plane) ------------------------------------------
+
+    def resolve(self, target: str) -> list[str]:
+        """Instance names for `target`: an instance, an engine, a group, or "all"."""
+        if target == "all":
+            return [n for n in self._order if n in self.instances]
+        if target in self.instances:
+            return [target]
+        if target in self.topology.engines:
+            return list(self.topology.engines[target].instance_names)
+        members = groups.group_members(self.topology, target)
+        if members:
+            return members
+        known = [*self.instances, *self.topology.engines, *self.topology.groups]
+        raise UnknownTargetError(target, dict.fromkeys(known))
+
+    def start(self, target: str) -> list[str]:
+        names = self.resolve(target)
+        for name in names:
+            inst = self.instances[name]
+            if inst.state is State.FATAL:
+                inst.tracker.reset()
+            inst.wanted = True
+            if not inst.running:
+                inst.cancel_timer()
+                inst.due = True
+        self._advance()
+        return names
+
+    def stop(self, target: str) -> list[str]:
+        names = self.resolve(target)
+        self._queue_stop(names, restart=False)
+        return names
+
+    def restart(self, target: str) -> list[str]:
+        names = self.resolve(target)
+        for name in names:
+            self.instances[name].tracker.reset()
+            self.instances[name].wanted = True
+        self._queue_stop(names, restart=True)
+        self._advance()
+        return names
+
+    def shutdown(self) -> None:
+        """Stop everything in reverse order; stopped listeners run when all are down."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        timeout_s = self.topology.supervisor.shutdown_timeout_ms / 1000
+        self._shutdown_timer = self.loop.call_later(timeout_s, self._shutdown_overdue)
+        self._queue_stop([n for n in self._order if n in self.instances], restart=False)
+        self._check_shutdown_done()
+
+    def _shutdown_overdue(self) -> None:
+        for inst in self.instances.values():
+            if inst.running:
+                self._kill(inst, "shutdown_timeout")
+
+    def reload(self, topology: Topology) -> dict[str, list[str]]:
+        """Apply a new topology: start added instances, restart changed ones, stop removed."""
+        new = {n: e for e in topology.engines.values() for n in e.instance_names}
+        removed = [n for n in self.instances if n not in new]
+        changed = [n for n in new if n in self.instances and self.instances[n].config != new[n]]
+        added = [n for n in new if n not in self.instances]
+        self._apply_topology(topology)
+        for name in changed:
+            inst = self.instances[name]
+            inst.config, inst.tracker = new[name], RestartTracker(new[name], self.rng)
+            inst.cpus = resolve_cpus(new[name], topology.supervisor.cpus, self.host.host_cpus())
+        self._removing.update(removed)
+        self._queue_stop(removed, restart=False)
+        self._queue_stop([n for n in changed if self.instances[n].running], restart=True)
+        for name in added:
+            self.instances[name].wanted = self.instances[name].due = True
+        self._advance()
+        return {"added": added, "changed": changed, "removed": removed}
+
+    def scale(self, engine: str, n: int) -> list[str]:
+        """Run `n` replicas of `engine`; returns the instance names after the change."""
+        if engine not in self.topology.engines:
+            raise UnknownTargetError(engine, self.topology.engines)
+        if n < 1:
+            raise NautilusdError(f"scale {engine!r}: replicas must be >= 1, got {n!r}")
+        config = dataclasses.replace(self.topology.engines[engine], replicas=n)
+        engines = MappingProxyType({**self.topology.engines, engine: config})
+        self.reload(dataclasses.replace(self.topology, engines=engines))
+        return list(config.instance_names)
+
+    def pin(self, engine: str, cpus: list[int]) -> list[int]:
+        """Move every instance of `engine` (or one instance) to `cpus` now, verified."""
+        found: list[int] = sorted(set(cpus))
+        for name in self.resolve(engine):
+            inst = self.instances[name]
+            if inst.running and inst.pid:
+                found = self.host.pin(inst.pid, cpus)
+            inst.cpus = tuple(found)
+            self._emit(inst, "pinned", cpus_now=found)
+        return found
+
+    def all_ready(self) -> bool:
+        return all(i.state is State.READY for i in self.instances.values() if i.wanted)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """0 healthy, 1 degraded (something not ready or FATAL), 2 down (critical FATAL)."""
+        fatal = [n for n, i in self.instances.items() if i.state is State.FATAL]
+        critical = [n for n in fatal
+                    if groups.is_critical(self.topology, self.instances[n].config.group)]
+        not_ready = [n for n, i in self.instances.items()
+                     if i.wanted and i.state is not State.READY]
+        code = 2 if critical else 1 if fatal or not_ready else 0
+        return code, {"status": ("healthy", "degraded", "down")[code], "fatal": fatal,
+                      "critical_fatal": critical, "not_ready": not_ready}
+
+    def critical_healthy(self) -> bool:
+        """No member of a critical group is FATAL (gates the systemd watchdog)."""
+        return self.health()[0] != 2
+
+    def status(self) -> dict[str, Any]:
+        """The `nautilusctl status --json` document."""
+        now, now_ns = self.loop.now(), self.host.monotonic_ns()
+        _, health = self.health()
+        engines = [self.instances[n].status(now, now_ns) for n in self._order
+                   if n in self.instances]
+        return {
+            "daemon": {"instance": self.topology.supervisor.instance, "pid": os.getpid(),
+                       "config": str(self.topology.source), "health": health["status"],
+                       "uptime_s": round(now - self.started_at, 3),
+                       "engines_ready": sum(e["ready"] for e in engines),
+                       "engines_total": len(engines), "shutting_down": self.shutting_down},
+            "engines": engines,
+            "rings": self.rings.stats() if self.rings is not None else [],
+        }

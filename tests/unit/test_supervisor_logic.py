@@ -1,0 +1,275 @@
+"""The supervisor's decisions with a fake Host and a settable clock: order, restarts, groups."""
+
+from __future__ import annotations
+
+import random
+import signal
+
+import pytest
+from supervisor_fakes import FakeClock, FakeHost, FakeTable, engine, group, report_ready, topology
+
+from nautilusd.errors import UnknownTargetError
+from nautilusd.loop import EventLoop
+from nautilusd.states import State
+from nautilusd.supervisor import READY_POLL_S, Supervisor
+from shm.status import W_HEARTBEAT_NS, W_PID, W_RESTARTS, W_STATE
+
+
+class Rig:
+    def __init__(self, *engines, groups=(), **kw):
+        self.clock = FakeClock()
+        self.loop = EventLoop(clock=self.clock)
+        self.host = FakeHost(self.clock)
+        self.topo = topology(*engines, groups=groups, **kw)
+        self.sup = Supervisor(self.topo, self.host, self.loop, FakeTable(),
+                              rng=random.Random(1))
+        self.events: list[tuple[str, str, dict]] = []
+        self.sup.add_event_listener(lambda n, e, f: self.events.append((n, e, f)))
+
+    def advance(self, seconds: float) -> None:
+        self.clock.t += seconds
+        self.loop.run_timers()
+
+    def ready(self, name: str) -> None:
+        report_ready(self.sup.instances[name].slot, self.clock)
+        self.advance(READY_POLL_S)
+
+    def pid(self, name: str) -> int:
+        return self.sup.instances[name].pid
+
+    def state(self, name: str) -> State:
+        return self.sup.instances[name].state
+
+    def crash(self, name: str, code: int = 1) -> None:
+        self.host.exit(self.pid(name), code)
+
+
+def test_start_all_when_after_declared_starts_dependent_only_after_ready():
+    """An engine with `after` is spawned only once its dependency reports ready."""
+    rig = Rig(engine("b", after=("a",)), engine("a"))
+    rig.sup.start_all()
+    assert [n for n, _ in rig.host.spawned] == ["a"]
+    rig.ready("a")
+    assert [n for n, _ in rig.host.spawned] == ["a", "b"]
+    assert rig.state("a") is State.READY and rig.state("b") is State.STARTING
+
+
+def test_spawn_when_started_writes_pid_and_state_into_status_slot():
+    """The daemon-owned words of the slot follow the instance."""
+    rig = Rig(engine("a"))
+    rig.sup.start_all()
+    rig.ready("a")
+    slot = rig.sup.instances["a"].slot
+    assert slot.get(W_PID) == rig.pid("a") and slot.get(W_STATE) == State.READY.code
+
+
+def test_crash_when_first_restarts_immediately_then_backs_off():
+    """The first retry is immediate; the second waits backoff_initial_ms."""
+    rig = Rig(engine("a", backoff_initial_ms=100))
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.crash("a")
+    assert len(rig.host.pids_of("a")) == 2 and rig.state("a") is State.STARTING
+    rig.crash("a")
+    assert rig.state("a") is State.BACKOFF and len(rig.host.pids_of("a")) == 2
+    rig.advance(0.099)
+    assert rig.state("a") is State.BACKOFF
+    rig.advance(0.002)
+    assert rig.state("a") is State.STARTING and len(rig.host.pids_of("a")) == 3
+    assert rig.sup.instances["a"].slot.get(W_RESTARTS) == 2
+
+
+def test_crash_loop_when_intensity_exceeded_goes_fatal_and_critical_group_is_down():
+    """Past max_restarts within the window the engine is FATAL; a critical group reports down."""
+    rig = Rig(engine("a", max_restarts=3, group="core", backoff_initial_ms=1),
+              groups=[group("core", "one_for_one", critical=True)])
+    rig.sup.start_all()
+    for _ in range(3):
+        rig.crash("a")
+        rig.advance(1.0)
+    assert len(rig.host.pids_of("a")) == 4
+    rig.crash("a")
+    assert rig.state("a") is State.FATAL
+    assert rig.sup.health()[0] == 2
+    assert any(e == "fatal" for _, e, _ in rig.events)
+
+
+def test_crash_when_window_passed_forgets_old_restarts():
+    """Restarts older than restart_window_s do not count toward the intensity."""
+    rig = Rig(engine("a", max_restarts=1, restart_window_s=5.0))
+    rig.sup.start_all()
+    rig.crash("a")
+    rig.advance(6.0)
+    rig.crash("a")
+    assert rig.state("a") is State.STARTING
+
+
+def test_crash_when_rest_for_one_restarts_later_members_only():
+    """rest_for_one stops and restarts the members after the failed one, not those before."""
+    rig = Rig(engine("a", group="g"), engine("b", group="g", after=("a",)),
+              engine("c", group="g", after=("b",)), groups=[group("g", "rest_for_one")])
+    rig.sup.start_all()
+    for name in "abc":
+        rig.ready(name)
+    a_pid, c_pid = rig.pid("a"), rig.pid("c")
+    rig.crash("b")
+    assert (c_pid, signal.SIGTERM) in rig.host.signals
+    assert rig.state("c") is State.STOPPING and rig.pid("a") == a_pid
+    rig.host.exit(c_pid, 0)
+    rig.ready("b")
+    assert rig.state("c") is State.STARTING and rig.pid("c") != c_pid
+    assert rig.pid("a") == a_pid and len(rig.host.pids_of("a")) == 1
+
+
+def test_crash_when_one_for_all_restarts_every_member():
+    """one_for_all takes the whole group down and up again."""
+    rig = Rig(engine("a", group="g"), engine("b", group="g"), groups=[group("g", "one_for_all")])
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.ready("b")
+    a_pid = rig.pid("a")
+    rig.crash("b")
+    assert (a_pid, signal.SIGTERM) in rig.host.signals
+    rig.host.exit(a_pid, 0)
+    assert len(rig.host.pids_of("a")) == 2 and len(rig.host.pids_of("b")) == 2
+
+
+def test_liveness_when_heartbeat_stale_kills_with_reason():
+    """A ready engine whose heartbeat is older than its liveness timeout is SIGKILLed."""
+    rig = Rig(engine("a", liveness_timeout_ms=200))
+    rig.sup.start_all()
+    rig.ready("a")
+    pid = rig.pid("a")
+    for _ in range(10):
+        rig.advance(0.05)
+    assert (pid, signal.SIGKILL) in rig.host.signals
+    killed = [f for _, e, f in rig.events if e == "killed"]
+    assert killed and killed[0]["reason"] == "liveness"
+    rig.host.exit(pid, -9)
+    assert rig.sup.instances["a"].last_exit.reason == "liveness"
+    assert rig.state("a") is State.STARTING
+
+
+def test_liveness_when_heartbeat_fresh_does_not_kill():
+    """A beating engine is left alone."""
+    rig = Rig(engine("a", liveness_timeout_ms=200))
+    rig.sup.start_all()
+    rig.ready("a")
+    for _ in range(20):
+        rig.sup.instances["a"].slot.put(W_HEARTBEAT_NS, int(rig.clock() * 1e9))
+        rig.advance(0.05)
+    assert not rig.host.signals
+
+
+def test_memory_when_rss_over_cap_kills_with_reason_memory():
+    """RSS above memory_max_bytes is a kill and a restart with reason memory."""
+    rig = Rig(engine("a", memory_max_bytes=1000, liveness_timeout_ms=400))
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.host.rss[rig.pid("a")] = 5000
+    rig.sup.instances["a"].slot.put(W_HEARTBEAT_NS, int(rig.clock() * 1e9))
+    rig.advance(0.11)
+    assert [f["reason"] for _, e, f in rig.events if e == "killed"] == ["memory"]
+
+
+def test_startup_when_never_ready_kills_after_startup_timeout():
+    """An engine that does not report ready in startup_timeout_ms is killed."""
+    rig = Rig(engine("a", startup_timeout_ms=50))
+    rig.sup.start_all()
+    pid = rig.pid("a")
+    for _ in range(40):
+        rig.advance(READY_POLL_S)
+    assert (pid, signal.SIGKILL) in rig.host.signals
+
+
+def test_exit_when_policy_never_stays_exited():
+    """restart = never leaves the instance EXITED."""
+    from nautilusd.config import RestartPolicy
+
+    rig = Rig(engine("a", restart=RestartPolicy.NEVER))
+    rig.sup.start_all()
+    rig.crash("a", 0)
+    assert rig.state("a") is State.EXITED and len(rig.host.pids_of("a")) == 1
+
+
+def test_shutdown_when_dependencies_stops_in_reverse_order_then_notifies():
+    """Dependents get SIGTERM first; their dependency only once they are gone."""
+    rig = Rig(engine("a"), engine("b", after=("a",)))
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.ready("b")
+    done: list[bool] = []
+    rig.sup.add_stopped_listener(lambda: done.append(True))
+    a_pid, b_pid = rig.pid("a"), rig.pid("b")
+    rig.sup.shutdown()
+    assert rig.host.signals == [(b_pid, signal.SIGTERM)]
+    rig.host.exit(b_pid, 0)
+    assert rig.host.signals[-1] == (a_pid, signal.SIGTERM) and not done
+    rig.host.exit(a_pid, 0)
+    assert done == [True] and rig.state("a") is State.STOPPED
+
+
+def test_stop_when_engine_ignores_sigterm_sigkills_after_stop_timeout():
+    """A stop that outlasts stop_timeout_ms ends with SIGKILL."""
+    rig = Rig(engine("a", stop_timeout_ms=100))
+    rig.sup.start_all()
+    rig.ready("a")
+    pid = rig.pid("a")
+    rig.sup.stop("a")
+    rig.advance(0.101)
+    assert rig.host.signals == [(pid, signal.SIGTERM), (pid, signal.SIGKILL)]
+
+
+def test_stop_when_target_unknown_raises_naming_it():
+    """An unknown target is a typed error that names it."""
+    rig = Rig(engine("a"))
+    with pytest.raises(UnknownTargetError, match="'nope'"):
+        rig.sup.stop("nope")
+
+
+def test_restart_when_group_target_restarts_its_members():
+    """restart(group) returns the members and respawns them."""
+    rig = Rig(engine("a", group="g"), engine("b", group="g"))
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.ready("b")
+    assert rig.sup.restart("g") == ["a", "b"]
+    rig.host.exit(rig.pid("a"), 0)
+    rig.host.exit(rig.pid("b"), 0)
+    assert len(rig.host.pids_of("a")) == 2 and len(rig.host.pids_of("b")) == 2
+
+
+def test_reload_when_engines_change_reports_and_applies_diff():
+    """reload adds, restarts and removes instances as the new topology says."""
+    rig = Rig(engine("a"), engine("b"))
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.ready("b")
+    new = topology(engine("a", nice=5), engine("c"))
+    diff = rig.sup.reload(new)
+    assert diff == {"added": ["c"], "changed": ["a"], "removed": ["b"]}
+    rig.host.exit(rig.pid("b"), 0)
+    rig.host.exit(rig.pid("a"), 0)
+    assert "b" not in rig.sup.instances
+    assert len(rig.host.pids_of("a")) == 2 and rig.host.pids_of("c")
+
+
+def test_scale_when_replicas_raised_starts_new_instances():
+    """scale(engine, n) runs n instances named engine-0..n-1."""
+    rig = Rig(engine("w"))
+    rig.sup.start_all()
+    assert rig.sup.scale("w", 2) == ["w-0", "w-1"]
+    assert set(rig.host.pids_of("w-0") + rig.host.pids_of("w-1"))
+
+
+def test_status_when_running_lists_every_engine_with_fields():
+    """status() carries the documented keys for each engine."""
+    rig = Rig(engine("a"))
+    rig.sup.start_all()
+    rig.ready("a")
+    doc = rig.sup.status()
+    entry = doc["engines"][0]
+    for key in ("name", "state", "pid", "cpus", "group", "ready", "restarts", "uptime_s",
+                "heartbeat_age_ms", "last_exit", "counters"):
+        assert key in entry
+    assert entry["state"] == "READY" and doc["daemon"]["health"] == "healthy"
