@@ -1,0 +1,35 @@
+"""Errors raised by the engine SDK's bus and service helpers.
+
+Each names the endpoint, service or topic it concerns, so an operator can act on it.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class for every error raised by the engine SDK."""
+
+
+class BusError(EngineError):
+    """A bus socket could not be set up (bad endpoint, bad topic)."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"bus {endpoint}: {reason}")
+
+
+class ServiceError(EngineError):
+    """A service answered with an error: `code` is its wire code, e.g. UNKNOWN_METHOD."""
+
+    def __init__(self, service: str, code: str, message: str) -> None:
+        self.service, self.code, self.message = service, code, message
+        super().__init__(f"service {service!r} failed with {code}: {message}")
+
+
+class ServiceTimeout(EngineError):
+    """A service did not answer within the time-out (down, busy or unreachable)."""
+
+    def __init__(self, service: str, endpoint: str, timeout_ms: int) -> None:
+        self.service, self.endpoint, self.timeout_ms = service, endpoint, timeout_ms
+        super().__init__(f"no reply from service {service!r} at {endpoint} "
+                         f"within {timeout_ms} ms")
