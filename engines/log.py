@@ -33,6 +33,7 @@ PRIORITIES = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4
               "notice": 5, "info": 6, "msg": 6, "debug": 7}
 IDENTIFIER = "nautilusd"
 DAEMON_ENGINE = "nautilusd"  # ENGINE= of the daemon's own records
+MESSAGE_VALUE_MAX = 200  # characters of one value shown in MESSAGE
 # Keys that become fixed fields (or are dropped: journald stamps its own time and pid).
 _OWN_KEYS = frozenset({"event", "level", "timestamp", "instance", "engine", "pid"})
 _FIXED_FIELDS = frozenset({"MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "ENGINE", "ENGINE_PID",
@@ -142,13 +143,19 @@ def journal_fields(
 
 
 def _message(event: str, event_dict: MutableMapping[str, Any]) -> str:
-    extra = [f"{k}={v}" for k, v in event_dict.items()
+    # MESSAGE is for people; a long value is shortened here and kept whole in its own field.
+    extra = [f"{k}={_short(v)}" for k, v in event_dict.items()
              if k not in _OWN_KEYS and k not in ("exception", "stack")]
     text = " ".join([event, *extra])
     for long_key in ("exception", "stack"):
         if long_key in event_dict:
             text += "\n" + str(event_dict[long_key])
     return text
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= MESSAGE_VALUE_MAX else text[:MESSAGE_VALUE_MAX] + "..."
 
 
 def _add_fixed(instance: str, engine: str | None) -> Callable[..., Any]:
