@@ -10,6 +10,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import stat
 import struct
 import time
 from dataclasses import dataclass
@@ -290,10 +291,18 @@ def read_header(buf: memoryview | bytes | mmap.mmap) -> Header:
 def read_header_file(path: Path) -> Header | None:
     """Header of the segment file at `path`, or None when it is too short to hold one."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read(_HEADER.size)
+        # O_NONBLOCK: a doorbell FIFO next to the segments must never block this read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        raw = os.pread(fd, _HEADER.size, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return read_header(raw) if len(raw) == _HEADER.size else None
 
 
@@ -339,7 +348,11 @@ def reclaim_stale(prefix: str, directory: Path | str = DEFAULT_DIRECTORY) -> lis
             header.owner_pid, header.owner_start_ticks
         ):
             continue
-        if header is not None and header.magic == MAGIC:
+        if path.name.endswith(".bell"):
+            segment = path.with_name(path.name.rsplit(".r", 1)[0])
+            if segment.exists() and segment.name not in removed:
+                continue  # the doorbell of a live ring
+        elif header is not None and header.magic == MAGIC:
             _mark_retired(path, header)
         path.unlink(missing_ok=True)
         removed.append(path.name)

@@ -71,7 +71,7 @@ STATUS_FINGERPRINT: Final = 0x5354415455535631  # b"1VSUTATS": version 1 of STAT
 class StatusSlot:
     """One engine's slot: cheap int64 loads and stores through a `memoryview`."""
 
-    __slots__ = ("index", "words", "_raw")
+    __slots__ = ("_raw", "index", "words")
 
     def __init__(self, raw: memoryview, index: int) -> None:
         self.index = index
@@ -126,7 +126,9 @@ class StatusTable:
         self._slots: dict[int, StatusSlot] = {}
 
     @classmethod
-    def create(cls, name: str, slots: int, directory: Path | str = DEFAULT_DIRECTORY) -> StatusTable:
+    def create(
+        cls, name: str, slots: int, directory: Path | str = DEFAULT_DIRECTORY
+    ) -> StatusTable:
         seg = Segment.create(
             name, kind=KIND_STATUS, fingerprint=STATUS_FINGERPRINT, capacity=slots,
             record_size=SLOT_BYTES, directory=directory,

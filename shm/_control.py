@@ -1,0 +1,148 @@
+"""The control blocks of a ring segment: word indexes, policy codes and the attach helper.
+
+Block 0 belongs to the writer, block 1 + k to reader slot k; each is 128 bytes (16 int64
+words) so that no two parties write the same cache line pair.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from shm.errors import ShmError
+from shm.layout import fingerprint
+from shm.platform import check_memory_model
+from shm.segment import (
+    BLOCK_BYTES,
+    DEFAULT_DIRECTORY,
+    KIND_RING,
+    Segment,
+    process_alive,
+    process_start_ticks,
+)
+
+MAX_READERS: Final = 64
+
+# -- writer block (control block 0), int64 word indexes ------------------------------------------
+W_PUBLISHED: Final = 0  # records [0, published) are readable; the one publishing store
+W_CLAIM: Final = 1  # overwrite: the writer may be writing positions below this (seqlock)
+W_PID: Final = 2  # pid of the attached writer, 0 when none
+W_START_TICKS: Final = 3  # its start time, to tell a live writer from a recycled pid
+W_BACKPRESSURE: Final = 4  # claims that had to wait for a slow reader (block policy)
+W_BLOCK_TIMEOUT_MS: Final = 5  # how long a claim waits before RingFullError
+W_MAX_READERS: Final = 6
+W_FULL_TIMEOUTS: Final = 7  # claims that gave up after block_timeout_ms
+# Bytes 64 .. 64 + MAX_READERS of block 0: one parked byte per reader slot. Each reader
+# stores only its own byte; the writer tests eight of them with one int64 load (word 8).
+W_PARKED0: Final = 8
+PARKED_BYTE0: Final = 64
+
+# -- reader slot (control block 1 + k), int64 word indexes ---------------------------------------
+R_CURSOR: Final = 0  # committed position: the next record this reader will consume
+R_PID: Final = 1
+R_START_TICKS: Final = 2
+R_STATE: Final = 3  # SlotState value
+R_HEARTBEAT_NS: Final = 4  # CLOCK_MONOTONIC ns of the reader's last attach or wait
+R_LOST: Final = 5  # records lost to overwrite laps
+R_JOINS: Final = 6  # attaches into this slot
+
+
+class SlotState(enum.IntEnum):
+    """Whether a reader slot gates the writer (ACTIVE) or not (FREE)."""
+
+    FREE = 0
+    ACTIVE = 1
+
+
+class Policy(enum.IntEnum):
+    """What the writer does when the slowest reader is a full ring behind."""
+
+    BLOCK = 1
+    OVERWRITE = 2
+
+    @classmethod
+    def parse(cls, value: str | Policy | enum.Enum) -> Policy:
+        if isinstance(value, Policy):
+            return value
+        text = str(getattr(value, "value", value))
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ShmError(f"invalid ring policy {text!r}: use 'block' or 'overwrite'") from None
+
+
+def bell_path(segment_path: Path, index: int) -> Path:
+    """The doorbell FIFO of reader slot `index`, next to the segment file."""
+    return segment_path.with_name(f"{segment_path.name}.r{index}.bell")
+
+
+def attach_segment(name: str, dtype: np.dtype[np.void], directory: Path | str) -> Segment:
+    """Attach a ring segment, refusing a different record layout or size."""
+    check_memory_model()
+    return Segment.attach(
+        name, kind=KIND_RING, fingerprint=fingerprint(dtype), record_size=dtype.itemsize,
+        directory=directory,
+    )
+
+
+def open_stats_segment(name: str, directory: Path | str = DEFAULT_DIRECTORY) -> Segment:
+    return Segment.attach(name, kind=KIND_RING, directory=directory)
+
+
+def max_readers_of(seg: Segment) -> int:
+    return seg.header.control_blocks - 1
+
+
+def parked_view(seg: Segment) -> memoryview:
+    """The parked bytes of block 0, one per reader slot."""
+    start = BLOCK_BYTES + PARKED_BYTE0
+    return seg.buf[start : start + MAX_READERS].cast("B")
+
+
+def reader_slot(seg: Segment, index: int) -> memoryview:
+    return seg.block(1 + index)
+
+
+def live(pid: int, start_ticks: int) -> bool:
+    """True if `pid` still runs as the same process."""
+    return process_alive(pid, start_ticks)
+
+
+def my_identity() -> tuple[int, int]:
+    pid = os.getpid()
+    return pid, process_start_ticks(pid)
+
+
+SLOT_TABLE_MAX: Final = 8192  # above this many records the one-record paths slice on demand
+
+
+class _SlicedSlots:
+    """Per-record views computed on demand, for rings too large for a view table."""
+
+    __slots__ = ("_body", "_rs")
+
+    def __init__(self, body: memoryview, record_size: int) -> None:
+        self._body = body
+        self._rs = record_size
+
+    def __getitem__(self, index: int) -> memoryview:
+        start = index * self._rs
+        return self._body[start : start + self._rs]
+
+
+def record_views(body: memoryview, record_size: int, capacity: int) -> Any:
+    """Indexable per-record byte views: a precomputed list (no slicing in the one-record
+    hot path, ~200 bytes per record) for rings up to SLOT_TABLE_MAX records."""
+    if capacity <= SLOT_TABLE_MAX:
+        return [body[i * record_size : (i + 1) * record_size] for i in range(capacity)]
+    return _SlicedSlots(body, record_size)
+
+
+def release_views(views: Any) -> None:
+    if isinstance(views, list):
+        for view in views:
+            view.release()

@@ -1,0 +1,273 @@
+"""A reader of a ring: its own committed cursor in shm, batch reads and the one-record path.
+
+Under `block` reads are zero-copy views (the writer cannot pass the committed cursor);
+under `overwrite` they are copies validated against the writer's claim cursor afterwards,
+so a record overwritten during the copy is discarded and counted lost, never delivered torn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from shm import _control as c
+from shm.doorbell import Doorbell
+from shm.errors import ReaderSlotError, ShmError
+from shm.segment import DEFAULT_DIRECTORY, Segment
+from shm.wait import WaitStrategy, make_wait
+
+
+class RingReader:
+    """Attach with `RingReader.attach`; resumes at the slot's committed cursor."""
+
+    def __init__(
+        self, seg: Segment, dtype: np.dtype[np.void], index: int, wait: WaitStrategy
+    ) -> None:
+        h = seg.header
+        self.segment = seg
+        self.name = seg.name
+        self.dtype = dtype
+        self.index = index
+        self.policy = c.Policy(h.policy)
+        self.capacity = h.capacity
+        self._wait = wait
+        self._cap = h.capacity
+        self._mask = h.capacity - 1
+        self._rs = dtype.itemsize
+        self._w = seg.block(0)
+        self._r = c.reader_slot(seg, index)
+        self._parked = c.parked_view(seg)
+        self._body = seg.body()
+        self._bytes = np.frombuffer(self._body, dtype=np.uint8)
+        self._records = self._bytes.view(dtype)
+        self._empty = self._records[:0]
+        self._views = c.record_views(self._body, self._rs, self._cap)
+        self._one = memoryview(bytearray(self._rs))
+        self._bell = Doorbell(c.bell_path(seg.path, index))
+        self._lost = int(self._r[c.R_LOST])
+        self.read_one: Callable[[], memoryview | None] = self._make_read_one()
+
+    @classmethod
+    def attach(
+        cls, name: str, dtype: np.dtype[Any], reader_index: int,
+        directory: Path | str = DEFAULT_DIRECTORY, wait: WaitStrategy | str | None = None,
+    ) -> RingReader:
+        """Join slot `reader_index`: resume at its committed cursor, or start at the
+        published cursor when the slot was free."""
+        seg = c.attach_segment(name, np.dtype(dtype), directory)
+        try:
+            _join(seg, reader_index)
+            impl = _BlockReader if seg.header.policy == c.Policy.BLOCK else _OverwriteReader
+            return impl(seg, np.dtype(dtype), reader_index, make_wait(wait))
+        except BaseException:
+            seg.close()
+            raise
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def available(self) -> int:
+        """Records published and not yet consumed by this reader."""
+        return int(self._w[c.W_PUBLISHED] - self._r[c.R_CURSOR])
+
+    def read(self, max_n: int) -> np.ndarray:
+        """Up to `max_n` available records, stopping at the wrap point; zero-length if none."""
+        raise NotImplementedError
+
+    def _make_read_one(self) -> Callable[[], memoryview | None]:
+        """Build `read_one() -> memoryview | None`: the next record's bytes, copied (valid
+        until the next call), and advance(1); None when nothing is available."""
+        raise NotImplementedError
+
+    def advance(self, n: int) -> None:
+        """Commit `n` records as consumed (the writer may now reuse their slots)."""
+        pos = self._r[c.R_CURSOR] + n
+        if n < 0 or pos > self._w[c.W_PUBLISHED]:
+            raise ShmError(
+                f"ring {self.name!r} reader {self.index}: cannot advance {n}, "
+                f"only {self.available()} available"
+            )
+        self._r[c.R_CURSOR] = pos
+
+    def wait(self, timeout_s: float | None) -> int:
+        """Wait per the wait strategy until records are available; returns how many."""
+        self._r[c.R_HEARTBEAT_NS] = time.monotonic_ns()
+        n = self.available()
+        if n > 0:
+            return n
+        return self._wait.wait(self.available, timeout_s, self)
+
+    # -- parking (blocking wait, event loops) ---------------------------------------------------
+
+    def fileno(self) -> int:
+        """The doorbell fd: readable after the writer published while this reader was parked."""
+        return self._bell.fd
+
+    def park(self) -> int:
+        """Set the parked flag, then re-check: sleep on fileno() only if this returns 0."""
+        self._parked[self.index] = 1
+        self._bell.drain()  # also a full fence between the flag store and the cursor load
+        return self.available()
+
+    def unpark(self) -> None:
+        self._parked[self.index] = 0
+
+    # -- state and lifetime ------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> int:
+        return int(self._r[c.R_CURSOR])
+
+    @property
+    def lost(self) -> int:
+        return self._lost
+
+    def _add_lost(self, n: int) -> None:
+        self._lost += n
+        self._r[c.R_LOST] = self._lost
+
+    def stale(self) -> bool:
+        """True once the segment was re-initialised or retired: re-attach."""
+        return self.segment.stale()
+
+    def leave(self) -> None:
+        """Release the slot (the writer stops waiting for it) and close."""
+        if self._body is not None and not self.segment.stale():
+            self._r[c.R_STATE] = c.SlotState.FREE
+            self._r[c.R_PID] = 0
+        self.close()
+
+    def close(self) -> None:
+        """Detach, keeping the slot and its committed cursor for a restarted reader."""
+        if self._body is None:
+            return
+        self._parked[self.index] = 0
+        self._bell.close()
+        c.release_views(self._views)
+        self._one.release()
+        del self._records, self._bytes, self._empty, self._views
+        for view in (self._body, self._w, self._r, self._parked):
+            view.release()
+        self._body = None  # type: ignore[assignment]
+        self.segment.close()
+
+    def __enter__(self) -> RingReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _join(seg: Segment, index: int) -> None:
+    max_readers = c.max_readers_of(seg)
+    if not 0 <= index < max_readers:
+        raise ReaderSlotError(
+            f"ring {seg.name!r}: reader index {index} out of range 0..{max_readers - 1}"
+        )
+    slot = c.reader_slot(seg, index)
+    w = seg.block(0)
+    me, my_ticks = c.my_identity()
+    pid, ticks = int(slot[c.R_PID]), int(slot[c.R_START_TICKS])
+    if slot[c.R_STATE] == c.SlotState.ACTIVE and pid not in (0, me) and c.live(pid, ticks):
+        raise ReaderSlotError(f"ring {seg.name!r}: reader slot {index} is held by live pid {pid}")
+    if slot[c.R_STATE] != c.SlotState.ACTIVE:
+        slot[c.R_CURSOR] = w[c.W_PUBLISHED]
+        slot[c.R_STATE] = c.SlotState.ACTIVE
+        # Re-read after activating: a writer that scanned before saw no reader here.
+        slot[c.R_CURSOR] = w[c.W_PUBLISHED]
+    slot[c.R_PID], slot[c.R_START_TICKS] = me, my_ticks
+    slot[c.R_HEARTBEAT_NS] = time.monotonic_ns()
+    slot[c.R_JOINS] += 1
+    c.parked_view(seg)[index] = 0
+
+
+class _BlockReader(RingReader):
+    def read(self, max_n: int) -> np.ndarray:
+        pos = self._r[0]  # R_CURSOR
+        n = self._w[0] - pos  # W_PUBLISHED
+        if n <= 0:
+            return self._empty
+        idx = pos & self._mask
+        n = min(n, max_n, self._cap - idx)
+        return self._records[idx : idx + n]
+
+    def _make_read_one(self) -> Callable[[], memoryview | None]:
+        w, r, views, mask, one = self._w, self._r, self._views, self._mask, self._one
+        end = 0
+
+        def read_one() -> memoryview | None:
+            nonlocal end
+            pos = r[0]  # R_CURSOR
+            if pos >= end:
+                end = w[0]  # W_PUBLISHED, re-read only when the cached value is used up
+                if pos >= end:
+                    return None
+            one[:] = views[pos & mask]
+            r[0] = pos + 1  # commit: the writer may reuse the slot from now on
+            return one
+
+        return read_one
+
+
+class _OverwriteReader(RingReader):
+    def __init__(
+        self, seg: Segment, dtype: np.dtype[np.void], index: int, wait: WaitStrategy
+    ) -> None:
+        self._copy = np.zeros(seg.header.capacity, dtype=dtype)
+        self._copy_bytes = self._copy.view(np.uint8)
+        super().__init__(seg, dtype, index, wait)
+
+    def available(self) -> int:
+        return int(min(self._w[c.W_PUBLISHED] - self._r[c.R_CURSOR], self._cap))
+
+    def _resync(self, end: int) -> int:
+        """Skip what the writer lapped; returns the oldest position still intact."""
+        pos = int(self._r[c.R_CURSOR])
+        oldest = max(end, int(self._w[c.W_CLAIM])) - self._cap
+        if oldest > pos:
+            self._add_lost(oldest - pos)
+            pos = oldest
+            self._r[c.R_CURSOR] = pos
+        return pos
+
+    def read(self, max_n: int) -> np.ndarray:
+        end = int(self._w[c.W_PUBLISHED])
+        pos = self._resync(end)
+        if end <= pos or max_n <= 0:
+            return self._empty
+        idx = pos & self._mask
+        n = min(end - pos, max_n, self._cap - idx)
+        rs = self._rs
+        self._copy_bytes[: n * rs] = self._bytes[idx * rs : (idx + n) * rs]
+        # Seqlock check: anything below claim - capacity may have changed under the copy.
+        skip = min(n, int(self._w[c.W_CLAIM]) - self._cap - pos)
+        if skip > 0:
+            self._add_lost(skip)
+            self._r[c.R_CURSOR] = pos + skip
+            return self._copy[skip:n]
+        return self._copy[:n]
+
+    def _make_read_one(self) -> Callable[[], memoryview | None]:
+        w, r, views, mask, one = self._w, self._r, self._views, self._mask, self._one
+        cap, resync = self._cap, self._resync
+
+        def read_one() -> memoryview | None:
+            while True:
+                pos = r[0]  # R_CURSOR
+                end = w[0]  # W_PUBLISHED
+                if pos >= end:
+                    return None
+                one[:] = views[pos & mask]
+                if w[1] - cap <= pos:  # W_CLAIM: the slot was not rewritten during the copy
+                    r[0] = pos + 1
+                    return one
+                resync(end)
+
+        return read_one

@@ -1,0 +1,305 @@
+"""The single writer of a ring: claim/publish, batch write and the one-record fast path.
+
+Records are written first, then published with one aligned 8-byte store of the cursor
+(x86-64 TSO, see shm.platform). Under `block` the writer never passes the slowest active
+reader; under `overwrite` it announces a claim cursor first so readers can detect laps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from shm import _control as c
+from shm.doorbell import BellRinger
+from shm.errors import RingFullError, ShmError
+from shm.segment import DEFAULT_DIRECTORY, Segment
+from shm.wait import WaitStrategy, make_wait
+
+
+class RingWriter:
+    """Attach with `RingWriter.attach`; resumes at the published cursor."""
+
+    def __init__(self, seg: Segment, dtype: np.dtype[np.void], wait: WaitStrategy) -> None:
+        h = seg.header
+        self.segment = seg
+        self.name = seg.name
+        self.dtype = dtype
+        self.policy = c.Policy(h.policy)
+        self.capacity = h.capacity
+        self.max_readers = c.max_readers_of(seg)
+        self._wait = wait
+        self._cap = h.capacity
+        self._mask = h.capacity - 1
+        self._rs = dtype.itemsize
+        self._w = seg.block(0)
+        self._body = seg.body()
+        self._bytes = np.frombuffer(self._body, dtype=np.uint8)
+        self._records = self._bytes.view(dtype)
+        self._scratch = np.zeros(self._cap, dtype=dtype)
+        self._slots = [c.reader_slot(seg, k) for k in range(self.max_readers)]
+        self._parked = c.parked_view(seg)
+        self._multi = self.max_readers > 8
+        self._parked_words = range(c.W_PARKED0, c.W_PARKED0 + (self.max_readers + 7) // 8)
+        self._bells = BellRinger([c.bell_path(seg.path, k) for k in range(self.max_readers)])
+        self._views = c.record_views(self._body, self._rs, self._cap)
+        self._gate = int(self._w[c.W_PUBLISHED])
+        self._claimed = 0
+        self._claim_wrapped = False
+        self.refresh_gate()
+        self.write_bytes: Callable[[bytes], bool] = self._make_write_bytes()
+
+    @classmethod
+    def attach(
+        cls, name: str, dtype: np.dtype[Any], directory: Path | str = DEFAULT_DIRECTORY,
+        wait: WaitStrategy | str | None = None,
+    ) -> RingWriter:
+        """Attach as the writer; refuses when another live process is the writer."""
+        seg = c.attach_segment(name, np.dtype(dtype), directory)
+        try:
+            w = seg.block(0)
+            pid, ticks = int(w[c.W_PID]), int(w[c.W_START_TICKS])
+            me, my_ticks = c.my_identity()
+            if pid not in (0, me) and c.live(pid, ticks):
+                raise ShmError(f"ring {name!r} already has a live writer, pid {pid}")
+            w[c.W_PID], w[c.W_START_TICKS] = me, my_ticks
+            seg.set_writer_pid(me)
+            impl = _BlockWriter if seg.header.policy == c.Policy.BLOCK else _OverwriteWriter
+            return impl(seg, np.dtype(dtype), make_wait(wait))
+        except BaseException:
+            seg.close()
+            raise
+
+    # -- gating (block policy) ------------------------------------------------------------------
+
+    def refresh_gate(self) -> int:
+        """Re-read the slowest active reader's cursor (the writer's own when none is active)."""
+        gate = int(self._w[c.W_PUBLISHED])
+        for slot in self._slots:
+            if slot[c.R_STATE] == c.SlotState.ACTIVE:
+                cur = slot[c.R_CURSOR]
+                if cur < gate:
+                    gate = cur
+        self._gate = gate
+        return gate
+
+    def free(self) -> int:
+        """Records that can be claimed right now without waiting."""
+        return self._cap - (int(self._w[c.W_PUBLISHED]) - self.refresh_gate())
+
+    # -- claim / publish ------------------------------------------------------------------------
+
+    def try_claim(self, n: int) -> np.ndarray | None:
+        """A writable view of `n` contiguous records, or None when there is no room now."""
+        self._check_size(n)
+        pos = int(self._w[c.W_PUBLISHED])
+        if pos + n - self._gate > self._cap and pos + n - self.refresh_gate() > self._cap:
+            return None
+        return self._claim_view(pos, n)
+
+    def _claim_view(self, pos: int, n: int) -> np.ndarray:
+        self._claimed = n
+        idx = pos & self._mask
+        if idx + n <= self._cap:
+            self._claim_wrapped = False
+            return self._records[idx : idx + n]
+        # Across the wrap point the caller fills a scratch area that publish() copies in.
+        self._claim_wrapped = True
+        return self._scratch[:n]
+
+    def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
+        """Like try_claim but waits per the wait strategy; RingFullError after the timeout."""
+        view = self.try_claim(n)
+        if view is not None:
+            return view
+        if timeout_s is None:
+            timeout_s = int(self._w[c.W_BLOCK_TIMEOUT_MS]) / 1000.0
+        self._w[c.W_BACKPRESSURE] += 1
+        self._wait.wait(lambda: 1 if self.free() >= n else 0, timeout_s)
+        view = self.try_claim(n)
+        if view is None:
+            self._w[c.W_FULL_TIMEOUTS] += 1
+            raise self._full_error(n, timeout_s)
+        return view
+
+    def publish(self, n: int | None = None) -> None:
+        """Publish the first `n` (default: all) claimed records and wake parked readers."""
+        claimed = self._claimed
+        if n is None or n > claimed:
+            n = claimed
+        pos = int(self._w[c.W_PUBLISHED])
+        if self._claim_wrapped:
+            self._copy_in(pos, self._scratch[:n].view(np.uint8))
+        self._claimed = 0
+        self._w[c.W_PUBLISHED] = pos + n
+        if self._w[c.W_PARKED0] or self._multi:
+            self._wake()
+
+    def _copy_in(self, pos: int, src: np.ndarray) -> None:
+        """Copy raw record bytes into the ring at `pos`, splitting at the wrap point."""
+        rs = self._rs
+        off = (pos & self._mask) * rs
+        first = min(src.size, self._cap * rs - off)
+        self._bytes[off : off + first] = src[:first]
+        if first < src.size:
+            self._bytes[: src.size - first] = src[first:]
+
+    # -- batch and one-record paths --------------------------------------------------------------
+
+    def write(self, records: np.ndarray, timeout_s: float | None = None) -> int:
+        """Write every record (waiting per policy); RingFullError on a block timeout."""
+        raw = np.ascontiguousarray(records).view(np.uint8).reshape(-1)
+        total = raw.size // self._rs
+        if total * self._rs != raw.size:
+            raise ShmError(
+                f"ring {self.name!r}: {raw.size} bytes is not a whole number of "
+                f"{self._rs}-byte records"
+            )
+        done = 0
+        while done < total:
+            k = min(total - done, self._cap)
+            self.claim(k, timeout_s)  # waits (block) or announces the claim (overwrite)
+            self._copy_in(int(self._w[c.W_PUBLISHED]), raw[done * self._rs : (done + k) * self._rs])
+            self._claimed, self._claim_wrapped = k, False
+            self.publish()
+            done += k
+        return total
+
+    def _make_write_bytes(self) -> Callable[[bytes], bool]:
+        """Build `write_bytes(b) -> bool`: one record from `b` (exactly record_size bytes);
+        False when a block ring is full. A closure: locals cost less than attributes."""
+        raise NotImplementedError
+
+    # -- readers ---------------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        w = self._w
+        if not any(w[word] for word in self._parked_words):
+            return
+        parked = self._parked
+        for k in range(self.max_readers):
+            if parked[k]:
+                self._bells.ring(k)
+
+    def release_dead_readers(self) -> list[int]:
+        """Free the slots of active readers whose process is gone; returns their indexes."""
+        freed = []
+        for k, slot in enumerate(self._slots):
+            pid, ticks = int(slot[c.R_PID]), int(slot[c.R_START_TICKS])
+            if slot[c.R_STATE] == c.SlotState.ACTIVE and pid > 0 and not c.live(pid, ticks):
+                slot[c.R_STATE] = c.SlotState.FREE
+                self._parked[k] = 0
+                freed.append(k)
+        self.refresh_gate()
+        return freed
+
+    def _full_error(self, n: int, timeout_s: float) -> RingFullError:
+        pos = int(self._w[c.W_PUBLISHED])
+        slow = [
+            (k, int(s[c.R_PID]), pos - int(s[c.R_CURSOR]))
+            for k, s in enumerate(self._slots) if s[c.R_STATE] == c.SlotState.ACTIVE
+        ]
+        k, pid, lag = max(slow, key=lambda t: t[2], default=(-1, 0, 0))
+        return RingFullError(
+            f"ring {self.name!r} full for {timeout_s:.3f}s claiming {n} records: reader slot {k} "
+            f"(pid {pid}) is {lag} records behind, capacity {self._cap}"
+        )
+
+    # -- state and lifetime ------------------------------------------------------------------
+
+    @property
+    def cursor(self) -> int:
+        return int(self._w[c.W_PUBLISHED])
+
+    @property
+    def backpressure_waits(self) -> int:
+        return int(self._w[c.W_BACKPRESSURE])
+
+    def stale(self) -> bool:
+        """True once the segment was re-initialised or retired: re-attach."""
+        return self.segment.stale()
+
+    def _check_size(self, n: int) -> None:
+        if not 0 < n <= self._cap:
+            raise ShmError(f"ring {self.name!r}: cannot claim {n} records, capacity {self._cap}")
+
+    def close(self) -> None:
+        """Detach; the published cursor stays in shm for the next writer."""
+        if self._body is None:
+            return
+        if self._w[c.W_PID] == c.my_identity()[0] and not self.segment.stale():
+            self._w[c.W_PID] = 0
+        self._bells.close()
+        c.release_views(self._views)
+        del self._records, self._bytes, self._scratch, self._slots, self._views
+        self._body.release()
+        self._w.release()
+        self._parked.release()
+        self._body = None  # type: ignore[assignment]
+        self.segment.close()
+
+    def __enter__(self) -> RingWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _BlockWriter(RingWriter):
+    def _make_write_bytes(self) -> Callable[[bytes], bool]:
+        w, views, mask, cap = self._w, self._views, self._mask, self._cap
+        refresh, wake, multi = self.refresh_gate, self._wake, self._multi
+        gate = self._gate
+
+        def write_bytes(b: bytes) -> bool:
+            nonlocal gate
+            pos = w[0]  # W_PUBLISHED
+            if pos - gate >= cap:
+                gate = refresh()
+                if pos - gate >= cap:
+                    return False
+            views[pos & mask][:] = b
+            w[0] = pos + 1  # the publishing store
+            if w[8] or multi:  # W_PARKED0: somebody sleeps on a doorbell
+                wake()
+            return True
+
+        return write_bytes
+
+
+class _OverwriteWriter(RingWriter):
+    def refresh_gate(self) -> int:
+        # Overwrite never waits for readers: the gate is always the writer's own position.
+        self._gate = int(self._w[c.W_PUBLISHED])
+        return self._gate
+
+    def try_claim(self, n: int) -> np.ndarray | None:
+        self._check_size(n)
+        pos = int(self._w[c.W_PUBLISHED])
+        self._w[c.W_CLAIM] = pos + n
+        return self._claim_view(pos, n)
+
+    def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
+        return self.try_claim(n)  # type: ignore[return-value]
+
+    def _make_write_bytes(self) -> Callable[[bytes], bool]:
+        w, views, mask = self._w, self._views, self._mask
+        wake, multi = self._wake, self._multi
+
+        def write_bytes(b: bytes) -> bool:
+            pos = w[0]  # W_PUBLISHED
+            w[1] = pos + 1  # W_CLAIM first: a reader copying this slot's old record drops it
+            views[pos & mask][:] = b
+            w[0] = pos + 1
+            if w[8] or multi:
+                wake()
+            return True
+
+        return write_bytes

@@ -1,0 +1,225 @@
+"""Unit tests of shm.ring: claim/publish, batches, the one-record path, policies, slots, stats."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shm import (
+    AttachError,
+    ReaderSlotError,
+    Ring,
+    RingFullError,
+    RingReader,
+    RingWriter,
+    ShmError,
+    ring_stats,
+)
+from shm.layout import RAW64, TICK
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _rec(i: int) -> bytes:
+    return i.to_bytes(8, "little") * 8
+
+
+def _ids(records: np.ndarray) -> list[int]:
+    return [int(x) for x in records.view(np.uint8).reshape(-1, 64)[:, :8].copy().view("<u8")[:, 0]]
+
+
+@pytest.fixture(params=["block", "overwrite"])
+def ring(request: pytest.FixtureRequest, shm_dir: Path):
+    r = Ring.create("r", RAW64, 8, request.param, max_readers=2, directory=shm_dir, readers=1)
+    yield r
+    r.destroy()
+
+
+def _attach(shm_dir: Path, index: int = 0) -> tuple[RingWriter, RingReader]:
+    return (RingWriter.attach("r", RAW64, directory=shm_dir),
+            RingReader.attach("r", RAW64, index, directory=shm_dir))
+
+
+def test_read_one_when_records_written_returns_them_in_order(ring: Ring, shm_dir: Path) -> None:
+    """Records written one by one come back one by one, in order, then None."""
+    w, r = _attach(shm_dir)
+    for i in range(5):
+        assert w.write_bytes(_rec(i))
+    got = [int.from_bytes(bytes(r.read_one())[:8], "little") for _ in range(5)]  # type: ignore[arg-type]
+    assert got == list(range(5))
+    assert r.read_one() is None
+    r.close(), w.close()
+
+
+def test_claim_when_crossing_wrap_point_publishes_contiguous_batch(
+    ring: Ring, shm_dir: Path
+) -> None:
+    """A claim that straddles the end of the ring is published whole, across the wrap."""
+    w, r = _attach(shm_dir)
+    w.write(np.zeros(6, RAW64))
+    r.advance(len(r.read(6)))
+    view = w.claim(5)
+    view.view(np.uint8)[:] = np.frombuffer(b"".join(_rec(10 + i) for i in range(5)), np.uint8)
+    w.publish()
+    first = _ids(r.read(10))
+    r.advance(len(first))
+    second = _ids(r.read(10))
+    assert first + second == [10, 11, 12, 13, 14] and len(first) == 2
+    r.advance(len(second)), r.close(), w.close()
+
+
+def test_try_claim_when_block_ring_full_returns_none_and_claim_raises(shm_dir: Path) -> None:
+    """A full block ring refuses try_claim, and claim raises RingFullError naming the reader."""
+    ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    w.write(np.zeros(4, RAW64))
+    assert w.try_claim(1) is None and not w.write_bytes(_rec(0))
+    with pytest.raises(RingFullError, match=r"reader slot 0 .* 4 records behind"):
+        w.claim(1, timeout_s=0.02)
+    assert w.backpressure_waits == 1
+    r.advance(1)
+    assert w.try_claim(1) is not None
+    r.close(), w.close(), ring.destroy()
+
+
+def test_leave_when_reader_lags_unblocks_writer(shm_dir: Path) -> None:
+    """A reader that leaves stops gating the writer."""
+    ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    w.write(np.zeros(4, RAW64))
+    r.leave()
+    assert w.write_bytes(_rec(1))
+    w.close(), ring.destroy()
+
+
+def _attach_and_exit(directory: str) -> None:
+    RingReader.attach("r", RAW64, 1, directory=directory)
+    os._exit(0)
+
+
+def test_release_dead_readers_when_reader_process_died_frees_slot(shm_dir: Path) -> None:
+    """The slot of a reader whose process is gone is released and no longer gates."""
+    ring = Ring.create("r", RAW64, 4, "block", max_readers=2, directory=shm_dir)
+    w = RingWriter.attach("r", RAW64, directory=shm_dir)
+    child = mp.get_context("fork").Process(target=_attach_and_exit, args=(str(shm_dir),))
+    child.start(), child.join(10)
+    w.write(np.zeros(4, RAW64))
+    assert w.try_claim(1) is None
+    assert w.release_dead_readers() == [1]
+    assert w.write_bytes(_rec(0))
+    w.close(), ring.destroy()
+
+
+def test_attach_when_slot_held_by_live_process_raises(shm_dir: Path) -> None:
+    """A second live process cannot take a reader slot that is in use."""
+    ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir)
+    ctx = mp.get_context("fork")
+    ready, done = ctx.Event(), ctx.Event()
+
+    def hold() -> None:
+        RingReader.attach("r", RAW64, 0, directory=shm_dir)
+        ready.set()
+        done.wait(10)
+
+    child = ctx.Process(target=hold)
+    child.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(ReaderSlotError, match=f"held by live pid {child.pid}"):
+            RingReader.attach("r", RAW64, 0, directory=shm_dir)
+    finally:
+        done.set(), child.join(10)
+        ring.destroy()
+
+
+def test_overwrite_when_reader_lapped_counts_lost_and_resyncs(shm_dir: Path) -> None:
+    """An overwrite reader a full lap behind skips to the oldest intact record, counting."""
+    ring = Ring.create("r", RAW64, 4, "overwrite", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    for i in range(11):
+        w.write_bytes(_rec(i))
+    got = _ids(r.read(10))
+    assert got == [7] and r.lost == 7  # 8..10 follow after the wrap
+    r.advance(1)
+    assert _ids(r.read(10)) == [8, 9, 10]
+    assert ring_stats("r", shm_dir)["readers"][0]["lost"] == 7
+    r.close(), w.close(), ring.destroy()
+
+
+def test_attach_when_reader_restarts_resumes_at_committed_cursor(ring: Ring, shm_dir: Path) -> None:
+    """A reader that closes and re-attaches continues after its last committed record."""
+    w, r = _attach(shm_dir)
+    for i in range(6):
+        w.write_bytes(_rec(i))
+    r.advance(len(r.read(3)))
+    r.close(), w.close()
+    w, r = _attach(shm_dir)
+    assert w.cursor == 6 and r.cursor == 3
+    w.write_bytes(_rec(6))
+    assert _ids(r.read(10)) == [3, 4, 5, 6]
+    r.close(), w.close()
+
+
+def test_attach_when_dtype_differs_raises_naming_segment_and_values(
+    ring: Ring, shm_dir: Path
+) -> None:
+    """Attaching with another record layout is refused with both fingerprints named."""
+    with pytest.raises(AttachError, match=r"'r'.*dtype fingerprint mismatch"):
+        RingReader.attach("r", TICK, 0, directory=shm_dir)
+
+
+def test_create_when_capacity_not_power_of_two_raises(shm_dir: Path) -> None:
+    """Capacity must be a power of two; the error names the value."""
+    with pytest.raises(ShmError, match="capacity 6 is not a power of two"):
+        Ring.create("r", RAW64, 6, "block", directory=shm_dir)
+    with pytest.raises(ShmError, match="invalid ring policy 'drop'"):
+        Ring.create("r", RAW64, 8, "drop", directory=shm_dir)
+
+
+def test_create_when_ring_reinitialised_attached_parties_see_stale(shm_dir: Path) -> None:
+    """Re-creating a ring bumps the epoch; parties attached to the old one notice."""
+    first = Ring.create("r", RAW64, 8, "block", directory=shm_dir)
+    w, r = _attach(shm_dir)
+    assert not w.stale() and not r.stale()
+    first.segment.close()
+    second = Ring.create("r", RAW64, 8, "block", directory=shm_dir)
+    assert w.stale() and r.stale()
+    assert ring_stats("r", shm_dir)["epoch"] == first.segment.epoch + 1
+    r.close(), w.close(), second.destroy()
+
+
+def test_ring_stats_when_reader_lags_reports_lag_and_counters(ring: Ring, shm_dir: Path) -> None:
+    """ring_stats reports cursor, per-reader lag and the writer pid."""
+    w, r = _attach(shm_dir)
+    w.write(np.zeros(5, RAW64))
+    r.advance(2)
+    stats = ring_stats("r", shm_dir)
+    assert stats["cursor"] == 5 and stats["published_total"] == 5
+    assert stats["writer_pid"] == os.getpid() and stats["capacity"] == 8
+    assert stats["readers"][0] | {"heartbeat_age_ms": 0} == {
+        "index": 0, "pid": os.getpid(), "active": True, "cursor": 2, "lag": 3, "lost": 0,
+        "parked": False, "heartbeat_age_ms": 0,
+    }
+    assert not stats["readers"][1]["active"]
+    r.close(), w.close()
+
+
+def test_destroy_when_called_removes_segment_and_doorbells(shm_dir: Path) -> None:
+    """destroy() leaves nothing behind in the segment directory."""
+    ring = Ring.create("r", RAW64, 8, "block", max_readers=3, directory=shm_dir)
+    assert len(list(shm_dir.iterdir())) == 4
+    ring.destroy()
+    assert list(shm_dir.iterdir()) == []
+
+
+def test_advance_when_beyond_available_raises(ring: Ring, shm_dir: Path) -> None:
+    """A reader cannot commit records that were never published."""
+    w, r = _attach(shm_dir)
+    w.write_bytes(_rec(0))
+    with pytest.raises(ShmError, match="cannot advance 2, only 1 available"):
+        r.advance(2)
+    r.close(), w.close()
