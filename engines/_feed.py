@@ -119,14 +119,14 @@ class ReplayFeed:
         upto = laps * n + int(np.searchsorted(self._offsets_ns, rest, side="right"))
         return max(0, upto - self.pos)
 
-    def fill(self, out: np.ndarray, ts_ns: int) -> None:
+    def fill(self, out: np.ndarray, ts_ns: int, flags: int = FLAG_REPLAYED) -> None:
         """Copy the next len(out) recorded ticks into `out`, restamped and renumbered."""
         n_file = self.ticks.size
         idx = (self.pos + np.arange(out.shape[0])) % n_file
         out[:] = self.ticks[idx]
         out["seq"] = np.arange(self.seq + 1, self.seq + out.shape[0] + 1, dtype=np.uint64)
         out["ts_ns"] = ts_ns
-        out["flags"] = FLAG_REPLAYED
+        out["flags"] = FLAG_REPLAYED | (flags & FLAG_BURST)
         self.pos += out.shape[0]
         self.seq += out.shape[0]
 

@@ -1,16 +1,18 @@
 """Order management and the simulated venue: the order state table, idempotency, matching.
 
-`OrderManager.on_decision` accepts approved decisions once per order_id (duplicates counted
-and dropped); `match(now_ns, quotes)` fills marketable orders against the latest tick, with
-venue latency and partial fills, returning FILL rows as tuples for the fills ring.
+`OrderManager.on_decision` takes approved decisions once per order id (a strategy's ids only
+grow, so a per-strategy high-water mark is the seen set); `match` fills marketable orders
+against the latest tick, with venue latency and partial fills, as FILL tuples.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 
+from engines._signal import COUNTER_MASK
 from shm.layout import (
     FILL_CANCELLED,
     FILL_FILLED,
@@ -107,13 +109,15 @@ class Order:
 class OrderManager:
     """Live orders by id, every id ever accepted, and the matching against last quotes."""
 
-    def __init__(self, params: VenueParams, filled_before: dict[int, int] | None = None) -> None:
+    def __init__(self, params: VenueParams, high_water: MutableSequence[int]) -> None:
         self.params = params
-        self.seen: set[int] = set(filled_before or ())  # ids accepted (this life or before)
+        # Last order counter accepted per strategy id; persisted by the caller across restarts.
+        self.high_water = high_water
         self.pending: deque[Order] = deque()  # waiting out the venue latency
         self.resting: dict[int, Order] = {}  # DAY/GTC orders not yet marketable
         self.exec_id = 0
         self.duplicates = 0
+        self.order_prices: list[float] = []  # limit price of each fill made, for slippage
         self.ignored_rejected = 0
         self._latency_ns = int(params.latency_us * 1000)
 
@@ -122,10 +126,11 @@ class OrderManager:
         if row[13] != VERDICT_APPROVED:
             self.ignored_rejected += 1  # fail closed: an unapproved order never trades
             return
-        if row[0] in self.seen:
-            self.duplicates += 1
+        strategy_id, counter = row[1], row[0] & COUNTER_MASK
+        if strategy_id >= len(self.high_water) or counter <= self.high_water[strategy_id]:
+            self.duplicates += 1  # seen before (or unknown strategy): never trade it again
             return
-        self.seen.add(row[0])
+        self.high_water[strategy_id] = counter
         order = Order(row, now_ns + self._latency_ns)
         order.apply(E.ACCEPT)
         self.pending.append(order)
@@ -138,6 +143,11 @@ class OrderManager:
             self._trade(order, quotes.get(order.symbol_id), now_ns, out)
         for order in list(self.resting.values()):
             self._trade(order, quotes.get(order.symbol_id), now_ns, out)
+
+    def take_order_prices(self) -> list[float]:
+        """The order prices behind the fills made since the last call (then forgotten)."""
+        prices, self.order_prices = self.order_prices, []
+        return prices
 
     def next_due_s(self, now_ns: int) -> float | None:
         if not self.pending:
@@ -166,6 +176,7 @@ class OrderManager:
 
     def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int) -> tuple:  # type: ignore[type-arg]
         self.exec_id += 1
+        self.order_prices.append(o.price)
         return (o.order_id, self.exec_id, o.strategy_id, o.symbol_id, o.side, LIQUIDITY_TAKER,
                 status, 0, 0, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
                 o.order_ts_ns, o.decided_ts_ns)

@@ -10,10 +10,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from engines.errors import EngineError
+
 T = TypeVar("T")
 
 
-class ParamError(ValueError):
+class ParamError(EngineError, ValueError):
     """An engine parameter is unknown or has a bad value; the message names both."""
 
 

@@ -114,6 +114,12 @@ class MeanReversion:
         self.last_order_ns[sym] = ticks["ts_ns"][rows]
         return n
 
+    def undo(self, sent: np.ndarray) -> None:
+        """Forget the last orders written into `sent` (they could not be published)."""
+        np.add.at(self.position, sent["symbol_id"].astype(np.intp),
+                  -sent["side"].astype(np.int64) * sent["qty"])
+        self.ids.counter -= sent.shape[0]
+
     def _update_ema(self, sym: np.ndarray, mid: np.ndarray) -> None:
         n_sym = self.ema.shape[0]
         counts = np.bincount(sym, minlength=n_sym)

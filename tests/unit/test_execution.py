@@ -29,10 +29,10 @@ from shm.layout import (
 QUOTES = {0: (99.99, 100.01, 300, 300)}
 
 
-def _decision(order_id: int, side: int = 1, qty: int = 100, price: float = 100.01,
+def _decision(counter: int, side: int = 1, qty: int = 100, price: float = 100.01,
               verdict: int = VERDICT_APPROVED, tif: int = TIF_IOC) -> tuple:
     d = np.zeros(1, DECISION)
-    d[0] = (order_id, 1, 0, side, 1, tif, 0, 0, qty, price, 5, 9, 3, verdict, 0, 0, 0, 7,
+    d[0] = ((1 << 40) | counter, 1, 0, side, 1, tif, 0, 0, qty, price, 5, 9, 3, verdict, 0, 0, 0, 7,
             (0, 0))
     return d.tolist()[0]
 
@@ -52,7 +52,7 @@ def test_apply_when_event_invalid_raises_naming_state_and_event() -> None:
 
 def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
     """A buy at the ask fills at the ask; the fill carries origin and decision times."""
-    om, out = OrderManager(VenueParams()), []
+    om, out = OrderManager(VenueParams(), [0] * 4), []
     om.on_decision(_decision(1), 0)
     om.match(10, QUOTES, out)
     fill = np.array(out, dtype=FILL)
@@ -63,18 +63,19 @@ def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
 
 def test_on_decision_when_duplicate_order_id_fills_once() -> None:
     """The same approved order id twice (e.g. replayed after a restart) trades once."""
-    om, out = OrderManager(VenueParams()), []
+    om, out = OrderManager(VenueParams(), [0] * 4), []
     om.on_decision(_decision(1), 0)
     om.on_decision(_decision(1), 0)
     om.match(10, QUOTES, out)
     om.on_decision(_decision(1), 0)
+    om.on_decision(_decision(2), 0)
     om.match(20, QUOTES, out)
-    assert len(out) == 1 and om.duplicates == 2
+    assert [f[0] & 0xFF for f in out] == [1, 2] and om.duplicates == 2
 
 
 def test_on_decision_when_seen_before_restart_is_not_filled_again() -> None:
-    """Ids rebuilt from the fills already written are never filled again."""
-    om, out = OrderManager(VenueParams(), filled_before={1: 100}), []
+    """Ids at or under the persisted high-water mark are never filled again."""
+    om, out = OrderManager(VenueParams(), [0, 1]), []
     om.on_decision(_decision(1), 0)
     om.match(10, QUOTES, out)
     assert out == []
@@ -82,7 +83,7 @@ def test_on_decision_when_seen_before_restart_is_not_filled_again() -> None:
 
 def test_on_decision_when_rejected_never_trades() -> None:
     """A rejected decision is ignored: fail closed."""
-    om, out = OrderManager(VenueParams()), []
+    om, out = OrderManager(VenueParams(), [0] * 4), []
     om.on_decision(_decision(1, verdict=VERDICT_REJECTED), 0)
     om.match(10, QUOTES, out)
     assert out == [] and om.ignored_rejected == 1
@@ -90,7 +91,7 @@ def test_on_decision_when_rejected_never_trades() -> None:
 
 def test_match_when_touch_too_small_partially_fills_and_cancels_ioc_rest() -> None:
     """An IOC larger than the touch fills partially; the rest is cancelled (qty 0)."""
-    om, out = OrderManager(VenueParams(max_fill_fraction=0.5)), []
+    om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
     om.on_decision(_decision(1, qty=200), 0)
     om.match(10, QUOTES, out)
     fills = np.array(out, dtype=FILL)
@@ -100,7 +101,7 @@ def test_match_when_touch_too_small_partially_fills_and_cancels_ioc_rest() -> No
 
 def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
     """A DAY order rests after a partial fill and completes against the next quote."""
-    om, out = OrderManager(VenueParams(max_fill_fraction=0.5)), []
+    om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
     om.on_decision(_decision(1, qty=200, tif=TIF_DAY), 0)
     om.match(10, QUOTES, out)
     om.match(20, QUOTES, out)
@@ -109,7 +110,7 @@ def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
 
 def test_match_when_not_marketable_ioc_is_cancelled() -> None:
     """A buy limit under the ask does not trade; IOC cancels it."""
-    om, out = OrderManager(VenueParams()), []
+    om, out = OrderManager(VenueParams(), [0] * 4), []
     om.on_decision(_decision(1, price=99.0), 0)
     om.match(10, QUOTES, out)
     assert [(f[6], f[9]) for f in out] == [(FILL_CANCELLED, 0)]
@@ -117,7 +118,7 @@ def test_match_when_not_marketable_ioc_is_cancelled() -> None:
 
 def test_match_when_venue_latency_not_elapsed_waits() -> None:
     """With 100 us venue latency nothing trades before the order is due."""
-    om, out = OrderManager(VenueParams(latency_us=100.0)), []
+    om, out = OrderManager(VenueParams(latency_us=100.0), [0] * 4), []
     om.on_decision(_decision(1), 1_000)
     om.match(50_000, QUOTES, out)
     assert out == [] and om.next_due_s(50_000) == pytest.approx(51e-6)

@@ -1,0 +1,62 @@
+"""How the shipped engines find their rings in the context: by record layout, not by name.
+
+A topology may name rings freely; an engine asks for "the tick reader" or "every order
+reader" and gets a ParamError naming what it found when the wiring does not fit.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from engines._params import ParamError
+
+
+def readers_of(ctx: Any, dtype: np.dtype, *, required: bool = True) -> list[Any]:
+    """Every reader ring of this record layout, in ring-name order."""
+    found = [r for _, r in sorted(ctx.readers.items()) if r.dtype == dtype]
+    if required and not found:
+        raise ParamError(f"engine {ctx.name}: no reader ring of layout {_kind(dtype)}; "
+                         f"has {sorted(ctx.readers)}")
+    return found
+
+
+def one_reader(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any | None:
+    found = readers_of(ctx, dtype, required=required)
+    if len(found) > 1:
+        raise ParamError(f"engine {ctx.name}: expects one {_kind(dtype)} reader ring, "
+                         f"found {len(found)}")
+    return found[0] if found else None
+
+
+def one_writer(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any | None:
+    found = [w for _, w in sorted(ctx.writers.items()) if w.dtype == dtype]
+    if len(found) != 1 and (required or found):
+        raise ParamError(f"engine {ctx.name}: expects one {_kind(dtype)} writer ring, "
+                         f"has {sorted(ctx.writers)}")
+    return found[0] if found else None
+
+
+def _kind(dtype: np.dtype) -> str:
+    from shm.layout import RECORDS
+
+    return next((k for k, v in RECORDS.items() if v == dtype), str(dtype))
+
+
+class Every:
+    """A cheap "is it time yet" for periodic work off the hot path."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_ns = int(interval_s * 1e9)
+        self.next_ns = time.monotonic_ns() + self.interval_ns
+
+    def due(self, now_ns: int) -> bool:
+        if now_ns < self.next_ns:
+            return False
+        self.next_ns = now_ns + self.interval_ns
+        return True
+
+    def seconds_left(self, now_ns: int) -> float:
+        return max(0.0, (self.next_ns - now_ns) * 1e-9)

@@ -1,0 +1,148 @@
+"""The risk engine: pre-trade checks on every order ring, decisions to one ring, alerts.
+
+Batches are checked vectorised (engines._risk_checks); the kill switch is engaged by the
+`risk.kill_switch` service request or by the P&L drawdown limit. Nothing passes while down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engines._params import parse_params
+from engines._risk_checks import RiskLimits, RiskState, check_batch, write_decisions
+from engines._wiring import Every, one_reader, one_writer, readers_of
+from engines.base import Engine
+from engines.service import ServiceServer, service_endpoint
+from shm import layout
+from shm.layout import DECISION, ORDER, TICK
+from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
+
+REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
+                if k.startswith("REASON_")}
+W_REJECTED = W_CUSTOM0
+W_KILLED = W_CUSTOM0 + 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RiskParams(RiskLimits):
+    max_batch: int = 4_096
+    alert_interval_s: float = 1.0  # alerts per reason are summed over this window
+    pnl_topic: str = "trading.positions.all"
+
+
+class RiskEngine(Engine):
+    """Reads ticks and every order ring; writes decisions; publishes `risk.alerts.*`."""
+
+    def on_start(self) -> None:
+        self.p = parse_params(RiskParams, self.ctx.params, f"engines.{self.ctx.name}")
+        limits = RiskLimits(**{f.name: getattr(self.p, f.name)
+                               for f in dataclasses.fields(RiskLimits)})
+        self.state = RiskState(max(len(self.ctx.symbols), 1), limits)
+        self.ticks = one_reader(self.ctx, TICK)
+        self.order_rings = readers_of(self.ctx, ORDER)
+        self.decisions = one_writer(self.ctx, DECISION)
+        self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
+        self.alert_timer = Every(self.p.alert_interval_s)
+        self.pnl_peak = 0.0
+        self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
+        self.service = ServiceServer(
+            service_endpoint(self.ctx.runtime_dir, self.ctx.name),
+            {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
+
+    def poll(self) -> int:
+        ticks = self.ticks.read(self.p.max_batch)
+        if ticks.shape[0]:
+            self.state.on_ticks(ticks)
+            self.ticks.advance(ticks.shape[0])
+        done = 0
+        for ring in self.order_rings:
+            done += self._decide(ring)
+        if done == 0:
+            self._housekeeping()
+        return done + ticks.shape[0]
+
+    def _decide(self, ring: Any) -> int:
+        orders = ring.read(self.p.max_batch)
+        n = orders.shape[0]
+        if n == 0:
+            return 0
+        verdict, reason = check_batch(self.state, orders)
+        out = self.decisions.claim(n)
+        write_decisions(orders, verdict, reason, out, time.time_ns())
+        self.decisions.publish()
+        ring.advance(n)
+        status = self.ctx.status
+        status.add(W_RECORDS_IN, n)
+        status.add(W_RECORDS_OUT, n)
+        bad = reason[reason != 0]
+        if bad.size:
+            self.rejected += np.bincount(bad, minlength=self.rejected.size)
+            status.add(W_REJECTED, int(bad.size))
+        return n
+
+    def _housekeeping(self) -> None:
+        """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""
+        while (msg := self.pnl_sub.recv(0)) is not None:
+            self._on_pnl(msg[1])
+        self.service.serve()
+        if self.alert_timer.due(time.monotonic_ns()):
+            self._flush_alerts()
+
+    def _on_pnl(self, snapshot: dict) -> None:  # type: ignore[type-arg]
+        pnl = float(snapshot.get("pnl", 0.0))
+        self.pnl_peak = max(self.pnl_peak, pnl)
+        drawdown = self.pnl_peak - pnl
+        if drawdown > self.p.max_drawdown and not self.state.killed:
+            self._engage(f"drawdown {drawdown:.2f} over limit {self.p.max_drawdown:.2f}")
+
+    def _engage(self, why: str) -> None:
+        self.state.killed = True
+        self.ctx.status.put(W_KILLED, 1)
+        self.log.warning("kill_switch_engaged", why=why)
+        self.ctx.publisher().publish("risk.alerts.kill_switch",
+                                     {"engine": self.ctx.name, "engaged": True, "why": why})
+
+    def _kill_switch(self, engage: bool = True, why: str = "operator request") -> dict:  # type: ignore[type-arg]
+        """args {"engage": true|false, "why": "..."} -> the switch's state after the request."""
+        if engage and not self.state.killed:
+            self._engage(why)
+        elif not engage and self.state.killed:
+            self.state.killed = False
+            self.ctx.status.put(W_KILLED, 0)
+            self.log.warning("kill_switch_released", why=why)
+            self.ctx.publisher().publish("risk.alerts.kill_switch",
+                                         {"engine": self.ctx.name, "engaged": False})
+        return {"killed": self.state.killed}
+
+    def _status(self) -> dict:  # type: ignore[type-arg]
+        return {"killed": self.state.killed, "gross": int(self.state.gross),
+                "position": self.state.position.tolist(), "pnl_peak": self.pnl_peak,
+                "rejected": {REASON_NAMES[i]: int(c) for i, c in enumerate(self.rejected) if c}}
+
+    def _flush_alerts(self) -> None:
+        if not self.rejected.any():
+            return
+        pub = self.ctx.publisher()
+        for code in np.flatnonzero(self.rejected):
+            name = REASON_NAMES.get(int(code), str(code))
+            pub.publish(f"risk.alerts.{name}", {"engine": self.ctx.name, "reason": name,
+                                                 "count": int(self.rejected[code]),
+                                                 "window_s": self.p.alert_interval_s})
+        self.rejected[:] = 0
+
+    def next_wakeup_s(self) -> float | None:
+        return min(self.alert_timer.seconds_left(time.monotonic_ns()), 0.1)
+
+    def wait_handles(self) -> list[Any]:
+        return [self.pnl_sub.socket, self.service.socket]
+
+    def on_stop(self) -> None:
+        self._flush_alerts()
+        self.service.close()
+        self.log.info("risk_stopped", decided=self.ctx.status.get(W_RECORDS_OUT),
+                      rejected=self.ctx.status.get(W_REJECTED), killed=self.state.killed)

@@ -1,0 +1,76 @@
+"""The strategy engine: ticks in batches -> mean-reversion signal -> its own orders ring.
+
+Order ids are strategy_id << 40 | counter, and the counter is the orders ring's published
+cursor: one id per record ever published, so a restarted strategy continues past every id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines._params import parse_params
+from engines._signal import MeanReversion, OrderIds, SignalParams
+from engines._wiring import one_reader, one_writer
+from engines.base import Engine
+from shm.errors import RingFullError
+from shm.layout import ORDER, TICK
+from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StrategyParams(SignalParams):
+    max_batch: int = 4_096  # ticks taken per poll
+    write_timeout_s: float = 0.5  # a full orders ring for longer drops the batch (counted)
+
+
+class StrategyEngine(Engine):
+    """Reads the ticks ring, writes orders; see engines._signal for the signal itself."""
+
+    def on_start(self) -> None:
+        self.p = parse_params(StrategyParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.ticks = one_reader(self.ctx, TICK)
+        self.orders = one_writer(self.ctx, ORDER)
+        signal = SignalParams(**{f.name: getattr(self.p, f.name)
+                                 for f in dataclasses.fields(SignalParams)})
+        ids = OrderIds(self.p.strategy_id, last_counter=self.orders.cursor)
+        self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
+        self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
+        self.lost_seen = self.ticks.lost
+        self.log.info("strategy_started", strategy_id=self.p.strategy_id,
+                      next_order_id=ids.base | (ids.counter + 1))
+
+    def poll(self) -> int:
+        ticks = self.ticks.read(self.p.max_batch)
+        n = ticks.shape[0]
+        if n == 0:
+            return 0
+        k = self.signal.on_ticks(ticks, self.out, time.time_ns())
+        self.ticks.advance(n)
+        status = self.ctx.status
+        status.add(W_RECORDS_IN, n)
+        if k:
+            self._send(k)
+        lost = self.ticks.lost
+        if lost != self.lost_seen:
+            status.add(W_DROPPED, lost - self.lost_seen)
+            self.lost_seen = lost
+        return n
+
+    def _send(self, k: int) -> None:
+        try:
+            self.orders.write(self.out[:k], timeout_s=self.p.write_timeout_s)
+        except RingFullError:
+            # Give the ids back so ids stay equal to ring positions; the orders never existed.
+            self.signal.undo(self.out[:k])
+            self.ctx.status.add(W_ERRORS, 1)
+            return
+        self.ctx.status.add(W_RECORDS_OUT, k)
+        self.ctx.status.add(W_CUSTOM0, int(self.out["qty"][:k].sum()))  # quantity sent
+
+    def on_stop(self) -> None:
+        self.log.info("strategy_stopped", orders=self.ctx.status.get(W_RECORDS_OUT),
+                      last_order_id=self.signal.ids.base | self.signal.ids.counter)

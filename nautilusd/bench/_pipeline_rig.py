@@ -1,0 +1,113 @@
+"""A small test rig for the pipeline bench: rings, a status table and engine processes.
+
+It wires engines exactly as nautilusd would (same LaunchSpec, same runner, real processes,
+real rings) without the daemon, so a bench measures the engines and the transport alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import uuid
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from engines.runner import LaunchSpec
+from engines.runner import run as run_engine
+from nautilusd.config import EngineConfig, RingConfig, RingPolicy, WaitKind
+from shm.layout import RECORDS
+from shm.ring import Ring
+from shm.status import StatusTable
+
+
+def engine(name: str, entry: str, wait: str = "blocking", **params: Any) -> EngineConfig:
+    return EngineConfig(name=name, entry=entry, wait=WaitKind(wait),
+                        params=MappingProxyType(params))
+
+
+def ring(name: str, record: str, writer: str, readers: tuple[str, ...], capacity: int = 4096,
+         policy: str = "block") -> RingConfig:
+    return RingConfig(name=name, record=record, capacity=capacity, policy=RingPolicy(policy),
+                      writer=writer, readers=readers)
+
+
+def _child(spec: LaunchSpec) -> None:
+    os._exit(run_engine(spec))
+
+
+class Rig:
+    """Owns the segments and the processes; a context manager that leaves nothing behind."""
+
+    def __init__(self, shm_dir: Path, runtime_dir: Path, symbols: tuple[str, ...],
+                 rings: list[RingConfig], engines: list[EngineConfig]) -> None:
+        self.shm_dir, self.runtime_dir, self.symbols = shm_dir, runtime_dir, symbols
+        self.prefix = f"nautilusd.bench{uuid.uuid4().hex[:8]}."
+        self.rings = {r.name: r for r in rings}
+        self.engines = {e.name: e for e in engines}
+        self.status = StatusTable.create(self.prefix + "status", 16, directory=shm_dir)
+        self.segments: dict[str, Ring] = {}
+        for r in rings:
+            self.segments[r.name] = Ring.create(
+                self.prefix + r.name, RECORDS[r.record], r.capacity, r.policy.value,
+                directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers))
+        self.procs: dict[str, Any] = {}
+        self._mp = multiprocessing.get_context("fork")
+
+    def segment(self, ring_name: str) -> str:
+        return self.prefix + ring_name
+
+    def spec(self, name: str, cpus: tuple[int, ...] = ()) -> LaunchSpec:
+        cfg = self.engines[name]
+        mine = tuple(r for r in self.rings.values() if r.writer == name or name in r.readers)
+        slot = list(self.engines).index(name)
+        self.status.slot(slot).reset(name)
+        return LaunchSpec(
+            name=name, config=cfg, cpus=cpus, slot=slot,
+            status_segment=self.prefix + "status", shm_dir=str(self.shm_dir), rings=mine,
+            ring_segments={r.name: self.prefix + r.name for r in mine}, symbols=self.symbols,
+            bus_pub_endpoint=f"ipc://{self.runtime_dir}/bus-in.sock",
+            bus_sub_endpoint=f"ipc://{self.runtime_dir}/bus-out.sock",
+            runtime_dir=str(self.runtime_dir), log_format="json", log_level="error")
+
+    def start(self, name: str) -> None:
+        proc = self._mp.Process(target=_child, args=(self.spec(name),), name=name, daemon=True)
+        proc.start()
+        self.procs[name] = proc
+
+    def slot(self, name: str) -> Any:
+        return self.status.slot(list(self.engines).index(name))
+
+    def ready(self, name: str) -> bool:
+        return self.slot(name).get(4) == 1  # W_READY
+
+    def stop(self, timeout_s: float = 5.0) -> dict[str, int | None]:
+        """SIGTERM every engine (reverse start order), wait, SIGKILL stragglers; exit codes."""
+        for proc in reversed(list(self.procs.values())):
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+        codes = {}
+        for name, proc in self.procs.items():
+            proc.join(timeout_s)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+            codes[name] = proc.exitcode
+        self.procs.clear()
+        return codes
+
+    def close(self) -> None:
+        self.stop()
+        for seg in self.segments.values():
+            seg.destroy()
+        self.segments.clear()
+        self.status.close()
+        self.status.segment.unlink()
+
+    def __enter__(self) -> Rig:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
