@@ -31,11 +31,18 @@ class Collector:
 
     def error(self, path: str, message: str) -> None:
         where = f"{self.source}: {path}" if path else self.source
-        self.errors.append((path, f"{where}: {message}"))
+        self.errors.append((path, one_line(f"{where}: {message}")))
 
     def wrong_type(self, path: str, expected: str, value: Any) -> object:
         self.error(path, f"expected {expected}, found {type_name(value)}: {show(value)}")
         return INVALID
+
+
+def one_line(text: str) -> str:
+    """`text` with every unprintable character escaped: one error is always one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def key_path(parent: str, key: str) -> str:

@@ -141,10 +141,11 @@ def engine(c: Collector, name: str, value: Any) -> EngineConfig:
     if len(given) != 1:
         found = "both" if given else "neither"
         c.error(path, f"needs exactly one of 'entry' or 'command', found {found}")
-    if fields.get("backoff_max_ms", 1) < fields.get("backoff_initial_ms", 0):
+    built = EngineConfig(name=name, **fields)
+    if built.backoff_max_ms < built.backoff_initial_ms:  # either may be a default
         c.error(f"{path}.backoff_max_ms", f"smaller than backoff_initial_ms: "
-                f"{fields['backoff_max_ms']} < {fields['backoff_initial_ms']}")
-    return EngineConfig(name=name, **fields)
+                f"{built.backoff_max_ms} < {built.backoff_initial_ms}")
+    return built
 
 
 def ring(c: Collector, name: str, value: Any) -> RingConfig | None:

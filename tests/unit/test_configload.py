@@ -131,6 +131,8 @@ BAD_CASES = [
      ["expected table, found array: [1]"]),
     ("backoff order", f"[engines.a]\n{ENTRY}backoff_initial_ms = 500\nbackoff_max_ms = 100\n",
      "engines.a.backoff_max_ms", ["100 < 500"]),
+    ("backoff initial past default max", f"[engines.a]\n{ENTRY}backoff_initial_ms = 6000\n",
+     "engines.a.backoff_max_ms", ["5000 < 6000"]),
     ("bad engine name", f'[engines."risk desk"]\n{ENTRY}', 'engines."risk desk"',
      ["not a valid name: 'risk desk'"]),
     ("symbols duplicate", f'symbols = ["AAPL", "AAPL"]\n[engines.a]\n{ENTRY}', "symbols[1]",
@@ -210,6 +212,12 @@ def test_load_when_rule_broken_names_file_path_and_value(
 ) -> None:
     """Each broken rule is refused with a message naming the file, key path and bad value."""
     _assert_error(_refused(tmp_path, text), key, *fragments)
+
+
+def test_load_when_backoff_initial_alone_below_default_max_is_valid() -> None:
+    """A backoff_initial_ms under the default backoff_max_ms needs no backoff_max_ms."""
+    topo = loads_config(f"[engines.a]\n{ENTRY}backoff_initial_ms = 2\n", host_cpus=HOST)
+    assert topo.engines["a"].backoff_initial_ms == 2
 
 
 def test_ring_fixture_when_valid_loads(tmp_path: Path) -> None:
