@@ -30,6 +30,7 @@ class Collector:
         self.errors: list[tuple[str, str]] = []
 
     def error(self, path: str, message: str) -> None:
+        path = one_line(path)
         where = f"{self.source}: {path}" if path else self.source
         self.errors.append((path, one_line(f"{where}: {message}")))
 

@@ -6,7 +6,7 @@ Every error names the offending value and where it came from, so an operator can
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nautilusd.states import State, Trigger
@@ -28,6 +28,9 @@ class ConfigError(NautilusdError):
         self.errors: list[tuple[str, str]] = list(errors)
         super().__init__("\n".join(message for _, message in self.errors))
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across process boundaries
+        return (type(self), (self.source, self.errors))
+
 
 class InvalidTransition(NautilusdError):
     """A lifecycle trigger that the state table does not allow from the current state."""
@@ -36,6 +39,9 @@ class InvalidTransition(NautilusdError):
         self.state = state
         self.trigger = trigger
         super().__init__(f"invalid transition: {trigger.name} in state {state.name}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.state, self.trigger))
 
 
 class UnknownTargetError(NautilusdError):
@@ -47,6 +53,9 @@ class UnknownTargetError(NautilusdError):
         hint = f" (known: {', '.join(self.known)})" if self.known else ""
         super().__init__(f"unknown target: {target!r}{hint}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.target, self.known))
+
 
 class ControlError(NautilusdError):
     """A control request failed; `code` is the wire error code sent back to the client."""
@@ -55,6 +64,9 @@ class ControlError(NautilusdError):
         self.code = code
         self.message = message
         super().__init__(f"{code}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message))
 
 
 class SpawnError(NautilusdError):
@@ -65,6 +77,9 @@ class SpawnError(NautilusdError):
         self.reason = reason
         super().__init__(f"cannot spawn engine {engine!r}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.engine, self.reason))
+
 
 class PinError(NautilusdError):
     """A process could not be pinned to its cores, or the pin did not hold when verified."""
@@ -74,3 +89,6 @@ class PinError(NautilusdError):
         self.wanted = tuple(wanted)
         self.found = None if found is None else tuple(found)
         super().__init__(f"cannot pin pid {pid} to cpus {list(self.wanted)}: found {self.found}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.pid, self.wanted, self.found))

@@ -22,7 +22,6 @@ from nautilusd.config import Topology
 from nautilusd.configload import TOP_LEVEL_KEYS, loads_config, start_order
 from nautilusd.errors import ConfigError
 
-
 SOURCE = "fuzz.toml"
 VALID = (Path(__file__).parent.parent / "data" / "configs" / "pipeline.toml").read_text()
 # NAUTILUSD_FUZZ_EXAMPLES=5000 for a long hunt; the default keeps the suite quick.

@@ -281,3 +281,26 @@ def test_start_order_when_no_after_keeps_file_order() -> None:
     topo = load_config(CONFIGS / "pipeline.toml", host_cpus=HOST)
     assert start_order(topo) == ["producer", "consumer", "sidecar"]
     assert start_order(topo.engines) == ["producer", "consumer", "sidecar"]
+
+
+def test_config_error_when_pickled_keeps_every_error(tmp_path: Path) -> None:
+    """A ConfigError crosses a process boundary (pickle) with its list of errors intact."""
+    import pickle
+
+    error = _refused(tmp_path, f'[engines.a]\n{ENTRY}restart = "x"\nwait = "y"\n')
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.errors == error.errors and str(copy) == str(error)
+
+
+def test_load_when_toml_table_duplicated_reports_it_with_its_line(tmp_path: Path) -> None:
+    """Two engines of one name are a TOML error, reported with the line and column."""
+    error = _refused(tmp_path, f"[engines.a]\n{ENTRY}[engines.a]\n{ENTRY}")
+    assert error.errors[0][0] == "line 3, column 11"
+    assert "invalid TOML" in error.errors[0][1]
+
+
+def test_load_when_key_holds_a_newline_keeps_each_error_on_one_line(tmp_path: Path) -> None:
+    """Unprintable characters in keys are escaped, so one error is always one line."""
+    error = _refused(tmp_path, f'[engines.a]\n{ENTRY}"bad\\nkey" = 1\n"x\\u2028" = 2\n')
+    assert len(str(error).splitlines()) == len(error.errors) == 2
+    _assert_error(error, 'engines.a."bad\\nkey"', "unknown key: 'bad\\nkey'")

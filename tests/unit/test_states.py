@@ -67,3 +67,12 @@ def test_allowed_triggers_when_exited_lists_every_exit_move() -> None:
         Trigger.START, Trigger.STOP, Trigger.BACKOFF, Trigger.GIVE_UP
     }
     assert allowed_triggers(State.STOPPING) == {Trigger.EXIT, Trigger.STOPPED}
+
+
+def test_invalid_transition_when_pickled_keeps_state_and_trigger() -> None:
+    """The error survives a process boundary (pickle) with both values intact."""
+    import pickle
+
+    error = pickle.loads(pickle.dumps(InvalidTransition(State.FATAL, Trigger.READY)))
+    assert (error.state, error.trigger) == (State.FATAL, Trigger.READY)
+    assert str(error) == "invalid transition: READY in state FATAL"
