@@ -34,15 +34,17 @@ _MB: Final = 1024 * 1024
 _cpus = cv.array(cv.integer(0), distinct=True)
 _positive = cv.integer(1)
 _name = cv.string(NAME_PATTERN, "a valid name (letters, digits, '_', '.', '-')")
+_endpoint = cv.string(r"(ipc|tcp)://\S+", "a ZeroMQ endpoint 'ipc://PATH' or 'tcp://HOST:PORT'")
+_metrics = cv.string(r"(\S*:\d{1,5})?", "an address 'HOST:PORT' (or '' to disable)")
 
 SUPERVISOR_SPEC: Final = {
     "instance": Field(_name),
     "runtime_dir": Field(cv.path_value),
     "shm_dir": Field(cv.path_value),
-    "control_endpoint": Field(cv.string()),
-    "bus_pub_endpoint": Field(cv.string()),
-    "bus_sub_endpoint": Field(cv.string()),
-    "metrics_address": Field(cv.string()),
+    "control_endpoint": Field(_endpoint),
+    "bus_pub_endpoint": Field(_endpoint),
+    "bus_sub_endpoint": Field(_endpoint),
+    "metrics_address": Field(_metrics),
     "cpus": Field(_cpus),
     "keep_rings": Field(cv.boolean),
     "log_format": Field(cv.one_of(("auto", "json", "console", "journald"), "log format")),

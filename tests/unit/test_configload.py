@@ -74,8 +74,11 @@ def test_load_when_minimal_fixture_uses_defaults() -> None:
 
 def test_load_when_runtime_dir_given_makes_it_a_path(tmp_path: Path) -> None:
     """Paths in [supervisor] come back as Path objects."""
-    text = f'[supervisor]\nruntime_dir = "/tmp/x"\nshm_dir = "/dev/shm/y"\n[engines.a]\n{ENTRY}'
+    text = (f'[supervisor]\nruntime_dir = "/tmp/x"\nshm_dir = "/dev/shm/y"\n'
+            f'control_endpoint = "tcp://127.0.0.1:5555"\nmetrics_address = ":9464"\n'
+            f'[engines.a]\n{ENTRY}')
     topo = loads_config(text, host_cpus=HOST)
+    assert topo.supervisor.control_endpoint == "tcp://127.0.0.1:5555"
     assert topo.supervisor.runtime_dir == Path("/tmp/x")
     assert topo.supervisor.shm_dir == Path("/dev/shm/y")
 
@@ -92,6 +95,10 @@ BAD_CASES = [
      "engines.a.rlimits.stack", ["'stack'", "memlock, nofile, as"]),
     ("unknown group key", f"[groups.g]\nstrategie = 1\n[engines.a]\n{ENTRY}",
      "groups.g.strategie", ["'strategie'"]),
+    ("bad endpoint", f'[supervisor]\ncontrol_endpoint = "/tmp/c.sock"\n[engines.a]\n{ENTRY}',
+     "supervisor.control_endpoint", ["'/tmp/c.sock'", "ipc://PATH"]),
+    ("bad metrics address", f'[supervisor]\nmetrics_address = "9464"\n[engines.a]\n{ENTRY}',
+     "supervisor.metrics_address", ["'9464'", "HOST:PORT"]),
     ("cpus wrong type", f'[engines.a]\n{ENTRY}cpus = "0"\n', "engines.a.cpus",
      ["expected array, found string: '0'"]),
     ("cpu item wrong type", f'[engines.a]\n{ENTRY}cpus = [0, "1"]\n', "engines.a.cpus[1]",
