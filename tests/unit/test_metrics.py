@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -214,3 +215,21 @@ def test_parse_address_when_forms_vary_defaults_host_and_rejects_bad_port() -> N
     assert parse_address(None) == ("127.0.0.1", 9464)
     with pytest.raises(ValueError, match="'x:abc'"):
         parse_address("x:abc")
+
+
+def test_dashboard_when_read_uses_only_exported_metric_names(
+    table: StatusTable, shm_dir: Path, orders_ring: Ring,
+) -> None:
+    """Every metric the sample Grafana dashboard queries is present in a real scrape."""
+    dashboard = json.loads((Path(__file__).parents[2] / "configs" /
+                            "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    wanted = {m for e in exprs for m in re.findall(r"\bnautilusd_[a-z_]*[a-z]\b", e)}
+    hist = {"path": "tick_to_fill", "buckets": [(1e-5, 1)], "sum_s": 1e-6, "count": 1}
+    source = StatusTableSource(table, topology(shm_dir), latency_histograms=lambda: [hist],
+                               loop_stats=lambda: {"iterations_total": 1})
+    with MetricsServer("127.0.0.1:0", source) as server:
+        exported = {name for name, _labels in scrape(server)}
+    assert len(wanted) > 15
+    assert wanted <= exported, f"dashboard queries unknown metrics: {sorted(wanted - exported)}"
+    assert any(re.fullmatch(r"nautilusd_loop_.*_total", name) for name in exported)
