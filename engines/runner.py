@@ -11,6 +11,7 @@ import importlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -90,8 +91,13 @@ def load_engine_class(entry: str) -> type[Engine]:
     return cls
 
 
-def run(spec: LaunchSpec) -> int:
-    """Run engine instance `spec.name` to completion in this process; return the exit code."""
+def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False) -> int:
+    """Run engine instance `spec.name` to completion in this process; return the exit code.
+
+    `stop_requested()` reports a SIGTERM that arrived before the runner's handler existed.
+    """
+    stop = _StopSignal()
+    stop.requested = stop_requested()
     configure_logging(spec.log_format, spec.log_level, instance=spec.instance, engine=spec.name)
     log = get_logger(engine=spec.name)
     if spec.cpus:
@@ -102,17 +108,16 @@ def run(spec: LaunchSpec) -> int:
             return EXIT_PIN_FAILED
     table = StatusTable.attach(spec.status_segment, directory=spec.shm_dir)
     try:
-        return _run_attached(spec, table, log)
+        return _run_attached(spec, table, log, stop)
     finally:
         table.close()
 
 
-def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any) -> int:
+def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any, stop: _StopSignal) -> int:
     slot = table.slot(spec.slot)
     slot.put(W_STARTED_NS, time.monotonic_ns())
     slot.heartbeat()
     slot.set_phase(PHASE_STARTING)
-    stop = _StopSignal()
     ctx = EngineContext(
         name=spec.name, config=spec.config, params=spec.config.params, symbols=spec.symbols,
         log=log, status=slot, bus_pub_endpoint=spec.bus_pub_endpoint,
@@ -135,16 +140,15 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any) -> int:
     engine.on_stop()
     ctx.close()
     slot.set_phase(PHASE_STOPPED)
-    log.info("engine_stopped")
+    log.info("engine_drained")
     return 0
 
 
 def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
     if not spec.rings:
         return
-    from shm.ring import RingReader, RingWriter
-
     from shm.layout import RECORDS
+    from shm.ring import RingReader, RingWriter
     from shm.wait import make_wait
 
     for ring in spec.rings:

@@ -27,6 +27,19 @@ PRELOAD = ("numpy", "zmq", "psutil", "structlog", "engines.base", "engines.runne
            "engines.reference")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# A stop can arrive between fork and the runner's own handler: the inherited handler keeps it.
+_stop_requested = False
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def _note_stop(_signum: int, _frame: Any) -> None:
+    global _stop_requested
+    _stop_requested = True
+
+
+def stop_requested() -> bool:
+    """True if this (forked) process got SIGTERM/SIGINT before it installed its own handler."""
+    return _stop_requested
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -87,9 +100,13 @@ def _child(spec: Any, server_pid: int) -> int:
         log.error("child_setup_failed", error=str(exc))
         return runner.EXIT_SETUP_FAILED
     if spec.config.command:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        if _stop_requested:
+            return 0
         argv = list(spec.config.command)
         os.execvp(argv[0], argv)
-    return runner.run(spec)
+    return runner.run(spec, stop_requested)
 
 
 class _Server:
@@ -112,7 +129,10 @@ class _Server:
             if self.wake_r in readable:
                 self._reap()
             if self.sock in readable:
-                data = self.sock.recv(MAX_MESSAGE_BYTES)
+                try:
+                    data = self.sock.recv(MAX_MESSAGE_BYTES)
+                except ConnectionResetError:
+                    data = b""
                 if not data:
                     return  # nautilusd closed its end: it is gone or shutting down
                 op, spec = pickle.loads(data)
@@ -121,13 +141,19 @@ class _Server:
 
     def _spawn(self, spec: Any) -> None:
         server_pid = os.getpid()
+        # CPython drops signals that reach the child before its after-fork cleanup: hold
+        # SIGTERM/SIGINT blocked across the fork so an early stop stays pending until then.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         if pid == 0:
             code = 1
             try:
                 self.sock.close()
                 signal.set_wakeup_fd(-1)
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                # An exec'd program must not inherit ignored signals.
+                for signum in (signal.SIGCHLD, signal.SIGPIPE):
+                    signal.signal(signum, signal.SIG_DFL)
                 os.close(self.wake_r)
                 os.close(self.wake_w)
                 code = _child(spec, server_pid)
@@ -162,9 +188,10 @@ class _Server:
 def main(argv: list[str]) -> int:
     fd, parent_pid, modules = int(argv[0]), int(argv[1]), argv[2:]
     die_with_parent(parent_pid)
-    # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself; the
+    # server only notes them, so that a child forked a moment before one arrives keeps it.
+    signal.signal(signal.SIGINT, _note_stop)
+    signal.signal(signal.SIGTERM, _note_stop)
     for name in (*PRELOAD, *modules):
         try:
             importlib.import_module(name)

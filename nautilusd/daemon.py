@@ -1,0 +1,254 @@
+"""`nautilusd run`: load the topology, own the runtime dir, status table and rings, supervise.
+
+Foreground only; SIGTERM or SIGINT = graceful ordered shutdown and exit 0; SIGHUP = reload
+the config file. Segments left by a SIGKILLed predecessor of the same instance are reclaimed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+from nautilusd import paths
+from nautilusd.busproxy import BusProxy
+from nautilusd.configload import load_config
+from nautilusd.control import ControlServer
+from nautilusd.errors import ConfigError, NautilusdError
+from nautilusd.host import RealHost
+from nautilusd.launch import LaunchPaths
+from nautilusd.log import configure_logging, get_logger
+from nautilusd.loop import EventLoop
+from nautilusd.ringset import RingSet
+from nautilusd.supervisor import Supervisor
+from nautilusd.systemd import Notifier, WatchdogGate, summary_line
+from shm.segment import MAGIC, process_alive, read_header_file, reclaim_stale
+from shm.status import StatusTable
+
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry of `nautilusd run --config FILE [--runtime-dir DIR] [--summary]`."""
+    try:
+        topology = load_config(args.config)
+    except ConfigError as exc:
+        print(f"nautilusd: invalid config:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    sup = topology.supervisor
+    configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
+    runtime_dir = Path(args.runtime_dir or sup.runtime_dir or paths.default_runtime_dir(
+        sup.instance))
+    daemon = Daemon(topology, runtime_dir, summary=bool(getattr(args, "summary", False)))
+    try:
+        return daemon.run()
+    except (NautilusdError, OSError) as exc:
+        daemon.log.error("daemon_failed", error=str(exc))
+        print(f"nautilusd: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def reclaim_instance(instance: str, shm_dir: Path) -> list[str]:
+    """Remove what a dead nautilusd of `instance` left in `shm_dir`; refuse if it is alive."""
+    status_path = shm_dir / paths.status_segment(instance)
+    header = read_header_file(status_path) if status_path.is_file() else None
+    if header is not None and header.magic == MAGIC and header.owner_pid != os.getpid() and (
+        process_alive(header.owner_pid, header.owner_start_ticks)
+    ):
+        raise NautilusdError(
+            f"instance {instance!r} is already running (pid {header.owner_pid} owns {status_path})"
+        )
+    prefix = paths.segment_prefix(instance)
+    removed = []
+    # Doorbell FIFOs first: reading a FIFO's "header" would block until a writer opens it.
+    for path in sorted(shm_dir.glob(f"{prefix}*")):
+        if stat.S_ISFIFO(path.lstat().st_mode):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed + reclaim_stale(prefix, shm_dir)
+
+
+class Daemon:
+    """One nautilusd instance: resources are made in order and released in reverse."""
+
+    def __init__(self, topology: Any, runtime_dir: Path, summary: bool = False) -> None:
+        self.topology = topology
+        self.runtime_dir = runtime_dir
+        self.summary = summary
+        self.log = get_logger(engine="nautilusd")
+        self.loop = EventLoop()
+        self.shm_dir = Path(topology.supervisor.shm_dir)
+        self.exit_code = 0
+        self._closers: list[Any] = []
+        self.notifier = Notifier.from_env(unset_environment=True)
+        self._ready_sent = False
+
+    def run(self) -> int:
+        try:
+            self._setup()
+            self.log.info("daemon_started", pid=os.getpid(), config=str(self.topology.source),
+                          runtime_dir=str(self.runtime_dir), engines=len(self.sup.instances))
+            self.sup.start_all()
+            self.loop.run()
+        finally:
+            self._teardown()
+        self.log.info("daemon_stopped", exit_code=self.exit_code)
+        return self.exit_code
+
+    # -- setup, in dependency order ----------------------------------------------------------
+
+    def _setup(self) -> None:
+        sup = self.topology.supervisor
+        self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.runtime_dir, 0o700)
+        if sup.cpus:
+            os.sched_setaffinity(0, sup.cpus)
+        removed = reclaim_instance(sup.instance, self.shm_dir)
+        if removed:
+            self.log.warning("reclaimed_stale_segments", segments=removed)
+        self.table = StatusTable.create(paths.status_segment(sup.instance), sup.status_slots,
+                                        directory=self.shm_dir)
+        self._closers.append(self._close_table)
+        self.rings = RingSet.create(self.topology, self.shm_dir)
+        self._closers.append(self._close_rings)
+        self._start_host_and_supervisor()
+        self._install_signals()
+        self._start_integrations()
+
+    def _start_host_and_supervisor(self) -> None:
+        sup = self.topology.supervisor
+        entries = {e.entry.partition(":")[0] for e in self.topology.engines.values() if e.entry}
+        self.host = RealHost(self.loop, preload=sorted(entries))
+        self.host.start()
+        self._closers.append(self.host.close)
+        self.bus_pub = sup.bus_pub_endpoint or paths.bus_pub_endpoint(self.runtime_dir)
+        self.bus_sub = sup.bus_sub_endpoint or paths.bus_sub_endpoint(self.runtime_dir)
+        where = LaunchPaths(status_segment=paths.status_segment(sup.instance),
+                            shm_dir=self.shm_dir, runtime_dir=self.runtime_dir,
+                            bus_pub_endpoint=self.bus_pub, bus_sub_endpoint=self.bus_sub)
+        self.sup = Supervisor(self.topology, self.host, self.loop, self.table, paths=where,
+                              rings=self.rings)
+        self.sup.add_stopped_listener(self.loop.stop)
+
+    def _install_signals(self) -> None:
+        self._sig_r, sig_w = socket.socketpair()
+        self._sig_r.setblocking(False)
+        sig_w.setblocking(False)
+        self._sig_w = sig_w
+        signal.set_wakeup_fd(sig_w.fileno())
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: None)  # the wakeup fd carries the signal number
+        self.loop.add_reader(self._sig_r, self._on_signal)
+        self._closers.append(self._restore_signals)
+
+    def _start_integrations(self) -> None:
+        sup = self.topology.supervisor
+        self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop)
+        self.bus.attach_to(self.sup)
+        self._closers.append(self.bus.close)
+        control = sup.control_endpoint or paths.control_endpoint(self.runtime_dir)
+        self.control = ControlServer(control, self.sup, self.loop, endpoints={
+            "bus_pub": self.bus_pub, "bus_sub": self.bus_sub})
+        self._closers.append(self.control.close)
+        self._start_metrics()
+        self._start_systemd()
+        if self.summary:
+            self.loop.call_every(1.0, self._print_summary)
+
+    def _start_metrics(self) -> None:
+        address = self.topology.supervisor.metrics_address
+        if not address:
+            return
+        from nautilusd._metrics_source import StatusTableSource
+        from nautilusd.metrics import MetricsServer
+
+        source = StatusTableSource(self.table, self.topology)
+        self.metrics = MetricsServer(address, source).start()
+        self._closers.append(self.metrics.stop)
+
+    def _start_systemd(self) -> None:
+        self.sup.add_event_listener(self._on_lifecycle_event)
+        interval = self.notifier.watchdog_interval_s()
+        if interval:
+            gate = WatchdogGate(self.notifier, self.sup.critical_healthy)
+            self.loop.call_every(interval, gate.tick)
+        self._closers.append(self.notifier.close)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _on_lifecycle_event(self, name: str, event: str, fields: dict[str, Any]) -> None:
+        if not self.notifier.enabled:
+            return
+        line = summary_line(self.sup.status()["engines"])
+        if not self._ready_sent and event == "ready" and self.sup.all_ready():
+            self._ready_sent = True
+            self.notifier.ready(line)
+        else:
+            self.notifier.status(line)
+
+    def _print_summary(self) -> None:
+        print(summary_line(self.sup.status()["engines"]), file=sys.stderr, flush=True)
+
+    def _on_signal(self) -> None:
+        try:
+            data = self._sig_r.recv(64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                self._begin_shutdown(signal.Signals(signum).name)
+            elif signum == signal.SIGHUP:
+                self._reload()
+
+    def _begin_shutdown(self, reason: str) -> None:
+        if self.sup.shutting_down:
+            return
+        self.log.info("shutdown_requested", reason=reason)
+        self.notifier.stopping()
+        self.sup.shutdown()
+
+    def _reload(self) -> None:
+        try:
+            topology = load_config(self.topology.source)
+        except ConfigError as exc:
+            self.log.error("reload_refused", error=str(exc))
+            return
+        self.notifier.reloading()
+        diff = self.sup.reload(topology)
+        self.topology = topology
+        self.log.info("reloaded", **diff)
+
+    # -- teardown, in reverse ----------------------------------------------------------------
+
+    def _teardown(self) -> None:
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:  # keep releasing the rest: segments must not leak
+                self.log.exception("teardown_step_failed", step=repr(closer))
+                self.exit_code = EXIT_RUNTIME
+
+    def _restore_signals(self) -> None:
+        signal.set_wakeup_fd(-1)
+        self.loop.remove_reader(self._sig_r)
+        self._sig_r.close()
+        self._sig_w.close()
+
+    def _close_rings(self) -> None:
+        if self.topology.supervisor.keep_rings:
+            self.rings.close()
+        else:
+            self.rings.destroy()
+
+    def _close_table(self) -> None:
+        self.table.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.table.segment.unlink()

@@ -1,0 +1,99 @@
+"""Restarts with real engine processes: kill, hang, crash loops, group strategies, limits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from supervisor_rig import engine, running
+
+from engines.runner import EXIT_PIN_FAILED
+from nautilusd.config import GroupConfig, GroupStrategy, RestartPolicy
+
+
+@pytest.mark.timeout(30)
+def test_sigkill_when_engine_killed_is_respawned_and_ready_again(shm_dir):
+    """A SIGKILLed engine comes back as a new process and reports ready."""
+    with running(shm_dir, engine("a", cpus=(0,))) as rig:
+        rig.until(rig.all_ready)
+        old = rig.inst("a").pid
+        os.kill(old, signal.SIGKILL)
+        rig.until(lambda: rig.inst("a").pid not in (0, old) and rig.state("a") == "READY")
+        assert psutil.Process(rig.inst("a").pid).is_running()
+        assert rig.inst("a").restarts == 1
+        assert rig.inst("a").last_exit.as_dict() == {"signal": 9, "reason": "signal"}
+
+
+@pytest.mark.timeout(30)
+def test_sigstop_when_engine_hung_is_replaced_within_twice_liveness(shm_dir):
+    """A SIGSTOPped engine stops heartbeating and is replaced within 2x liveness_timeout_ms."""
+    with running(shm_dir, engine("a", liveness_timeout_ms=500)) as rig:
+        rig.until(rig.all_ready)
+        old = rig.inst("a").pid
+        stopped_at = time.monotonic()
+        os.kill(old, signal.SIGSTOP)
+        rig.until(lambda: rig.inst("a").pid not in (0, old) and rig.state("a") == "READY")
+        assert time.monotonic() - stopped_at < 1.0
+        assert rig.inst("a").last_exit.reason == "liveness"
+        assert not psutil.pid_exists(old) or psutil.Process(old).status() == "zombie"
+
+
+@pytest.mark.timeout(30)
+def test_crash_loop_when_intensity_reached_backs_off_then_goes_fatal(shm_dir):
+    """An engine crashing at start backs off with growing delays, then is FATAL."""
+    crasher = engine("c", params={"crash_after_s": 0.0}, max_restarts=4,
+                     backoff_initial_ms=20, restart_window_s=30)
+    with running(shm_dir, crasher) as rig:
+        rig.until(lambda: rig.state("c") == "FATAL")
+        backoffs = [f["backoff_s"] for n, e, f in rig.events if e in ("backoff", "restarting")]
+        assert backoffs == [0.0, 0.02, 0.04, 0.08]
+        assert rig.inst("c").restarts == 4 and rig.sup.health()[0] == 1
+        assert rig.inst("c").last_exit.as_dict() == {"exit_code": 3, "reason": "exit"}
+
+
+@pytest.mark.timeout(30)
+def test_rest_for_one_when_member_killed_restarts_dependents_only(shm_dir):
+    """rest_for_one: the killed engine and those after it get new pids; earlier ones keep theirs."""
+    group = GroupConfig(name="g", strategy=GroupStrategy.REST_FOR_ONE)
+    with running(shm_dir, engine("a", group="g"), engine("b", group="g", after=("a",)),
+                 engine("c", group="g", after=("b",)), engine("x"), groups=(group,)) as rig:
+        rig.until(rig.all_ready)
+        before = {n: rig.inst(n).pid for n in "abcx"}
+        os.kill(before["b"], signal.SIGKILL)
+        rig.until(lambda: rig.inst("c").pid not in (0, before["c"]) and rig.all_ready())
+        after = {n: rig.inst(n).pid for n in "abcx"}
+        assert after["a"] == before["a"] and after["x"] == before["x"]
+        assert after["b"] != before["b"] and after["c"] != before["c"]
+
+
+@pytest.mark.timeout(30)
+def test_memory_cap_when_rss_exceeded_restarts_with_reason_memory(shm_dir):
+    """An engine over memory_max_bytes is killed and restarted with reason memory."""
+    hog = engine("m", params={"allocate_mb": 80}, memory_max_bytes=60 * 2**20,
+                 liveness_timeout_ms=400)
+    with running(shm_dir, hog) as rig:
+        rig.until(lambda: rig.inst("m").last_exit is not None)
+        assert rig.inst("m").last_exit.reason == "memory"
+
+
+@pytest.mark.timeout(30)
+def test_pin_when_core_missing_child_exits_with_pin_failed_code(shm_dir):
+    """A pin that cannot take is an error: the child exits with its distinct code."""
+    bad = engine("p", cpus=(os.cpu_count() + 7,), restart=RestartPolicy.NEVER)
+    with running(shm_dir, bad) as rig:
+        rig.until(lambda: rig.state("p") == "EXITED")
+        assert rig.inst("p").last_exit.as_dict()["exit_code"] == EXIT_PIN_FAILED
+
+
+@pytest.mark.timeout(30)
+def test_affinity_when_pinned_live_moves_every_thread(shm_dir):
+    """pin() moves a running engine and verifies it from outside."""
+    with running(shm_dir, engine("a", cpus=(0,))) as rig:
+        rig.until(rig.all_ready)
+        pid = rig.inst("a").pid
+        assert psutil.Process(pid).cpu_affinity() == [0]
+        assert rig.sup.pin("a", [1]) == [1]
+        assert psutil.Process(pid).cpu_affinity() == [1]
