@@ -21,9 +21,34 @@ def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
     rings = [dict(ring) for ring in ctx.supervisor.status().get("rings", [])]
     now = ctx.loop.now()
     last: dict[str, tuple[float, int]] = ctx.memo.setdefault(NAME, {})
+    configured = getattr(getattr(ctx.supervisor, "topology", None), "rings", {}) or {}
     for ring in rings:
+        _config_name(ring, configured)
         _derive(ring, now, last)
+        _name_engines(ring, configured.get(ring.get("name")))
     return {"rings": rings}
+
+
+def _config_name(ring: dict[str, Any], configured: Any) -> None:
+    """Show the ring's config name; a segment name (`<prefix>ring.<name>`) moves to `segment`."""
+    name = str(ring.get("name", ""))
+    if name in configured:
+        return
+    for key in configured:
+        if name.endswith(f".ring.{key}"):
+            ring["segment"], ring["name"] = name, key
+            return
+
+
+def _name_engines(ring: dict[str, Any], config: Any) -> None:
+    """Put the configured writer and reader engine names next to the pids and slot indexes."""
+    if config is None:
+        return
+    ring.setdefault("writer", config.writer)
+    for reader in ring.get("readers", []):
+        index = reader.get("index")
+        if isinstance(index, int) and 0 <= index < len(config.readers):
+            reader.setdefault("name", config.readers[index])
 
 
 def _derive(ring: dict[str, Any], now: float, last: dict[str, tuple[float, int]]) -> None:

@@ -1,0 +1,210 @@
+"""nautilusctl against a real nautilusd subprocess: every command, reload, pin, health, fuzz."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgpack
+import psutil
+import pytest
+import zmq
+from _ctl_daemon import BIN, DEFAULT_ENGINES, Daemon, engine_toml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path, runtime_dir, shm_dir)
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def test_status_rings_top_check_when_daemon_runs_print_tables_and_json(daemon: Daemon) -> None:
+    """status, rings, top and check answer in tables and in JSON with live engine pids."""
+    status = daemon.ctl("status")
+    assert status.returncode == 0 and status.stdout.splitlines()[2].startswith("ENGINE")
+    doc = json.loads(daemon.ctl("status", "--json").stdout)
+    assert doc["daemon"]["pid"] == daemon.proc.pid
+    assert {e["name"] for e in doc["engines"]} == {"alpha", "beta", "gamma"}
+    assert all(psutil.pid_exists(e["pid"]) for e in doc["engines"])
+    rings = json.loads(daemon.ctl("rings", "--json").stdout)["rings"]
+    assert rings[0]["name"] == "r1" and rings[0]["writer"] == "alpha"
+    assert rings[0]["readers"][0]["name"] == "beta"
+    assert "LAG" in daemon.ctl("rings").stdout
+    top = daemon.ctl("top", "--once")
+    assert top.returncode == 0 and "gamma" in top.stdout and "r1" in top.stdout
+    frame = json.loads(daemon.ctl("top", "--once", "--json").stdout)
+    assert set(frame) == {"status", "rings"}
+    assert daemon.ctl("check", str(daemon.config)).returncode == 0
+
+
+def test_lifecycle_commands_when_targets_given_change_states(daemon: Daemon) -> None:
+    """stop/start/restart act on an engine, a group and all; scale adds replicas."""
+    before = daemon.pids()
+    assert daemon.ctl("stop", "alpha").stdout == "stopped: alpha\n"
+    daemon.wait_for(lambda: daemon.engines()["alpha"]["state"] == "STOPPED")
+    assert not psutil.pid_exists(before["alpha"]) or \
+        psutil.Process(before["alpha"]).status() == psutil.STATUS_ZOMBIE
+    assert daemon.ctl("start", "alpha").returncode == 0
+    daemon.wait_for(daemon.all_ready)
+    assert daemon.ctl("restart", "critical").stdout == "restarted: gamma\n"
+    daemon.wait_for(lambda: daemon.all_ready() and daemon.pids()["gamma"] != before["gamma"])
+    assert daemon.pids()["beta"] == before["beta"]
+    assert daemon.ctl("restart", "all").returncode == 0
+    daemon.wait_for(lambda: daemon.all_ready() and daemon.pids()["beta"] != before["beta"])
+    unknown = daemon.ctl("stop", "nope")
+    assert unknown.returncode == 1 and "UNKNOWN_TARGET" in unknown.stderr
+    scaled = json.loads(daemon.ctl("scale", "gamma", "2", "--json").stdout)
+    assert scaled["instances"] == ["gamma-0", "gamma-1"]
+    daemon.wait_for(lambda: {"gamma-0", "gamma-1"} <= set(daemon.engines())
+                    and daemon.all_ready())
+
+
+def test_events_when_engine_restarted_streams_lifecycle_events(daemon: Daemon) -> None:
+    """events TOPIC tails the bus: a restart shows up as system.engine.<name>.* events."""
+    tail = subprocess.Popen([str(BIN / "nautilusctl"), "events", "system.engine.beta.",
+                             "--json", "--count", "2", "--timeout-s", "20", "--runtime-dir",
+                             str(daemon.runtime_dir)], stdout=subprocess.PIPE, text=True)
+    try:  # restart until the tail, which subscribes asynchronously, has seen two events
+        daemon.wait_for(lambda: daemon.ctl("restart", "beta").returncode == 0
+                        and _exited_within(tail, 2.0), timeout_s=30)
+        out, _ = tail.communicate(timeout=10)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
+    events = [json.loads(line) for line in out.splitlines()]
+    assert len(events) == 2
+    assert all(e["topic"].startswith("system.engine.beta.") for e in events)
+    assert events[0]["payload"]["name"] == "beta"
+
+
+def _exited_within(proc: subprocess.Popen[str], timeout_s: float) -> bool:
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def test_logs_when_no_records_says_where_it_looked(daemon: Daemon) -> None:
+    """logs ENGINE without journal records or a log file says so and exits 1."""
+    result = daemon.ctl("logs", "alpha")
+    if result.returncode == 0:  # a journal on this host holds ENGINE=alpha records
+        assert result.stdout
+    else:
+        assert result.returncode == 1 and "no logs for engine 'alpha'" in result.stderr
+
+
+def test_reload_when_one_engine_changed_restarts_only_that_engine(daemon: Daemon) -> None:
+    """A reload with beta's params changed restarts beta; alpha's and gamma's pids stay."""
+    before = daemon.pids()
+    changed = DEFAULT_ENGINES.replace(engine_toml("beta", (1,)),
+                                      engine_toml("beta", (1,), drain_s=0.0))
+    new = daemon.write_config("changed.toml", changed)
+    result = daemon.ctl("reload", str(new), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"added": [], "changed": ["beta"], "removed": []}
+    daemon.wait_for(lambda: daemon.all_ready() and daemon.pids()["beta"] != before["beta"])
+    after = daemon.pids()
+    assert (after["alpha"], after["gamma"]) == (before["alpha"], before["gamma"])
+
+
+def test_reload_when_config_invalid_is_rejected_and_nothing_changes(daemon: Daemon) -> None:
+    """An invalid new config is refused with the loader's message; every pid stays."""
+    before = daemon.pids()
+    bad = daemon.write_config("bad.toml", DEFAULT_ENGINES.replace("cpus = [1]", "cpus = [-5]"))
+    result = daemon.ctl("reload", str(bad))
+    assert result.returncode == 1 and "CONFIG_INVALID" in result.stderr
+    assert "bad.toml" in result.stderr
+    assert daemon.pids() == before
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_pin_when_engine_moved_changes_affinity_as_psutil_sees(daemon: Daemon) -> None:
+    """pin alpha 1 moves the live process: psutil reads the new affinity."""
+    pid = daemon.pids()["alpha"]
+    assert psutil.Process(pid).cpu_affinity() == [0]
+    result = daemon.ctl("pin", "alpha", "1")
+    assert result.returncode == 0 and result.stdout == "alpha pinned to cpus 1\n"
+    assert psutil.Process(pid).cpu_affinity() == [1]
+    assert daemon.engines()["alpha"]["cpus"] == [1] and daemon.pids()["alpha"] == pid
+
+
+def test_health_when_engines_fail_exit_code_follows_states(tmp_path: Path, runtime_dir: Path,
+                                                           shm_dir: Path) -> None:
+    """health: 0 all ready; 1 a non-critical engine FATAL; 2 a critical one FATAL; 2 no daemon."""
+    d = Daemon(tmp_path, runtime_dir, shm_dir)
+    try:
+        assert d.ctl("health").returncode == 0
+        engines = DEFAULT_ENGINES + engine_toml("crasher", (0,), crash_after_s=0.05)
+        new = d.write_config("degraded.toml", engines)
+        assert d.ctl("reload", str(new)).returncode == 0
+        d.wait_for(lambda: d.engines()["crasher"]["state"] == "FATAL")
+        degraded = d.ctl("health")
+        assert degraded.returncode == 1 and "crasher" in degraded.stdout
+        engines += engine_toml("critcrash", (0,), group="critical", crash_after_s=0.05)
+        d.write_config("degraded.toml", engines)
+        assert d.ctl("reload", str(new)).returncode == 0
+        d.wait_for(lambda: d.engines()["critcrash"]["state"] == "FATAL")
+        assert d.ctl("health").returncode == 2
+    finally:
+        d.stop()
+    assert d.ctl("health").returncode == 2
+
+
+def test_shutdown_when_requested_daemon_and_engines_exit(daemon: Daemon) -> None:
+    """shutdown stops every engine and the daemon exits 0; then status says not running."""
+    pids = list(daemon.pids().values())
+    assert daemon.ctl("shutdown").returncode == 0
+    assert daemon.proc.wait(30) == 0
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+                   for p in pids)
+    after = daemon.ctl("status")
+    assert after.returncode == 3 and after.stdout == ""
+    assert after.stderr.startswith("nautilusd is not running")
+
+
+def test_daemon_when_fuzzed_on_control_and_bus_stays_up(daemon: Daemon) -> None:
+    """Random bytes on the control socket and random frames on the bus: daemon, engines and
+    their pids survive, and the next valid request is answered."""
+    before = daemon.pids()
+    bus_pub = daemon.status()["daemon"]["bus_pub"]
+    ctx = zmq.Context()
+    control, bus = ctx.socket(zmq.DEALER), ctx.socket(zmq.PUB)
+    try:
+        control.linger = bus.linger = 0
+        control.connect(daemon.endpoint)
+        bus.connect(bus_pub)
+
+        @settings(max_examples=60, deadline=None,
+                  suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(control_frames=st.lists(st.binary(max_size=256), min_size=1, max_size=3),
+               bus_frames=st.lists(st.binary(max_size=256), min_size=1, max_size=3),
+               cmd=st.text(max_size=30))
+        def fuzz(control_frames: list[bytes], bus_frames: list[bytes], cmd: str) -> None:
+            control.send_multipart(control_frames)
+            assert control.poll(5000), "daemon stopped answering"
+            control.recv_multipart()
+            control.send(msgpack.packb({"cmd": f"x{cmd}", "args": {}, "id": 1}))
+            assert control.poll(5000)
+            reply = msgpack.unpackb(control.recv_multipart()[-1])
+            assert reply["error"]["code"] == "UNKNOWN_COMMAND"
+            bus.send_multipart([b"system.engine.fuzz", *bus_frames])
+
+        fuzz()
+    finally:
+        control.close()
+        bus.close()
+        ctx.term()
+    assert daemon.proc.poll() is None
+    assert daemon.pids() == before and daemon.all_ready()
