@@ -106,6 +106,7 @@ class Daemon:
 
     def _setup(self) -> None:
         sup = self.topology.supervisor
+        self._install_signals()  # first: a SIGTERM during setup is kept, then honoured
         self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.runtime_dir, 0o700)
         if sup.cpus:
@@ -119,7 +120,6 @@ class Daemon:
         self.rings = RingSet.create(self.topology, self.shm_dir)
         self._closers.append(self._close_rings)
         self._start_host_and_supervisor()
-        self._install_signals()
         self._start_integrations()
 
     def _start_host_and_supervisor(self) -> None:

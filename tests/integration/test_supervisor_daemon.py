@@ -1,0 +1,142 @@
+"""`nautilusd run` as a real subprocess: refusal of bad cores, pinning, clean and dirty exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nautilusd import paths
+from nautilusd.states import State
+from shm.status import StatusTable
+
+ENGINES = """
+[engines.{name}]
+entry = "engines.reference:ReferenceEngine"
+cpus = {cpus}
+liveness_timeout_ms = 1000
+"""
+
+
+def write_config(directory: Path, shm_dir: Path, engines: dict[str, list[int]],
+                 instance: str = "itest") -> Path:
+    text = (f'[supervisor]\ninstance = "{instance}"\nmetrics_address = ""\n'
+            f'shm_dir = "{shm_dir}"\nshutdown_timeout_ms = 5000\n')
+    text += "".join(ENGINES.format(name=n, cpus=c) for n, c in engines.items())
+    text += ('\n[engines.sidecar]\ncommand = ["/bin/sleep", "300"]\n'
+             if "sidecar" not in engines else "")
+    path = directory / "nautilusd.toml"
+    path.write_text(text)
+    return path
+
+
+def start_daemon(config: Path, runtime_dir: Path) -> subprocess.Popen[bytes]:
+    log = open(runtime_dir / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "nautilusd.main", "run", "--config", str(config),
+         "--runtime-dir", str(runtime_dir / "rt")], stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_ready(shm_dir: Path, names: set[str], proc: subprocess.Popen[bytes],
+               instance: str = "itest", timeout_s: float = 20.0) -> dict[str, int]:
+    """Read the status table from outside until every engine in `names` is READY."""
+    deadline = time.monotonic() + timeout_s
+    segment = paths.status_segment(instance)
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"nautilusd exited with {proc.returncode}"
+        if (shm_dir / segment).exists():
+            with StatusTable.attach(segment, directory=shm_dir) as table:
+                owner = table.segment.header.owner_pid
+                rows = table.snapshot()
+            if owner != proc.pid:  # a dead predecessor's table: not ours yet
+                time.sleep(0.02)
+                continue
+            ready = {r["name"].decode(): int(r["pid"]) for r in rows
+                     if r["name"] and r["state"] == State.READY.code}
+            if names <= set(ready):
+                return ready
+        time.sleep(0.02)
+    raise AssertionError(f"engines {sorted(names)} not ready within {timeout_s} s")
+
+
+def gone(pids: list[int], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        if not alive:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=15)
+
+
+@pytest.mark.timeout(30)
+def test_run_when_core_missing_refuses_with_clear_error(shm_dir, runtime_dir):
+    """A config asking for a core the host lacks is refused (exit 2) naming key and value."""
+    missing = max(os.sched_getaffinity(0)) + 64
+    config = write_config(runtime_dir, shm_dir, {"risk": [0, missing]})
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilusd.main", "run", "--config", str(config),
+         "--runtime-dir", str(runtime_dir / "rt")], capture_output=True, text=True, timeout=20,
+    )
+    assert result.returncode == 2
+    assert "engines.risk.cpus" in result.stderr and str(missing) in result.stderr
+    assert not list(shm_dir.iterdir())
+
+
+@pytest.mark.timeout(40)
+def test_run_when_engines_pinned_affinity_matches_config_from_outside(shm_dir, runtime_dir):
+    """Every engine runs on exactly the cores its config names (checked with psutil)."""
+    wanted = {"md": [0], "risk": [1], "both": [0, 1]}
+    proc = start_daemon(write_config(runtime_dir, shm_dir, wanted), runtime_dir)
+    try:
+        ready = wait_ready(shm_dir, set(wanted), proc)
+        for name, cpus in wanted.items():
+            assert sorted(psutil.Process(ready[name]).cpu_affinity()) == cpus, name
+    finally:
+        assert stop(proc) == 0
+
+
+@pytest.mark.timeout(40)
+def test_sigterm_when_running_stops_engines_and_removes_segments(shm_dir, runtime_dir):
+    """SIGTERM: ordered shutdown, exit 0, no engine within 2 s, no segment left."""
+    proc = start_daemon(write_config(runtime_dir, shm_dir, {"a": [0], "b": [1]}), runtime_dir)
+    ready = wait_ready(shm_dir, {"a", "b", "sidecar"}, proc)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert gone(list(ready.values()), 2.0)
+    assert time.monotonic() - started < 2.0
+    assert proc.wait(timeout=10) == 0
+    assert not list(shm_dir.iterdir())
+
+
+@pytest.mark.timeout(60)
+def test_sigkill_when_daemon_killed_engines_die_and_next_start_reclaims(shm_dir, runtime_dir):
+    """SIGKILL of nautilusd takes every engine with it; the next start reclaims its segments."""
+    config = write_config(runtime_dir, shm_dir, {"a": [0], "b": [1]})
+    proc = start_daemon(config, runtime_dir)
+    ready = wait_ready(shm_dir, {"a", "b", "sidecar"}, proc)
+    helpers = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc.kill()
+    proc.wait(timeout=5)
+    assert gone(list(ready.values()) + helpers, 2.0)
+    assert list(shm_dir.iterdir())  # the dead daemon's segments are still there ...
+    again = start_daemon(config, runtime_dir)
+    try:
+        wait_ready(shm_dir, {"a", "b", "sidecar"}, again)
+    finally:
+        assert stop(again) == 0
+    assert not list(shm_dir.iterdir())  # ... and gone after the next start and clean stop
+    log = (runtime_dir / "daemon.log").read_text()
+    assert "reclaimed_stale_segments" in log
