@@ -283,7 +283,8 @@ class _OverwriteWriter(RingWriter):
     def try_claim(self, n: int) -> np.ndarray | None:
         self._check_size(n)
         pos = int(self._w[c.W_PUBLISHED])
-        self._w[c.W_CLAIM] = pos + n
+        if self._w[c.W_CLAIM] < pos + n:  # never lowered: an unpublished claim was scribbled on
+            self._w[c.W_CLAIM] = pos + n
         return self._claim_view(pos, n)
 
     def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
@@ -295,7 +296,8 @@ class _OverwriteWriter(RingWriter):
 
         def write_bytes(b: bytes) -> bool:
             pos = w[0]  # W_PUBLISHED
-            w[1] = pos + 1  # W_CLAIM first: a reader copying this slot's old record drops it
+            if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
+                w[1] = pos + 1
             views[pos & mask][:] = b
             w[0] = pos + 1
             if w[8] or multi:
