@@ -20,6 +20,8 @@ from shm.errors import RingFullError, ShmError
 from shm.segment import DEFAULT_DIRECTORY, Segment
 from shm.wait import WaitStrategy, make_wait
 
+RecordBytes = bytes | bytearray | memoryview
+
 
 class RingWriter:
     """Attach with `RingWriter.attach`; resumes at the published cursor."""
@@ -51,7 +53,7 @@ class RingWriter:
         self._claimed = 0
         self._claim_wrapped = False
         self.refresh_gate()
-        self.write_bytes: Callable[[bytes], bool] = self._make_write_bytes()
+        self.write_bytes: Callable[[RecordBytes], bool] = self._make_write_bytes()
 
     @classmethod
     def attach(
@@ -169,7 +171,7 @@ class RingWriter:
             done += k
         return total
 
-    def _make_write_bytes(self) -> Callable[[bytes], bool]:
+    def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
         """Build `write_bytes(b) -> bool`: one record from `b` (exactly record_size bytes);
         False when a block ring is full. A closure: locals cost less than attributes."""
         raise NotImplementedError
@@ -253,12 +255,12 @@ class RingWriter:
 
 
 class _BlockWriter(RingWriter):
-    def _make_write_bytes(self) -> Callable[[bytes], bool]:
+    def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
         w, views, mask, cap = self._w, self._views, self._mask, self._cap
         refresh, wake, multi = self.refresh_gate, self._wake, self._multi
         gate = self._gate
 
-        def write_bytes(b: bytes) -> bool:
+        def write_bytes(b: RecordBytes) -> bool:
             nonlocal gate
             pos = w[0]  # W_PUBLISHED
             if pos - gate >= cap:
@@ -290,11 +292,11 @@ class _OverwriteWriter(RingWriter):
     def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
         return self.try_claim(n)  # type: ignore[return-value]
 
-    def _make_write_bytes(self) -> Callable[[bytes], bool]:
+    def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
         w, views, mask = self._w, self._views, self._mask
         wake, multi = self._wake, self._multi
 
-        def write_bytes(b: bytes) -> bool:
+        def write_bytes(b: RecordBytes) -> bool:
             pos = w[0]  # W_PUBLISHED
             if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
                 w[1] = pos + 1

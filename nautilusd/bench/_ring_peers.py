@@ -1,0 +1,123 @@
+"""The far side of each ring benchmark, run in a forked process pinned to its own core.
+
+Echo loops for round trips (ring, Pipe, pyzmq PAIR), senders for one-way throughput, and an
+idle parked reader for the CPU measurement. Each function runs a fixed count and returns.
+"""
+
+from __future__ import annotations
+
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from shm import Blocking, BusySpin, RingReader, RingWriter
+from shm.layout import RAW64
+
+RECORD = bytes(range(64))
+BATCH = 256
+
+
+def pin(cpu: int | None) -> None:
+    """Pin the calling process to `cpu` and verify it (None: leave the affinity alone)."""
+    if cpu is None:
+        return
+    proc = psutil.Process()
+    proc.cpu_affinity([cpu])
+    if proc.cpu_affinity() != [cpu]:
+        raise RuntimeError(f"could not pin pid {proc.pid} to cpu {cpu}")
+
+
+def ring_echo(directory: str, n: int, blocking: bool, spin_s: float, cpu: int | None) -> None:
+    """Read each record from ring `ping` and write it back to ring `pong`, n times."""
+    pin(cpu)
+    wait = Blocking(spin_s=spin_s) if blocking else BusySpin()
+    reader = RingReader.attach("ping", RAW64, 0, directory=directory, wait=wait)
+    writer = RingWriter.attach("pong", RAW64, directory=directory)
+    read_one, write_bytes, wait_for = reader.read_one, writer.write_bytes, reader.wait
+    for _ in range(n):
+        rec = read_one()
+        while rec is None:
+            if blocking:
+                wait_for(5.0)
+            rec = read_one()
+        write_bytes(rec)
+    reader.close()
+    writer.close()
+
+
+def pipe_echo(conn: Connection, n: int, cpu: int | None) -> None:
+    pin(cpu)
+    recv, send = conn.recv_bytes, conn.send_bytes
+    for _ in range(n):
+        send(recv())
+    conn.close()
+
+
+def zmq_echo(endpoint: str, n: int, cpu: int | None) -> None:
+    import zmq
+
+    pin(cpu)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.bind(endpoint)
+    recv, send = sock.recv, sock.send
+    for _ in range(n):
+        send(recv(copy=False), copy=False)
+    sock.close(linger=0)
+    ctx.term()
+
+
+def ring_send(directory: str, n: int, batched: bool, cpu: int | None) -> None:
+    """Write n records to ring `flow`, one per call or in batches of BATCH."""
+    pin(cpu)
+    writer = RingWriter.attach("flow", RAW64, directory=directory, wait=BusySpin())
+    if batched:
+        batch = np.frombuffer(RECORD * BATCH, dtype=RAW64)
+        write = writer.write
+        for _ in range(n // BATCH):
+            write(batch, 30.0)
+    else:
+        write_bytes = writer.write_bytes
+        for _ in range(n):
+            while not write_bytes(RECORD):
+                pass
+    writer.close()
+
+
+def zmq_send(endpoint: str, n: int, batched: bool, cpu: int | None) -> None:
+    import zmq
+
+    pin(cpu)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.connect(endpoint)
+    send = sock.send
+    if batched:
+        frame = RECORD * BATCH
+        for _ in range(n // BATCH):
+            send(frame, copy=False)
+    else:
+        for _ in range(n):
+            send(RECORD)
+    sock.close(linger=-1)  # deliver everything queued before exiting
+    ctx.term()
+
+
+def idle_reader(directory: str, ready: Connection, seconds: float, cpu: int | None) -> None:
+    """Park on ring `idle` with the blocking wait for `seconds` while nothing is written."""
+    pin(cpu)
+    reader = RingReader.attach("idle", RAW64, 0, directory=directory, wait=Blocking())
+    ready.send(True)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        reader.wait(max(0.0, deadline - time.monotonic()))
+    reader.close()
+
+
+def scratch_dir(root: Path, tag: str) -> Path:
+    path = root / f"nautilusd-bench-{tag}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path

@@ -1,0 +1,295 @@
+"""`nautilusctl bench rings [--quick] [--json]`: shm rings against Pipe and pyzmq, 64-byte records.
+
+Two real processes on two cores: this one (cpu 0) and a forked peer (cpu 1). Round trips
+ping over one ring and pong over another; throughput is one-way; idle CPU is the parked peer's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from nautilusd.bench import _ring_peers as peers
+from nautilusd.bench.report import emit, percentiles
+from shm import Blocking, BusySpin, Ring, RingReader, RingWriter
+from shm.layout import RAW64
+
+CTX = mp.get_context("fork")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many samples each measurement takes."""
+
+    spin_rtts: int
+    wake_rtts: int
+    single: int
+    batched: int
+    idle_s: float
+
+
+QUICK = Plan(spin_rtts=50_000, wake_rtts=10_000, single=600_000, batched=6_000_000, idle_s=2.0)
+FULL = Plan(spin_rtts=300_000, wake_rtts=50_000, single=3_000_000, batched=30_000_000,
+            idle_s=5.0)
+
+
+class Bench:
+    """One run: scratch directory, cpu placement and the rows collected so far."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.dir = peers.scratch_dir(Path("/dev/shm"), f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        cpus = sorted(psutil.Process().cpu_affinity() or [0])
+        self.my_cpu: int | None = cpus[0] if len(cpus) > 1 else None
+        self.peer_cpu: int | None = cpus[1] if len(cpus) > 1 else None
+        self.rows: list[dict[str, Any]] = []
+
+    def peer(self, target: Callable[..., None], *args: Any) -> Any:
+        proc = CTX.Process(target=target, args=(*args, self.peer_cpu), daemon=True)
+        proc.start()
+        return proc
+
+    def add_rtt(self, transport: str, samples_ns: np.ndarray) -> dict[str, float]:
+        warm = samples_ns[len(samples_ns) // 10 :]  # drop the warm-up tenth
+        stats = percentiles(warm, scale=1e-3)
+        self.rows.append({"measure": "round_trip_us", "transport": transport, **stats})
+        return stats
+
+    def add_rate(self, transport: str, records: int, seconds: float) -> float:
+        rate = records / seconds
+        self.rows.append({"measure": "one_way_msgs_per_s", "transport": transport,
+                          "p50": round(rate), "n": records})
+        return rate
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _join(proc: Any) -> None:
+    proc.join(30)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(5)
+    if proc.exitcode != 0:
+        raise RuntimeError(f"benchmark peer pid {proc.pid} failed with exit code {proc.exitcode}")
+
+
+# -- round trips ---------------------------------------------------------------------------------
+
+
+def ring_rtt(bench: Bench, n: int, blocking: bool, spin_s: float) -> np.ndarray:
+    d = bench.dir
+    with Ring.create("ping", RAW64, 1024, "block", directory=d, readers=1), \
+            Ring.create("pong", RAW64, 1024, "block", directory=d, readers=1):
+        wait = Blocking(spin_s=spin_s) if blocking else BusySpin()
+        writer = RingWriter.attach("ping", RAW64, directory=d)
+        reader = RingReader.attach("pong", RAW64, 0, directory=d, wait=wait)
+        proc = bench.peer(peers.ring_echo, str(d), n, blocking, spin_s)
+        samples = np.empty(n, np.int64)
+        write_bytes, read_one, wait_for = writer.write_bytes, reader.read_one, reader.wait
+        clock, rec = time.perf_counter_ns, peers.RECORD
+        for i in range(n):
+            t0 = clock()
+            write_bytes(rec)
+            got = read_one()
+            while got is None:
+                if blocking:
+                    wait_for(5.0)
+                got = read_one()
+            samples[i] = clock() - t0
+        _join(proc)
+        reader.close()
+        writer.close()
+    return samples
+
+
+def pipe_rtt(bench: Bench, n: int) -> np.ndarray:
+    mine, theirs = CTX.Pipe()
+    proc = bench.peer(peers.pipe_echo, theirs, n)
+    theirs.close()
+    samples = np.empty(n, np.int64)
+    send, recv, clock, rec = mine.send_bytes, mine.recv_bytes, time.perf_counter_ns, peers.RECORD
+    for i in range(n):
+        t0 = clock()
+        send(rec)
+        recv()
+        samples[i] = clock() - t0
+    _join(proc)
+    mine.close()
+    return samples
+
+
+def zmq_rtt(bench: Bench, n: int) -> np.ndarray:
+    import zmq
+
+    endpoint = f"ipc://{bench.dir}/rtt.sock"
+    proc = bench.peer(peers.zmq_echo, endpoint, n)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.connect(endpoint)
+    samples = np.empty(n, np.int64)
+    send, recv, clock, rec = sock.send, sock.recv, time.perf_counter_ns, peers.RECORD
+    for i in range(n):
+        t0 = clock()
+        send(rec)
+        recv(copy=False)
+        samples[i] = clock() - t0
+    _join(proc)
+    sock.close(linger=0)
+    ctx.term()
+    return samples
+
+
+# -- one-way throughput ---------------------------------------------------------------------------
+
+
+def ring_rate(bench: Bench, n: int, batched: bool) -> float:
+    d = bench.dir
+    with Ring.create("flow", RAW64, 8192, "block", directory=d, readers=1):
+        reader = RingReader.attach("flow", RAW64, 0, directory=d, wait=BusySpin())
+        proc = bench.peer(peers.ring_send, str(d), n, batched)
+        want = n - n % peers.BATCH if batched else n
+        seconds = _drain_ring(reader, want, batched)
+        _join(proc)
+        reader.close()
+    return bench.add_rate("ring batch 256" if batched else "ring single", want, seconds)
+
+
+def _drain_ring(reader: RingReader, want: int, batched: bool) -> float:
+    """Consume `want` records; seconds from the first record to the last."""
+    read, advance, read_one = reader.read, reader.advance, reader.read_one
+    while reader.available() == 0:
+        pass
+    t0 = time.perf_counter()
+    got = 0
+    if batched:
+        while got < want:
+            k = len(read(peers.BATCH))
+            if k:
+                advance(k)
+                got += k
+    else:
+        while got < want:
+            if read_one() is not None:
+                got += 1
+    return time.perf_counter() - t0
+
+
+def zmq_rate(bench: Bench, n: int, batched: bool) -> float:
+    import zmq
+
+    endpoint = f"ipc://{bench.dir}/flow.sock"
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.bind(endpoint)
+    proc = bench.peer(peers.zmq_send, endpoint, n, batched)
+    frames = n // peers.BATCH if batched else n
+    recv = sock.recv
+    recv(copy=False)
+    t0 = time.perf_counter()
+    for _ in range(frames - 1):
+        frame = recv(copy=False)
+        if batched:
+            np.frombuffer(frame.buffer, dtype=RAW64)  # the same reinterpretation a ring gives
+    seconds = time.perf_counter() - t0
+    _join(proc)
+    sock.close(linger=0)
+    ctx.term()
+    records = (frames - 1) * (peers.BATCH if batched else 1)
+    return bench.add_rate("zmq batch 256" if batched else "zmq single", records, seconds)
+
+
+# -- idle CPU -------------------------------------------------------------------------------------
+
+
+def parked_idle_cpu(bench: Bench) -> float:
+    """CPU % of one core used by a blocking reader while its writer stays idle."""
+    d = bench.dir
+    with Ring.create("idle", RAW64, 64, "block", directory=d, readers=1):
+        writer = RingWriter.attach("idle", RAW64, directory=d)
+        ready, theirs = CTX.Pipe(duplex=False)
+        window = bench.plan.idle_s
+        proc = bench.peer(peers.idle_reader, str(d), theirs, window + 1.5)
+        assert ready.poll(10) and ready.recv()
+        time.sleep(0.5)  # let it finish its spin phase and park
+        ps = psutil.Process(proc.pid)
+        before, t0 = ps.cpu_times(), time.monotonic()
+        time.sleep(window)  # the measurement window itself, not a wait for a condition
+        after, t1 = ps.cpu_times(), time.monotonic()
+        _join(proc)
+        writer.close()
+    used = (after.user - before.user) + (after.system - before.system)
+    pct = float(100.0 * used / (t1 - t0))
+    bench.rows.append({"measure": "parked_reader_cpu_pct", "transport": "ring blocking",
+                       "p50": round(pct, 3), "n": 1})
+    return pct
+
+
+# -- the suite ------------------------------------------------------------------------------------
+
+
+def run(plan: Plan) -> dict[str, Any]:
+    """Every measurement, in a fixed order; returns the summary (rows are in bench.rows)."""
+    bench = Bench(plan)
+    me = psutil.Process()
+    affinity = me.cpu_affinity()
+    try:
+        peers.pin(bench.my_cpu)
+        spin = bench.add_rtt("ring busy-spin", ring_rtt(bench, plan.spin_rtts, False, 0.0))
+        bench.add_rtt("ring blocking (spin 20 us, then park)",
+                      ring_rtt(bench, plan.wake_rtts, True, 20e-6))
+        block = bench.add_rtt("ring blocking (park every wait)",
+                              ring_rtt(bench, plan.wake_rtts, True, 0.0))
+        pipe = bench.add_rtt("multiprocessing.Pipe", pipe_rtt(bench, plan.wake_rtts))
+        zmq_ = bench.add_rtt("pyzmq PAIR ipc", zmq_rtt(bench, plan.wake_rtts))
+        summary = {
+            "ring_spin_rtt_p50_us": spin["p50"], "ring_spin_rtt_p99_us": spin["p99"],
+            "ring_block_rtt_p50_us": block["p50"],
+            "ring_block_idle_cpu_pct": round(parked_idle_cpu(bench), 3),
+            "pipe_rtt_p50_us": pipe["p50"], "zmq_rtt_p50_us": zmq_["p50"],
+            "ring_single_msgs_per_s": round(ring_rate(bench, plan.single, False)),
+            "ring_batch_msgs_per_s": round(ring_rate(bench, plan.batched, True)),
+            "zmq_single_msgs_per_s": round(zmq_rate(bench, plan.single, False)),
+            "zmq_batch_msgs_per_s": round(zmq_rate(bench, plan.batched, True)),
+        }
+    finally:
+        me.cpu_affinity(affinity)
+        bench.close()
+    _ratios(bench.rows, summary)
+    return {"rows": bench.rows, "summary": summary}
+
+
+def _ratios(rows: list[dict[str, Any]], s: dict[str, Any]) -> None:
+    """Rows comparing the ring with pyzmq in this same run (the summary keys stay fixed)."""
+    rows.append({"measure": "zmq_rtt_over_ring_spin_rtt", "transport": "ratio",
+                 "p50": round(s["zmq_rtt_p50_us"] / s["ring_spin_rtt_p50_us"], 1)})
+    rows.append({"measure": "ring_batch_over_zmq_batch", "transport": "ratio",
+                 "p50": round(s["ring_batch_msgs_per_s"] / s["zmq_batch_msgs_per_s"], 2)})
+    rows.append({"measure": "ring_single_over_zmq_single", "transport": "ratio",
+                 "p50": round(s["ring_single_msgs_per_s"] / s["zmq_single_msgs_per_s"], 2)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nautilusctl bench rings", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer samples (< 60 s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    result = run(QUICK if args.quick else FULL)
+    emit("rings", result["rows"], result["summary"], args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
