@@ -29,6 +29,7 @@ from shm.layout import (
 )
 
 NS_PER_S = 1_000_000_000
+SMALL_BATCH = 16  # up to this many orders, numpy's per-call cost exceeds the Python loop's
 _MAX_VECTOR_ROUNDS = 16  # after this many position breaches in one batch, finish one by one
 
 
@@ -61,7 +62,12 @@ class RiskState:
 
     def on_ticks(self, ticks: np.ndarray) -> None:
         """Remember the last mid per symbol from a TICK batch."""
-        if ticks.shape[0]:
+        if 0 < ticks.shape[0] <= SMALL_BATCH:
+            n_sym = self.last_mid.shape[0]
+            for _, _, sym, _, bid, ask, *_ in ticks.tolist():
+                if sym < n_sym:
+                    self.last_mid[sym] = (bid + ask) * 0.5
+        elif ticks.shape[0]:
             sym = ticks["symbol_id"].astype(np.intp)
             ok = sym < self.last_mid.shape[0]
             self.last_mid[sym[ok]] = ((ticks["bid"] + ticks["ask"]) * 0.5)[ok]
@@ -69,45 +75,56 @@ class RiskState:
 
 def check_one(state: RiskState, order: np.void | dict) -> tuple[int, int]:  # type: ignore[type-arg]
     """The reference: (verdict, reason) for one order, updating `state` like the batch path."""
+    reason = _check_fields(state, int(order["strategy_id"]), int(order["symbol_id"]),
+                           int(order["side"]), int(order["qty"]), float(order["price"]),
+                           int(order["ts_ns"]))
+    return (VERDICT_APPROVED if reason == REASON_OK else VERDICT_REJECTED), reason
+
+
+def _check_fields(state: RiskState, strat: int, sym: int, side: int, qty: int, price: float,
+                  ts_ns: int) -> int:
     lim = state.limits
-    qty, side, price = int(order["qty"]), int(order["side"]), float(order["price"])
-    sym, strat = int(order["symbol_id"]), int(order["strategy_id"])
     if (qty <= 0 or side not in (1, -1) or sym >= state.position.shape[0]
             or strat >= lim.max_strategies or not math.isfinite(price) or price <= 0):
-        return VERDICT_REJECTED, REASON_INVALID
+        return REASON_INVALID
     mid = float(state.last_mid[sym])
-    reason = REASON_OK
     if state.killed:
-        reason = REASON_KILL_SWITCH
-    elif math.isnan(mid):
-        reason = REASON_NO_MARKET
-    elif abs(price - mid) > state.band * mid:
-        reason = REASON_PRICE_BAND
-    elif qty > lim.max_order_qty:
-        reason = REASON_MAX_QTY
-    elif qty * price > lim.max_notional:
-        reason = REASON_MAX_NOTIONAL
-    if reason != REASON_OK:
-        return VERDICT_REJECTED, reason
-    bucket = int(order["ts_ns"]) // NS_PER_S
+        return REASON_KILL_SWITCH
+    if math.isnan(mid):
+        return REASON_NO_MARKET
+    if abs(price - mid) > state.band * mid:
+        return REASON_PRICE_BAND
+    if qty > lim.max_order_qty:
+        return REASON_MAX_QTY
+    if qty * price > lim.max_notional:
+        return REASON_MAX_NOTIONAL
+    bucket = ts_ns // NS_PER_S
     if bucket > state.rate_bucket[strat]:
         state.rate_bucket[strat], state.rate_count[strat] = bucket, 0
     state.rate_count[strat] += 1
     if state.rate_count[strat] > lim.max_orders_per_s:
-        return VERDICT_REJECTED, REASON_RATE_LIMIT
+        return REASON_RATE_LIMIT
     old = int(state.position[sym])
     new = old + side * qty
     if abs(new) > lim.max_position:
-        return VERDICT_REJECTED, REASON_MAX_POSITION
+        return REASON_MAX_POSITION
     gross = state.gross + abs(new) - abs(old)
     if gross > lim.max_gross:
-        return VERDICT_REJECTED, REASON_MAX_GROSS
+        return REASON_MAX_GROSS
     state.position[sym], state.gross = new, gross
-    return VERDICT_APPROVED, REASON_OK
+    return REASON_OK
 
 
-def check_batch(state: RiskState, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised verdicts and reasons (uint8, uint16 arrays) for an ORDER batch."""
+def check_batch(state: RiskState, orders: np.ndarray,
+                small: int = SMALL_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Verdicts and reasons (uint8, uint16 arrays) for an ORDER batch: vectorised, or one by
+    one through the reference path when the batch has at most `small` orders (cheaper)."""
+    if orders.shape[0] <= small:
+        reasons = [_check_fields(state, r[1], r[2], r[3], r[8], r[9], r[10])
+                   for r in orders.tolist()]
+        reason = np.array(reasons, dtype=np.uint16)
+        verdict = np.where(reason == REASON_OK, VERDICT_APPROVED, VERDICT_REJECTED)
+        return verdict.astype(np.uint8), reason
     reason = _stateless(state, orders)
     passed = np.flatnonzero(reason == REASON_OK)
     if passed.size:
@@ -193,6 +210,22 @@ def _position_one(state: RiskState, order: np.void) -> int:
         return REASON_MAX_GROSS
     state.position[order["symbol_id"]], state.gross = new, gross
     return REASON_OK
+
+
+def decide(state: RiskState, orders: np.ndarray, out: np.ndarray, decided_ts_ns: int,
+           small: int = SMALL_BATCH) -> np.ndarray:
+    """Check `orders` and write their DECISION records into `out`; returns the reasons."""
+    if orders.shape[0] > small:
+        verdict, reason = check_batch(state, orders, small=0)
+        write_decisions(orders, verdict, reason, out, decided_ts_ns)
+        return reason
+    reasons = []
+    for i, r in enumerate(orders.tolist()):
+        code = _check_fields(state, r[1], r[2], r[3], r[8], r[9], r[10])
+        out[i] = (*r, VERDICT_APPROVED if code == REASON_OK else VERDICT_REJECTED, 0, code, 0,
+                  decided_ts_ns, (0, 0))
+        reasons.append(code)
+    return np.array(reasons, dtype=np.uint16)
 
 
 def write_decisions(orders: np.ndarray, verdict: np.ndarray, reason: np.ndarray,

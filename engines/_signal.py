@@ -6,6 +6,7 @@ ORDER per symbol, written into a caller-owned ORDER buffer; ids come from `Order
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ from shm.layout import SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
 
 COUNTER_BITS = 40
 COUNTER_MASK = (1 << COUNTER_BITS) - 1
+SMALL_BATCH = 8  # up to this many ticks a Python loop beats numpy's per-call cost
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,8 +69,8 @@ class MeanReversion:
 
     def on_ticks(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
         """Write the batch's orders into `out` (an ORDER buffer); returns how many."""
-        if ticks.shape[0] == 0:
-            return 0
+        if ticks.shape[0] <= SMALL_BATCH:
+            return self._on_ticks_small(ticks, out, now_ns) if ticks.shape[0] else 0
         sym = ticks["symbol_id"].astype(np.intp)
         mid = (ticks["bid"] + ticks["ask"]) * 0.5
         ema = self.ema[sym]
@@ -113,6 +115,48 @@ class MeanReversion:
         np.add.at(self.position, sym, side.astype(np.int64) * qty)
         self.last_order_ns[sym] = ticks["ts_ns"][rows]
         return n
+
+    def _on_ticks_small(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
+        """The same decisions as the vectorised path, one tick at a time (small batches)."""
+        ema, last_ns = self.ema.tolist(), self.last_order_ns.tolist()
+        chosen: dict[int, tuple] = {}  # type: ignore[type-arg]
+        sums: dict[int, list[float]] = {}
+        for row in ticks.tolist():
+            seq, ts, sym, _, bid, ask = row[:6]
+            mid = (bid + ask) * 0.5
+            dev = mid / ema[sym] - 1.0
+            if (sym not in chosen and abs(dev) >= self._threshold
+                    and ts >= last_ns[sym] + self._cooldown_ns):
+                chosen[sym] = (seq, ts, bid, ask, dev)
+            acc = sums.setdefault(sym, [0.0, 0])
+            acc[0] += mid
+            acc[1] += 1
+        for sym, (total, count) in sums.items():
+            mean, old = total / count, ema[sym]
+            weight = 1.0 - (1.0 - self.p.alpha) ** count
+            self.ema[sym] = mean if math.isnan(old) else old + weight * (mean - old)
+        n = 0
+        for sym in sorted(chosen):
+            if n < out.shape[0] and self._emit_one(sym, *chosen[sym], out, n, now_ns):
+                n += 1
+        return n
+
+    def _emit_one(self, sym: int, seq: int, ts: int, bid: float, ask: float, dev: float,
+                  out: np.ndarray, i: int, now_ns: int) -> bool:
+        side = SIDE_BUY if -dev >= 0 else SIDE_SELL
+        pos, cap = int(self.position[sym]), self.p.max_position
+        room = cap - pos if side > 0 else cap + pos
+        scale = min(max(1.0 - abs(pos) / max(cap, 1), 0.1), 1.0)
+        qty = min(max(int(self.p.order_qty * scale), 1), room)
+        if qty <= 0:
+            return False
+        order_id = self.ids.base + self.ids.counter + 1
+        self.ids.counter += 1
+        out[i] = (order_id, self.p.strategy_id, sym, side, TYPE_LIMIT, TIF_IOC, 0, 0, qty,
+                  ask if side > 0 else bid, now_ns, seq, ts)
+        self.position[sym] += side * qty
+        self.last_order_ns[sym] = ts
+        return True
 
     def undo(self, sent: np.ndarray) -> None:
         """Forget the last orders written into `sent` (they could not be published)."""

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from engines._params import parse_params
-from engines._risk_checks import RiskLimits, RiskState, check_batch, write_decisions
+from engines._risk_checks import RiskLimits, RiskState, decide
 from engines._wiring import Every, one_reader, one_writer, readers_of
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
@@ -26,6 +26,7 @@ REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
                 if k.startswith("REASON_")}
 W_REJECTED = W_CUSTOM0
 W_KILLED = W_CUSTOM0 + 1
+HOUSEKEEPING_S = 0.005
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -48,6 +49,8 @@ class RiskEngine(Engine):
         self.decisions = one_writer(self.ctx, DECISION)
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
         self.alert_timer = Every(self.p.alert_interval_s)
+        # Bus and service sockets are looked at every few ms, never between a tick and an order.
+        self.housekeeping_timer = Every(HOUSEKEEPING_S)
         self.pnl_peak = 0.0
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
         self.service = ServiceServer(
@@ -62,7 +65,7 @@ class RiskEngine(Engine):
         done = 0
         for ring in self.order_rings:
             done += self._decide(ring)
-        if done == 0:
+        if done == 0 and self.housekeeping_timer.due(time.monotonic_ns()):
             self._housekeeping()
         return done + ticks.shape[0]
 
@@ -71,16 +74,15 @@ class RiskEngine(Engine):
         n = orders.shape[0]
         if n == 0:
             return 0
-        verdict, reason = check_batch(self.state, orders)
         out = self.decisions.claim(n)
-        write_decisions(orders, verdict, reason, out, time.time_ns())
+        reason = decide(self.state, orders, out, time.time_ns())
         self.decisions.publish()
         ring.advance(n)
         status = self.ctx.status
         status.add(W_RECORDS_IN, n)
         status.add(W_RECORDS_OUT, n)
-        bad = reason[reason != 0]
-        if bad.size:
+        if reason.any():
+            bad = reason[reason != 0]
             self.rejected += np.bincount(bad, minlength=self.rejected.size)
             status.add(W_REJECTED, int(bad.size))
         return n
@@ -136,7 +138,7 @@ class RiskEngine(Engine):
         self.rejected[:] = 0
 
     def next_wakeup_s(self) -> float | None:
-        return min(self.alert_timer.seconds_left(time.monotonic_ns()), 0.1)
+        return max(self.housekeeping_timer.seconds_left(time.monotonic_ns()), 0.001)
 
     def wait_handles(self) -> list[Any]:
         return [self.pnl_sub.socket, self.service.socket]

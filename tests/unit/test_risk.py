@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines._risk_checks import RiskLimits, RiskState, check_batch, check_one, write_decisions
+from engines._risk_checks import (
+    RiskLimits,
+    RiskState,
+    check_batch,
+    check_one,
+    decide,
+    write_decisions,
+)
 from shm.layout import (
     DECISION,
     ORDER,
@@ -136,9 +143,9 @@ _order_rows = st.tuples(
 
 @settings(max_examples=300, deadline=None)
 @given(batches=st.lists(st.lists(_order_rows, max_size=60), min_size=1, max_size=4),
-       killed_at=st.integers(-1, 4))
+       killed_at=st.integers(-1, 4), small=st.sampled_from([0, 0, 16]))
 def test_check_batch_when_random_orders_matches_one_order_path(
-    batches: list, killed_at: int
+    batches: list, killed_at: int, small: int
 ) -> None:
     """Batch and one-order paths give identical verdicts and end states over any batches."""
     limits = RiskLimits(max_order_qty=100, max_notional=1_050.0, max_position=150,
@@ -148,8 +155,22 @@ def test_check_batch_when_random_orders_matches_one_order_path(
     for i, rows in enumerate(batches):
         fast.killed = slow.killed = i == killed_at
         orders = _orders(rows)
-        verdict, reason = check_batch(fast, orders)
+        verdict, reason = check_batch(fast, orders, small=small)
         expected = [check_one(slow, o) for o in orders]
         assert list(zip(verdict.tolist(), reason.tolist(), strict=True)) == expected
         assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
         assert fast.rate_count.tolist() == slow.rate_count.tolist()
+
+
+def test_decide_when_small_or_vectorised_writes_identical_decisions() -> None:
+    """The one-by-one and the vectorised decide() write byte-identical DECISION records."""
+    rows = [(1, i % 3, 1 if i % 3 else -1, 40 + i, 10.0 + (i % 4) * 0.03, i * 10**9)
+            for i in range(12)]
+    orders = _orders(rows)
+    out_small, out_vector = np.zeros(12, DECISION), np.zeros(12, DECISION)
+    out_small.view(np.uint8)[:] = 0xAB  # dirty slots, as a reused ring would have
+    reasons_small = decide(_state(), orders, out_small, 77, small=16)
+    reasons_vector = decide(_state(), orders, out_vector, 77, small=0)
+    assert reasons_small.tolist() == reasons_vector.tolist()
+    assert out_small.tobytes() == out_vector.tobytes()
+    assert set(reasons_small.tolist()) == {REASON_OK, REASON_MAX_GROSS}

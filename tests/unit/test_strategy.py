@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engines._signal import MeanReversion, OrderIds, SignalParams
 from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TICK
@@ -89,3 +91,32 @@ def test_order_ids_when_strategy_id_out_of_range_raises() -> None:
     """Strategy id 0 or one that does not fit in 24 bits is refused."""
     with pytest.raises(ValueError, match="strategy_id 0"):
         OrderIds(0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches=st.lists(st.lists(st.tuples(st.integers(0, 2), st.floats(98.0, 102.0)),
+                                 min_size=1, max_size=8), min_size=1, max_size=12))
+def test_on_ticks_when_small_batches_match_vectorised_path(batches: list) -> None:
+    """The one-tick-at-a-time path sends exactly the orders of the vectorised path."""
+    params = SignalParams(strategy_id=2, threshold_bps=5.0, cooldown_ms=0.0, order_qty=70,
+                          max_position=200)
+    fast, slow = (MeanReversion(3, params, OrderIds(2)) for _ in range(2))
+    out_a, out_b = np.zeros(3, ORDER), np.zeros(3, ORDER)
+    for i, rows in enumerate(batches):
+        ticks = np.concatenate([_ticks([mid], sym=s, ts0=i * 10**9) for s, mid in rows])
+        n_small = fast._on_ticks_small(ticks, out_a, 9)
+        n_vector = _vector(slow, ticks, out_b)
+        assert n_small == n_vector
+        assert out_a[:n_small].tobytes() == out_b[:n_vector].tobytes()
+        assert np.array_equal(fast.ema, slow.ema, equal_nan=True)
+
+
+def _vector(strat: MeanReversion, ticks: np.ndarray, out: np.ndarray) -> int:
+    """Force the vectorised path whatever the batch size."""
+    import engines._signal as signal_module
+
+    saved, signal_module.SMALL_BATCH = signal_module.SMALL_BATCH, 0
+    try:
+        return strat.on_ticks(ticks, out, 9)
+    finally:
+        signal_module.SMALL_BATCH = saved

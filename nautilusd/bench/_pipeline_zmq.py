@@ -1,0 +1,128 @@
+"""The comparison transport for the pipeline bench: the same engine classes over pyzmq ipc.
+
+Ring-shaped adapters (read/advance, claim/publish/write) carry raw record bytes over
+PUB/SUB (ticks) and PUSH/PULL (orders, decisions, fills), so only the transport differs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+
+from engines.base import EngineContext
+from engines.log import get_logger
+from engines.runner import load_engine_class
+from nautilusd.config import EngineConfig
+from shm.status import StatusTable
+
+MAX_RECORDS = 1 << 16
+
+
+class ZmqReader:
+    """Looks like a RingReader to an engine: records from queued messages, zero copies kept."""
+
+    def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
+        self.sock, self.dtype = sock, dtype
+        self.capacity, self.cursor, self.lost = MAX_RECORDS, 0, 0
+        self._buf = np.zeros(0, dtype)
+
+    def read(self, max_n: int) -> np.ndarray:
+        if self._buf.shape[0] == 0:
+            parts = []
+            while sum(p.shape[0] for p in parts) < max_n:
+                try:
+                    parts.append(np.frombuffer(self.sock.recv(zmq.NOBLOCK), self.dtype))
+                except zmq.Again:
+                    break
+            if parts:
+                self._buf = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self._buf[:max_n]
+
+    def advance(self, n: int) -> None:
+        self._buf = self._buf[n:]
+        self.cursor += n
+
+    def available(self) -> int:
+        return self._buf.shape[0]
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+class ZmqWriter:
+    """Looks like a RingWriter: claim/publish and write send one message per batch."""
+
+    def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
+        self.sock, self.dtype = sock, dtype
+        self.capacity, self.cursor = MAX_RECORDS, 0
+        self._scratch = np.zeros(MAX_RECORDS, dtype)
+        self._claimed = 0
+
+    def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
+        self._claimed = n
+        return self._scratch[:n]
+
+    def publish(self) -> None:
+        self.sock.send(self._scratch[: self._claimed].tobytes(), copy=True)
+        self.cursor += self._claimed
+
+    def write(self, records: np.ndarray, timeout_s: float | None = None) -> int:
+        self.sock.send(np.ascontiguousarray(records).tobytes())
+        self.cursor += records.shape[0]
+        return records.shape[0]
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
+              inputs: dict[str, tuple[str, np.dtype]], outputs: dict[str, tuple[str, np.dtype]],
+              symbols: tuple[str, ...], runtime_dir: str) -> None:
+    """Child body: build the engine on zmq adapters and drive poll() like the runner does."""
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    zctx = zmq.Context()
+    readers, writers = {}, {}
+    for name, (endpoint, dtype) in outputs.items():
+        sock = zctx.socket(zmq.PUB if name == "ticks" else zmq.PUSH)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(endpoint)
+        writers[name] = ZmqWriter(sock, dtype)
+    for name, (endpoint, dtype) in inputs.items():
+        sock = zctx.socket(zmq.SUB if name == "ticks" else zmq.PULL)
+        sock.setsockopt(zmq.LINGER, 0)
+        if name == "ticks":
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(endpoint)
+        readers[name] = ZmqReader(sock, dtype)
+    table = StatusTable.attach(status_segment, directory=shm_dir)
+    status = table.slot(slot)
+    ctx = EngineContext(name=cfg.name, config=cfg, params=cfg.params, symbols=symbols,
+                        log=get_logger(engine=cfg.name), status=status, readers=readers,
+                        writers=writers, bus_pub_endpoint=f"ipc://{runtime_dir}/zbus-in.sock",
+                        bus_sub_endpoint=f"ipc://{runtime_dir}/zbus-out.sock",
+                        runtime_dir=Path(runtime_dir))
+    engine = load_engine_class(cfg.entry or "")(ctx)
+    engine.on_start()
+    status.set_ready(True)
+    poller = zmq.Poller()
+    for r in readers.values():
+        poller.register(r.sock, zmq.POLLIN)
+    for handle in engine.wait_handles():
+        poller.register(handle, zmq.POLLIN)
+    while not stop["now"]:
+        if engine.poll() == 0 and not any(r.available() for r in readers.values()):
+            wake = engine.next_wakeup_s()
+            timeout_s = 0.25 if wake is None else min(wake, 0.25)
+            if timeout_s > 0:
+                poller.poll(max(1, int(timeout_s * 1000)))
+    engine.on_stop()
+    ctx.close()
+    table.close()
+    zctx.term()
+    os._exit(0)

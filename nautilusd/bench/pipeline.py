@@ -1,0 +1,53 @@
+"""`nautilusctl bench pipeline [--quick] [--json] [--wait KIND] [--rate N]`: the trading path.
+
+Tick-to-fill p50/p99/p99.9 through marketdata -> strategy -> risk -> execution over rings and
+over pyzmq ipc (same engines, same params, real processes), risk batched throughput, and
+marketdata -> strategy tick throughput. --quick stays well under two minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nautilusd.bench import _pipeline_runs as runs
+from nautilusd.bench.report import emit, percentiles
+
+TARGETS = {"risk_orders_per_s": 500_000, "ticks_per_s": 2_000_000, "ring_p50_us": 50.0,
+           "ring_vs_zmq": 4.0}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nautilusctl bench pipeline", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="shorter runs (< 120 s in all)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--wait", default="blocking",
+                   choices=("blocking", "yielding", "sleeping", "busy_spin"),
+                   help="wait strategy of every engine (default: as configs/default.toml)")
+    p.add_argument("--rate", type=float, default=1_000.0, help="ticks/s for the latency runs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    latency_s, throughput_s = (4.0, 2.0) if args.quick else (12.0, 5.0)
+    results: list[dict[str, Any]] = []
+    ring = runs.ring_tick_to_fill(latency_s, args.rate, args.wait)
+    zmq = runs.zmq_tick_to_fill(latency_s, args.rate, args.wait)
+    for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
+        results.append({"measure": "tick_to_fill_us", "transport": name, "wait": args.wait,
+                        "rate_per_s": args.rate, **percentiles(lat, 1e-3)})
+    risk = runs.risk_throughput(throughput_s)
+    results.append({"measure": "risk_orders_per_s", "transport": "rings", "batch": 8192,
+                    "value": round(risk)})
+    ticks = runs.tick_throughput(throughput_s)
+    results.append({"measure": "ticks_per_s", "transport": "rings", "batch": 4096,
+                    "value": round(ticks)})
+    r, z = percentiles(ring, 1e-3), percentiles(zmq, 1e-3)
+    summary = {
+        "ring_tick_to_fill_p50_us": r["p50"], "ring_tick_to_fill_p99_us": r["p99"],
+        "zmq_tick_to_fill_p50_us": z["p50"], "zmq_tick_to_fill_p99_us": z["p99"],
+        "risk_orders_per_s": round(risk), "ticks_per_s": round(ticks),
+    }
+    emit("pipeline", results, summary, args.json)
+    return 0

@@ -1,0 +1,181 @@
+"""End to end: configs/default.toml under a real `nautilusd run`, reconciled from the rings.
+
+An audit engine reads every order, decision, fill and tick ring; marketdata stops after a
+while so the pipeline drains; then orders, decisions, fills and positions must agree exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shm.layout import FILL_FILLED, ORDER, VERDICT_APPROVED
+
+ROOT = Path(__file__).resolve().parents[2]
+FEED_S = 12.0
+AUDITED = ("ticks", "orders", "decisions", "fills")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _toml(doc: dict[str, Any]) -> str:
+    """Top-level scalars, then [section] and [section.name] tables (all this config uses)."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    for section, body in doc.items():
+        if not isinstance(body, dict):
+            continue
+        if all(isinstance(v, dict) for v in body.values()):
+            for name, table in body.items():
+                lines.append(f"\n[{section}.{name}]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        else:
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _test_config(shm_dir: Path, runtime_dir: Path) -> dict[str, Any]:
+    """default.toml with private dirs, a feed that stops, a tight rate limit and an auditor."""
+    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
+    doc["supervisor"].update(instance=f"e2e{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
+                             runtime_dir=str(runtime_dir), metrics_address="",
+                             log_format="json", log_level="warning")
+    engines = doc["engines"]
+    engines["marketdata"]["params"]["stop_after_s"] = FEED_S
+    engines["risk"]["params"]["max_orders_per_s"] = 20  # some orders must be refused
+    engines["positions"]["params"].update(snapshot_file="positions.json",
+                                          snapshot_interval_s=0.3)
+    engines["audit"] = {"entry": "engines._audit:AuditEngine", "group": "support",
+                        "wait": "blocking", "params": {"out_dir": "audit"}}
+    for ring in AUDITED:
+        doc["rings"][ring]["readers"].append("audit")
+    return doc
+
+
+def _load(runtime_dir: Path, name: str) -> np.ndarray:
+    return np.load(runtime_dir / "audit" / f"{name}.npy")
+
+
+def _drained(runtime_dir: Path) -> bool:
+    """Every audited order has its decision and positions has read every fill."""
+    try:
+        snap = json.loads((runtime_dir / "positions.json").read_text())
+        orders, decisions = _load(runtime_dir, "orders"), _load(runtime_dir, "decisions")
+        fills = _load(runtime_dir, "fills")
+    except (OSError, ValueError):
+        return False
+    return (orders.size > 0 and orders.size == decisions.size
+            and snap.get("fills_read") == fills.size)
+
+
+def _wait_for(cond: Any, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert proc.poll() is None, f"nautilusd exited early with {proc.returncode}"
+        assert time.monotonic() < deadline, "pipeline did not drain in time"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def pipeline(shm_dir: Path, runtime_dir: Path, tmp_path: Path) -> Path:
+    """Run the topology until its feed stopped and everything drained; yield the audit dir."""
+    config = tmp_path / "e2e.toml"
+    config.write_text(_toml(_test_config(shm_dir, runtime_dir)))
+    log = (tmp_path / "nautilusd.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
+                             str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                            start_new_session=True)
+    try:
+        started = time.monotonic()
+        _wait_for(lambda: time.monotonic() - started > FEED_S and _drained(runtime_dir),
+                  FEED_S + 40, proc)
+        time.sleep(0.7)  # two more snapshot periods: nothing may change any more
+        assert _drained(runtime_dir)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "nautilusd.log").read_text()[-3000:]
+    return runtime_dir
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(110)
+def test_pipeline_when_run_for_a_while_reconciles_exactly(pipeline: Path) -> None:
+    """Orders, decisions, fills and positions of a real run agree record for record."""
+    orders, decisions = _load(pipeline, "orders"), _load(pipeline, "decisions")
+    fills, ticks = _load(pipeline, "fills"), _load(pipeline, "ticks")
+    snap = json.loads((pipeline / "positions.json").read_text())
+    assert orders.size > 50 and fills.size > 0
+
+    # every order published has exactly one decision, carrying the order unchanged
+    assert np.unique(orders["order_id"]).size == orders.size
+    assert sorted(decisions["order_id"].tolist()) == sorted(orders["order_id"].tolist())
+    by_id = {int(d["order_id"]): d for d in decisions}
+    for o in orders:
+        assert by_id[int(o["order_id"])].tobytes()[: ORDER.itemsize] == o.tobytes()
+    approved = {i for i, d in by_id.items() if d["verdict"] == VERDICT_APPROVED}
+    assert 0 < len(approved) < orders.size  # the tight rate limit refused some
+
+    # no unapproved order reaches the venue; none is filled over its quantity
+    assert set(fills["order_id"].tolist()) <= approved
+    filled: Counter[int] = Counter()
+    for f in fills:
+        filled[int(f["order_id"])] += int(f["qty"])
+    qty = {int(o["order_id"]): int(o["qty"]) for o in orders}
+    assert all(filled[i] <= qty[i] for i in filled)
+    for f in fills[fills["status"] == FILL_FILLED]:
+        assert filled[int(f["order_id"])] == qty[int(f["order_id"])]
+    assert np.unique(fills["exec_id"]).size == fills.size
+
+    _reconcile_positions(fills, ticks, snap)
+
+
+def _reconcile_positions(fills: np.ndarray, ticks: np.ndarray, snap: dict[str, Any]) -> None:
+    """Positions equal net filled quantity; P&L equals cash flows plus position at the mark."""
+    net: defaultdict[tuple[int, int], int] = defaultdict(int)
+    cash = 0.0
+    for f in fills[fills["qty"] > 0]:
+        net[(int(f["strategy_id"]), int(f["symbol_id"]))] += int(f["side"]) * int(f["qty"])
+        cash -= int(f["side"]) * int(f["qty"]) * float(f["price"])
+    rows = {(p["strategy_id"], p["symbol_id"]): p for p in snap["positions"]}
+    assert {k: v for k, v in net.items()} == {k: p["qty"] for k, p in rows.items()}
+    value = 0.0
+    mids = {int(t["seq"]): (t["bid"] + t["ask"]) / 2 for t in ticks}
+    for p in rows.values():
+        if p["qty"]:
+            value += p["qty"] * p["mark"]
+        if p["mark_seq"] in mids:  # the mark is the mid of the last tick positions read
+            assert p["mark"] == pytest.approx(mids[p["mark_seq"]], rel=1e-12)
+    assert snap["pnl"] == pytest.approx(cash + value, rel=1e-9, abs=1e-6)
+    assert snap["realised"] + snap["unrealised"] == pytest.approx(snap["pnl"], abs=1e-6)
+    assert not math.isnan(snap["pnl"])
