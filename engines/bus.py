@@ -15,6 +15,7 @@ import zmq
 from engines.errors import BusError
 
 DEFAULT_HWM = 10_000  # messages queued per peer before drops start
+DRAIN_EVERY_MASK = 255  # drain subscription notices every 256 sends
 
 
 class Publisher:
@@ -51,7 +52,22 @@ class Publisher:
             self.dropped += 1
             return False
         self.sent += 1
+        if not self.sent & DRAIN_EVERY_MASK:
+            self.drain_subscriptions()
         return True
+
+    def drain_subscriptions(self) -> int:
+        """Discard queued (un)subscription notices: an XPUB hands them up, we need none.
+
+        Called every DRAIN_EVERY_MASK + 1 sends, so subscriber churn cannot grow the queue.
+        """
+        drained = 0
+        while True:
+            try:
+                self.socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return drained
+            drained += 1
 
     def close(self) -> None:
         self.socket.close(linger=0)

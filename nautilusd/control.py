@@ -40,6 +40,7 @@ log = structlog.get_logger("nautilusd.control")
 
 MAX_PER_WAKE = 64  # requests served per wake, so timers and exits are never starved
 SEND_HWM = 256  # queued replies per peer; a client that never reads loses replies, not us
+READ_ONLY = frozenset({"ping", "info", "status", "rings", "health"})  # served while stopping
 _PEER_CRED = re.compile(r":(\d+):(\d+):(\d+)$")
 
 # Supervisor errors mapped to wire codes by class name, so this module need not import
@@ -144,6 +145,9 @@ class ControlServer:
             request = decode_request(raw)
             request_id = request.id
             command = self._commands.get(request.cmd)
+            if self._shutting_down() and request.cmd not in READ_ONLY:
+                raise ControlError(ErrorCode.UNAVAILABLE.value,
+                                   f"nautilusd is shutting down; {request.cmd!r} refused")
             if command is None:
                 raise ControlError(ErrorCode.UNKNOWN_COMMAND.value,
                                    f"unknown command {request.cmd!r}; known: "
@@ -160,6 +164,9 @@ class ControlServer:
             self.counters["errors"] += 1
             log.exception("control_command_failed", request_id=request_id)
             return encode_error(request_id, ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+    def _shutting_down(self) -> bool:
+        return bool(getattr(self._ctx.supervisor, "shutting_down", False))
 
     def _send(self, envelope: list[bytes], reply: bytes) -> None:
         try:

@@ -223,3 +223,35 @@ def test_request_when_daemon_silent_raises_timeout(runtime_dir: Path) -> None:
     finally:
         mute.close()
         ctx.term()
+
+
+def test_server_when_many_queued_and_small_budget_serves_them_all(runtime_dir: Path) -> None:
+    """With one request per wake, 200 queued requests are still all answered, in order."""
+    ctx = zmq.Context()
+    sock = None
+    try:
+        with ServedControl(runtime_dir, context=ctx, max_per_wake=1) as served:
+            sock = _raw_dealer(ctx, served.endpoint)
+            for i in range(200):
+                sock.send(encode_request("ping", {}, i))
+            ids = []
+            while len(ids) < 200 and sock.poll(5000):
+                ids.append(decode_reply(sock.recv())["id"])
+            assert ids == list(range(200))
+            assert served.server.stats()["busy_wakes"] > 0
+    finally:
+        if sock is not None:
+            sock.close()
+        ctx.term()
+
+
+def test_command_when_shutting_down_is_unavailable_but_status_answers(runtime_dir: Path) -> None:
+    """While the supervisor shuts down, changes are refused with UNAVAILABLE; reads work."""
+    supervisor = FakeSupervisor()
+    supervisor.shutting_down = True  # type: ignore[attr-defined]
+    with ServedControl(runtime_dir, supervisor) as served:
+        error = _remote_error(served, "restart", target="risk")
+        with ControlClient(served.endpoint) as client:
+            assert client.request("status")["engines"]
+        supervisor.shutting_down = False  # type: ignore[attr-defined]
+    assert error.code == "UNAVAILABLE" and "restart" in error.message
