@@ -48,7 +48,7 @@ class BusProxy:
 
     @staticmethod
     def _socket(ctx: zmq.Context[Any], kind: int, hwm_option: int, hwm: int) -> zmq.Socket[Any]:
-        sock = ctx.socket(kind)
+        sock: zmq.Socket[Any] = ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(hwm_option, hwm)
         sock.setsockopt(zmq.SNDHWM if hwm_option == zmq.RCVHWM else zmq.RCVHWM, hwm)

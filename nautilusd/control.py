@@ -66,16 +66,16 @@ class ControlServer:
         self._loop = loop
         self.counters = {"requests": 0, "errors": 0, "forbidden": 0, "reply_drops": 0,
                          "busy_wakes": 0}
+        ipc_path = _ipc_path(endpoint)
         self._ctx = CommandContext(supervisor=supervisor, loop=loop,
-                                   runtime_dir=_ipc_path(endpoint).parent
-                                   if _ipc_path(endpoint) else None,
+                                   runtime_dir=ipc_path.parent if ipc_path else None,
                                    endpoints={"control": endpoint, **(endpoints or {})},
                                    server_stats=self.stats)
         self.socket = self._bind((context or zmq.Context.instance()), endpoint)
         loop.add_reader(self.socket, self._on_readable)
 
     def _bind(self, context: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-        sock = context.socket(zmq.ROUTER)
+        sock: zmq.Socket[Any] = context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # oversize peer: disconnected
         # Mandatory routing + NOBLOCK sends: a vanished peer (EHOSTUNREACH) or a full one
@@ -188,7 +188,7 @@ def _peer_uid(frame: zmq.Frame) -> int | None:
         address = frame.get("Peer-Address")
     except zmq.ZMQError:
         return None
-    match = _PEER_CRED.search(address or "")
+    match = _PEER_CRED.search(address) if isinstance(address, str) else None
     return int(match.group(1)) if match else None
 
 

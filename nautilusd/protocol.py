@@ -64,7 +64,8 @@ def _to_wire(value: Any) -> Any:
 
 
 def pack(obj: Any) -> bytes:
-    return msgpack.packb(obj, use_bin_type=True, default=_to_wire)
+    packed: bytes = msgpack.packb(obj, use_bin_type=True, default=_to_wire)
+    return packed
 
 
 def encode_request(cmd: str, args: dict[str, Any] | None = None,

@@ -58,7 +58,7 @@ def _wait_ready(client: ControlClient, proc: subprocess.Popen[bytes], engines: i
 
 
 def _time_requests(client: ControlClient, cmd: str, n: int) -> list[float]:
-    samples = []
+    samples: list[float] = []
     for _ in range(n):
         started = time.perf_counter_ns()
         client.request(cmd)
@@ -67,7 +67,7 @@ def _time_requests(client: ControlClient, cmd: str, n: int) -> list[float]:
 
 
 def _time_cli(runtime_dir: Path, n: int) -> list[float]:
-    samples = []
+    samples: list[float] = []
     for _ in range(n):
         started = time.perf_counter_ns()
         subprocess.run([str(BIN / "nautilusctl"), "status", "--json", "--runtime-dir",
