@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,6 +106,57 @@ def test_logs_when_no_records_says_where_it_looked(daemon: Daemon) -> None:
         assert result.stdout
     else:
         assert result.returncode == 1 and "no logs for engine 'alpha'" in result.stderr
+
+
+LOGS_SCENARIO = """
+set -eu
+mount -t tmpfs -o mode=0755 tmpfs /run/systemd
+mkdir -p /run/systemd/journal
+mount -t tmpfs -o mode=0755 tmpfs /run/log
+[ -f /etc/systemd/journald.conf ] && mount --bind "$WORK/journald.conf" /etc/systemd/journald.conf
+/lib/systemd/systemd-journald &
+JPID=$!
+trap 'kill $JPID 2>/dev/null; wait $JPID 2>/dev/null || true' EXIT
+n=0
+until [ -S /run/systemd/journal/socket ]; do
+    n=$((n + 1)); [ $n -lt 200 ] || exit 3; sleep 0.05
+done
+JOURNAL_STREAM=0:0 "$PY" -c "$LOG_CODE"
+n=0
+until journalctl -q -o cat ENGINE=alpha | grep -q fill.booked; do
+    n=$((n + 1)); [ $n -lt 200 ] || exit 4; sleep 0.05
+done
+"$CTL" logs alpha --runtime-dir "$WORK"
+"""
+LOG_CODE = ("from engines.log import configure_logging, get_logger; "
+            "configure_logging('auto', 'info', instance='t', engine='alpha'); "
+            "get_logger().info('fill.booked', qty=5); "
+            "configure_logging('auto', 'info', instance='t', engine='beta'); "
+            "get_logger().info('beta.only')")
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("journalctl") is None
+                    or not Path("/lib/systemd/systemd-journald").exists(),
+                    reason="needs unshare, journalctl and systemd-journald")
+def test_logs_when_journal_has_engine_records_prints_only_that_engine(tmp_path: Path) -> None:
+    """With a (private) journald holding ENGINE=alpha records, logs alpha prints just those."""
+    (tmp_path / "scenario.sh").write_text(LOGS_SCENARIO)
+    (tmp_path / "journald.conf").write_text("[Journal]\nStorage=volatile\nForwardToSyslog=no\n"
+                                            "ForwardToKMsg=no\nForwardToConsole=no\n")
+    env = {**os.environ, "WORK": str(tmp_path), "PY": sys.executable, "LOG_CODE": LOG_CODE,
+           "CTL": str(BIN / "nautilusctl")}
+    env.pop("NAUTILUSD_JOURNAL_SOCKET", None)
+    proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh",
+                             str(tmp_path / "scenario.sh")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    assert proc.returncode == 0, err
+    assert "fill.booked" in out and "beta.only" not in out
 
 
 def test_reload_when_one_engine_changed_restarts_only_that_engine(daemon: Daemon) -> None:
