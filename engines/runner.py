@@ -28,7 +28,9 @@ from shm.status import (
     PHASE_READY,
     PHASE_STARTING,
     PHASE_STOPPED,
+    SLOT_BYTES,
     W_STARTED_NS,
+    StatusSlot,
     StatusTable,
 )
 
@@ -234,3 +236,37 @@ class _Loop:
             for reader in readers:
                 reader.unpark()
         self.stop.drain()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m engines.runner package.module:Class [--params JSON]`: run one engine alone.
+
+    Without nautilusd: a private status slot, no rings, no pin. For trying an engine out and
+    for running the same program under another supervisor (the restart benchmark does).
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m engines.runner")
+    parser.add_argument("entry", help="package.module:Class")
+    parser.add_argument("--name", default="standalone")
+    parser.add_argument("--params", default="{}", help="engine params as a JSON object")
+    args = parser.parse_args(argv)
+    config = EngineConfig(name=args.name, entry=args.entry,
+                          params=MappingProxyType(json.loads(args.params)))
+    stop = _StopSignal()
+    configure_logging("json", "info", engine=args.name)
+    log = get_logger(engine=args.name)
+    slot = StatusSlot(memoryview(bytearray(SLOT_BYTES)), 0)
+    ctx = EngineContext(name=args.name, config=config, params=config.params, symbols=(),
+                        log=log, status=slot)
+    engine = load_engine_class(args.entry)(ctx)
+    engine.on_start()
+    slot.set_ready(True)
+    _Loop(engine, ctx, stop).run()
+    engine.on_stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,7 +2,7 @@
 
 It imports numpy, zmq and the engine modules once, so a respawn is a fork, not an interpreter
 start; it reaps its children and reports each exit to nautilusd over the same socket. Run as
-`python -m nautilusd.forkserver FD PARENT_PID [MODULE ...]`; it dies with nautilusd.
+`python -m nautilusd.forkserver FD PARENT_PID SPARES [MODULE ...]`; it dies with nautilusd.
 """
 
 from __future__ import annotations
@@ -79,13 +79,11 @@ def prepare_child(spec: Any) -> None:
     os.environ.update(config.environment)
 
 
-def _child(spec: Any, server_pid: int) -> int:
+def _child(spec: Any) -> int:
     """Runs in the forked child: become engine `spec.name`; returns the exit code."""
     from engines import runner
     from engines.log import configure_logging, get_logger
 
-    os.setpgid(0, 0)  # own process group: stop and kill reach its children too
-    die_with_parent(server_pid)
     configure_logging(spec.log_format, spec.log_level, instance=spec.instance, engine=spec.name)
     log = get_logger(engine=spec.name)
     if spec.cpus:
@@ -110,8 +108,13 @@ def _child(spec: Any, server_pid: int) -> int:
 
 
 class _Server:
-    def __init__(self, sock: socket.socket) -> None:
+    """Forks children on request; keeps `spares` pre-forked children waiting for a spec so a
+    respawn skips the fork (they are forked again off the critical path)."""
+
+    def __init__(self, sock: socket.socket, spares: int) -> None:
         self.sock = sock
+        self.spares_wanted = spares
+        self.spares: list[tuple[int, int]] = []  # (pid, write end of its spec pipe)
         self.children: set[int] = set()
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         os.set_blocking(wake_w, False)
@@ -124,6 +127,7 @@ class _Server:
 
     def serve(self) -> None:
         self.send("hello", os.getpid())
+        self._refill()
         while True:
             readable, _, _ = select.select([self.sock, self.wake_r], [], [])
             if self.wake_r in readable:
@@ -138,9 +142,23 @@ class _Server:
                 op, spec = pickle.loads(data)
                 if op == "spawn":
                     self._spawn(spec)
+                    self._refill()
 
     def _spawn(self, spec: Any) -> None:
+        pid, spec_w = self.spares.pop() if self.spares else self._fork()
+        payload = pickle.dumps(spec)
+        with os.fdopen(spec_w, "wb") as pipe:
+            pipe.write(payload)
+        self.send("spawned", pid, spec.name)
+
+    def _refill(self) -> None:
+        while len(self.spares) < self.spares_wanted:
+            self.spares.append(self._fork())
+
+    def _fork(self) -> tuple[int, int]:
+        """A child that waits for its spec on a pipe; returns (pid, pipe write end)."""
         server_pid = os.getpid()
+        spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         # CPython drops signals that reach the child before its after-fork cleanup: hold
         # SIGTERM/SIGINT blocked across the fork so an early stop stays pending until then.
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
@@ -149,19 +167,31 @@ class _Server:
         if pid == 0:
             code = 1
             try:
-                self.sock.close()
-                signal.set_wakeup_fd(-1)
-                # An exec'd program must not inherit ignored signals.
-                for signum in (signal.SIGCHLD, signal.SIGPIPE):
-                    signal.signal(signum, signal.SIG_DFL)
-                os.close(self.wake_r)
-                os.close(self.wake_w)
-                code = _child(spec, server_pid)
+                os.close(spec_w)
+                self._become_child(server_pid)
+                with os.fdopen(spec_r, "rb") as pipe:
+                    data = pipe.read()
+                if data:
+                    code = _child(pickle.loads(data))
             finally:
                 sys.stdout.flush()
                 os._exit(code)
+        os.close(spec_r)
         self.children.add(pid)
-        self.send("spawned", pid, spec.name)
+        return pid, spec_w
+
+    def _become_child(self, server_pid: int) -> None:
+        self.sock.close()
+        signal.set_wakeup_fd(-1)
+        # An exec'd program must not inherit ignored signals.
+        for signum in (signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+        for _, other_w in self.spares:
+            os.close(other_w)
+        os.setpgid(0, 0)  # own process group: stop and kill reach its children too
+        die_with_parent(server_pid)
 
     def _reap(self) -> None:
         try:
@@ -177,6 +207,9 @@ class _Server:
             if pid == 0:
                 return
             self.children.discard(pid)
+            for spare in [sp for sp in self.spares if sp[0] == pid]:
+                self.spares.remove(spare)
+                os.close(spare[1])
             self.send("exited", pid, os.waitstatus_to_exitcode(status))
 
     def kill_all(self) -> None:
@@ -186,7 +219,7 @@ class _Server:
 
 
 def main(argv: list[str]) -> int:
-    fd, parent_pid, modules = int(argv[0]), int(argv[1]), argv[2:]
+    fd, parent_pid, spares, modules = int(argv[0]), int(argv[1]), int(argv[2]), argv[3:]
     die_with_parent(parent_pid)
     # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself; the
     # server only notes them, so that a child forked a moment before one arrives keeps it.
@@ -198,7 +231,7 @@ def main(argv: list[str]) -> int:
         except Exception as exc:  # a broken engine module fails its own spawn, not the server
             print(f"forkserver: cannot preload {name!r}: {exc}", file=sys.stderr)
     sock = socket.socket(fileno=fd)
-    server = _Server(sock)
+    server = _Server(sock, spares)
     try:
         server.serve()
     finally:

@@ -46,8 +46,9 @@ class RealHost:
     """Processes forked by a forkserver child of this process; exits arrive on its socket."""
 
     def __init__(self, loop: EventLoop, preload: Iterable[str] = (),
-                 spawn_timeout_s: float = 30.0) -> None:
+                 spawn_timeout_s: float = 30.0, spares: int = 1) -> None:
         self.loop = loop
+        self.spares = spares  # pre-forked children kept ready by the forkserver
         self.preload = tuple(preload)
         self.spawn_timeout_s = spawn_timeout_s
         self._on_exit: dict[int, ExitCallback] = {}
@@ -70,7 +71,7 @@ class RealHost:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._server = subprocess.Popen(
             [sys.executable, "-m", "nautilusd.forkserver", str(theirs.fileno()),
-             str(os.getpid()), *self.preload],
+             str(os.getpid()), str(self.spares), *self.preload],
             pass_fds=(theirs.fileno(),), start_new_session=True,
         )
         theirs.close()

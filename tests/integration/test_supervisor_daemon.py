@@ -14,6 +14,7 @@ import pytest
 
 from nautilusd import paths
 from nautilusd.states import State
+from shm.errors import ShmError
 from shm.status import StatusTable
 
 ENGINES = """
@@ -51,13 +52,13 @@ def wait_ready(shm_dir: Path, names: set[str], proc: subprocess.Popen[bytes],
     segment = paths.status_segment(instance)
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"nautilusd exited with {proc.returncode}"
-        if (shm_dir / segment).exists():
+        try:
             with StatusTable.attach(segment, directory=shm_dir) as table:
                 owner = table.segment.header.owner_pid
                 rows = table.snapshot()
-            if owner != proc.pid:  # a dead predecessor's table: not ours yet
-                time.sleep(0.02)
-                continue
+        except ShmError:  # not created yet, or its header is being written
+            owner = 0
+        if owner == proc.pid:  # not a dead predecessor's table
             ready = {r["name"].decode(): int(r["pid"]) for r in rows
                      if r["name"] and r["state"] == State.READY.code}
             if names <= set(ready):
