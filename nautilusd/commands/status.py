@@ -21,4 +21,12 @@ def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
     daemon = doc.setdefault("daemon", {})
     for key, endpoint in ctx.endpoints.items():
         daemon.setdefault(key, endpoint)
+    daemon.setdefault("metrics_url", _metrics_url(ctx.supervisor))
     return doc
+
+
+def _metrics_url(supervisor: Any) -> str | None:
+    """Where Prometheus scrapes this daemon, from [supervisor].metrics_address (None: off)."""
+    config = getattr(getattr(supervisor, "topology", None), "supervisor", None)
+    address = getattr(config, "metrics_address", None)
+    return f"http://{address}/metrics" if address else None

@@ -36,7 +36,7 @@ def test_status_rings_top_check_when_daemon_runs_print_tables_and_json(daemon: D
     status = daemon.ctl("status")
     assert status.returncode == 0 and status.stdout.splitlines()[2].startswith("ENGINE")
     doc = json.loads(daemon.ctl("status", "--json").stdout)
-    assert doc["daemon"]["pid"] == daemon.proc.pid
+    assert doc["daemon"]["pid"] == daemon.proc.pid and "metrics_url" in doc["daemon"]
     assert {e["name"] for e in doc["engines"]} == {"alpha", "beta", "gamma"}
     assert all(psutil.pid_exists(e["pid"]) for e in doc["engines"])
     rings = json.loads(daemon.ctl("rings", "--json").stdout)["rings"]
