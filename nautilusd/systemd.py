@@ -52,7 +52,10 @@ class Notifier:
         if self.address is None:
             return False
         try:
-            self._socket().sendto("\n".join(assignments).encode(), self.address)
+            # Never block the event loop: a notify queue that is full (nobody reading) costs
+            # this one message, counted, not the daemon's responsiveness.
+            self._socket().sendto("\n".join(assignments).encode(), socket.MSG_DONTWAIT,
+                                  self.address)
         except OSError:
             self.failed += 1
             return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import select
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,6 +100,22 @@ def test_notify_when_socket_gone_returns_false_and_counts(tmp_path: Path) -> Non
     try:
         assert not notifier.ready()
         assert notifier.failed == 1
+    finally:
+        notifier.close()
+
+
+def test_notify_when_receiver_not_reading_never_blocks(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    """With the notify queue full, sends fail fast and are counted instead of blocking."""
+    _sock, path = notify_socket
+    notifier = Notifier(path, watchdog_usec=1_000_000)
+    try:
+        started = time.monotonic()
+        results = [notifier.watchdog() for _ in range(5_000)]
+        assert time.monotonic() - started < 5.0
+        assert results[0] and not results[-1]
+        assert notifier.failed > 0 and notifier.sent + notifier.failed == 5_000
     finally:
         notifier.close()
 
