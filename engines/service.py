@@ -2,6 +2,11 @@
 
 Request `{"method", "args", "id"}`, reply `{"ok": true, "result", "id"}` or `{"ok": false,
 "error": {"code", "message"}, "id"}`, msgpack-encoded. Servers never block; clients time out.
+
+In an engine: create the server in on_start at `service_endpoint(ctx.runtime_dir, ctx.name)`,
+return `[server.socket]` from wait_handles(), call `server.serve()` in poll(), close it in
+on_stop. A caller: `ServiceClient(service_endpoint(rt, "risk")).call("risk.kill_switch",
+on=True)` returns the result or raises ServiceError / ServiceTimeout.
 """
 
 from __future__ import annotations
