@@ -39,6 +39,17 @@ def one_writer(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any | Non
     return found[0] if found else None
 
 
+def quiet(ctx: Any, reader: Any) -> Any:
+    """Stop the runner from waking this engine for `reader` (it is read when other work comes).
+
+    Every tick would otherwise wake every tick reader at once, and on a small box those
+    wake-ups queue for the same cores as the order path. The caller closes the reader."""
+    for name, found in list(ctx.readers.items()):
+        if found is reader:
+            del ctx.readers[name]
+    return reader
+
+
 def _kind(dtype: np.dtype) -> str:
     from shm.layout import RECORDS
 

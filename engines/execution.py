@@ -16,7 +16,7 @@ import numpy as np
 
 from engines._orders import OrderManager, VenueParams
 from engines._params import parse_params
-from engines._wiring import one_reader, one_writer
+from engines._wiring import one_reader, one_writer, quiet
 from engines.base import Engine
 from shm.layout import DECISION, FILL, TICK
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
@@ -31,6 +31,7 @@ class ExecutionParams(VenueParams):
     max_batch: int = 1_024
     max_strategies: int = 64
     publish_executions: bool = True  # trading.executions.<strategy_id>, one message per batch
+    wake_on_ticks: bool = False  # False: ticks are read when decisions come
 
 
 class HighWaterFile:
@@ -58,6 +59,8 @@ class ExecutionEngine(Engine):
     def on_start(self) -> None:
         self.p = parse_params(ExecutionParams, self.ctx.params, f"engines.{self.ctx.name}")
         self.ticks = one_reader(self.ctx, TICK)
+        if not self.p.wake_on_ticks:
+            quiet(self.ctx, self.ticks)
         self.decisions = one_reader(self.ctx, DECISION)
         self.fills = one_writer(self.ctx, FILL)
         # No fill ever written on this ring: nothing can be filled twice, start clean.
@@ -128,6 +131,8 @@ class ExecutionEngine(Engine):
                 | {"order_price": ref[fills["strategy_id"] == strategy_id].tolist()})
 
     def next_wakeup_s(self) -> float | None:
+        if self.om.resting:
+            return 0.001  # resting orders trade on new ticks, which do not wake us
         return self.om.next_due_s(time.time_ns())
 
     def on_stop(self) -> None:
@@ -139,3 +144,5 @@ class ExecutionEngine(Engine):
         self.log.info("execution_stopped", fills=self.ctx.status.get(W_RECORDS_OUT),
                       duplicates=self.om.duplicates, ignored_rejected=self.om.ignored_rejected)
         self.hwm.flush()
+        if not self.p.wake_on_ticks:
+            self.ticks.close()

@@ -17,7 +17,7 @@ import numpy as np
 
 from engines._book import PositionBook
 from engines._params import parse_params
-from engines._wiring import Every, one_reader
+from engines._wiring import Every, one_reader, quiet
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
 from shm.layout import FILL, TICK
@@ -28,6 +28,7 @@ from shm.status import W_RECORDS_IN
 class PositionsParams:
     snapshot_interval_s: float = 1.0
     snapshot_file: str = ""  # "" = none; relative paths are under the runtime dir
+    wake_on_ticks: bool = False  # False: marks are refreshed when fills come and per snapshot
 
 
 class PositionsEngine(Engine):
@@ -37,6 +38,8 @@ class PositionsEngine(Engine):
         self.p = parse_params(PositionsParams, self.ctx.params, f"engines.{self.ctx.name}")
         self.fills = one_reader(self.ctx, FILL)
         self.ticks = one_reader(self.ctx, TICK, required=False)
+        if self.ticks is not None and not self.p.wake_on_ticks:
+            quiet(self.ctx, self.ticks)
         self.book = PositionBook(self.ctx.symbols or ("SYM0",))
         self.timer = Every(self.p.snapshot_interval_s)
         self.dirty = True
@@ -109,6 +112,8 @@ class PositionsEngine(Engine):
             pass
         self.publish_snapshots()
         self.service.close()
+        if self.ticks is not None and not self.p.wake_on_ticks:
+            self.ticks.close()
         self.log.info("positions_stopped", fills=self.book.fills_applied,
                       pnl=self.book.totals())
 

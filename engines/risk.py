@@ -15,7 +15,7 @@ import numpy as np
 
 from engines._params import parse_params
 from engines._risk_checks import RiskLimits, RiskState, decide
-from engines._wiring import Every, one_reader, one_writer, readers_of
+from engines._wiring import Every, one_reader, one_writer, quiet, readers_of
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
 from shm import layout
@@ -34,6 +34,7 @@ class RiskParams(RiskLimits):
     max_batch: int = 4_096
     alert_interval_s: float = 1.0  # alerts per reason are summed over this window
     pnl_topic: str = "trading.positions.all"
+    wake_on_ticks: bool = False  # False: ticks are read when orders come (and every 5 ms)
 
 
 class RiskEngine(Engine):
@@ -45,6 +46,8 @@ class RiskEngine(Engine):
                                for f in dataclasses.fields(RiskLimits)})
         self.state = RiskState(max(len(self.ctx.symbols), 1), limits)
         self.ticks = one_reader(self.ctx, TICK)
+        if not self.p.wake_on_ticks:
+            quiet(self.ctx, self.ticks)
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
@@ -53,6 +56,7 @@ class RiskEngine(Engine):
         self.housekeeping_timer = Every(HOUSEKEEPING_S)
         self.pnl_peak = 0.0
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
+        self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
         self.service = ServiceServer(
             service_endpoint(self.ctx.runtime_dir, self.ctx.name),
             {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
@@ -106,7 +110,7 @@ class RiskEngine(Engine):
         self.state.killed = True
         self.ctx.status.put(W_KILLED, 1)
         self.log.warning("kill_switch_engaged", why=why)
-        self.ctx.publisher().publish("risk.alerts.kill_switch",
+        self.pub.publish("risk.alerts.kill_switch",
                                      {"engine": self.ctx.name, "engaged": True, "why": why})
 
     def _kill_switch(self, engage: bool = True, why: str = "operator request") -> dict:  # type: ignore[type-arg]
@@ -117,7 +121,7 @@ class RiskEngine(Engine):
             self.state.killed = False
             self.ctx.status.put(W_KILLED, 0)
             self.log.warning("kill_switch_released", why=why)
-            self.ctx.publisher().publish("risk.alerts.kill_switch",
+            self.pub.publish("risk.alerts.kill_switch",
                                          {"engine": self.ctx.name, "engaged": False})
         return {"killed": self.state.killed}
 
@@ -129,7 +133,7 @@ class RiskEngine(Engine):
     def _flush_alerts(self) -> None:
         if not self.rejected.any():
             return
-        pub = self.ctx.publisher()
+        pub = self.pub
         for code in np.flatnonzero(self.rejected):
             name = REASON_NAMES.get(int(code), str(code))
             pub.publish(f"risk.alerts.{name}", {"engine": self.ctx.name, "reason": name,
@@ -146,5 +150,7 @@ class RiskEngine(Engine):
     def on_stop(self) -> None:
         self._flush_alerts()
         self.service.close()
+        if not self.p.wake_on_ticks:
+            self.ticks.close()
         self.log.info("risk_stopped", decided=self.ctx.status.get(W_RECORDS_OUT),
                       rejected=self.ctx.status.get(W_REJECTED), killed=self.state.killed)

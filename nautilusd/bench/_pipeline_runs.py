@@ -44,17 +44,18 @@ def _cleanup(*paths: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _latency_engines(rate: float, wait: str) -> list[Any]:
+def _latency_engines(rate: float, waits: dict[str, str]) -> list[Any]:
     return [
-        engine("execution", "engines.execution:ExecutionEngine", wait, **EXECUTION),
-        engine("risk", "engines.risk:RiskEngine", wait, **RISK),
-        engine("strategy", "engines.strategy:StrategyEngine", wait, **STRATEGY),
-        engine("marketdata", "engines.marketdata:MarketDataEngine", wait, rate_per_s=rate,
-               max_batch=1, bars=False),
+        engine("execution", "engines.execution:ExecutionEngine", waits["execution"],
+               **EXECUTION),
+        engine("risk", "engines.risk:RiskEngine", waits["risk"], **RISK),
+        engine("strategy", "engines.strategy:StrategyEngine", waits["strategy"], **STRATEGY),
+        engine("marketdata", "engines.marketdata:MarketDataEngine", waits["marketdata"],
+               rate_per_s=rate, max_batch=1, bars=False),
     ]
 
 
-def ring_tick_to_fill(duration_s: float, rate: float, wait: str) -> np.ndarray:
+def ring_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> np.ndarray:
     """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings."""
     from shm.ring import RingReader
 
@@ -65,8 +66,10 @@ def ring_tick_to_fill(duration_s: float, rate: float, wait: str) -> np.ndarray:
              ring("decisions", "decision", "risk", ("execution",)),
              ring("fills", "fill", "execution", ("bench",), capacity=65536)]
     try:
-        with Rig(shm, rt, SYMBOLS, rings, _latency_engines(rate, wait)) as rig:
-            fills = RingReader.attach(rig.segment("fills"), FILL, 0, directory=shm, wait=wait)
+        with Rig(shm, rt, SYMBOLS, rings, _latency_engines(rate, waits)) as rig:
+            # the bench's own reader sleeps: fills carry their own timestamps
+            fills = RingReader.attach(rig.segment("fills"), FILL, 0, directory=shm,
+                                      wait="blocking")
             try:
                 for name in rig.engines:
                     rig.start(name)
@@ -98,7 +101,7 @@ def _collect(take: Callable[[], np.ndarray | None], duration_s: float) -> np.nda
     return np.concatenate(got) if got else np.zeros(0, np.int64)
 
 
-def zmq_tick_to_fill(duration_s: float, rate: float, wait: str) -> np.ndarray:
+def zmq_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> np.ndarray:
     """The same engines and params, wired over pyzmq ipc (PUB/SUB ticks, PUSH/PULL the rest)."""
     import zmq
 
@@ -122,7 +125,7 @@ def zmq_tick_to_fill(duration_s: float, rate: float, wait: str) -> np.ndarray:
     mp = multiprocessing.get_context("fork")
     procs = []
     try:
-        for slot, cfg in enumerate(_latency_engines(rate, wait)):
+        for slot, cfg in enumerate(_latency_engines(rate, waits)):
             ins, outs = wiring[cfg.name]
             table.slot(slot).reset(cfg.name)
             args = (cfg, slot, status_name, str(shm),

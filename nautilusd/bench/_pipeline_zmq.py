@@ -17,7 +17,7 @@ import zmq
 from engines.base import EngineContext
 from engines.log import get_logger
 from engines.runner import load_engine_class
-from nautilusd.config import EngineConfig
+from nautilusd.config import EngineConfig, WaitKind
 from shm.status import StatusTable
 
 MAX_RECORDS = 1 << 16
@@ -115,8 +115,13 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
         poller.register(r.sock, zmq.POLLIN)
     for handle in engine.wait_handles():
         poller.register(handle, zmq.POLLIN)
+    spin = cfg.wait in (WaitKind.YIELDING, WaitKind.BUSY_SPIN)
     while not stop["now"]:
         if engine.poll() == 0 and not any(r.available() for r in readers.values()):
+            if spin:  # same wait as on rings: never sleep, give the core away between polls
+                if cfg.wait is WaitKind.YIELDING:
+                    os.sched_yield()
+                continue
             wake = engine.next_wakeup_s()
             timeout_s = 0.25 if wake is None else min(wake, 0.25)
             if timeout_s > 0:

@@ -8,34 +8,47 @@ marketdata -> strategy tick throughput. --quick stays well under two minutes.
 from __future__ import annotations
 
 import argparse
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench.report import emit, percentiles
 
-TARGETS = {"risk_orders_per_s": 500_000, "ticks_per_s": 2_000_000, "ring_p50_us": 50.0,
-           "ring_vs_zmq": 4.0}
+PIPELINE = ("marketdata", "strategy", "risk", "execution")
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.toml"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nautilusctl bench pipeline", description=__doc__)
     p.add_argument("--quick", action="store_true", help="shorter runs (< 120 s in all)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--wait", default="blocking",
+    p.add_argument("--wait", default=None,
                    choices=("blocking", "yielding", "sleeping", "busy_spin"),
-                   help="wait strategy of every engine (default: as configs/default.toml)")
+                   help="one wait strategy for every engine (default: configs/default.toml's)")
     p.add_argument("--rate", type=float, default=1_000.0, help="ticks/s for the latency runs")
     return p
 
 
+def default_waits(path: Path = DEFAULT_CONFIG) -> dict[str, str]:
+    """Each critical-path engine's wait in configs/default.toml ("blocking" if not found)."""
+    try:
+        engines = tomllib.loads(path.read_text()).get("engines", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        engines = {}
+    return {name: engines.get(name, {}).get("wait", "blocking") for name in PIPELINE}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    waits = {n: args.wait for n in PIPELINE} if args.wait else default_waits()
+    wait_label = ",".join(f"{n}={w}" for n, w in waits.items())
     latency_s, throughput_s = (4.0, 2.0) if args.quick else (12.0, 5.0)
     results: list[dict[str, Any]] = []
-    ring = runs.ring_tick_to_fill(latency_s, args.rate, args.wait)
-    zmq = runs.zmq_tick_to_fill(latency_s, args.rate, args.wait)
+    ring = runs.ring_tick_to_fill(latency_s, args.rate, waits)
+    zmq = runs.zmq_tick_to_fill(latency_s, args.rate, waits)
     for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
-        results.append({"measure": "tick_to_fill_us", "transport": name, "wait": args.wait,
+        results.append({"measure": "tick_to_fill_us", "transport": name, "wait": wait_label,
                         "rate_per_s": args.rate, **percentiles(lat, 1e-3)})
     risk = runs.risk_throughput(throughput_s)
     results.append({"measure": "risk_orders_per_s", "transport": "rings", "batch": 8192,

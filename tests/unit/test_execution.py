@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
+from engines._harness import Harness
 from engines._orders import (
     ORDER_TRANSITIONS,
     InvalidOrderTransition,
@@ -20,6 +25,7 @@ from shm.layout import (
     FILL_CANCELLED,
     FILL_FILLED,
     FILL_PARTIAL,
+    TICK,
     TIF_DAY,
     TIF_IOC,
     VERDICT_APPROVED,
@@ -124,3 +130,65 @@ def test_match_when_venue_latency_not_elapsed_waits() -> None:
     assert out == [] and om.next_due_s(50_000) == pytest.approx(51e-6)
     om.match(101_000, QUOTES, out)
     assert len(out) == 1
+
+
+# -- the engine, over real rings ----------------------------------------------------------------
+
+EXEC_RINGS = {"ticks": ("tick", "overwrite", 64), "decisions": ("decision", "block", 64),
+              "fills": ("fill", "block", 64)}
+
+
+def _feed(h: Harness, *counters: int, verdict: int = VERDICT_APPROVED) -> None:
+    tick = np.zeros(1, TICK)
+    tick["seq"], tick["bid"], tick["ask"] = 1, 99.99, 100.01
+    tick["bid_size"] = tick["ask_size"] = 500
+    h.writer("ticks").write(tick)
+    rows = np.array([_decision(c, verdict=verdict) for c in counters], dtype=DECISION)
+    h.writer("decisions").write(rows)
+
+
+def _poll_until(eng: Any, cond: Any) -> None:
+    deadline = time.monotonic() + 10
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        eng.poll()
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_restarted_and_decisions_replayed_never_fills_twice(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """Decisions seen before a restart are not filled again by the restarted engine."""
+    with Harness(shm_dir, runtime_dir, EXEC_RINGS) as h:
+        fills = h.reader("fills", 1)
+        entry, reads = "engines.execution:ExecutionEngine", ("ticks", "decisions")
+        first = h.engine(entry, "execution", reads, ("fills",), publish_executions=False)
+        _feed(h, 1, 2)
+        _poll_until(first, lambda: fills.available() == 2)
+        h.stop(first)
+        second = h.engine(entry, "execution", reads, ("fills",), publish_executions=False)
+        _feed(h, 2, 1, 3)  # 1 and 2 replayed (e.g. risk restarted), 3 is new
+        _poll_until(second, lambda: fills.available() >= 3)
+        for _ in range(20):
+            second.poll()
+        got = fills.read(16)
+        assert [int(i) & 0xFF for i in got["order_id"]] == [1, 2, 3]
+        assert second.om.duplicates == 2 and int(got["exec_id"][-1]) == 3
+        fills.close()
+        h.stop(second)
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_decisions_rejected_writes_no_fill(shm_dir: Path, runtime_dir: Path) -> None:
+    """Fail closed: a rejected decision produces no fill record at all."""
+    with Harness(shm_dir, runtime_dir, EXEC_RINGS) as h:
+        fills = h.reader("fills", 1)
+        eng = h.engine("engines.execution:ExecutionEngine", "execution", ("ticks", "decisions"),
+                       ("fills",), publish_executions=False)
+        _feed(h, 1, 2, verdict=VERDICT_REJECTED)
+        _feed(h, 3)
+        _poll_until(eng, lambda: fills.available() == 1)
+        assert int(fills.read(4)["order_id"][0]) & 0xFF == 3
+        assert eng.om.ignored_rejected == 2
+        fills.close()
+        h.stop(eng)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import msgpack
 import numpy as np
 import pytest
+import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engines._harness import Harness
 from engines._risk_checks import (
     RiskLimits,
     RiskState,
@@ -15,6 +23,7 @@ from engines._risk_checks import (
     decide,
     write_decisions,
 )
+from engines.service import ServiceClient, service_endpoint
 from shm.layout import (
     DECISION,
     ORDER,
@@ -174,3 +183,94 @@ def test_decide_when_small_or_vectorised_writes_identical_decisions() -> None:
     assert reasons_small.tolist() == reasons_vector.tolist()
     assert out_small.tobytes() == out_vector.tobytes()
     assert set(reasons_small.tolist()) == {REASON_OK, REASON_MAX_GROSS}
+
+
+# -- the engine, over real rings and sockets ---------------------------------------------------
+
+RISK_RINGS = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 64),
+              "decisions": ("decision", "block", 64)}
+
+
+def _until(cond: Any, eng: Any, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        eng.poll()
+        time.sleep(0.001)
+
+
+def _send_order(h: Harness, counter: int) -> None:
+    tick = np.zeros(1, TICK)
+    tick["seq"], tick["bid"], tick["ask"] = counter, 9.99, 10.01
+    h.writer("ticks").write(tick)
+    order = _orders([(1, 0, 1, 10, 10.0, time.time_ns())])
+    order["order_id"] = (1 << 40) | counter
+    h.writer("orders").write(order)
+
+
+@pytest.mark.timeout(30)
+def test_kill_switch_when_requested_over_service_rejects_and_alerts(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """risk.kill_switch engages through the service; later orders are refused; alert sent."""
+    zctx = zmq.Context()
+    alerts = zctx.socket(zmq.XSUB)  # where the engine's publisher connects (the proxy's side)
+    alerts.setsockopt(zmq.LINGER, 0)
+    alerts.bind(f"ipc://{runtime_dir}/h-bus-in.sock")
+    try:
+        with Harness(shm_dir, runtime_dir, RISK_RINGS) as h:
+            eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
+                           ("decisions",))
+            out = h.reader("decisions", 1)
+            _send_order(h, 1)
+            # An XSUB subscription reaches only peers already connected: repeat it meanwhile.
+            _until(lambda: alerts.send(b"\x01risk.alerts.") is None and out.available() == 1
+                   and time.sleep(0.05) is None, eng)
+            reply: dict[str, Any] = {}
+            client = ServiceClient(service_endpoint(runtime_dir, "risk"), timeout_ms=5_000)
+            worker = threading.Thread(target=lambda: reply.update(
+                client.call("risk.kill_switch", engage=True, why="test")))
+            worker.start()
+            _until(lambda: not worker.is_alive(), eng)
+            client.close()
+            _send_order(h, 2)
+            _until(lambda: out.available() == 2, eng)
+            decided = out.read(2)
+            assert decided["reason"].tolist() == [REASON_OK, REASON_KILL_SWITCH]
+            assert reply == {"killed": True}
+            assert alerts.poll(5_000), "no kill switch alert on the bus"
+            topic, _payload = alerts.recv_multipart()
+            assert topic == b"risk.alerts.kill_switch"
+            out.close()
+            h.stop(eng)
+    finally:
+        alerts.close(linger=0)
+        zctx.term()
+
+
+@pytest.mark.timeout(30)
+def test_drawdown_when_pnl_falls_past_limit_engages_kill_switch(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """A P&L drop from its peak beyond max_drawdown stops all trading."""
+    zctx = zmq.Context()
+    pnl = zctx.socket(zmq.PUB)  # stands in for the proxy's XPUB side
+    pnl.setsockopt(zmq.LINGER, 0)
+    pnl.bind(f"ipc://{runtime_dir}/h-bus-out.sock")
+    try:
+        with Harness(shm_dir, runtime_dir, RISK_RINGS) as h:
+            eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
+                           ("decisions",), max_drawdown=500.0)
+            for value in (100.0, 900.0, 300.0):  # 600 under the 900 peak
+                _until(lambda v=value: _publish(pnl, v) and eng.pnl_peak >= min(v, 900.0),
+                       eng)
+            _until(lambda: eng.state.killed, eng)
+            h.stop(eng)
+    finally:
+        pnl.close(linger=0)
+        zctx.term()
+
+
+def _publish(sock: Any, pnl: float) -> bool:
+    sock.send_multipart([b"trading.positions.all", msgpack.packb({"pnl": pnl})])
+    return True

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engines._harness import Harness
 from engines._signal import MeanReversion, OrderIds, SignalParams
 from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TICK
 
@@ -120,3 +123,30 @@ def _vector(strat: MeanReversion, ticks: np.ndarray, out: np.ndarray) -> int:
         return strat.on_ticks(ticks, out, 9)
     finally:
         signal_module.SMALL_BATCH = saved
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_restarted_continues_order_ids_past_published_ones(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """A restarted strategy resumes its id counter at the orders ring's cursor: no reuse."""
+    rings = {"ticks": ("tick", "overwrite", 256), "orders": ("order", "block", 256)}
+    params = {"strategy_id": 4, "threshold_bps": 0.0, "cooldown_ms": 0.0}
+    with Harness(shm_dir, runtime_dir, rings) as h:
+        orders = h.reader("orders", 1)
+        ticks = h.writer("ticks")
+        seen: list[int] = []
+        for life in range(2):
+            eng = h.engine("engines.strategy:StrategyEngine", "strategy", ("ticks",),
+                           ("orders",), **params)
+            for i in range(5):
+                ticks.write(_ticks([100.0 + (i % 2)], ts0=(life * 10 + i) * 10**9))
+                eng.poll()
+            batch = orders.read(64)
+            seen += batch["order_id"].tolist()
+            orders.advance(batch.shape[0])
+            h.stop(eng)
+        orders.close()
+    assert len(seen) >= 6 and len(set(seen)) == len(seen)
+    assert [i & ((1 << 40) - 1) for i in seen] == list(range(1, len(seen) + 1))
+    assert all(i >> 40 == 4 for i in seen)
