@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import psutil
@@ -18,6 +19,8 @@ import zmq
 from _ctl_daemon import BIN, DEFAULT_ENGINES, Daemon, engine_toml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from engines.bus import Subscriber
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -200,10 +203,22 @@ def test_health_when_engines_fail_exit_code_follows_states(tmp_path: Path, runti
     d = Daemon(tmp_path, runtime_dir, shm_dir)
     try:
         assert d.ctl("health").returncode == 0
-        engines = DEFAULT_ENGINES + engine_toml("crasher", (0,), crash_after_s=0.05)
-        new = d.write_config("degraded.toml", engines)
-        assert d.ctl("reload", str(new)).returncode == 0
-        d.wait_for(lambda: d.engines()["crasher"]["state"] == "FATAL")
+        events = Subscriber(d.status()["daemon"]["bus_sub"], ("system.engine.",))
+        try:  # a restart's events arriving prove the subscription has reached the proxy
+            d.wait_for(lambda: d.ctl("restart", "beta").returncode == 0
+                       and events.recv(2000) is not None)
+            d.wait_for(d.all_ready)
+            engines = DEFAULT_ENGINES + engine_toml("crasher", (0,), crash_after_s=0.05,
+                                                    crash_code=7)
+            new = d.write_config("degraded.toml", engines)
+            assert d.ctl("reload", str(new)).returncode == 0
+            d.wait_for(lambda: d.engines()["crasher"]["state"] == "FATAL")
+            seen = [m for m in _drain(events) if m[0].startswith("system.engine.crasher.")]
+        finally:
+            events.close()
+        assert {"spawned", "exited", "fatal"} <= {topic.rsplit(".", 1)[1] for topic, _ in seen}
+        exited = next(p for t, p in seen if t == "system.engine.crasher.exited")
+        assert exited["exit_code"] == 7 and exited["name"] == "crasher"
         degraded = d.ctl("health")
         assert degraded.returncode == 1 and "crasher" in degraded.stdout
         engines += engine_toml("critcrash", (0,), group="critical", crash_after_s=0.05)
@@ -214,6 +229,16 @@ def test_health_when_engines_fail_exit_code_follows_states(tmp_path: Path, runti
     finally:
         d.stop()
     assert d.ctl("health").returncode == 2
+
+
+def _drain(sub: Subscriber) -> list[tuple[str, Any]]:
+    """Every event that has arrived, waiting up to a second for the first."""
+    seen = []
+    message = sub.recv(1000)
+    while message is not None:
+        seen.append(message)
+        message = sub.recv(200)
+    return seen
 
 
 def test_shutdown_when_requested_daemon_and_engines_exit(daemon: Daemon) -> None:
