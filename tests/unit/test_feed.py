@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from engines._bars import BarAggregator
 from engines._feed import FLAG_REPLAYED, GbmFeed, GbmParams, Pacer, ReplayFeed, group_cumsum
+from engines._harness import Harness
 from engines._params import ParamError
 from shm.layout import TICK
 
@@ -87,3 +90,38 @@ def test_pacer_when_time_passes_releases_rate_times_elapsed() -> None:
     assert pacer.due(250_000_000) == 50
     assert pacer.seconds_to_next(250_000_000) == pytest.approx(0.0)
     assert Pacer(1_000.0, 0).seconds_to_next(0) == pytest.approx(0.001)
+
+
+def test_bars_when_ticks_span_a_second_give_ohlc_per_symbol() -> None:
+    """A bar holds first, highest, lowest and last mid and the tick count, then resets."""
+    bars = BarAggregator(("A", "B"))
+    t = np.zeros(4, TICK)
+    t["symbol_id"] = [0, 0, 1, 0]
+    mids = np.array([10.0, 12.0, 50.0, 11.0])
+    t["bid"], t["ask"] = mids - 0.5, mids + 0.5
+    bars.update(t[:2])
+    bars.update(t[2:])
+    out = {b["symbol"]: b for b in bars.flush(7)}
+    assert (out["A"]["open"], out["A"]["high"], out["A"]["low"], out["A"]["close"]) == (
+        10.0, 12.0, 10.0, 11.0)
+    assert out["A"]["ticks"] == 3 and out["B"]["ticks"] == 1 and out["A"]["t"] == 7
+    assert bars.flush(8) == []
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_paced_writes_ticks_at_its_rate(shm_dir: Path, runtime_dir: Path) -> None:
+    """At 2,000 ticks/s the engine writes about that many per second, seq 1.., stamped."""
+    with Harness(shm_dir, runtime_dir, {"ticks": ("tick", "overwrite", 4096)}) as h:
+        reader = h.reader("ticks", 1)
+        eng = h.engine("engines.marketdata:MarketDataEngine", "marketdata", (), ("ticks",),
+                       rate_per_s=2000.0, bars=False)
+        start = time.monotonic()
+        while time.monotonic() - start < 0.5:
+            eng.poll()
+            time.sleep(min(eng.next_wakeup_s() or 0.0, 0.01))
+        got = reader.read(4096)
+        assert 700 <= got.shape[0] <= 1300
+        assert got["seq"].tolist() == list(range(1, got.shape[0] + 1))
+        assert (got["ts_ns"] > 0).all() and (got["bid"] < got["ask"]).all()
+        reader.close()
+        h.stop(eng)

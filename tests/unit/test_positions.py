@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from engines._book import Position, PositionBook
+from engines._harness import Harness
+from engines.positions import read_snapshot
+from engines.service import ServiceClient, service_endpoint
+from shm.layout import FILL
 
 
 def test_apply_when_adding_averages_the_price() -> None:
@@ -62,3 +71,33 @@ def test_snapshot_when_no_mark_yet_unrealised_is_zero() -> None:
     book.on_fill(1, 0, 1, 5, 2.0)
     snap = book.snapshot(strategy_id=1)
     assert snap["unrealised"] == 0.0 and math.isnan(snap["positions"][0]["mark"])
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_fills_read_answers_positions_get_and_writes_snapshot(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """positions.get over the service and the snapshot file both show the filled position."""
+    rings = {"ticks": ("tick", "overwrite", 64), "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings) as h:
+        eng = h.engine("engines.positions:PositionsEngine", "positions", ("fills", "ticks"),
+                       (), snapshot_file="pos.json", snapshot_interval_s=0.05)
+        fill = np.zeros(2, FILL)
+        fill["strategy_id"], fill["symbol_id"], fill["side"] = 1, 0, [1, -1]
+        fill["qty"], fill["price"] = [10, 4], [5.0, 6.0]
+        h.writer("fills").write(fill)
+        reply: dict[str, Any] = {}
+        client = ServiceClient(service_endpoint(runtime_dir, "positions"), timeout_ms=5_000)
+        worker = threading.Thread(target=lambda: reply.update(
+            client.call("positions.get", strategy_id=1)))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while worker.is_alive() or not (runtime_dir / "pos.json").exists():
+            assert time.monotonic() < deadline, "no reply or no snapshot"
+            eng.poll()
+            time.sleep(0.001)
+        client.close()
+        h.stop(eng)
+    assert reply["positions"][0]["qty"] == 6 and reply["realised"] == pytest.approx(4.0)
+    snap = read_snapshot(runtime_dir / "pos.json")
+    assert snap["fills_applied"] == 2 and snap["fills_read"] == 2
