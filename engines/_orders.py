@@ -12,6 +12,8 @@ from collections import deque
 from collections.abc import MutableSequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from engines._signal import COUNTER_MASK
 from shm.layout import (
     FILL_CANCELLED,
@@ -109,7 +111,7 @@ class Order:
 class OrderManager:
     """Live orders by id, every id ever accepted, and the matching against last quotes."""
 
-    def __init__(self, params: VenueParams, high_water: MutableSequence[int]) -> None:
+    def __init__(self, params: VenueParams, high_water: MutableSequence[int] | np.ndarray) -> None:
         self.params = params
         # Last order counter accepted per strategy id; persisted by the caller across restarts.
         self.high_water = high_water

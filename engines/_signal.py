@@ -119,7 +119,7 @@ class MeanReversion:
     def _on_ticks_small(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
         """The same decisions as the vectorised path, one tick at a time (small batches)."""
         ema, last_ns = self.ema.tolist(), self.last_order_ns.tolist()
-        chosen: dict[int, tuple] = {}  # type: ignore[type-arg]
+        chosen: dict[int, tuple[int, int, float, float, float]] = {}
         sums: dict[int, list[float]] = {}
         for row in ticks.tolist():
             seq, ts, sym, _, bid, ask = row[:6]

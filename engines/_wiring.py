@@ -23,7 +23,7 @@ def readers_of(ctx: Any, dtype: np.dtype, *, required: bool = True) -> list[Any]
     return found
 
 
-def one_reader(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any | None:
+def one_reader(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any:
     found = readers_of(ctx, dtype, required=required)
     if len(found) > 1:
         raise ParamError(f"engine {ctx.name}: expects one {_kind(dtype)} reader ring, "
@@ -31,7 +31,7 @@ def one_reader(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any | Non
     return found[0] if found else None
 
 
-def one_writer(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any | None:
+def one_writer(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any:
     found = [w for _, w in sorted(ctx.writers.items()) if w.dtype == dtype]
     if len(found) != 1 and (required or found):
         raise ParamError(f"engine {ctx.name}: expects one {_kind(dtype)} writer ring, "

@@ -15,7 +15,7 @@ import numpy as np
 import zmq
 
 from engines.base import EngineContext
-from engines.log import get_logger
+from engines.log import configure_logging, get_logger
 from engines.runner import load_engine_class
 from nautilusd.config import EngineConfig, WaitKind
 from shm.status import StatusTable
@@ -33,7 +33,7 @@ class ZmqReader:
 
     def read(self, max_n: int) -> np.ndarray:
         if self._buf.shape[0] == 0:
-            parts = []
+            parts: list[np.ndarray] = []
             while sum(p.shape[0] for p in parts) < max_n:
                 try:
                     parts.append(np.frombuffer(self.sock.recv(zmq.NOBLOCK), self.dtype))
@@ -84,6 +84,7 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
               inputs: dict[str, tuple[str, np.dtype]], outputs: dict[str, tuple[str, np.dtype]],
               symbols: tuple[str, ...], runtime_dir: str) -> None:
     """Child body: build the engine on zmq adapters and drive poll() like the runner does."""
+    configure_logging("json", "error", instance="bench", engine=cfg.name)  # keep stdout clean
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     zctx = zmq.Context()
