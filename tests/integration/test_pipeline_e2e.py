@@ -179,3 +179,35 @@ def _reconcile_positions(fills: np.ndarray, ticks: np.ndarray, snap: dict[str, A
     assert snap["pnl"] == pytest.approx(cash + value, rel=1e-9, abs=1e-6)
     assert snap["realised"] + snap["unrealised"] == pytest.approx(snap["pnl"], abs=1e-6)
     assert not math.isnan(snap["pnl"])
+
+
+@pytest.mark.timeout(60)
+def test_pipeline_when_risk_is_down_fills_nothing(shm_dir: Path, runtime_dir: Path) -> None:
+    """Fail closed: with strategy and execution running but no risk, orders pile up unfilled."""
+    from nautilusd.bench._pipeline_rig import Rig, engine, ring
+    from shm.ring import ring_stats
+
+    rings = [ring("ticks", "tick", "marketdata", ("strategy", "execution"), policy="overwrite"),
+             ring("orders", "order", "strategy", ("risk",)),
+             ring("decisions", "decision", "risk", ("execution",)),
+             ring("fills", "fill", "execution", ())]
+    engines = [engine("marketdata", "engines.marketdata:MarketDataEngine", rate_per_s=2000.0,
+                      bars=False),
+               engine("strategy", "engines.strategy:StrategyEngine", threshold_bps=0.0,
+                      cooldown_ms=0.0, max_position=10**9),
+               engine("execution", "engines.execution:ExecutionEngine",
+                      publish_executions=False),
+               engine("risk", "engines.risk:RiskEngine")]  # configured, never started
+    with Rig(shm_dir, runtime_dir, ("A", "B"), rings, engines) as rig:
+        for name in ("execution", "strategy", "marketdata"):
+            rig.start(name)
+        orders = rig.segment("orders")
+        deadline = time.monotonic() + 30
+        while ring_stats(orders, directory=shm_dir)["cursor"] < 500:
+            assert time.monotonic() < deadline, "strategy sent too few orders"
+            time.sleep(0.05)
+        assert all(rig.ready(n) for n in ("execution", "strategy", "marketdata"))
+        assert ring_stats(rig.segment("fills"), directory=shm_dir)["cursor"] == 0
+        assert rig.slot("execution").get(7) == 0  # W_RECORDS_IN: no decision ever read
+        codes = rig.stop()
+    assert codes == {"execution": 0, "strategy": 0, "marketdata": 0}
