@@ -125,3 +125,25 @@ def test_engine_when_paced_writes_ticks_at_its_rate(shm_dir: Path, runtime_dir: 
         assert (got["ts_ns"] > 0).all() and (got["bid"] < got["ask"]).all()
         reader.close()
         h.stop(eng)
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_replaying_sample_writes_recorded_quotes(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """The replay source writes the sample file's quotes, flagged as replayed, in order."""
+    with Harness(shm_dir, runtime_dir, {"ticks": ("tick", "overwrite", 1024)}) as h:
+        reader = h.reader("ticks", 1)
+        eng = h.engine("engines.marketdata:MarketDataEngine", "marketdata", (), ("ticks",),
+                       symbols=("AAPL", "MSFT", "ESZ6", "EURUSD"), source="replay",
+                       replay_file=str(SAMPLE), replay_speed=0.0, replay_loop=False,
+                       max_batch=64)
+        while eng.poll():
+            pass
+        got = reader.read(1024)
+        expected = ReplayFeed(SAMPLE, ("AAPL", "MSFT", "ESZ6", "EURUSD")).ticks
+        assert got.shape[0] == expected.shape[0]
+        assert (got["flags"] == FLAG_REPLAYED).all()
+        assert got["bid"].tolist() == expected["bid"].tolist()
+        reader.close()
+        h.stop(eng)
