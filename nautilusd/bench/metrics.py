@@ -25,7 +25,7 @@ from nautilusd._metrics_source import StatusTableSource
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Rig, engine, ring
 from nautilusd.bench.report import emit, percentiles
-from nautilusd.config import SupervisorConfig, Topology
+from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig, Topology
 from nautilusd.metrics import MetricsServer
 from shm.status import W_RECORDS_IN
 
@@ -86,7 +86,7 @@ def _phase_rate(rig: Rig, seconds: float, procs: list[psutil.Process]) -> tuple[
     time.sleep(seconds)  # the measured interval itself, not a wait for a condition
     ticks, wall = counter.get(W_RECORDS_IN) - c0, time.monotonic() - t0
     cpu = sum(sum(p.cpu_times()[:2]) for p in procs) - cpu0
-    return ticks / wall, (ticks / cpu if cpu > 0 else float("nan"))
+    return ticks / wall, ticks / max(cpu, 0.01)  # cpu_times tick is 10 ms
 
 
 def _cores() -> tuple[int, dict[str, int]]:
@@ -99,9 +99,11 @@ def _cores() -> tuple[int, dict[str, int]]:
 
 def _run(phase_s: float, rounds: int, rate_hz: float, cpus: dict[str, int]) -> dict[str, Any]:
     shm, rt = runs._dirs()
-    # A block ring: every tick written is read, so ticks/s is the pipeline's throughput.
-    rings = [ring("ticks", "tick", "marketdata", ("strategy",), capacity=65536,
-                  policy="block"),
+    # A block ring: every tick written is read, so ticks/s is the pipeline's throughput. Its
+    # timeout is long: on a loaded box the reader may be descheduled for over a second.
+    ticks = RingConfig(name="ticks", record="tick", capacity=65536, policy=RingPolicy.BLOCK,
+                       writer="marketdata", readers=("strategy",), block_timeout_ms=60_000)
+    rings = [ticks,
              ring("orders", "order", "strategy", (), capacity=65536)]
     engines = [engine("marketdata", "engines.marketdata:MarketDataEngine", "blocking",
                       rate_per_s=0.0, max_batch=4096, bars=False),
@@ -140,6 +142,9 @@ def _phases(rig: Rig, server: MetricsServer, phase_s: float, rounds: int,
             else:
                 active.clear()
             rates[scraping].append(_phase_rate(rig, phase_s, procs))
+            dead = [p.name() for p in procs if not p.is_running()]
+            if dead:
+                raise RuntimeError(f"bench metrics: engine process exited mid-run: {dead}")
     finally:
         stop.set()
         active.set()
