@@ -1,5 +1,6 @@
 """A real systemd-journald, started by the test in a private mount namespace, receives the
-native-protocol records of engines.log and answers `journalctl ENGINE=risk -o json`."""
+native-protocol records of engines.log and answers `journalctl ENGINE=risk -o json` and
+`nautilusctl logs risk`."""
 
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ SCENARIO = textwrap.dedent("""
         n=$((n + 1)); [ $n -lt 200 ] || { echo "records never arrived" >&2; exit 4; }
         sleep 0.05
     done
+    echo "---CTL---"
+    "$CTL" logs risk
     echo "---JOURNAL---"
     journalctl -D /run/log/journal ENGINE=risk -o json --all --no-pager
 """)
@@ -84,15 +87,17 @@ def _unshare_allowed() -> str | None:
     return None
 
 
-def run_scenario(work: Path) -> tuple[int, list[dict[str, Any]]]:
-    """Run the scenario in its own namespace and session; returns journald's pid and records."""
+def run_scenario(work: Path) -> tuple[int, str, list[dict[str, Any]]]:
+    """Run the scenario in its own namespace and session: journald's pid, the output of
+    `nautilusctl logs risk` and the records of `journalctl ENGINE=risk -o json`."""
     (work / "engine.py").write_text(ENGINE_SCRIPT)
     (work / "scenario.sh").write_text(SCENARIO)
     (work / "journald.conf").write_text(
         "[Journal]\nStorage=volatile\nForwardToSyslog=no\nForwardToKMsg=no\n"
         "ForwardToConsole=no\nForwardToWall=no\n"
     )
-    env = {**os.environ, "WORK": str(work), "PY": sys.executable, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "WORK": str(work), "PY": sys.executable, "PYTHONPATH": str(ROOT),
+           "CTL": str(Path(sys.executable).with_name("nautilusctl"))}
     env.pop("NAUTILUSD_JOURNAL_SOCKET", None)
     proc = subprocess.Popen(
         ["unshare", "-m", "--propagation", "private", "sh", str(work / "scenario.sh")],
@@ -107,8 +112,9 @@ def run_scenario(work: Path) -> tuple[int, list[dict[str, Any]]]:
             proc.wait(timeout=5)
     assert proc.returncode == 0, f"scenario failed ({proc.returncode}): {err}\n{out[-2000:]}"
     head, _, journal = out.partition("---JOURNAL---\n")
+    head, _, ctl_logs = head.partition("---CTL---\n")
     pid = int(head.split("JOURNALD_PID=")[1].split()[0])
-    return pid, [json.loads(line) for line in journal.splitlines() if line.strip()]
+    return pid, ctl_logs, [json.loads(line) for line in journal.splitlines() if line.strip()]
 
 
 def test_journalctl_when_engine_logs_natively_finds_fields_by_engine(tmp_path: Path) -> None:
@@ -117,7 +123,7 @@ def test_journalctl_when_engine_logs_natively_finds_fields_by_engine(tmp_path: P
     if reason:
         pytest.skip(reason)
     socket_existed = Path("/run/systemd/journal/socket").exists()
-    journald_pid, records = run_scenario(tmp_path)
+    journald_pid, ctl_logs, records = run_scenario(tmp_path)
     by_event = {r["EVENT"]: r for r in records}
     assert sorted(by_event) == ["book.snapshot", "handler.failed", "limit.breached"]
     assert {r["ENGINE"] for r in records} == {"risk"}
@@ -130,6 +136,8 @@ def test_journalctl_when_engine_logs_natively_finds_fields_by_engine(tmp_path: P
     failed = by_event["handler.failed"]
     assert failed["PRIORITY"] == "3" and "ValueError: bad price" in failed["EXCEPTION"]
     assert by_event["book.snapshot"]["LEVELS"] == "L" * 300_000  # came through the memfd
+    # nautilusctl logs reads the same journal (the namespace's /run/log/journal).
+    assert "limit.breached symbol=AAPL" in ctl_logs and "handler.failed" in ctl_logs
     # Cleanup: journald is gone and its namespace took the mounts with it.
     assert not psutil.pid_exists(journald_pid) or psutil.Process(journald_pid).status() == "zombie"
     assert Path("/run/systemd/journal/socket").exists() == socket_existed
