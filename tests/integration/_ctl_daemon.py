@@ -57,7 +57,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [str(BIN / "nautilusd"), "run", "--config", str(self.config), "--runtime-dir",
              str(runtime_dir)], stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_for(lambda: self.all_ready(), timeout_s=30)
+        self.wait_for(lambda: self.all_ready(), timeout_s=60)
 
     def write_config(self, filename: str, engines: str) -> Path:
         """A config for this daemon's instance and shm dir with `engines`, next to the first."""
@@ -92,7 +92,7 @@ class Daemon:
                                str(self.runtime_dir)], capture_output=True, text=True,
                               timeout=timeout_s, check=False)
 
-    def wait_for(self, condition: Callable[[], Any], timeout_s: float = 15) -> Any:
+    def wait_for(self, condition: Callable[[], Any], timeout_s: float = 30) -> Any:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             result = condition()
