@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from engines.bus import Subscriber
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
