@@ -48,17 +48,39 @@ class RiskLimits:
 
 
 class RiskState:
-    """What the checks remember: projected positions, last mids, rate buckets, kill switch."""
+    """What the checks remember: projected positions, last mids, rate buckets, kill switch.
 
-    def __init__(self, n_symbols: int, limits: RiskLimits) -> None:
+    Pass `store` (name -> array, e.g. from a StateFile) to keep everything but the last
+    mids across a restart; by default the arrays are private to this object."""
+
+    def __init__(self, n_symbols: int, limits: RiskLimits,
+                 store: dict[str, np.ndarray] | None = None) -> None:
         self.limits = limits
-        self.position = np.zeros(n_symbols, dtype=np.int64)
-        self.gross = 0
+        arrays = store if store is not None else {
+            name: np.zeros(n, dtype=np.int64) for name, (_, n) in state_layout(
+                n_symbols, limits).items()}
+        self.position = arrays["position"]
+        self.rate_bucket = arrays["rate_bucket"]
+        self.rate_count = arrays["rate_count"]
+        self._flags = arrays["flags"]  # [gross, killed]
         self.last_mid = np.full(n_symbols, np.nan)
-        self.rate_bucket = np.zeros(limits.max_strategies, dtype=np.int64)
-        self.rate_count = np.zeros(limits.max_strategies, dtype=np.int64)
-        self.killed = False
         self.band = limits.price_band_bps * 1e-4
+
+    @property
+    def gross(self) -> int:
+        return int(self._flags[0])
+
+    @gross.setter
+    def gross(self, value: int) -> None:
+        self._flags[0] = value
+
+    @property
+    def killed(self) -> bool:
+        return bool(self._flags[1])
+
+    @killed.setter
+    def killed(self, value: bool) -> None:
+        self._flags[1] = 1 if value else 0
 
     def on_ticks(self, ticks: np.ndarray) -> None:
         """Remember the last mid per symbol from a TICK batch."""
@@ -71,6 +93,12 @@ class RiskState:
             sym = ticks["symbol_id"].astype(np.intp)
             ok = sym < self.last_mid.shape[0]
             self.last_mid[sym[ok]] = ((ticks["bid"] + ticks["ask"]) * 0.5)[ok]
+
+
+def state_layout(n_symbols: int, limits: RiskLimits) -> dict[str, tuple[str, int]]:
+    """The persistent arrays of a RiskState, for engines._persist.StateFile."""
+    return {"position": ("<i8", n_symbols), "rate_bucket": ("<i8", limits.max_strategies),
+            "rate_count": ("<i8", limits.max_strategies), "flags": ("<i8", 2)}
 
 
 def check_one(state: RiskState, order: np.void | dict) -> tuple[int, int]:  # type: ignore[type-arg]

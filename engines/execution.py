@@ -6,16 +6,14 @@ per-strategy high-water mark of accepted ids lives in a small file in the runtim
 
 from __future__ import annotations
 
-import mmap
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from engines._orders import OrderManager, VenueParams
 from engines._params import parse_params
+from engines._persist import StateFile
 from engines._wiring import one_reader, one_writer, quiet
 from engines.base import Engine
 from shm.layout import DECISION, FILL, TICK
@@ -34,25 +32,6 @@ class ExecutionParams(VenueParams):
     wake_on_ticks: bool = False  # False: ticks are read when decisions come
 
 
-class HighWaterFile:
-    """int64 per strategy id in `<runtime_dir>/<engine>.hwm`, mapped; reset for a new ring."""
-
-    def __init__(self, path: Path, slots: int, fresh: bool) -> None:
-        size = 8 * slots
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if fresh or os.fstat(fd).st_size != size:
-                os.ftruncate(fd, 0)
-                os.ftruncate(fd, size)
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
-        self.values = np.frombuffer(self._map, dtype=np.int64)
-
-    def flush(self) -> None:
-        self._map.flush()  # the mapping itself goes with the process
-
-
 class ExecutionEngine(Engine):
     """Reads ticks and decisions, writes fills, publishes executions."""
 
@@ -64,13 +43,14 @@ class ExecutionEngine(Engine):
         self.decisions = one_reader(self.ctx, DECISION)
         self.fills = one_writer(self.ctx, FILL)
         # No fill ever written on this ring: nothing can be filled twice, start clean.
-        self.hwm = HighWaterFile(self.ctx.runtime_dir / f"{self.ctx.name}.hwm",
-                                 self.p.max_strategies, fresh=self.fills.cursor == 0)
-        self.om = OrderManager(self.p, self.hwm.values)
+        self.hwm = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.hwm",
+                             {"high_water": ("<i8", self.p.max_strategies)},
+                             fresh=self.fills.cursor == 0)
+        self.om = OrderManager(self.p, self.hwm.arrays["high_water"])
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, tuple[float, float, int, int]] = {}
         self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
-        self.log.info("execution_started", high_water=self.hwm.values[:8].tolist())
+        self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
         n = self._read_ticks()

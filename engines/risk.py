@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from engines._params import parse_params
-from engines._risk_checks import RiskLimits, RiskState, decide
+from engines._persist import StateFile
+from engines._risk_checks import RiskLimits, RiskState, decide, state_layout
 from engines._wiring import Every, one_reader, one_writer, quiet, readers_of
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
@@ -44,17 +45,22 @@ class RiskEngine(Engine):
         self.p = parse_params(RiskParams, self.ctx.params, f"engines.{self.ctx.name}")
         limits = RiskLimits(**{f.name: getattr(self.p, f.name)
                                for f in dataclasses.fields(RiskLimits)})
-        self.state = RiskState(max(len(self.ctx.symbols), 1), limits)
         self.ticks = one_reader(self.ctx, TICK)
         if not self.p.wake_on_ticks:
             quiet(self.ctx, self.ticks)
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
+        # Projected positions, rate buckets and the kill switch survive a restart of risk;
+        # a decisions ring never written to means a new session: start from zero.
+        n_symbols = max(len(self.ctx.symbols), 1)
+        self.saved = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.state",
+                               state_layout(n_symbols, limits) | {"pnl_peak": ("<f8", 1)},
+                               fresh=self.decisions.cursor == 0)
+        self.state = RiskState(n_symbols, limits, self.saved.arrays)
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
         self.alert_timer = Every(self.p.alert_interval_s)
         # Bus and service sockets are looked at every few ms, never between a tick and an order.
         self.housekeeping_timer = Every(HOUSEKEEPING_S)
-        self.pnl_peak = 0.0
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
         self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
         self.service = ServiceServer(
@@ -99,9 +105,13 @@ class RiskEngine(Engine):
         if self.alert_timer.due(time.monotonic_ns()):
             self._flush_alerts()
 
+    @property
+    def pnl_peak(self) -> float:
+        return float(self.saved.arrays["pnl_peak"][0])
+
     def _on_pnl(self, snapshot: dict) -> None:  # type: ignore[type-arg]
         pnl = float(snapshot.get("pnl", 0.0))
-        self.pnl_peak = max(self.pnl_peak, pnl)
+        self.saved.arrays["pnl_peak"][0] = max(self.pnl_peak, pnl)
         drawdown = self.pnl_peak - pnl
         if drawdown > self.p.max_drawdown and not self.state.killed:
             self._engage(f"drawdown {drawdown:.2f} over limit {self.p.max_drawdown:.2f}")
@@ -150,6 +160,7 @@ class RiskEngine(Engine):
     def on_stop(self) -> None:
         self._flush_alerts()
         self.service.close()
+        self.saved.flush()
         if not self.p.wake_on_ticks:
             self.ticks.close()
         self.log.info("risk_stopped", decided=self.ctx.status.get(W_RECORDS_OUT),

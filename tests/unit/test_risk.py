@@ -274,3 +274,23 @@ def test_drawdown_when_pnl_falls_past_limit_engages_kill_switch(
 def _publish(sock: Any, pnl: float) -> bool:
     sock.send_multipart([b"trading.positions.all", msgpack.packb({"pnl": pnl})])
     return True
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_restarted_keeps_positions_and_kill_switch(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """A restarted risk engine keeps its projected positions and stays killed."""
+    with Harness(shm_dir, runtime_dir, RISK_RINGS) as h:
+        out = h.reader("decisions", 1)
+        first = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
+        _send_order(h, 1)
+        _until(lambda: out.available() == 1, first)
+        first._kill_switch(engage=True, why="test")
+        h.stop(first)
+        second = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
+                          ("decisions",))
+        assert second.state.killed and second.state.position.tolist() == [10, 0]
+        assert second.state.gross == 10
+        out.close()
+        h.stop(second)
