@@ -81,8 +81,9 @@ class MeanReversion:
         rows = np.flatnonzero(candidate)
         if rows.size == 0:
             return 0
-        _, first = np.unique(sym[rows], return_index=True)
-        rows = rows[first][: out.shape[0]]
+        first = np.full(self.ema.shape[0], -1, dtype=np.int64)
+        first[sym[rows][::-1]] = rows[::-1]  # the last write wins: each symbol's first row
+        rows = first[first >= 0][: out.shape[0]]
         return self._emit(ticks, rows, sym[rows], np.sign(-dev[rows]), out, now_ns)
 
     def _emit(self, ticks: np.ndarray, rows: np.ndarray, sym: np.ndarray, sign: np.ndarray,

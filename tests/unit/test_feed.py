@@ -147,3 +147,13 @@ def test_engine_when_replaying_sample_writes_recorded_quotes(
         assert got["bid"].tolist() == expected["bid"].tolist()
         reader.close()
         h.stop(eng)
+
+
+def test_group_cumsum_when_many_keys_sorted_path_agrees_with_dense_path() -> None:
+    """The sort-based path (many keys) and the dense path (few keys) give the same sums."""
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 12, 500)
+    values = rng.integers(-50, 50, 500)
+    dense = group_cumsum(keys, values)
+    sparse = group_cumsum(keys + 1000, values)  # same grouping, keys too large for columns
+    assert dense.tolist() == sparse.tolist()
