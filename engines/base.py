@@ -42,7 +42,8 @@ class EngineContext:
             from engines.bus import Publisher
 
             self._publisher = Publisher(self.bus_pub_endpoint)
-        return self._publisher
+        publisher: Publisher = self._publisher
+        return publisher
 
     def subscriber(self, topics: list[str] | tuple[str, ...]) -> Subscriber:
         """A new bus subscriber on `topics` (closed by the runner at exit)."""

@@ -96,6 +96,7 @@ class Daemon:
             self.log.info("daemon_started", pid=os.getpid(), config=str(self.topology.source),
                           runtime_dir=str(self.runtime_dir), engines=len(self.sup.instances))
             self.sup.start_all()
+            self._on_lifecycle_event("", "ready", {})  # nothing to wait for: READY=1 now
             self.loop.run()
         finally:
             self._teardown()
@@ -136,6 +137,7 @@ class Daemon:
         self.sup = Supervisor(self.topology, self.host, self.loop, self.table, paths=where,
                               rings=self.rings)
         self.sup.add_stopped_listener(self.loop.stop)
+        self.sup.add_reload_listener(lambda topology: setattr(self, "topology", topology))
 
     def _install_signals(self) -> None:
         self._sig_r, sig_w = socket.socketpair()
@@ -170,6 +172,7 @@ class Daemon:
         from nautilusd.metrics import MetricsServer
 
         source = StatusTableSource(self.table, self.topology)
+        self.sup.add_reload_listener(lambda topology: setattr(source, "topology", topology))
         self.metrics = MetricsServer(address, source).start()
         self._closers.append(self.metrics.stop)
 
@@ -179,12 +182,13 @@ class Daemon:
         if interval:
             gate = WatchdogGate(self.notifier, self.sup.critical_healthy)
             self.loop.call_every(interval, gate.tick)
+        self.sup.add_shutdown_listener(self.notifier.stopping)
         self._closers.append(self.notifier.close)
 
     # -- running -----------------------------------------------------------------------------
 
     def _on_lifecycle_event(self, name: str, event: str, fields: dict[str, Any]) -> None:
-        if not self.notifier.enabled:
+        if not self.notifier.enabled or self.sup.shutting_down:
             return
         line = summary_line(self.sup.status()["engines"])
         if not self._ready_sent and event == "ready" and self.sup.all_ready():
@@ -211,7 +215,6 @@ class Daemon:
         if self.sup.shutting_down:
             return
         self.log.info("shutdown_requested", reason=reason)
-        self.notifier.stopping()
         self.sup.shutdown()
 
     def _reload(self) -> None:
@@ -222,7 +225,6 @@ class Daemon:
             return
         self.notifier.reloading()
         diff = self.sup.reload(topology)
-        self.topology = topology
         self.log.info("reloaded", **diff)
 
     # -- teardown, in reverse ----------------------------------------------------------------

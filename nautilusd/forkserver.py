@@ -129,10 +129,10 @@ class _Server:
         self.send("hello", os.getpid())
         self._refill()
         while True:
-            readable, _, _ = select.select([self.sock, self.wake_r], [], [])
+            readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [])
             if self.wake_r in readable:
                 self._reap()
-            if self.sock in readable:
+            if self.sock.fileno() in readable:
                 try:
                     data = self.sock.recv(MAX_MESSAGE_BYTES)
                 except ConnectionResetError:

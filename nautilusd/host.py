@@ -148,7 +148,7 @@ class RealHost:
                 self._backlog.append(message)
         finally:
             self._sock.setblocking(False)
-        pid = int(message[1])  # type: ignore[call-overload]
+        pid: int = int(message[1])  # type: ignore[call-overload]
         self._on_exit[pid] = on_exit
         if self._backlog:
             self.loop.call_later(0, self._dispatch_backlog)

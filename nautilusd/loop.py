@@ -15,7 +15,7 @@ from typing import Any
 
 import zmq
 
-Callback = Callable[[], None]
+Callback = Callable[[], object]
 
 
 class Timer:

@@ -43,7 +43,7 @@ def backoff_delay_s(config: EngineConfig, attempt: int, rng: random.Random) -> f
     base_ms = min(config.backoff_initial_ms * 2 ** (attempt - 2), config.backoff_max_ms)
     jitter = config.backoff_jitter
     factor = 1.0 + rng.uniform(-jitter, jitter) if jitter > 0 else 1.0
-    return max(0.0, base_ms * factor / 1000.0)
+    return float(max(0.0, base_ms * factor / 1000.0))
 
 
 class RestartTracker:

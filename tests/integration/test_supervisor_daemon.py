@@ -23,6 +23,14 @@ entry = "engines.reference:ReferenceEngine"
 cpus = {cpus}
 liveness_timeout_ms = 1000
 """
+RING = """
+[rings.data]
+record = "raw64"
+capacity = 1024
+policy = "block"
+writer = "a"
+readers = ["b"]
+"""
 
 
 def write_config(directory: Path, shm_dir: Path, engines: dict[str, list[int]],
@@ -30,8 +38,9 @@ def write_config(directory: Path, shm_dir: Path, engines: dict[str, list[int]],
     text = (f'[supervisor]\ninstance = "{instance}"\nmetrics_address = ""\n'
             f'shm_dir = "{shm_dir}"\nshutdown_timeout_ms = 5000\n')
     text += "".join(ENGINES.format(name=n, cpus=c) for n, c in engines.items())
-    text += ('\n[engines.sidecar]\ncommand = ["/bin/sleep", "300"]\n'
-             if "sidecar" not in engines else "")
+    text += '\n[engines.sidecar]\ncommand = ["/bin/sleep", "300"]\n'
+    if {"a", "b"} <= set(engines):
+        text += RING
     path = directory / "nautilusd.toml"
     path.write_text(text)
     return path
@@ -67,13 +76,23 @@ def wait_ready(shm_dir: Path, names: set[str], proc: subprocess.Popen[bytes],
     raise AssertionError(f"engines {sorted(names)} not ready within {timeout_s} s")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def gone(pids: list[int], timeout_s: float) -> bool:
+    """True once none of `pids` runs (zombies count as gone), within `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
-        if not alive:
+        if not any(_alive(p) for p in pids):
             return True
         time.sleep(0.02)
+    left = [(p, psutil.Process(p).ppid(), psutil.Process(p).status(),
+             psutil.Process(p).cmdline()[-2:]) for p in pids if _alive(p)]
+    print("still running:", left)
     return False
 
 
@@ -122,6 +141,25 @@ def test_sigterm_when_running_stops_engines_and_removes_segments(shm_dir, runtim
     assert not list(shm_dir.iterdir())
 
 
+@pytest.mark.timeout(40)
+def test_ring_when_engine_crashes_outlives_it_and_goes_at_shutdown(shm_dir, runtime_dir):
+    """A ring is created before its engines, survives a reader's crash, and is removed at exit."""
+    proc = start_daemon(write_config(runtime_dir, shm_dir, {"a": [0], "b": [1]}), runtime_dir)
+    try:
+        ready = wait_ready(shm_dir, {"a", "b"}, proc)
+        ring = shm_dir / paths.ring_segment("itest", "data")
+        inode = ring.stat().st_ino
+        os.kill(ready["b"], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while wait_ready(shm_dir, {"b"}, proc)["b"] == ready["b"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert ring.stat().st_ino == inode
+    finally:
+        assert stop(proc) == 0
+    assert not list(shm_dir.iterdir())
+
+
 @pytest.mark.timeout(60)
 def test_sigkill_when_daemon_killed_engines_die_and_next_start_reclaims(shm_dir, runtime_dir):
     """SIGKILL of nautilusd takes every engine with it; the next start reclaims its segments."""
@@ -140,4 +178,5 @@ def test_sigkill_when_daemon_killed_engines_die_and_next_start_reclaims(shm_dir,
         assert stop(again) == 0
     assert not list(shm_dir.iterdir())  # ... and gone after the next start and clean stop
     log = (runtime_dir / "daemon.log").read_text()
+    Path("/tmp/sigkill_daemon.log").write_text(log)
     assert "reclaimed_stale_segments" in log

@@ -1,0 +1,181 @@
+"""The supervisor's command API, used by the control plane: targets, start/stop/restart,
+reload, scale, pin, health and the status document (a base class of Supervisor).
+
+Every command only changes what is wanted and lets the supervisor's lifecycle logic act.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any
+
+from nautilusd import groups
+from nautilusd.config import Topology
+from nautilusd.errors import NautilusdError, UnknownTargetError
+from nautilusd.launch import resolve_cpus
+from nautilusd.process import Instance
+from nautilusd.restarts import RestartTracker
+from nautilusd.states import State
+
+
+class SupervisorCommands:
+    """The operations of `nautilusctl`; Supervisor inherits them and provides the state."""
+
+    topology: Topology
+    instances: dict[str, Instance]
+    host: Any
+    loop: Any
+    rings: Any
+    rng: Any
+    shutting_down: bool
+    started_at: float
+    _order: list[str]
+    _removing: set[str]
+    _shutdown_timer: Any
+    _shutdown_listeners: list[Callable[[], object]]
+    _reload_listeners: list[Callable[[Topology], object]]
+    # Lifecycle steps the Supervisor provides:
+    _queue_stop: Callable[..., None]
+    _advance: Callable[[], None]
+    _check_shutdown_done: Callable[[], None]
+    _kill: Callable[..., None]
+    _apply_topology: Callable[[Topology], None]
+    _emit: Callable[..., None]
+
+    def resolve(self, target: str) -> list[str]:
+        """Instance names for `target`: an instance, an engine, a group, or "all"."""
+        if target == "all":
+            return [n for n in self._order if n in self.instances]
+        if target in self.instances:
+            return [target]
+        if target in self.topology.engines:
+            return list(self.topology.engines[target].instance_names)
+        members = groups.group_members(self.topology, target)
+        if members:
+            return members
+        known = [*self.instances, *self.topology.engines, *self.topology.groups]
+        raise UnknownTargetError(target, dict.fromkeys(known))
+
+    def start(self, target: str) -> list[str]:
+        names = self.resolve(target)
+        for name in names:
+            inst = self.instances[name]
+            if inst.state is State.FATAL:
+                inst.tracker.reset()
+            inst.wanted = True
+            if not inst.running:
+                inst.cancel_timer()
+                inst.due = True
+        self._advance()
+        return names
+
+    def stop(self, target: str) -> list[str]:
+        names = self.resolve(target)
+        self._queue_stop(names, restart=False)
+        return names
+
+    def restart(self, target: str) -> list[str]:
+        names = self.resolve(target)
+        for name in names:
+            self.instances[name].tracker.reset()
+            self.instances[name].wanted = True
+        self._queue_stop(names, restart=True)
+        self._advance()
+        return names
+
+    def shutdown(self) -> None:
+        """Stop everything in reverse order; stopped listeners run when all are down."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        for callback in self._shutdown_listeners:
+            callback()
+        timeout_s = self.topology.supervisor.shutdown_timeout_ms / 1000
+        self._shutdown_timer = self.loop.call_later(timeout_s, self._shutdown_overdue)
+        self._queue_stop([n for n in self._order if n in self.instances], restart=False)
+        self._check_shutdown_done()
+
+    def _shutdown_overdue(self) -> None:
+        for inst in self.instances.values():
+            if inst.running:
+                self._kill(inst, "shutdown_timeout")
+
+    def reload(self, topology: Topology) -> dict[str, list[str]]:
+        """Apply a new topology: start added instances, restart changed ones, stop removed."""
+        new = {n: e for e in topology.engines.values() for n in e.instance_names}
+        removed = [n for n in self.instances if n not in new]
+        changed = [n for n in new if n in self.instances and self.instances[n].config != new[n]]
+        added = [n for n in new if n not in self.instances]
+        self._apply_topology(topology)
+        for name in changed:
+            inst = self.instances[name]
+            inst.config, inst.tracker = new[name], RestartTracker(new[name], self.rng)
+            inst.cpus = resolve_cpus(new[name], topology.supervisor.cpus, self.host.host_cpus())
+        self._removing.update(removed)
+        self._queue_stop(removed, restart=False)
+        self._queue_stop([n for n in changed if self.instances[n].running], restart=True)
+        for name in added:
+            self.instances[name].wanted = self.instances[name].due = True
+        self._advance()
+        for callback in self._reload_listeners:
+            callback(topology)
+        return {"added": added, "changed": changed, "removed": removed}
+
+    def scale(self, engine: str, n: int) -> list[str]:
+        """Run `n` replicas of `engine`; returns the instance names after the change."""
+        if engine not in self.topology.engines:
+            raise UnknownTargetError(engine, self.topology.engines)
+        if n < 1:
+            raise NautilusdError(f"scale {engine!r}: replicas must be >= 1, got {n!r}")
+        config = dataclasses.replace(self.topology.engines[engine], replicas=n)
+        engines = MappingProxyType({**self.topology.engines, engine: config})
+        self.reload(dataclasses.replace(self.topology, engines=engines))
+        return list(config.instance_names)
+
+    def pin(self, engine: str, cpus: list[int]) -> list[int]:
+        """Move every instance of `engine` (or one instance) to `cpus` now, verified."""
+        found: list[int] = sorted(set(cpus))
+        for name in self.resolve(engine):
+            inst = self.instances[name]
+            if inst.running and inst.pid:
+                found = self.host.pin(inst.pid, cpus)
+            inst.cpus = tuple(found)
+            self._emit(inst, "pinned", cpus_now=found)
+        return found
+
+    def all_ready(self) -> bool:
+        return all(i.state is State.READY for i in self.instances.values() if i.wanted)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """0 healthy, 1 degraded (something not ready or FATAL), 2 down (critical FATAL)."""
+        fatal = [n for n, i in self.instances.items() if i.state is State.FATAL]
+        critical = [n for n in fatal
+                    if groups.is_critical(self.topology, self.instances[n].config.group)]
+        not_ready = [n for n, i in self.instances.items()
+                     if i.wanted and i.state is not State.READY]
+        code = 2 if critical else 1 if fatal or not_ready else 0
+        return code, {"status": ("healthy", "degraded", "down")[code], "fatal": fatal,
+                      "critical_fatal": critical, "not_ready": not_ready}
+
+    def critical_healthy(self) -> bool:
+        """No member of a critical group is FATAL (gates the systemd watchdog)."""
+        return self.health()[0] != 2
+
+    def status(self) -> dict[str, Any]:
+        """The `nautilusctl status --json` document."""
+        now, now_ns = self.loop.now(), self.host.monotonic_ns()
+        _, health = self.health()
+        engines = [self.instances[n].status(now, now_ns) for n in self._order
+                   if n in self.instances]
+        return {
+            "daemon": {"instance": self.topology.supervisor.instance, "pid": os.getpid(),
+                       "config": str(self.topology.source), "health": health["status"],
+                       "uptime_s": round(now - self.started_at, 3),
+                       "engines_ready": sum(e["ready"] for e in engines),
+                       "engines_total": len(engines), "shutting_down": self.shutting_down},
+            "engines": engines,
+            "rings": self.rings.stats() if self.rings is not None else [],
+        }
