@@ -178,5 +178,4 @@ def test_sigkill_when_daemon_killed_engines_die_and_next_start_reclaims(shm_dir,
         assert stop(again) == 0
     assert not list(shm_dir.iterdir())  # ... and gone after the next start and clean stop
     log = (runtime_dir / "daemon.log").read_text()
-    Path("/tmp/sigkill_daemon.log").write_text(log)
     assert "reclaimed_stale_segments" in log
