@@ -36,6 +36,11 @@ class SlotTable(Protocol):
     def slot(self, index: int) -> StatusSlot: ...
 
 
+# Log level of the lifecycle events that are not routine.
+LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "killed": "warning",
+          "exited": "warning", "backoff": "warning", "group_restart": "warning"}
+
+
 class EventSink:
     """Logs each lifecycle event and hands it to every listener (bus proxy, systemd, tests)."""
 
@@ -44,7 +49,8 @@ class EventSink:
         self.listeners: list[EventListener] = []
 
     def emit(self, name: str, event: str, fields: dict[str, Any]) -> None:
-        self.log.info(f"engine_{event}", target=name, **fields)
+        level = LEVELS.get(event, "info")
+        getattr(self.log, level)(f"engine_{event}", target=name, **fields)
         for listener in self.listeners:
             try:
                 listener(name, event, fields)
@@ -116,8 +122,9 @@ class Supervisor(SupervisorCommands):
         self._reload_listeners.append(callback)
 
     def _emit(self, inst: Instance, event: str, **fields: Any) -> None:
-        fields = {"engine": inst.engine, "pid": inst.pid or fields.pop("pid", 0),
-                  "cpus": list(inst.cpus), "restarts": inst.restarts, **fields}
+        pid = fields.pop("pid", inst.pid)
+        fields = {"engine": inst.engine, "pid": pid, "cpus": list(inst.cpus),
+                  "restarts": inst.restarts, **fields}
         self.events.emit(inst.name, event, fields)
         if self.on_event is not None:
             self.on_event(inst.name, event, fields)
@@ -221,8 +228,9 @@ class Supervisor(SupervisorCommands):
     def _on_exit(self, inst: Instance, generation: int, code: int) -> None:
         if generation != inst.generation or not inst.running:
             return  # a report about a process this instance no longer has
+        pid = inst.pid
         record = inst.exited(code, self.loop.now())
-        fields = {"pid": 0, **record.as_dict()}
+        fields = {"pid": pid, **record.as_dict()}
         if inst.state is State.STOPPING:
             inst.fire(Trigger.EXIT)
             inst.cancel_timer()

@@ -273,3 +273,16 @@ def test_status_when_running_lists_every_engine_with_fields():
                 "heartbeat_age_ms", "last_exit", "counters"):
         assert key in entry
     assert entry["state"] == "READY" and doc["daemon"]["health"] == "healthy"
+
+
+def test_exit_when_engine_crashes_event_names_pid_code_and_restart_count():
+    """The exited event is a complete record: engine, old pid, exit code, reason, restarts."""
+    rig = Rig(engine("a", cpus=(1,)))
+    rig.sup.start_all()
+    pid = rig.pid("a")
+    rig.crash("a", 7)
+    exited = [f for _, e, f in rig.events if e == "exited"][0]
+    assert exited["pid"] == pid and exited["exit_code"] == 7 and exited["reason"] == "exit"
+    assert exited["engine"] == "a" and exited["cpus"] == [1] and exited["restarts"] == 0
+    restarting = [f for _, e, f in rig.events if e == "restarting"][0]
+    assert restarting["restarts"] == 1 and restarting["backoff_s"] == 0.0
