@@ -172,14 +172,15 @@ class NautilusdCollector:
         if latency is None:
             return
         family = HistogramMetricFamily(
-            P + "pipeline_latency_seconds", "end-to-end latency along a pipeline path",
-            labels=["path"],
+            P + "pipeline_latency_seconds", "latency along a pipeline path, sampled from rings",
+            labels=["ring", "path"],
         )
         for h in latency():
             buckets = [(_bound(le), float(n)) for le, n in h["buckets"]]
             if not buckets or buckets[-1][0] != "+Inf":
                 buckets.append(("+Inf", float(h["count"])))
-            family.add_metric([str(h["path"])], buckets, float(h["sum_s"]))
+            family.add_metric([str(h.get("ring", "")), str(h["path"])], buckets,
+                              float(h["sum_s"]))
         yield family
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from nautilusd import paths
+from nautilusd._metrics_latency import RingLatency, paths_for
 from nautilusd.states import State
 from shm.errors import ShmError
+from shm.layout import RECORDS
 from shm.status import NO_EXIT, StatusTable
 
 RingStats = Callable[..., dict[str, Any]]
@@ -50,8 +52,9 @@ class StatusTableSource:
         self.ring_errors = 0
         if loop_stats is not None:
             self.loop_stats = loop_stats
+        self._latency: dict[str, RingLatency] = {}
         if latency_histograms is not None:
-            self.latency_histograms = latency_histograms
+            self.latency_histograms = latency_histograms  # type: ignore[method-assign,assignment]
 
     def status_snapshot(self) -> dict[str, Any]:
         now_ns = self._clock_ns()
@@ -101,6 +104,29 @@ class StatusTableSource:
                                 if r.get("active") or int(r.get("index", 0)) < len(ring.readers)]
             found.append(stats)
         return found
+
+    def latency_histograms(self) -> list[dict[str, Any]]:
+        """Sampled pipeline latencies of every ring whose records carry hop timestamps."""
+        topology = self.topology
+        directory = Path(topology.supervisor.shm_dir)
+        found: list[dict[str, Any]] = []
+        for ring in topology.rings.values():
+            segment = paths.ring_segment(topology.supervisor.instance, ring.name)
+            sampler = self._latency.get(ring.name)
+            if sampler is None or sampler.segment_name != segment:
+                dtype = RECORDS.get(ring.record)
+                if dtype is None or not paths_for(dtype):
+                    continue
+                sampler = self._latency[ring.name] = RingLatency(ring.name, segment, dtype,
+                                                                 directory)
+            sampler.sample()
+            found.extend(sampler.histograms())
+        return found
+
+    def close(self) -> None:
+        for sampler in self._latency.values():
+            sampler.close()
+        self._latency.clear()
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """0 when every configured engine is READY, 2 when a critical one is FATAL, else 1."""

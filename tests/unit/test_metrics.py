@@ -29,7 +29,7 @@ from nautilusd.config import (
 )
 from nautilusd.metrics import MetricsServer, parse_address
 from nautilusd.states import State
-from shm.layout import RAW64
+from shm.layout import FILL, RAW64
 from shm.ring import Ring, RingReader, RingWriter
 from shm.status import W_RECORDS_IN, W_RESTARTS, W_STATE, StatusTable
 
@@ -176,8 +176,8 @@ def test_scrape_when_source_offers_loop_stats_and_latency_exports_them(
     table: StatusTable, shm_dir: Path,
 ) -> None:
     """Optional loop statistics and pipeline latency histograms appear when the source has them."""
-    hist = {"path": "tick_to_fill", "buckets": [(1e-5, 3), (1e-4, 9)], "sum_s": 4e-4,
-            "count": 10}
+    hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-5, 3), (1e-4, 9)],
+            "sum_s": 4e-4, "count": 10}
     source = StatusTableSource(
         table, topology(shm_dir), loop_stats=lambda: {"iterations_total": 42, "timers": 3},
         latency_histograms=lambda: [hist],
@@ -186,10 +186,10 @@ def test_scrape_when_source_offers_loop_stats_and_latency_exports_them(
         samples = scrape(server)
     assert samples[("nautilusd_loop_iterations_total", ())] == 42.0
     assert samples[("nautilusd_loop_timers", ())] == 3.0
-    path = ("path", "tick_to_fill")
-    assert samples[("nautilusd_pipeline_latency_seconds_bucket", (("le", "0.0001"), path))] == 9
-    assert samples[("nautilusd_pipeline_latency_seconds_bucket", (("le", "+Inf"), path))] == 10
-    assert samples[("nautilusd_pipeline_latency_seconds_count", (path,))] == 10
+    path = (("path", "tick_to_fill"), ("ring", "fills"))
+    assert samples[("nautilusd_pipeline_latency_seconds_bucket", (("le", "0.0001"), *path))] == 9
+    assert samples[("nautilusd_pipeline_latency_seconds_bucket", (("le", "+Inf"), *path))] == 10
+    assert samples[("nautilusd_pipeline_latency_seconds_count", path)] == 10
 
 
 def test_server_when_path_unknown_answers_404_and_url_names_bound_port(
@@ -225,7 +225,8 @@ def test_dashboard_when_read_uses_only_exported_metric_names(
                             "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     wanted = {m for e in exprs for m in re.findall(r"\bnautilusd_[a-z_]*[a-z]\b", e)}
-    hist = {"path": "tick_to_fill", "buckets": [(1e-5, 1)], "sum_s": 1e-6, "count": 1}
+    hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-5, 1)], "sum_s": 1e-6,
+            "count": 1}
     source = StatusTableSource(table, topology(shm_dir), latency_histograms=lambda: [hist],
                                loop_stats=lambda: {"iterations_total": 1})
     with MetricsServer("127.0.0.1:0", source) as server:
@@ -233,3 +234,50 @@ def test_dashboard_when_read_uses_only_exported_metric_names(
     assert len(wanted) > 15
     assert wanted <= exported, f"dashboard queries unknown metrics: {sorted(wanted - exported)}"
     assert any(re.fullmatch(r"nautilusd_loop_.*_total", name) for name in exported)
+
+
+def test_scrape_when_fills_published_reports_sampled_latency_histograms(
+    table: StatusTable, shm_dir: Path,
+) -> None:
+    """Fills published between scrapes (at most half a ring per scrape) feed cumulative
+    per-hop latency histograms, across the ring's wrap."""
+    name = paths.ring_segment(INSTANCE, "fills")
+    base = topology(shm_dir)
+    fills_ring = RingConfig(name="fills", record="fill", capacity=64, policy=RingPolicy.BLOCK,
+                            writer="analytics", readers=())
+    topo = Topology(source=base.source, supervisor=base.supervisor, groups=base.groups,
+                    rings=MappingProxyType({"fills": fills_ring}), engines=base.engines)
+    with Ring.create(name, FILL, 64, "block", max_readers=1, directory=shm_dir) as _ring:
+        writer = RingWriter.attach(name, FILL, directory=shm_dir)
+        try:
+            with MetricsServer("127.0.0.1:0", StatusTableSource(table, topo)) as server:
+                scrape(server)  # attaches: records from here on are sampled
+                writer.write(fills(40, tick_to_fill_us=30))  # sampled: the newest half-ring
+                first = scrape(server)
+                writer.write(fills(30, tick_to_fill_us=3_000))  # positions 40..70: wraps
+                second = scrape(server)
+        finally:
+            writer.close()
+    lab = (("path", "tick_to_fill"), ("ring", "fills"))
+    count, bucket = "nautilusd_pipeline_latency_seconds_count", \
+        "nautilusd_pipeline_latency_seconds_bucket"
+    assert first[(count, lab)] == 32
+    assert first[(bucket, (("le", "2.5e-05"), *lab))] == 0
+    assert first[(bucket, (("le", "5e-05"), *lab))] == 32
+    assert second[(count, lab)] == 62
+    assert second[(bucket, (("le", "0.0025"), *lab))] == 32
+    assert second[(bucket, (("le", "0.005"), *lab))] == 62
+    assert abs(second[("nautilusd_pipeline_latency_seconds_sum", lab)] - (32 * 30e-6 + 0.09)) < 1e-9
+    hop = (("path", "order_to_decision"), ("ring", "fills"))
+    assert second[(bucket, (("le", "1e-05"), *hop))] == 62  # 10 us per inner hop
+
+
+def fills(n: int, tick_to_fill_us: int) -> np.ndarray:
+    """`n` fills whose tick-to-fill latency is `tick_to_fill_us`, 10 us per inner hop."""
+    records = np.zeros(n, FILL)
+    origin = time.time_ns()
+    records["origin_ts_ns"] = origin
+    records["order_ts_ns"] = origin + 10_000
+    records["decided_ts_ns"] = origin + 20_000
+    records["ts_ns"] = origin + tick_to_fill_us * 1_000
+    return records
