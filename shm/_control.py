@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -134,7 +134,11 @@ class _SlicedSlots:
         return self._body[start : start + self._rs]
 
 
-def record_views(body: memoryview, record_size: int, capacity: int) -> Any:
+class RecordViews(Protocol):
+    def __getitem__(self, index: int, /) -> memoryview: ...
+
+
+def record_views(body: memoryview, record_size: int, capacity: int) -> RecordViews:
     """Indexable per-record byte views: a precomputed list (no slicing in the one-record
     hot path, ~200 bytes per record) for rings up to SLOT_TABLE_MAX records."""
     if capacity <= SLOT_TABLE_MAX:

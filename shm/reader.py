@@ -50,6 +50,9 @@ class RingReader:
         self._one = memoryview(bytearray(self._rs))
         self._bell = Doorbell(c.bell_path(seg.path, index))
         self._lost = int(self._r[c.R_LOST])
+        # The next position to deliver, in a list (cheaper than a memoryview item in the hot
+        # path). R_CURSOR in shm equals it, or trails it by the one record read_one() lent.
+        self._st = [int(self._r[c.R_CURSOR])]
         self.read_one: Callable[[], memoryview | None] = self._make_read_one()
 
     @classmethod
@@ -72,30 +75,34 @@ class RingReader:
 
     def available(self) -> int:
         """Records published and not yet consumed by this reader."""
-        return int(self._w[c.W_PUBLISHED] - self._r[c.R_CURSOR])
+        return int(self._w[c.W_PUBLISHED]) - self._st[0]
 
     def read(self, max_n: int) -> np.ndarray:
         """Up to `max_n` available records, stopping at the wrap point; zero-length if none."""
         raise NotImplementedError
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
-        """Build `read_one() -> memoryview | None`: the next record's bytes, copied (valid
-        until the next call), and advance(1); None when nothing is available."""
+        """Build `read_one() -> memoryview | None`: the next record's bytes and advance(1);
+        None when nothing is available. The bytes stay valid until the next read_one, read,
+        advance, wait or close call (under `block` they are the ring slot itself, lent to
+        the caller and released then: a crash in between re-delivers that one record)."""
         raise NotImplementedError
 
     def advance(self, n: int) -> None:
         """Commit `n` records as consumed (the writer may now reuse their slots)."""
-        pos = self._r[c.R_CURSOR] + n
+        pos = self._st[0] + n
         if n < 0 or pos > self._w[c.W_PUBLISHED]:
             raise ShmError(
                 f"ring {self.name!r} reader {self.index}: cannot advance {n}, "
                 f"only {self.available()} available"
             )
+        self._st[0] = pos
         self._r[c.R_CURSOR] = pos
 
     def wait(self, timeout_s: float | None) -> int:
         """Wait per the wait strategy until records are available; returns how many."""
         self._r[c.R_HEARTBEAT_NS] = time.monotonic_ns()
+        self._r[c.R_CURSOR] = self._st[0]  # release what read_one() lent: we wait for more
         n = self.available()
         if n > 0:
             return n
@@ -120,7 +127,7 @@ class RingReader:
 
     @property
     def cursor(self) -> int:
-        return int(self._r[c.R_CURSOR])
+        return self._st[0]
 
     @property
     def lost(self) -> int:
@@ -145,6 +152,8 @@ class RingReader:
         """Detach, keeping the slot and its committed cursor for a restarted reader."""
         if self._body is None:
             return
+        if not self.segment.stale():
+            self._r[c.R_CURSOR] = self._st[0]  # commit the record read_one() lent out
         self._parked[self.index] = 0
         self._bell.close()
         c.release_views(self._views)
@@ -190,7 +199,7 @@ def _join(seg: Segment, index: int) -> None:
 
 class _BlockReader(RingReader):
     def read(self, max_n: int) -> np.ndarray:
-        pos = self._r[0]  # R_CURSOR
+        pos = self._st[0]
         n = self._w[0] - pos  # W_PUBLISHED
         if n <= 0:
             return self._empty
@@ -199,19 +208,19 @@ class _BlockReader(RingReader):
         return self._records[idx : idx + n]
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
-        w, r, views, mask, one = self._w, self._r, self._views, self._mask, self._one
+        w, r, st, views, mask = self._w, self._r, self._st, self._views, self._mask
         end = 0
 
         def read_one() -> memoryview | None:
             nonlocal end
-            pos = r[0]  # R_CURSOR
+            pos = st[0]
+            r[0] = pos  # R_CURSOR: release the record lent by the previous call
             if pos >= end:
                 end = w[0]  # W_PUBLISHED, re-read only when the cached value is used up
                 if pos >= end:
                     return None
-            one[:] = views[pos & mask]
-            r[0] = pos + 1  # commit: the writer may reuse the slot from now on
-            return one
+            st[0] = pos + 1
+            return views[pos & mask]  # zero-copy: the writer cannot reuse it until released
 
         return read_one
 
@@ -225,15 +234,15 @@ class _OverwriteReader(RingReader):
         super().__init__(seg, dtype, index, wait)
 
     def available(self) -> int:
-        return int(min(self._w[c.W_PUBLISHED] - self._r[c.R_CURSOR], self._cap))
+        return min(int(self._w[c.W_PUBLISHED]) - self._st[0], self._cap)
 
     def _resync(self, end: int) -> int:
         """Skip what the writer lapped; returns the oldest position still intact."""
-        pos = int(self._r[c.R_CURSOR])
+        pos = self._st[0]
         oldest = max(end, int(self._w[c.W_CLAIM])) - self._cap
         if oldest > pos:
             self._add_lost(oldest - pos)
-            pos = oldest
+            pos = self._st[0] = oldest
             self._r[c.R_CURSOR] = pos
         return pos
 
@@ -250,23 +259,24 @@ class _OverwriteReader(RingReader):
         skip = min(n, int(self._w[c.W_CLAIM]) - self._cap - pos)
         if skip > 0:
             self._add_lost(skip)
+            self._st[0] = pos + skip
             self._r[c.R_CURSOR] = pos + skip
             return self._copy[skip:n]
         return self._copy[:n]
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
-        w, r, views, mask, one = self._w, self._r, self._views, self._mask, self._one
+        w, r, st, views, mask, one = self._w, self._r, self._st, self._views, self._mask, self._one
         cap, resync = self._cap, self._resync
 
         def read_one() -> memoryview | None:
             while True:
-                pos = r[0]  # R_CURSOR
+                pos = st[0]
                 end = w[0]  # W_PUBLISHED
                 if pos >= end:
                     return None
                 one[:] = views[pos & mask]
                 if w[1] - cap <= pos:  # W_CLAIM: the slot was not rewritten during the copy
-                    r[0] = pos + 1
+                    st[0] = r[0] = pos + 1
                     return one
                 resync(end)
 

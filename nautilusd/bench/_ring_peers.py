@@ -6,6 +6,7 @@ idle parked reader for the CPU measurement. Each function runs a fixed count and
 
 from __future__ import annotations
 
+import os
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from shm import Blocking, BusySpin, RingReader, RingWriter
+from shm import Blocking, BusySpin, RingReader, RingWriter, Yielding
 from shm.layout import RAW64
 
 RECORD = bytes(range(64))
@@ -73,17 +74,19 @@ def zmq_echo(endpoint: str, n: int, cpu: int | None) -> None:
 def ring_send(directory: str, n: int, batched: bool, cpu: int | None) -> None:
     """Write n records to ring `flow`, one per call or in batches of BATCH."""
     pin(cpu)
-    writer = RingWriter.attach("flow", RAW64, directory=directory, wait=BusySpin())
+    # A full ring yields the core: rescanning the readers' cursors at once would only slow
+    # the reader down by stealing its cache line.
+    writer = RingWriter.attach("flow", RAW64, directory=directory, wait=Yielding(spins=0))
     if batched:
         batch = np.frombuffer(RECORD * BATCH, dtype=RAW64)
         write = writer.write
         for _ in range(n // BATCH):
             write(batch, 30.0)
     else:
-        write_bytes = writer.write_bytes
+        write_bytes, pause = writer.write_bytes, os.sched_yield
         for _ in range(n):
             while not write_bytes(RECORD):
-                pass
+                pause()
     writer.close()
 
 

@@ -35,14 +35,16 @@ class Plan:
 
     spin_rtts: int
     wake_rtts: int
+    sporadic_rtts: int
     single: int
     batched: int
     idle_s: float
 
 
-QUICK = Plan(spin_rtts=50_000, wake_rtts=10_000, single=600_000, batched=6_000_000, idle_s=2.0)
-FULL = Plan(spin_rtts=300_000, wake_rtts=50_000, single=3_000_000, batched=30_000_000,
-            idle_s=5.0)
+QUICK = Plan(spin_rtts=50_000, wake_rtts=10_000, sporadic_rtts=4_000, single=600_000,
+             batched=6_000_000, idle_s=2.0)
+FULL = Plan(spin_rtts=300_000, wake_rtts=50_000, sporadic_rtts=20_000, single=3_000_000,
+            batched=30_000_000, idle_s=5.0)
 
 
 class Bench:
@@ -89,7 +91,11 @@ def _join(proc: Any) -> None:
 # -- round trips ---------------------------------------------------------------------------------
 
 
-def ring_rtt(bench: Bench, n: int, blocking: bool, spin_s: float) -> np.ndarray:
+def ring_rtt(
+    bench: Bench, n: int, blocking: bool, spin_s: float, gap_s: float = 0.0
+) -> np.ndarray:
+    """Ping over ring `ping`, pong back over `pong`; gap_s of idleness before each ping lets
+    both sides park, so every message pays a doorbell wake-up (sporadic traffic)."""
     d = bench.dir
     with Ring.create("ping", RAW64, 1024, "block", directory=d, readers=1), \
             Ring.create("pong", RAW64, 1024, "block", directory=d, readers=1):
@@ -99,14 +105,20 @@ def ring_rtt(bench: Bench, n: int, blocking: bool, spin_s: float) -> np.ndarray:
         proc = bench.peer(peers.ring_echo, str(d), n, blocking, spin_s)
         samples = np.empty(n, np.int64)
         write_bytes, read_one, wait_for = writer.write_bytes, reader.read_one, reader.wait
-        clock, rec = time.perf_counter_ns, peers.RECORD
+        clock, rec, pause = time.perf_counter_ns, peers.RECORD, time.sleep
         for i in range(n):
+            if gap_s:
+                pause(gap_s)  # pacing: idle time between messages, not a wait for a condition
             t0 = clock()
             write_bytes(rec)
             got = read_one()
+            spins = 0
             while got is None:
                 if blocking:
                     wait_for(5.0)
+                spins += 1
+                if spins & 0xFFFFF == 0 and not proc.is_alive():
+                    raise RuntimeError(f"ring echo peer pid {proc.pid} died")
                 got = read_one()
             samples[i] = clock() - t0
         _join(proc)
@@ -138,6 +150,7 @@ def zmq_rtt(bench: Bench, n: int) -> np.ndarray:
     proc = bench.peer(peers.zmq_echo, endpoint, n)
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
+    sock.setsockopt(zmq.RCVTIMEO, 30_000)
     sock.connect(endpoint)
     samples = np.empty(n, np.int64)
     send, recv, clock, rec = sock.send, sock.recv, time.perf_counter_ns, peers.RECORD
@@ -161,17 +174,20 @@ def ring_rate(bench: Bench, n: int, batched: bool) -> float:
         reader = RingReader.attach("flow", RAW64, 0, directory=d, wait=BusySpin())
         proc = bench.peer(peers.ring_send, str(d), n, batched)
         want = n - n % peers.BATCH if batched else n
-        seconds = _drain_ring(reader, want, batched)
+        seconds = _drain_ring(reader, want, batched, proc)
         _join(proc)
         reader.close()
     return bench.add_rate("ring batch 256" if batched else "ring single", want, seconds)
 
 
-def _drain_ring(reader: RingReader, want: int, batched: bool) -> float:
-    """Consume `want` records; seconds from the first record to the last."""
-    read, advance, read_one = reader.read, reader.advance, reader.read_one
-    while reader.available() == 0:
-        pass
+def _drain_ring(reader: RingReader, want: int, batched: bool, proc: Any) -> float:
+    """Consume `want` records; seconds from the first record to the last.
+
+    When it finds nothing the reader yields the core instead of re-reading the writer's
+    cursor at once: hammering that cache line would slow every publish of the writer."""
+    if reader.wait(30.0) == 0:
+        raise RuntimeError(f"ring sender pid {proc.pid} sent nothing")
+    read, advance, read_one, pause = reader.read, reader.advance, reader.read_one, os.sched_yield
     t0 = time.perf_counter()
     got = 0
     if batched:
@@ -180,10 +196,14 @@ def _drain_ring(reader: RingReader, want: int, batched: bool) -> float:
             if k:
                 advance(k)
                 got += k
+            else:
+                pause()
     else:
         while got < want:
             if read_one() is not None:
                 got += 1
+            else:
+                pause()
     return time.perf_counter() - t0
 
 
@@ -191,10 +211,11 @@ def zmq_rate(bench: Bench, n: int, batched: bool) -> float:
     import zmq
 
     endpoint = f"ipc://{bench.dir}/flow.sock"
+    proc = bench.peer(peers.zmq_send, endpoint, n, batched)  # fork before any zmq context
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PAIR)
+    sock.setsockopt(zmq.RCVTIMEO, 30_000)  # a dead peer fails the run instead of hanging it
     sock.bind(endpoint)
-    proc = bench.peer(peers.zmq_send, endpoint, n, batched)
     frames = n // peers.BATCH if batched else n
     recv = sock.recv
     recv(copy=False)
@@ -248,10 +269,10 @@ def run(plan: Plan) -> dict[str, Any]:
     try:
         peers.pin(bench.my_cpu)
         spin = bench.add_rtt("ring busy-spin", ring_rtt(bench, plan.spin_rtts, False, 0.0))
-        bench.add_rtt("ring blocking (spin 20 us, then park)",
+        bench.add_rtt("ring blocking, back-to-back (spin 20 us, then park)",
                       ring_rtt(bench, plan.wake_rtts, True, 20e-6))
-        block = bench.add_rtt("ring blocking (park every wait)",
-                              ring_rtt(bench, plan.wake_rtts, True, 0.0))
+        block = bench.add_rtt("ring blocking, sporadic (both parked, doorbell wake-ups)",
+                              ring_rtt(bench, plan.sporadic_rtts, True, 20e-6, 500e-6))
         pipe = bench.add_rtt("multiprocessing.Pipe", pipe_rtt(bench, plan.wake_rtts))
         zmq_ = bench.add_rtt("pyzmq PAIR ipc", zmq_rtt(bench, plan.wake_rtts))
         summary = {

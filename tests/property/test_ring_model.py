@@ -50,6 +50,7 @@ class RingModel(RuleBasedStateMachine):
         self.ring: Ring | None = None
         self.readers: dict[int, RingReader] = {}
         self.cursor: dict[int, int] = {}  # model cursor of every active slot
+        self.lent: set[int] = set()  # block readers holding the record read_one() returned
         self.lost: dict[int, int] = collections.defaultdict(int)
         self.held: collections.deque[int] = collections.deque()  # positions in the ring
 
@@ -77,7 +78,7 @@ class RingModel(RuleBasedStateMachine):
     def _room(self) -> int:
         if self.policy == "overwrite" or not self.cursor:
             return self.cap
-        return self.cap - (self.pub - min(self.cursor.values()))
+        return self.cap - (self.pub - min(p - (k in self.lent) for k, p in self.cursor.items()))
 
     def _published(self, n: int) -> None:
         self.held.extend(range(self.pub, self.pub + n))
@@ -133,6 +134,7 @@ class RingModel(RuleBasedStateMachine):
     def detach(self, data: st.DataObject, leave: bool) -> None:
         k = data.draw(st.sampled_from(sorted(self.readers)))
         reader = self.readers.pop(k)
+        self.lent.discard(k)
         if leave:
             reader.leave()
             del self.cursor[k]
@@ -157,7 +159,8 @@ class RingModel(RuleBasedStateMachine):
         assert _ids(got) == expected
         assert all(p in self.held for p in expected)
         n = int(len(got) * frac)
-        self.readers[k].advance(n)
+        self.readers[k].advance(n)  # even advance(0) releases a record read_one() lent
+        self.lent.discard(k)
         self.cursor[k] += n
 
     @precondition(lambda self: self.readers)
@@ -166,11 +169,21 @@ class RingModel(RuleBasedStateMachine):
         k = data.draw(st.sampled_from(sorted(self.readers)))
         expected = self._expect(k, 1)
         got = self.readers[k].read_one()
+        self.lent.discard(k)
         if not expected:
             assert got is None
             return
         assert got is not None and _ids(got) == expected
         self.cursor[k] += 1
+        if self.policy == "block":
+            self.lent.add(k)
+
+    @precondition(lambda self: self.readers)
+    @rule(data=st.data())
+    def wait_releases(self, data: st.DataObject) -> None:
+        k = data.draw(st.sampled_from(sorted(self.readers)))
+        assert self.readers[k].wait(0) == min(self.pub - self.cursor[k], self.cap)
+        self.lent.discard(k)
 
     @invariant()
     def counters_match(self) -> None:
