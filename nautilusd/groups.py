@@ -63,5 +63,7 @@ def strategy_of(topology: Topology, group: str) -> GroupStrategy:
 
 
 def is_critical(topology: Topology, group: str) -> bool:
+    """`critical = true`, or the group named by [supervisor].watchdog_critical_group."""
     found = topology.groups.get(group)
-    return bool(found is not None and found.critical)
+    named = topology.supervisor.watchdog_critical_group
+    return bool(found is not None and found.critical) or (bool(named) and group == named)

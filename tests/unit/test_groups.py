@@ -45,3 +45,13 @@ def test_group_members_when_replicas_lists_instances_in_start_order():
                     engine("x"), groups=[group("g", "rest_for_one")])
     assert group_members(topo, "g") == ["m", "w-0", "w-1"]
     assert instance_order(topo) == ["m", "w-0", "w-1", "x"]
+
+
+def test_is_critical_when_flagged_or_named_by_supervisor_is_true():
+    """A group is critical when flagged, or when it is the watchdog's named group."""
+    from nautilusd.groups import is_critical
+
+    topo = topology(engine("a", group="core"), engine("b", group="critical"), engine("c"),
+                    groups=[group("core", "one_for_one", critical=True)])
+    assert is_critical(topo, "core") and is_critical(topo, "critical")
+    assert not is_critical(topo, "default")
