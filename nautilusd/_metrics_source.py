@@ -43,11 +43,13 @@ class StatusTableSource:
         loop_stats: Callable[[], Mapping[str, float]] | None = None,
         latency_histograms: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        segment_of: Callable[[str], str] | None = None,
     ) -> None:
         self.table = table
         self.topology = topology
         self._ring_stats = ring_stats or _default_ring_stats()
         self._clock_ns = clock_ns
+        self._segment_of = segment_of  # ring name -> segment name; None: nautilusd.paths
         self._started_ns = clock_ns()
         self.ring_errors = 0
         if loop_stats is not None:
@@ -92,7 +94,7 @@ class StatusTableSource:
         directory = Path(topology.supervisor.shm_dir)
         found = []
         for ring in topology.rings.values():
-            segment = paths.ring_segment(topology.supervisor.instance, ring.name)
+            segment = self._segment(topology, ring.name)
             try:
                 stats = dict(self._ring_stats(segment, directory=directory))
             except (ShmError, OSError):
@@ -111,7 +113,7 @@ class StatusTableSource:
         directory = Path(topology.supervisor.shm_dir)
         found: list[dict[str, Any]] = []
         for ring in topology.rings.values():
-            segment = paths.ring_segment(topology.supervisor.instance, ring.name)
+            segment = self._segment(topology, ring.name)
             sampler = self._latency.get(ring.name)
             if sampler is None or sampler.segment_name != segment:
                 dtype = RECORDS.get(ring.record)
@@ -127,6 +129,11 @@ class StatusTableSource:
         for sampler in self._latency.values():
             sampler.close()
         self._latency.clear()
+
+    def _segment(self, topology: Any, ring: str) -> str:
+        if self._segment_of is not None:
+            return self._segment_of(ring)
+        return paths.ring_segment(topology.supervisor.instance, ring)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """0 when every configured engine is READY, 2 when a critical one is FATAL, else 1."""

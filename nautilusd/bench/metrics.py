@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _scraper(url: str, rate_hz: float, active: Any, stop: Any, took_ns: Any,
-             count: Any) -> None:
+             count: Any, size: Any) -> None:
     """Child: while `active` is set, GET `url` every 1/rate_hz s (no catch-up bursts)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     period = 1.0 / rate_hz
@@ -50,7 +50,7 @@ def _scraper(url: str, rate_hz: float, active: Any, stop: Any, took_ns: Any,
             continue
         t0 = time.perf_counter_ns()
         with urllib.request.urlopen(url, timeout=5) as reply:
-            reply.read()
+            size.value = len(reply.read())
         took = time.perf_counter_ns() - t0
         with count.get_lock():
             took_ns[count.value % len(took_ns)] = took
@@ -67,15 +67,9 @@ def _topology(rig: Rig, instance: str) -> Topology:
 
 
 def _source(rig: Rig) -> StatusTableSource:
-    """The daemon's metrics source over the rig (its segments are named by the rig)."""
-    from shm.ring import ring_stats
-
+    """The daemon's metrics source over the rig, whose segments the rig names itself."""
     instance = rig.prefix.split(".")[1]
-
-    def rig_ring_stats(segment: str, directory: Path) -> dict[str, Any]:
-        return ring_stats(segment.replace(".ring.", ".", 1), directory)
-
-    return StatusTableSource(rig.status, _topology(rig, instance), ring_stats=rig_ring_stats)
+    return StatusTableSource(rig.status, _topology(rig, instance), segment_of=rig.segment)
 
 
 def _phase_rate(rig: Rig, seconds: float, procs: list[psutil.Process]) -> tuple[float, float]:
@@ -129,10 +123,11 @@ def _phases(rig: Rig, server: MetricsServer, phase_s: float, rounds: int,
             rate_hz: float, procs: list[psutil.Process]) -> dict[str, Any]:
     # The scraper is a separate process, as Prometheus is, started once before any phase.
     ctx = multiprocessing.get_context("fork")
-    took_ns, count = ctx.Array("q", 4096), ctx.Value("q", 0)
+    took_ns, count, size = ctx.Array("q", 4096), ctx.Value("q", 0), ctx.Value("q", 0)
     active, stop = ctx.Event(), ctx.Event()
     scraper = ctx.Process(target=_scraper, daemon=True,
-                          args=(server.metrics_url, rate_hz, active, stop, took_ns, count))
+                          args=(server.metrics_url, rate_hz, active, stop, took_ns, count,
+                                size))
     scraper.start()
     rates: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     try:
@@ -154,7 +149,7 @@ def _phases(rig: Rig, server: MetricsServer, phase_s: float, rounds: int,
             scraper.join(1.0)
     n = min(count.value, len(took_ns))
     return {"rates": rates, "scrape_ns": np.array(took_ns[:n]), "scrapes": count.value,
-            "scrape_seconds": phase_s * 2 * rounds, "server_scrapes": server.scrapes}
+            "scrape_seconds": phase_s * 2 * rounds, "scrape_bytes": size.value}
 
 
 def _block_ratios(off: np.ndarray, on: np.ndarray) -> np.ndarray:
@@ -193,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         "cores": f"daemon+scraper {daemon_core}, engines {sorted(set(cpus.values()))}",
         "scrape_rate_hz": round(got["scrapes"] / got["scrape_seconds"], 2),
         "scrape_p50_ms": scrape["p50"], "scrape_p99_ms": scrape["p99"],
+        "scrape_bytes": got["scrape_bytes"],
         "within_2pct": bool(abs(ratio - 1.0) <= TARGET_RATIO_TOLERANCE),
     }
     emit("metrics", results, summary, args.json)
