@@ -42,9 +42,12 @@ class RingSet:
         return cls(made, directory)
 
     def stats(self) -> list[dict[str, Any]]:
-        """`ring_stats` of each ring, with its name (for status and metrics)."""
-        return [{"name": name, **ring_stats(ring.name, directory=self.directory)}
-                for name, ring in self.rings.items()]
+        """`ring_stats` of each ring under its ring name (the segment name under "segment")."""
+        rows = []
+        for name, ring in self.rings.items():
+            stats = ring_stats(ring.name, directory=self.directory)
+            rows.append({**stats, "name": name, "segment": stats.get("name", ring.name)})
+        return rows
 
     def destroy(self) -> None:
         """Unlink every ring segment and doorbell."""
