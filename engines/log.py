@@ -34,8 +34,9 @@ PRIORITIES = {"critical": 2, "exception": 3, "error": 3, "warning": 4, "warn": 4
 IDENTIFIER = "nautilusd"
 DAEMON_ENGINE = "nautilusd"  # ENGINE= of the daemon's own records
 MESSAGE_VALUE_MAX = 200  # characters of one value shown in MESSAGE
-# Keys that become fixed fields (or are dropped: journald stamps its own time and pid).
-_OWN_KEYS = frozenset({"event", "level", "timestamp", "instance", "engine", "pid"})
+# Keys that become fixed fields (or are dropped: journald stamps its own time). A record's
+# own "pid" (e.g. the engine a daemon record is about) stays: PID=; the logger's is ENGINE_PID.
+_OWN_KEYS = frozenset({"event", "level", "timestamp", "instance", "engine"})
 _FIXED_FIELDS = frozenset({"MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "ENGINE", "ENGINE_PID",
                            "EVENT", "INSTANCE"})
 
@@ -75,7 +76,7 @@ def configure_logging(
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        _add_fixed(instance, engine),
+        _add_fixed(instance, engine, add_pid=chosen != "journald"),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
     ]
@@ -158,12 +159,13 @@ def _short(value: Any) -> str:
     return text if len(text) <= MESSAGE_VALUE_MAX else text[:MESSAGE_VALUE_MAX] + "..."
 
 
-def _add_fixed(instance: str, engine: str | None) -> Callable[..., Any]:
+def _add_fixed(instance: str, engine: str | None, add_pid: bool) -> Callable[..., Any]:
     def add(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
         event_dict.setdefault("instance", instance)
         if engine is not None:
             event_dict.setdefault("engine", engine)
-        event_dict.setdefault("pid", os.getpid())
+        if add_pid:
+            event_dict.setdefault("pid", os.getpid())
         return event_dict
     return add
 
@@ -194,6 +196,7 @@ class JournaldLogger:
             return
         STATE.fallbacks += 1
         event_dict.setdefault("timestamp", datetime.now(UTC).isoformat())
+        event_dict.setdefault("pid", os.getpid())
         try:
             self._fallback.write(_json_dumps(None, "", event_dict) + "\n")
             self._fallback.flush()

@@ -150,14 +150,16 @@ def test_journald_when_socket_present_sends_fields(
     sock, path = journal_socket
     configure_logging("journald", "debug", instance="blue", engine="risk",
                       journal_socket=path)
-    get_logger().warning("limit.breached", symbol="AAPL", **{"order-id": 42, "message": "m"})
+    get_logger().warning("limit.breached", symbol="AAPL", pid=4242,
+                         **{"order-id": 42, "message": "m"})
     fields, via_memfd = receive_entry(sock)
     assert not via_memfd
     assert fields["MESSAGE"].startswith(b"limit.breached symbol=AAPL")
     assert fields["PRIORITY"] == b"4"
     assert fields["SYSLOG_IDENTIFIER"] == b"nautilusd"
     assert (fields["ENGINE"], fields["INSTANCE"]) == (b"risk", b"blue")
-    assert fields["ENGINE_PID"] == str(os.getpid()).encode()
+    assert fields["ENGINE_PID"] == str(os.getpid()).encode()  # who logged
+    assert fields["PID"] == b"4242"  # what the record is about (a daemon record names a child)
     assert fields["EVENT"] == b"limit.breached"
     assert (fields["SYMBOL"], fields["ORDER_ID"]) == (b"AAPL", b"42")
     assert fields["KEY_MESSAGE"] == b"m"
