@@ -7,98 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
+from daemon_helpers import gone, start_daemon, stop, wait_ready, write_config
 
 from nautilusd import paths
-from nautilusd.states import State
-from shm.errors import ShmError
-from shm.status import StatusTable
-
-ENGINES = """
-[engines.{name}]
-entry = "engines.reference:ReferenceEngine"
-cpus = {cpus}
-liveness_timeout_ms = 1000
-"""
-RING = """
-[rings.data]
-record = "raw64"
-capacity = 1024
-policy = "block"
-writer = "a"
-readers = ["b"]
-"""
-
-
-def write_config(directory: Path, shm_dir: Path, engines: dict[str, list[int]],
-                 instance: str = "itest") -> Path:
-    text = (f'[supervisor]\ninstance = "{instance}"\nmetrics_address = ""\n'
-            f'shm_dir = "{shm_dir}"\nshutdown_timeout_ms = 5000\n')
-    text += "".join(ENGINES.format(name=n, cpus=c) for n, c in engines.items())
-    text += '\n[engines.sidecar]\ncommand = ["/bin/sleep", "300"]\n'
-    if {"a", "b"} <= set(engines):
-        text += RING
-    path = directory / "nautilusd.toml"
-    path.write_text(text)
-    return path
-
-
-def start_daemon(config: Path, runtime_dir: Path) -> subprocess.Popen[bytes]:
-    log = open(runtime_dir / "daemon.log", "ab")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [sys.executable, "-m", "nautilusd.main", "run", "--config", str(config),
-         "--runtime-dir", str(runtime_dir / "rt")], stdout=log, stderr=subprocess.STDOUT,
-    )
-
-
-def wait_ready(shm_dir: Path, names: set[str], proc: subprocess.Popen[bytes],
-               instance: str = "itest", timeout_s: float = 20.0) -> dict[str, int]:
-    """Read the status table from outside until every engine in `names` is READY."""
-    deadline = time.monotonic() + timeout_s
-    segment = paths.status_segment(instance)
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"nautilusd exited with {proc.returncode}"
-        try:
-            with StatusTable.attach(segment, directory=shm_dir) as table:
-                owner = table.segment.header.owner_pid
-                rows = table.snapshot()
-        except ShmError:  # not created yet, or its header is being written
-            owner = 0
-        if owner == proc.pid:  # not a dead predecessor's table
-            ready = {r["name"].decode(): int(r["pid"]) for r in rows
-                     if r["name"] and r["state"] == State.READY.code}
-            if names <= set(ready):
-                return ready
-        time.sleep(0.02)
-    raise AssertionError(f"engines {sorted(names)} not ready within {timeout_s} s")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def gone(pids: list[int], timeout_s: float) -> bool:
-    """True once none of `pids` runs (zombies count as gone), within `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not any(_alive(p) for p in pids):
-            return True
-        time.sleep(0.02)
-    left = [(p, psutil.Process(p).ppid(), psutil.Process(p).status(),
-             psutil.Process(p).cmdline()[-2:]) for p in pids if _alive(p)]
-    print("still running:", left)
-    return False
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=15)
 
 
 @pytest.mark.timeout(30)
