@@ -81,24 +81,27 @@ def _load(runtime_dir: Path, name: str) -> np.ndarray:
     return np.load(runtime_dir / "audit" / f"{name}.npy")
 
 
-def _drained(runtime_dir: Path) -> bool:
-    """Every audited order has its decision and positions has read every fill."""
+def _counts(runtime_dir: Path) -> tuple[int, ...] | None:
+    """(orders, decisions, fills) audited, once every order has its decision and positions
+    has read every fill; None before that."""
     try:
         snap = json.loads((runtime_dir / "positions.json").read_text())
         orders, decisions = _load(runtime_dir, "orders"), _load(runtime_dir, "decisions")
         fills = _load(runtime_dir, "fills")
     except (OSError, ValueError):
-        return False
-    return (orders.size > 0 and orders.size == decisions.size
-            and snap.get("fills_read") == fills.size)
+        return None
+    if orders.size and orders.size == decisions.size and snap.get("fills_read") == fills.size:
+        return orders.size, decisions.size, fills.size
+    return None
 
 
-def _wait_for(cond: Any, timeout_s: float, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for(cond: Any, timeout_s: float, proc: subprocess.Popen[bytes],
+              poll_s: float = 0.1) -> None:
     deadline = time.monotonic() + timeout_s
     while not cond():
         assert proc.poll() is None, f"nautilusd exited early with {proc.returncode}"
         assert time.monotonic() < deadline, "pipeline did not drain in time"
-        time.sleep(0.1)
+        time.sleep(poll_s)
 
 
 @pytest.fixture
@@ -111,11 +114,16 @@ def pipeline(shm_dir: Path, runtime_dir: Path, tmp_path: Path) -> Path:
                              str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             start_new_session=True)
     try:
-        started = time.monotonic()
-        _wait_for(lambda: time.monotonic() - started > FEED_S and _drained(runtime_dir),
-                  FEED_S + 40, proc)
-        time.sleep(0.7)  # two more snapshot periods: nothing may change any more
-        assert _drained(runtime_dir)
+        started, seen = time.monotonic(), [None]
+
+        def settled() -> bool:
+            """Drained, and unchanged since the previous look a second ago: the feed is over."""
+            now = _counts(runtime_dir)
+            stable = now is not None and now == seen[0]
+            seen[0] = now
+            return stable and time.monotonic() - started > FEED_S
+
+        _wait_for(settled, FEED_S + 40, proc, poll_s=1.0)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
