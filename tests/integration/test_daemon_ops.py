@@ -161,3 +161,17 @@ def test_daemon_when_critical_engine_dies_stops_watchdog_and_reports_down(
     assert daemon["proc"].wait(timeout=20) == 0
     assert not [p for p in engines if psutil.pid_exists(p)
                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_status_when_metrics_enabled_reports_metrics_url(
+    daemon: dict[str, Any], runtime_dir: Path,
+) -> None:
+    """`nautilusctl status --json` carries the URL Prometheus should scrape."""
+    daemon["notify"].until("READY=1", 30)
+    result = subprocess.run(
+        [str(NAUTILUSD.with_name("nautilusctl")), "status", "--runtime-dir",
+         str(runtime_dir / "rt"), "--json"], capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    status = json.loads(result.stdout)
+    assert status["daemon"]["metrics_url"] == daemon["url"] + "/metrics"
