@@ -97,3 +97,18 @@ def test_affinity_when_pinned_live_moves_every_thread(shm_dir):
         assert psutil.Process(pid).cpu_affinity() == [0]
         assert rig.sup.pin("a", [1]) == [1]
         assert psutil.Process(pid).cpu_affinity() == [1]
+
+
+@pytest.mark.timeout(30)
+def test_forkserver_when_killed_engines_die_with_it_and_come_back(shm_dir):
+    """Losing the forkserver takes its engines down; a new one respawns them."""
+    with running(shm_dir, engine("a"), engine("b")) as rig:
+        rig.until(rig.all_ready)
+        old = {n: rig.inst(n).pid for n in "ab"}
+        server = rig.sup.host._server
+        os.kill(server.pid, signal.SIGKILL)
+        rig.until(lambda: all(rig.inst(n).pid not in (0, old[n]) for n in "ab")
+                  and rig.all_ready())
+        assert rig.sup.host._server.pid != server.pid
+        assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
+                       for p in old.values())
