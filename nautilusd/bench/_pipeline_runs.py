@@ -101,41 +101,31 @@ def _collect(take: Callable[[], np.ndarray | None], duration_s: float) -> np.nda
     return np.concatenate(got) if got else np.zeros(0, np.int64)
 
 
+ZMQ_WIRING = {  # stage -> (inputs, outputs), record layouts by stream
+    "execution": ({"ticks": TICK, "decisions": DECISION}, {"fills": FILL}),
+    "risk": ({"ticks": TICK, "orders": ORDER}, {"decisions": DECISION}),
+    "strategy": ({"ticks": TICK}, {"orders": ORDER}),
+    "marketdata": ({}, {"ticks": TICK}),
+}
+
+
 def zmq_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> np.ndarray:
     """The same engines and params, wired over pyzmq ipc (PUB/SUB ticks, PUSH/PULL the rest)."""
     import zmq
 
-    from nautilusd.bench._pipeline_zmq import run_stage
     from shm.status import StatusTable
 
     shm, rt = _dirs()
     ep = {n: f"ipc://{rt}/z-{n}.sock" for n in ("ticks", "orders", "decisions", "fills")}
-    wiring = {
-        "execution": ({"ticks": TICK, "decisions": DECISION}, {"fills": FILL}),
-        "risk": ({"ticks": TICK, "orders": ORDER}, {"decisions": DECISION}),
-        "strategy": ({"ticks": TICK}, {"orders": ORDER}),
-        "marketdata": ({}, {"ticks": TICK}),
-    }
     status_name = f"nautilusd.benchz{uuid.uuid4().hex[:8]}.status"
     table = StatusTable.create(status_name, 8, directory=shm)
     zctx = zmq.Context()
     sink = zctx.socket(zmq.PULL)
     sink.setsockopt(zmq.LINGER, 0)
     sink.connect(ep["fills"])
-    mp = multiprocessing.get_context("fork")
-    procs = []
+    procs: list[Any] = []
     try:
-        for slot, cfg in enumerate(_latency_engines(rate, waits)):
-            ins, outs = wiring[cfg.name]
-            table.slot(slot).reset(cfg.name)
-            args = (cfg, slot, status_name, str(shm),
-                    {k: (ep[k], v) for k, v in ins.items()},
-                    {k: (ep[k], v) for k, v in outs.items()}, SYMBOLS, str(rt))
-            proc = mp.Process(target=run_stage, args=args, daemon=True)
-            proc.start()
-            procs.append(proc)
-            _wait_for(lambda s=slot: table.slot(s).get(4) == 1, 15.0)
-            time.sleep(0.2)  # let subscribers connect before the feed starts (slow joiner)
+        _spawn_zmq_stages(procs, table, status_name, shm, rt, ep, rate, waits)
 
         def take() -> np.ndarray | None:
             if not sink.poll(50):
@@ -150,6 +140,24 @@ def zmq_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> n
         table.close()
         table.segment.unlink()
         _cleanup(shm, rt)
+
+
+def _spawn_zmq_stages(procs: list[Any], table: Any, status_name: str, shm: Path, rt: Path,
+                      ep: dict[str, str], rate: float, waits: dict[str, str]) -> None:
+    """Start each stage downstream first, each ready before the next (no slow joiners)."""
+    from nautilusd.bench._pipeline_zmq import run_stage
+
+    mp = multiprocessing.get_context("fork")
+    for slot, cfg in enumerate(_latency_engines(rate, waits)):
+        ins, outs = ZMQ_WIRING[cfg.name]
+        table.slot(slot).reset(cfg.name)
+        args = (cfg, slot, status_name, str(shm), {k: (ep[k], v) for k, v in ins.items()},
+                {k: (ep[k], v) for k, v in outs.items()}, SYMBOLS, str(rt))
+        proc = mp.Process(target=run_stage, args=args, daemon=True)
+        proc.start()
+        procs.append(proc)
+        _wait_for(lambda s=slot: bool(table.slot(s).get(4) == 1), 15.0)  # W_READY
+        time.sleep(0.2)  # subscribers connect asynchronously: give them a moment
 
 
 def _stop(procs: list[Any]) -> None:

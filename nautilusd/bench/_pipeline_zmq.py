@@ -80,14 +80,9 @@ class ZmqWriter:
         self.sock.close(linger=0)
 
 
-def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
-              inputs: dict[str, tuple[str, np.dtype]], outputs: dict[str, tuple[str, np.dtype]],
-              symbols: tuple[str, ...], runtime_dir: str) -> None:
-    """Child body: build the engine on zmq adapters and drive poll() like the runner does."""
-    configure_logging("json", "error", instance="bench", engine=cfg.name)  # keep stdout clean
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    zctx = zmq.Context()
+def _sockets(zctx: zmq.Context[Any], inputs: dict[str, tuple[str, np.dtype]],
+             outputs: dict[str, tuple[str, np.dtype]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Bind every output (PUB for ticks, PUSH otherwise), connect every input."""
     readers, writers = {}, {}
     for name, (endpoint, dtype) in outputs.items():
         sock = zctx.socket(zmq.PUB if name == "ticks" else zmq.PUSH)
@@ -101,6 +96,18 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
             sock.setsockopt(zmq.SUBSCRIBE, b"")
         sock.connect(endpoint)
         readers[name] = ZmqReader(sock, dtype)
+    return readers, writers
+
+
+def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
+              inputs: dict[str, tuple[str, np.dtype]], outputs: dict[str, tuple[str, np.dtype]],
+              symbols: tuple[str, ...], runtime_dir: str) -> None:
+    """Child body: build the engine on zmq adapters and drive poll() like the runner does."""
+    configure_logging("json", "error", instance="bench", engine=cfg.name)  # keep stdout clean
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    zctx = zmq.Context()
+    readers, writers = _sockets(zctx, inputs, outputs)
     table = StatusTable.attach(status_segment, directory=shm_dir)
     status = table.slot(slot)
     ctx = EngineContext(name=cfg.name, config=cfg, params=cfg.params, symbols=symbols,
@@ -111,24 +118,31 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     engine = load_engine_class(cfg.entry or "")(ctx)
     engine.on_start()
     status.set_ready(True)
-    poller = zmq.Poller()
-    for r in readers.values():
-        poller.register(r.sock, zmq.POLLIN)
-    for handle in engine.wait_handles():
-        poller.register(handle, zmq.POLLIN)
-    spin = cfg.wait in (WaitKind.YIELDING, WaitKind.BUSY_SPIN)
-    while not stop["now"]:
-        if engine.poll() == 0 and not any(r.available() for r in readers.values()):
-            if spin:  # same wait as on rings: never sleep, give the core away between polls
-                if cfg.wait is WaitKind.YIELDING:
-                    os.sched_yield()
-                continue
-            wake = engine.next_wakeup_s()
-            timeout_s = 0.25 if wake is None else min(wake, 0.25)
-            if timeout_s > 0:
-                poller.poll(max(1, int(timeout_s * 1000)))
+    _drive(engine, readers, cfg.wait, stop)
     engine.on_stop()
     ctx.close()
     table.close()
     zctx.term()
     os._exit(0)
+
+
+def _drive(engine: Any, readers: dict[str, ZmqReader], wait: WaitKind,
+           stop: dict[str, bool]) -> None:
+    """poll() until SIGTERM; idle like the runner: spin/yield, or sleep in zmq_poll."""
+    poller = zmq.Poller()
+    for r in readers.values():
+        poller.register(r.sock, zmq.POLLIN)
+    for handle in engine.wait_handles():
+        poller.register(handle, zmq.POLLIN)
+    spin = wait in (WaitKind.YIELDING, WaitKind.BUSY_SPIN)
+    while not stop["now"]:
+        if engine.poll() or any(r.available() for r in readers.values()):
+            continue
+        if spin:  # same wait as on rings: never sleep, give the core away between polls
+            if wait is WaitKind.YIELDING:
+                os.sched_yield()
+            continue
+        wake = engine.next_wakeup_s()
+        timeout_s = 0.25 if wake is None else min(wake, 0.25)
+        if timeout_s > 0:
+            poller.poll(max(1, int(timeout_s * 1000)))
