@@ -15,9 +15,11 @@ from shm.status import W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 
 # structlog method per lifecycle event; engines.log maps each to its journald PRIORITY
 # (critical 2, error 3, warning 4, info 6).
-SYSTEM_LEVELS = {"fatal": "critical", "backoff": "error", "exited": "error", "hung": "error",
-                 "killed": "error", "memory_exceeded": "error", "restarted": "warning",
-                 "stopped": "info", "started": "info", "starting": "info", "ready": "info"}
+SYSTEM_LEVELS = {"fatal": "critical", "escalated": "critical", "spawn_failed": "error",
+                 "backoff": "error", "exited": "error", "killed": "error",
+                 "not_restarted": "error", "group_restart": "warning", "restarting": "warning",
+                 "removed": "warning", "stopping": "info", "stopped": "info",
+                 "spawned": "info", "ready": "info"}
 
 
 def level_for(topic: str) -> str:

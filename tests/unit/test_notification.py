@@ -24,6 +24,8 @@ from engines.notification import level_for
         ("risk.alerts.rate_limit", 4),
         ("system.engine.risk.fatal", 2),
         ("system.engine.risk.exited", 3),
+        ("system.engine.critical.escalated", 2),
+        ("system.engine.risk.restarting", 4),
         ("system.engine.risk.ready", 6),
         ("system.engine.risk.something_new", 6),
     ],
