@@ -50,6 +50,7 @@ class RiskEngine(Engine):
             quiet(self.ctx, self.ticks)
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
+        self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
         # Projected positions, rate buckets and the kill switch survive a restart of risk;
         # a decisions ring never written to means a new session: start from zero.
         n_symbols = max(len(self.ctx.symbols), 1)
@@ -80,7 +81,7 @@ class RiskEngine(Engine):
         return done + ticks.shape[0]
 
     def _decide(self, ring: Any) -> int:
-        orders = ring.read(self.p.max_batch)
+        orders = ring.read(self.max_batch)
         n = orders.shape[0]
         if n == 0:
             return 0
