@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from engines._dedupe import DecidedIds
 from engines._params import parse_params
 from engines._persist import StateFile
 from engines._risk_checks import RiskLimits, RiskState, decide, state_layout
@@ -27,6 +28,7 @@ REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
                 if k.startswith("REASON_")}
 W_REJECTED = W_CUSTOM0
 W_KILLED = W_CUSTOM0 + 1
+W_DUPLICATES = W_CUSTOM0 + 2
 HOUSEKEEPING_S = 0.005
 
 
@@ -55,9 +57,12 @@ class RiskEngine(Engine):
         # a decisions ring never written to means a new session: start from zero.
         n_symbols = max(len(self.ctx.symbols), 1)
         self.saved = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.state",
-                               state_layout(n_symbols, limits) | {"pnl_peak": ("<f8", 1)},
+                               state_layout(n_symbols, limits) | {
+                                   "pnl_peak": ("<f8", 1),
+                                   "decided": ("<i8", limits.max_strategies)},
                                fresh=self.decisions.cursor == 0)
         self.state = RiskState(n_symbols, limits, self.saved.arrays)
+        self.decided = DecidedIds(self.saved.arrays["decided"])
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
         self.alert_timer = Every(self.p.alert_interval_s)
         # Bus and service sockets are looked at every few ms, never between a tick and an order.
@@ -85,13 +90,20 @@ class RiskEngine(Engine):
         n = orders.shape[0]
         if n == 0:
             return 0
-        out = self.decisions.claim(n)
-        reason = decide(self.state, orders, out, time.time_ns())
-        self.decisions.publish()
+        fresh = self.decided.fresh(orders)  # after a crash of risk some were decided already
+        k = fresh.shape[0]
+        if k:
+            out = self.decisions.claim(k)
+            reason = decide(self.state, fresh, out, time.time_ns())
+            self.decisions.publish()
+            self.decided.record(fresh)
         ring.advance(n)
         status = self.ctx.status
         status.add(W_RECORDS_IN, n)
-        status.add(W_RECORDS_OUT, n)
+        status.add(W_RECORDS_OUT, k)
+        status.put(W_DUPLICATES, self.decided.duplicates)
+        if k == 0:
+            return n
         if reason.any():
             bad = reason[reason != 0]
             self.rejected += np.bincount(bad, minlength=self.rejected.size)

@@ -294,3 +294,35 @@ def test_engine_when_restarted_keeps_positions_and_kill_switch(
         assert second.state.gross == 10
         out.close()
         h.stop(second)
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_orders_reread_after_crash_decides_each_once(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """Orders decided before a crash (cursor not committed) get no second decision."""
+    with Harness(shm_dir, runtime_dir, RISK_RINGS) as h:
+        out = h.reader("decisions", 1)
+        first = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
+        _send_order(h, 1)
+        _until(lambda: out.available() == 1, first)
+        # a crash between publishing decisions and committing the orders cursor
+        first.decided.high_water[1] = 2
+        h.stop(first)
+        second = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
+                          ("decisions",))
+        h.writer("orders").write(_reordered(2, 3))
+        _until(lambda: out.available() == 2, second)
+        for _ in range(10):
+            second.poll()
+        ids = out.read(8)["order_id"].tolist()
+        assert [i & 0xFF for i in ids] == [1, 3] and second.decided.duplicates == 1
+        out.close()
+        h.stop(second)
+
+
+def _reordered(*counters: int) -> np.ndarray:
+    """Orders of strategy 1 with these counters (2 is replayed, 3 is new)."""
+    orders = _orders([(1, 0, 1, 5, 10.0, 0)] * len(counters))
+    orders["order_id"] = [(1 << 40) | c for c in counters]
+    return orders
