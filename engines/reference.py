@@ -3,7 +3,8 @@
 Params (all optional): ready_delay_s (slow on_start), crash_after_s (os._exit(crash_code)),
 exit_after_s + exit_code (clean exit), hang_after_s (stop heartbeating: sleeps forever),
 allocate_mb (resident memory held from on_start), grow_mb_per_s (RSS growth), drain_s (slow
-on_stop), forward (copy every record from its reader ring to its writer ring).
+on_stop), forward (consume every record from its reader rings, copying them to its writer
+rings), produce_per_s (publish that many zeroed records per second to its writer rings).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import time
 
 from engines.base import Engine
-from shm.status import W_RECORDS_IN
+from shm.status import W_RECORDS_IN, W_RECORDS_OUT
 
 
 class ReferenceEngine(Engine):
@@ -33,6 +34,8 @@ class ReferenceEngine(Engine):
         )
         self.grow_mb_per_s = float(p.get("grow_mb_per_s", 0))
         self.grown_mb = 0.0
+        self.produce_per_s = float(p.get("produce_per_s", 0))
+        self.produced = 0
         self.log.info("reference_engine_started", params=dict(p))
 
     def _allocate(self, mb: float) -> None:
@@ -47,7 +50,21 @@ class ReferenceEngine(Engine):
         if self.grow_mb_per_s and elapsed * self.grow_mb_per_s > self.grown_mb + 1:
             self._allocate(1.0)
             self.grown_mb += 1
-        return self._forward() if self.ctx.params.get("forward") else 0
+        moved = self._produce(elapsed) if self.produce_per_s else 0
+        return moved + (self._forward() if self.ctx.params.get("forward") else 0)
+
+    def _produce(self, elapsed: float) -> int:
+        due = min(256, int(elapsed * self.produce_per_s) - self.produced)
+        if due <= 0:
+            return 0
+        for writer in self.ctx.writers.values():
+            view = writer.try_claim(due)
+            if view is None:
+                return 0  # full: a block ring's reader is behind; try again next poll
+            writer.publish()
+        self.produced += due
+        self.ctx.status.add(W_RECORDS_OUT, due)
+        return due
 
     def _act(self, what: str) -> None:
         p = self.ctx.params
@@ -72,6 +89,8 @@ class ReferenceEngine(Engine):
         return moved
 
     def next_wakeup_s(self) -> float | None:
+        if self.produce_per_s:
+            return 1.0 / self.produce_per_s
         if self.grow_mb_per_s:
             return 0.05
         if not self.deadlines:

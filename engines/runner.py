@@ -226,11 +226,11 @@ class _Loop:
 
     def _park_and_wait(self, timeout_s: float) -> None:
         readers = self.ctx.readers.values()
-        for reader in readers:
-            reader.park()
         try:
-            # Re-check after parking: a record published before the park rang no doorbell.
-            if not any(reader.available() for reader in readers):
+            # park() re-checks after setting the flag: a record published before the park
+            # rang no doorbell, so sleep only when every reader is still empty.
+            pending = sum(reader.park() for reader in readers)
+            if not pending:
                 self.poller.poll(max(1, int(timeout_s * 1000)))
         finally:
             for reader in readers:

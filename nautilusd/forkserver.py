@@ -98,7 +98,9 @@ def _child(spec: Any) -> int:
         log.error("child_setup_failed", error=str(exc))
         return runner.EXIT_SETUP_FAILED
     if spec.config.command:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # An exec'd program gets default dispositions (Python itself ignores SIGPIPE; a
+        # Python engine keeps that, so a doorbell whose reader died is EPIPE, not death).
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
         if _stop_requested:
             return 0
@@ -183,9 +185,7 @@ class _Server:
     def _become_child(self, server_pid: int) -> None:
         self.sock.close()
         signal.set_wakeup_fd(-1)
-        # An exec'd program must not inherit ignored signals.
-        for signum in (signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.close(self.wake_r)
         os.close(self.wake_w)
         for _, other_w in self.spares:

@@ -34,10 +34,13 @@ readers = ["b"]
 
 
 def write_config(directory: Path, shm_dir: Path, engines: dict[str, list[int]],
-                 instance: str = "itest") -> Path:
+                 instance: str = "itest", params: dict[str, str] | None = None) -> Path:
     text = (f'[supervisor]\ninstance = "{instance}"\nmetrics_address = ""\n'
             f'shm_dir = "{shm_dir}"\nshutdown_timeout_ms = 5000\n')
-    text += "".join(ENGINES.format(name=n, cpus=c) for n, c in engines.items())
+    for name, cpus in engines.items():
+        text += ENGINES.format(name=name, cpus=cpus)
+        if params and name in params:
+            text += f"params = {params[name]}\n"
     text += '\n[engines.sidecar]\ncommand = ["/bin/sleep", "300"]\n'
     if {"a", "b"} <= set(engines):
         text += RING
@@ -54,6 +57,15 @@ def start_daemon(config: Path, runtime_dir: Path, env: dict[str, str] | None = N
          "--runtime-dir", str(runtime_dir / "rt")], stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
+
+
+def status_rows(shm_dir: Path, instance: str = "itest") -> dict[str, dict[str, int]]:
+    """name -> the slot's words (pid, state, records_in, ...), read from outside."""
+    with StatusTable.attach(paths.status_segment(instance), directory=shm_dir) as table:
+        rows = table.snapshot()
+    return {r["name"].decode(): {f: int(r[f]) for f in ("pid", "state", "records_in",
+                                                       "records_out", "restarts")}
+            for r in rows if r["name"]}
 
 
 def wait_ready(shm_dir: Path, names: set[str], proc: subprocess.Popen[bytes],

@@ -7,10 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import psutil
 import pytest
-from daemon_helpers import gone, start_daemon, stop, wait_ready, write_config
+from daemon_helpers import gone, start_daemon, status_rows, stop, wait_ready, write_config
 
 from nautilusd import paths
 
@@ -72,6 +73,32 @@ def test_ring_when_engine_crashes_outlives_it_and_goes_at_shutdown(shm_dir, runt
     finally:
         assert stop(proc) == 0
     assert not list(shm_dir.iterdir())
+
+
+@pytest.mark.timeout(40)
+def test_ring_when_reader_restarts_records_keep_flowing(shm_dir, runtime_dir):
+    """Records go writer -> ring -> reader through the runner; a restarted reader resumes."""
+    params = {"a": "{ produce_per_s = 500 }", "b": "{ forward = true }"}
+    proc = start_daemon(write_config(runtime_dir, shm_dir, {"a": [0], "b": [1]}, params=params),
+                        runtime_dir)
+    try:
+        ready = wait_ready(shm_dir, {"a", "b"}, proc)
+        until(lambda: status_rows(shm_dir)["b"]["records_in"] > 50)
+        os.kill(ready["b"], signal.SIGKILL)
+        until(lambda: status_rows(shm_dir)["b"]["pid"] not in (0, ready["b"]))
+        consumed = status_rows(shm_dir)["b"]["records_in"]  # counters live in the slot
+        until(lambda: status_rows(shm_dir)["b"]["records_in"] > consumed + 50)
+        rows = status_rows(shm_dir)
+        assert rows["a"]["pid"] == ready["a"]  # the writer never noticed
+    finally:
+        assert stop(proc) == 0
+
+
+def until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 @pytest.mark.timeout(60)
