@@ -247,6 +247,8 @@ class Supervisor(SupervisorCommands):
     # -- restarts and escalation --------------------------------------------------------------
 
     def _after_failure(self, inst: Instance, code: int, failure: bool) -> None:
+        if self.shutting_down:
+            return  # it is queued for a stop; no restart, no escalation
         decision = inst.tracker.decide(self.loop.now(), code, failure)
         if decision.fatal:
             inst.fire(Trigger.GIVE_UP)

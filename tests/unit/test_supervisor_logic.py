@@ -286,3 +286,18 @@ def test_exit_when_engine_crashes_event_names_pid_code_and_restart_count():
     assert exited["engine"] == "a" and exited["cpus"] == [1] and exited["restarts"] == 0
     restarting = [f for _, e, f in rig.events if e == "restarting"][0]
     assert restarting["restarts"] == 1 and restarting["backoff_s"] == 0.0
+
+
+def test_crash_when_shutting_down_is_not_restarted_and_shutdown_completes():
+    """An engine that dies while waiting for its turn to stop stays down."""
+    rig = Rig(engine("a"), engine("b", after=("a",)))
+    rig.sup.start_all()
+    rig.ready("a")
+    rig.ready("b")
+    done: list[bool] = []
+    rig.sup.add_stopped_listener(lambda: done.append(True))
+    rig.sup.shutdown()
+    rig.crash("a")  # still waiting for b to stop first
+    rig.host.exit(rig.pid("b"), 0)
+    assert done == [True] and len(rig.host.pids_of("a")) == 1
+    assert rig.state("a") is State.STOPPED
