@@ -173,7 +173,11 @@ class Daemon:
 
         source = StatusTableSource(self.table, self.topology)
         self.sup.add_reload_listener(lambda topology: setattr(source, "topology", topology))
-        self.metrics = MetricsServer(address, source).start()
+        try:
+            self.metrics = MetricsServer(address, source).start()
+        except OSError as exc:  # a busy port must not keep the engines from running
+            self.log.error("metrics_unavailable", address=address, error=str(exc))
+            return
         self._closers.append(self.metrics.stop)
 
     def _start_systemd(self) -> None:
