@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from nautilusd import paths
 from shm.layout import FILL_FILLED, ORDER, VERDICT_APPROVED
+from shm.status import W_PID, StatusTable
 
 ROOT = Path(__file__).resolve().parents[2]
 FEED_S = 12.0
@@ -104,17 +106,38 @@ def _wait_for(cond: Any, timeout_s: float, proc: subprocess.Popen[bytes],
         time.sleep(poll_s)
 
 
-@pytest.fixture
-def pipeline(shm_dir: Path, runtime_dir: Path, tmp_path: Path) -> Path:
-    """Run the topology until its feed stopped and everything drained; yield the audit dir."""
+def _engine_pid(shm_dir: Path, instance: str, name: str) -> int:
+    """The pid of engine `name` in the daemon's status table (0 while it has none)."""
+    table = StatusTable.attach(paths.status_segment(instance), directory=shm_dir)
+    try:
+        return next((table.slot(i).get(W_PID) for i in range(table.slots)
+                     if table.slot(i).name == name), 0)
+    finally:
+        table.close()
+
+
+@pytest.fixture(params=["calm", "risk_killed"])
+def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
+             tmp_path: Path) -> Path:
+    """Run the topology until its feed stopped and everything drained; yield the audit dir.
+    With "risk_killed", risk is SIGKILLed mid-run (the daemon restarts it and execution)."""
     config = tmp_path / "e2e.toml"
-    config.write_text(_toml(_test_config(shm_dir, runtime_dir)))
+    doc = _test_config(shm_dir, runtime_dir)
+    config.write_text(_toml(doc))
     log = (tmp_path / "nautilusd.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
                              str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             start_new_session=True)
     try:
         started, seen = time.monotonic(), [None]
+        if request.param == "risk_killed":
+            _wait_for(lambda: (_counts(runtime_dir) or (0,))[0] > 100, 30, proc)
+            instance = doc["supervisor"]["instance"]
+            killed = _engine_pid(shm_dir, instance, "risk")
+            assert killed > 0, "risk has no pid in the status table"
+            os.kill(killed, signal.SIGKILL)
+            _wait_for(lambda: _engine_pid(shm_dir, instance, "risk") not in (0, killed), 20,
+                      proc)  # the daemon restarted it
 
         def settled() -> bool:
             """Drained, and unchanged since the previous look a second ago: the feed is over."""
@@ -139,7 +162,8 @@ def pipeline(shm_dir: Path, runtime_dir: Path, tmp_path: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.timeout(110)
 def test_pipeline_when_run_for_a_while_reconciles_exactly(pipeline: Path) -> None:
-    """Orders, decisions, fills and positions of a real run agree record for record."""
+    """Orders, decisions, fills and positions of a real run agree record for record, also
+    when risk was killed mid-run and restarted."""
     orders, decisions = _load(pipeline, "orders"), _load(pipeline, "decisions")
     fills, ticks = _load(pipeline, "fills"), _load(pipeline, "ticks")
     snap = json.loads((pipeline / "positions.json").read_text())
