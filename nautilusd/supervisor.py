@@ -15,9 +15,9 @@ from typing import Any, Protocol
 from nautilusd import groups
 from nautilusd.config import EngineConfig, Topology
 from nautilusd.errors import NautilusdError
+from nautilusd.events import EventListener, EventSink
 from nautilusd.host import Host
 from nautilusd.launch import LaunchPaths, launch_spec, resolve_cpus
-from nautilusd.log import get_logger
 from nautilusd.loop import EventLoop, Timer
 from nautilusd.operations import SupervisorCommands
 from nautilusd.process import Instance
@@ -25,7 +25,6 @@ from nautilusd.restarts import RestartTracker
 from nautilusd.states import State, Trigger
 from shm.status import StatusSlot
 
-EventListener = Callable[[str, str, dict[str, Any]], None]
 READY_POLL_S = 0.002  # readiness is read from shm this often, only while something starts
 EXIT_SPAWN_FAILED = 127
 
@@ -34,28 +33,6 @@ class SlotTable(Protocol):
     slots: int
 
     def slot(self, index: int) -> StatusSlot: ...
-
-
-# Log level of the lifecycle events that are not routine.
-LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "killed": "warning",
-          "exited": "warning", "backoff": "warning", "group_restart": "warning"}
-
-
-class EventSink:
-    """Logs each lifecycle event and hands it to every listener (bus proxy, systemd, tests)."""
-
-    def __init__(self) -> None:
-        self.log = get_logger(engine="nautilusd")
-        self.listeners: list[EventListener] = []
-
-    def emit(self, name: str, event: str, fields: dict[str, Any]) -> None:
-        level = LEVELS.get(event, "info")
-        getattr(self.log, level)(f"engine_{event}", target=name, **fields)
-        for listener in self.listeners:
-            try:
-                listener(name, event, fields)
-            except Exception:  # a broken listener must not stop supervision
-                self.log.exception("event_listener_failed", listener=repr(listener))
 
 
 class Supervisor(SupervisorCommands):

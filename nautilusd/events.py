@@ -1,0 +1,34 @@
+"""Lifecycle events: each is one structured log record and one call to every listener.
+
+Listeners (the bus proxy, systemd notifications, tests) get `(name, event, fields)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nautilusd.log import get_logger
+
+EventListener = Callable[[str, str, dict[str, Any]], None]
+
+# Log level of the lifecycle events that are not routine.
+LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "killed": "warning",
+          "exited": "warning", "backoff": "warning", "group_restart": "warning"}
+
+
+class EventSink:
+    """Logs each lifecycle event and hands it to every listener (bus proxy, systemd, tests)."""
+
+    def __init__(self) -> None:
+        self.log = get_logger(engine="nautilusd")
+        self.listeners: list[EventListener] = []
+
+    def emit(self, name: str, event: str, fields: dict[str, Any]) -> None:
+        level = LEVELS.get(event, "info")
+        getattr(self.log, level)(f"engine_{event}", target=name, **fields)
+        for listener in self.listeners:
+            try:
+                listener(name, event, fields)
+            except Exception:  # a broken listener must not stop supervision
+                self.log.exception("event_listener_failed", listener=repr(listener))
