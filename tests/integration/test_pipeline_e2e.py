@@ -116,11 +116,11 @@ def _engine_pid(shm_dir: Path, instance: str, name: str) -> int:
         table.close()
 
 
-@pytest.fixture(params=["calm", "risk_killed"])
+@pytest.fixture(params=["calm", "risk", "execution"])
 def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
              tmp_path: Path) -> Path:
     """Run the topology until its feed stopped and everything drained; yield the audit dir.
-    With "risk_killed", risk is SIGKILLed mid-run (the daemon restarts it and execution)."""
+    With "risk" or "execution", that engine is SIGKILLed mid-run and restarted by the daemon."""
     config = tmp_path / "e2e.toml"
     doc = _test_config(shm_dir, runtime_dir)
     config.write_text(_toml(doc))
@@ -130,13 +130,13 @@ def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
                             start_new_session=True)
     try:
         started, seen = time.monotonic(), [None]
-        if request.param == "risk_killed":
+        if request.param != "calm":
+            victim, instance = request.param, doc["supervisor"]["instance"]
             _wait_for(lambda: (_counts(runtime_dir) or (0,))[0] > 100, 30, proc)
-            instance = doc["supervisor"]["instance"]
-            killed = _engine_pid(shm_dir, instance, "risk")
-            assert killed > 0, "risk has no pid in the status table"
+            killed = _engine_pid(shm_dir, instance, victim)
+            assert killed > 0, f"{victim} has no pid in the status table"
             os.kill(killed, signal.SIGKILL)
-            _wait_for(lambda: _engine_pid(shm_dir, instance, "risk") not in (0, killed), 20,
+            _wait_for(lambda: _engine_pid(shm_dir, instance, victim) not in (0, killed), 20,
                       proc)  # the daemon restarted it
 
         def settled() -> bool:
@@ -163,7 +163,7 @@ def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
 @pytest.mark.timeout(110)
 def test_pipeline_when_run_for_a_while_reconciles_exactly(pipeline: Path) -> None:
     """Orders, decisions, fills and positions of a real run agree record for record, also
-    when risk was killed mid-run and restarted."""
+    when risk or execution was killed mid-run and restarted."""
     orders, decisions = _load(pipeline, "orders"), _load(pipeline, "decisions")
     fills, ticks = _load(pipeline, "fills"), _load(pipeline, "ticks")
     snap = json.loads((pipeline / "positions.json").read_text())
