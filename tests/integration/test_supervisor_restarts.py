@@ -112,3 +112,26 @@ def test_forkserver_when_killed_engines_die_with_it_and_come_back(shm_dir):
         assert rig.sup.host._server.pid != server.pid
         assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"
                        for p in old.values())
+
+
+@pytest.mark.timeout(30)
+def test_spawn_when_os_options_set_child_has_them_from_outside(shm_dir):
+    """nice, rlimits, SCHED_FIFO, pin and environment are applied before the engine runs."""
+    from types import MappingProxyType
+
+    from nautilusd.config import RLimits
+
+    tuned = engine("t", cpus=(0,), nice=5, rlimits=RLimits(nofile=512))
+    fifo = engine("f", sched_fifo_priority=1)
+    # /proc/<pid>/environ shows what exec got: check the environment on an exec'd program.
+    execd = engine("x", entry=None, command=("/bin/sleep", "60"), cpus=(1,),
+                   environment=MappingProxyType({"NAUTILUSD_TEST_ENV": "on"}))
+    with running(shm_dir, tuned, fifo, execd) as rig:
+        rig.until(rig.all_ready)
+        proc = psutil.Process(rig.inst("t").pid)
+        assert proc.nice() == 5 and proc.rlimit(psutil.RLIMIT_NOFILE) == (512, 512)
+        assert os.sched_getscheduler(rig.inst("f").pid) == os.SCHED_FIFO
+        sleeper = psutil.Process(rig.inst("x").pid)
+        rig.until(lambda: sleeper.name() == "sleep")  # ready at spawn; exec follows
+        assert sleeper.environ()["NAUTILUSD_TEST_ENV"] == "on"
+        assert sleeper.cpu_affinity() == [1]
