@@ -1,7 +1,8 @@
 """The far side of each ring benchmark, run in a forked process pinned to its own core.
 
-Echo loops for round trips (ring, Pipe, pyzmq PAIR), senders for one-way throughput, and an
-idle parked reader for the CPU measurement. Each function runs a fixed count and returns.
+Echo loops for round trips (ring, Pipe, pyzmq PAIR), senders for one-way throughput (ring;
+pyzmq PUSH/PULL, since PAIR lost frames here under load), and an idle parked reader for the
+CPU measurement. Each function runs a fixed count and returns.
 """
 
 from __future__ import annotations
@@ -90,12 +91,14 @@ def ring_send(directory: str, n: int, batched: bool, cpu: int | None) -> None:
     writer.close()
 
 
-def zmq_send(endpoint: str, n: int, batched: bool, cpu: int | None) -> None:
+def zmq_send(endpoint: str, n: int, batched: bool, go: Connection, cpu: int | None) -> None:
     import zmq
 
     pin(cpu)
+    if not go.poll(30):
+        raise RuntimeError("the receiver never bound its socket")
     ctx = zmq.Context()
-    sock = ctx.socket(zmq.PAIR)
+    sock = ctx.socket(zmq.PUSH)
     sock.connect(endpoint)
     send = sock.send
     if batched:
