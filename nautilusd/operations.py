@@ -14,7 +14,7 @@ from typing import Any
 
 from nautilusd import groups
 from nautilusd.config import Topology
-from nautilusd.errors import NautilusdError, UnknownTargetError
+from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
 from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
@@ -138,7 +138,11 @@ class SupervisorCommands:
     def pin(self, engine: str, cpus: list[int]) -> list[int]:
         """Move every instance of `engine` (or one instance) to `cpus` now, verified."""
         found: list[int] = sorted(set(cpus))
-        for name in self.resolve(engine):
+        names = self.resolve(engine)
+        host_cpus = self.host.host_cpus()
+        if not found or any(c not in host_cpus for c in found):
+            raise PinError(self.instances[names[0]].pid, found, None)
+        for name in names:
             inst = self.instances[name]
             if inst.running and inst.pid:
                 found = self.host.pin(inst.pid, cpus)

@@ -281,10 +281,10 @@ def test_exit_when_engine_crashes_event_names_pid_code_and_restart_count():
     rig.sup.start_all()
     pid = rig.pid("a")
     rig.crash("a", 7)
-    exited = [f for _, e, f in rig.events if e == "exited"][0]
+    exited = next(f for _, e, f in rig.events if e == "exited")
     assert exited["pid"] == pid and exited["exit_code"] == 7 and exited["reason"] == "exit"
     assert exited["engine"] == "a" and exited["cpus"] == [1] and exited["restarts"] == 0
-    restarting = [f for _, e, f in rig.events if e == "restarting"][0]
+    restarting = next(f for _, e, f in rig.events if e == "restarting")
     assert restarting["restarts"] == 1 and restarting["backoff_s"] == 0.0
 
 
@@ -301,3 +301,15 @@ def test_crash_when_shutting_down_is_not_restarted_and_shutdown_completes():
     rig.host.exit(rig.pid("b"), 0)
     assert done == [True] and len(rig.host.pids_of("a")) == 1
     assert rig.state("a") is State.STOPPED
+
+
+def test_pin_when_core_missing_raises_and_keeps_cores():
+    """pin() to a core the host lacks is refused with a typed error; nothing moves."""
+    from nautilusd.errors import PinError
+
+    rig = Rig(engine("a", cpus=(0,)))
+    rig.sup.start_all()
+    with pytest.raises(PinError, match="9"):
+        rig.sup.pin("a", [9])
+    assert rig.sup.instances["a"].cpus == (0,)
+    assert rig.sup.pin("a", [1]) == [1] and rig.sup.instances["a"].cpus == (1,)
