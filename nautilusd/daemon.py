@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import zmq
+
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
 from nautilusd.configload import load_config
@@ -28,6 +30,7 @@ from nautilusd.loop import EventLoop
 from nautilusd.ringset import RingSet
 from nautilusd.supervisor import Supervisor
 from nautilusd.systemd import Notifier, WatchdogGate, summary_line
+from shm.errors import ShmError
 from shm.segment import MAGIC, process_alive, read_header_file, reclaim_stale
 from shm.status import StatusTable
 
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     daemon = Daemon(topology, runtime_dir, summary=bool(getattr(args, "summary", False)))
     try:
         return daemon.run()
-    except (NautilusdError, OSError) as exc:
+    except (NautilusdError, ShmError, OSError, zmq.ZMQError) as exc:
         daemon.log.error("daemon_failed", error=str(exc))
         print(f"nautilusd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME

@@ -120,3 +120,23 @@ def test_sigkill_when_daemon_killed_engines_die_and_next_start_reclaims(shm_dir,
     assert not list(shm_dir.iterdir())  # ... and gone after the next start and clean stop
     log = (runtime_dir / "daemon.log").read_text()
     assert "reclaimed_stale_segments" in log
+
+
+@pytest.mark.timeout(40)
+def test_run_when_instance_already_running_refuses_and_leaves_it_alone(shm_dir, runtime_dir):
+    """A second nautilusd of the same instance exits 1 naming the live one; the first runs on."""
+    config = write_config(runtime_dir, shm_dir, {"a": [0]})
+    first = start_daemon(config, runtime_dir)
+    try:
+        ready = wait_ready(shm_dir, {"a"}, first)
+        second = subprocess.run(
+            [sys.executable, "-m", "nautilusd.main", "run", "--config", str(config),
+             "--runtime-dir", str(runtime_dir / "rt2")], capture_output=True, text=True,
+            timeout=20,
+        )
+        assert second.returncode == 1 and "already running" in second.stderr
+        assert str(first.pid) in second.stderr
+        assert wait_ready(shm_dir, {"a"}, first)["a"] == ready["a"]
+    finally:
+        assert stop(first) == 0
+    assert not list(shm_dir.iterdir())
