@@ -158,22 +158,35 @@ class RingWriter:
 
     def write(self, records: np.ndarray, timeout_s: float | None = None) -> int:
         """Write every record (waiting per policy); RingFullError on a block timeout."""
-        raw = np.ascontiguousarray(records).view(np.uint8).reshape(-1)
-        total = raw.size // self._rs
-        if total * self._rs != raw.size:
+        raw = self._raw_bytes(records)
+        rs, cap = self._rs, self._cap
+        total = raw.size // rs
+        done = 0
+        while done < total:
+            k = min(total - done, cap)
+            pos = self._st[0]
+            if pos + k - self._gate > cap or self.policy is c.Policy.OVERWRITE:
+                self.claim(k, timeout_s)  # waits (block) or announces the claim (overwrite)
+            self._copy_in(pos, raw[done * rs : (done + k) * rs])
+            pos += k
+            self._st[0] = pos
+            self._w[c.W_PUBLISHED] = pos
+            if self._w[c.W_PARKED0] or self._multi:
+                self._wake()
+            done += k
+        return total
+
+    def _raw_bytes(self, records: np.ndarray) -> np.ndarray:
+        """The records as one flat uint8 array (a view when they are contiguous)."""
+        if not records.flags.c_contiguous:
+            records = np.ascontiguousarray(records)
+        raw = records.view(np.uint8).reshape(-1)
+        if raw.size % self._rs:
             raise ShmError(
                 f"ring {self.name!r}: {raw.size} bytes is not a whole number of "
                 f"{self._rs}-byte records"
             )
-        done = 0
-        while done < total:
-            k = min(total - done, self._cap)
-            self.claim(k, timeout_s)  # waits (block) or announces the claim (overwrite)
-            self._copy_in(self._st[0], raw[done * self._rs : (done + k) * self._rs])
-            self._claimed, self._claim_wrapped = k, False
-            self.publish()
-            done += k
-        return total
+        return raw
 
     def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
         """Build `write_bytes(b) -> bool`: one record from `b` (exactly record_size bytes);
