@@ -84,7 +84,7 @@ class RingReader:
     def _make_read_one(self) -> Callable[[], memoryview | None]:
         """Build `read_one() -> memoryview | None`: the next record's bytes and advance(1);
         None when nothing is available. The bytes stay valid until the next read_one, read,
-        advance, wait or close call (under `block` they are the ring slot itself, lent to
+        advance, wait, park or close call (under `block` they are the ring slot itself, lent to
         the caller and released then: a crash in between re-delivers that one record)."""
         raise NotImplementedError
 
@@ -116,6 +116,7 @@ class RingReader:
 
     def park(self) -> int:
         """Set the parked flag, then re-check: sleep on fileno() only if this returns 0."""
+        self._r[c.R_CURSOR] = self._st[0]  # release what read_one() lent: we go to sleep
         self._parked[self.index] = 1
         self._bell.drain()  # also a full fence between the flag store and the cursor load
         return self.available()

@@ -223,3 +223,18 @@ def test_advance_when_beyond_available_raises(ring: Ring, shm_dir: Path) -> None
     with pytest.raises(ShmError, match="cannot advance 2, only 1 available"):
         r.advance(2)
     r.close(), w.close()
+
+
+def test_read_one_when_block_ring_full_lends_slot_until_next_call(shm_dir: Path) -> None:
+    """Under block, read_one's record stays protected until the reader's next call or park."""
+    ring = Ring.create("r", RAW64, 2, "block", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    assert w.write_bytes(_rec(0)) and w.write_bytes(_rec(1))
+    first = r.read_one()
+    assert first is not None and not w.write_bytes(_rec(2))  # slot of record 0 is lent
+    assert int.from_bytes(bytes(first)[:8], "little") == 0
+    assert r.read_one() is not None and w.write_bytes(_rec(2))
+    assert r.park() == 1  # parking releases record 1 and still reports record 2
+    r.unpark()
+    assert w.write_bytes(_rec(3))
+    r.close(), w.close(), ring.destroy()
