@@ -147,10 +147,15 @@ class _Server:
                     self._refill()
 
     def _spawn(self, spec: Any) -> None:
-        pid, spec_w = self.spares.pop() if self.spares else self._fork()
         payload = pickle.dumps(spec)
-        with os.fdopen(spec_w, "wb") as pipe:
-            pipe.write(payload)
+        while True:
+            pid, spec_w = self.spares.pop() if self.spares else self._fork()
+            try:
+                with os.fdopen(spec_w, "wb") as pipe:
+                    pipe.write(payload)
+                break
+            except BrokenPipeError:
+                continue  # that spare died before its turn (its exit is reaped as usual)
         self.send("spawned", pid, spec.name)
 
     def _refill(self) -> None:

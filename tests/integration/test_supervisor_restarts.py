@@ -135,3 +135,19 @@ def test_spawn_when_os_options_set_child_has_them_from_outside(shm_dir):
         rig.until(lambda: sleeper.name() == "sleep")  # ready at spawn; exec follows
         assert sleeper.environ()["NAUTILUSD_TEST_ENV"] == "on"
         assert sleeper.cpu_affinity() == [1]
+
+
+@pytest.mark.timeout(30)
+def test_spare_when_killed_before_use_next_spawn_still_works(shm_dir):
+    """A pre-forked spare that died is skipped: the next respawn forks a fresh child."""
+    with running(shm_dir, engine("a")) as rig:
+        rig.until(rig.all_ready)
+        server = psutil.Process(rig.sup.host._server.pid)
+        engine_pid = rig.inst("a").pid
+        spares = [c for c in server.children() if c.pid != engine_pid]
+        assert spares
+        for spare in spares:
+            spare.kill()
+        os.kill(engine_pid, signal.SIGKILL)
+        rig.until(lambda: rig.inst("a").pid not in (0, engine_pid) and rig.all_ready())
+        assert rig.inst("a").pid not in {s.pid for s in spares}
