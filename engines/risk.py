@@ -16,7 +16,14 @@ import numpy as np
 from engines._dedupe import DecidedIds
 from engines._params import parse_params
 from engines._persist import StateFile
-from engines._risk_checks import RiskLimits, RiskState, decide, state_layout
+from engines._risk_checks import (
+    SMALL_BATCH,
+    RiskLimits,
+    RiskState,
+    decide,
+    decide_rows,
+    state_layout,
+)
 from engines._wiring import Every, one_reader, one_writer, quiet, readers_of
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
@@ -29,6 +36,7 @@ REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
 W_REJECTED = W_CUSTOM0
 W_KILLED = W_CUSTOM0 + 1
 W_DUPLICATES = W_CUSTOM0 + 2
+NO_REASONS = np.zeros(0, dtype=np.intp)
 HOUSEKEEPING_S = 0.005
 
 
@@ -90,25 +98,42 @@ class RiskEngine(Engine):
         n = orders.shape[0]
         if n == 0:
             return 0
-        fresh = self.decided.fresh(orders)  # after a crash of risk some were decided already
-        k = fresh.shape[0]
-        if k:
-            out = self.decisions.claim(k)
-            reason = decide(self.state, fresh, out, time.time_ns())
-            self.decisions.publish()
-            self.decided.record(fresh)
+        if n <= SMALL_BATCH:
+            rejected = self._decide_rows(orders.tolist())
+        else:
+            rejected = self._decide_batch(orders)
         ring.advance(n)
         status = self.ctx.status
         status.add(W_RECORDS_IN, n)
-        status.add(W_RECORDS_OUT, k)
         status.put(W_DUPLICATES, self.decided.duplicates)
-        if k == 0:
-            return n
-        if reason.any():
-            bad = reason[reason != 0]
-            self.rejected += np.bincount(bad, minlength=self.rejected.size)
-            status.add(W_REJECTED, int(bad.size))
+        if rejected.size:
+            self.rejected += np.bincount(rejected, minlength=self.rejected.size)
+            status.add(W_REJECTED, int(rejected.size))
         return n
+
+    def _decide_rows(self, rows: list[tuple]) -> np.ndarray:  # type: ignore[type-arg]
+        """A few orders, one by one; returns the reasons of the rejected ones."""
+        fresh = self.decided.fresh_rows(rows)  # after a crash of risk some were decided
+        if not fresh:
+            return NO_REASONS
+        out = self.decisions.claim(len(fresh))
+        reasons = decide_rows(self.state, fresh, out, time.time_ns())
+        self.decisions.publish()
+        self.decided.record_rows(fresh)
+        self.ctx.status.add(W_RECORDS_OUT, len(fresh))
+        return np.array([r for r in reasons if r], dtype=np.intp) if any(reasons) else NO_REASONS
+
+    def _decide_batch(self, orders: np.ndarray) -> np.ndarray:
+        """A batch, vectorised; returns the reasons of the rejected ones."""
+        fresh = self.decided.fresh(orders)
+        if fresh.shape[0] == 0:
+            return NO_REASONS
+        out = self.decisions.claim(fresh.shape[0])
+        reason = decide(self.state, fresh, out, time.time_ns())
+        self.decisions.publish()
+        self.decided.record(fresh)
+        self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
+        return reason[reason != 0]
 
     def _housekeeping(self) -> None:
         """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""

@@ -21,6 +21,7 @@ from engines._risk_checks import (
     check_batch,
     check_one,
     decide,
+    decide_rows,
     write_decisions,
 )
 from engines.service import ServiceClient, service_endpoint
@@ -172,17 +173,17 @@ def test_check_batch_when_random_orders_matches_one_order_path(
 
 
 def test_decide_when_small_or_vectorised_writes_identical_decisions() -> None:
-    """The one-by-one and the vectorised decide() write byte-identical DECISION records."""
+    """decide_rows (one by one) and decide (vectorised) write byte-identical DECISIONs."""
     rows = [(1, i % 3, 1 if i % 3 else -1, 40 + i, 10.0 + (i % 4) * 0.03, i * 10**9)
             for i in range(12)]
     orders = _orders(rows)
     out_small, out_vector = np.zeros(12, DECISION), np.zeros(12, DECISION)
     out_small.view(np.uint8)[:] = 0xAB  # dirty slots, as a reused ring would have
-    reasons_small = decide(_state(), orders, out_small, 77, small=16)
-    reasons_vector = decide(_state(), orders, out_vector, 77, small=0)
-    assert reasons_small.tolist() == reasons_vector.tolist()
+    reasons_small = decide_rows(_state(), orders.tolist(), out_small, 77)
+    reasons_vector = decide(_state(), orders, out_vector, 77).tolist()
+    assert reasons_small == reasons_vector
     assert out_small.tobytes() == out_vector.tobytes()
-    assert set(reasons_small.tolist()) == {REASON_OK, REASON_MAX_GROSS}
+    assert set(reasons_small) == {REASON_OK, REASON_MAX_GROSS}
 
 
 # -- the engine, over real rings and sockets ---------------------------------------------------
