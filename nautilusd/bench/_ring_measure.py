@@ -64,10 +64,13 @@ class Bench:
         self.rows.append({"measure": "round_trip_us", "transport": transport, **stats})
         return stats
 
-    def add_rate(self, transport: str, records: int, seconds: float) -> float:
+    def add_rate(self, transport: str, records: int, seconds: float, cpu_s: float) -> float:
+        """A rate row; receiver_cpu_pct shows how much of its core the receiver actually got
+        (well under 100 % on a busy shared machine, where rates drop with it)."""
         rate = records / seconds
         self.rows.append({"measure": "one_way_msgs_per_s", "transport": transport,
-                          "p50": round(rate), "n": records})
+                          "p50": round(rate), "n": records,
+                          "receiver_cpu_pct": round(100 * cpu_s / seconds, 1)})
         return rate
 
     def kill_peers(self) -> None:
@@ -178,13 +181,15 @@ def ring_rate(bench: Bench, n: int, batched: bool) -> float:
         reader = RingReader.attach("flow", RAW64, 0, directory=d, wait=BusySpin())
         proc = bench.peer(peers.ring_send, str(d), n, batched)
         want = n - n % peers.BATCH if batched else n
-        seconds = _drain_ring(reader, want, batched, proc)
+        seconds, cpu_s = _drain_ring(reader, want, batched, proc)
         _join(proc)
         reader.close()
-    return bench.add_rate("ring batch 256" if batched else "ring single", want, seconds)
+    return bench.add_rate("ring batch 256" if batched else "ring single", want, seconds, cpu_s)
 
 
-def _drain_ring(reader: RingReader, want: int, batched: bool, proc: Any) -> float:
+def _drain_ring(
+    reader: RingReader, want: int, batched: bool, proc: Any
+) -> tuple[float, float]:
     """Consume `want` records; seconds from the first record to the last.
 
     When it finds nothing the reader yields the core instead of re-reading the writer's
@@ -192,7 +197,7 @@ def _drain_ring(reader: RingReader, want: int, batched: bool, proc: Any) -> floa
     if reader.wait(30.0) == 0:
         raise RuntimeError(f"ring sender pid {proc.pid} sent nothing")
     read, advance, read_one, pause = reader.read, reader.advance, reader.read_one, os.sched_yield
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     got = 0
     if batched:
         while got < want:
@@ -208,7 +213,7 @@ def _drain_ring(reader: RingReader, want: int, batched: bool, proc: Any) -> floa
                 got += 1
             else:
                 pause()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def zmq_rate(bench: Bench, n: int, batched: bool) -> float:
@@ -225,18 +230,18 @@ def zmq_rate(bench: Bench, n: int, batched: bool) -> float:
     frames = n // peers.BATCH if batched else n
     recv = sock.recv
     recv(copy=False)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(frames - 1):
         frame = recv(copy=False)
         if batched:
             np.frombuffer(frame.buffer, dtype=RAW64)  # the same reinterpretation a ring gives
-    seconds = time.perf_counter() - t0
+    seconds, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     _join(proc)
     sock.close(linger=0)
     ctx.term()
     records = (frames - 1) * (peers.BATCH if batched else 1)
     label = "pyzmq PUSH/PULL ipc " + ("batch 256" if batched else "single")
-    return bench.add_rate(label, records, seconds)
+    return bench.add_rate(label, records, seconds, cpu_s)
 
 
 # -- idle CPU -------------------------------------------------------------------------------------
