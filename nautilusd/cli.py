@@ -29,6 +29,9 @@ HEALTH_DOWN = 2
 LOG_LINES = 200
 
 
+_COMMON_DEFAULTS = {"json": False, "runtime_dir": None, "instance": "default", "timeout_ms": 10_000}
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand is not reset by the subparser.
@@ -41,7 +44,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="control request time-out")
     parser = argparse.ArgumentParser(prog="nautilusctl", parents=[common],
                                      description="Drive a running nautilusd.")
-    parser.set_defaults(json=False, runtime_dir=None, instance="default", timeout_ms=10_000)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -81,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Defaults are filled here, not with set_defaults: that would rewrite the shared option
+    # objects' SUPPRESS default, and a subparser would then reset options given before it.
+    for key, value in _COMMON_DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
     out, err = out or sys.stdout, err or sys.stderr
     if args.command == "check":
         from nautilusd.check import main as check_main

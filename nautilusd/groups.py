@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from nautilusd.config import EngineConfig, GroupStrategy, Topology
-from nautilusd.errors import NautilusdError
+from nautilusd.configload import start_order as configload_start_order
 
 
 def restart_set(strategy: GroupStrategy, members: Sequence[str], failed: str) -> list[str]:
@@ -23,25 +23,8 @@ def restart_set(strategy: GroupStrategy, members: Sequence[str], failed: str) ->
 
 
 def start_order(engines: Mapping[str, EngineConfig]) -> list[str]:
-    """Engine names in a topological order of `after` (file order among equals)."""
-    order: list[str] = []
-    state: dict[str, int] = {}  # 1 = visiting, 2 = done
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if state.get(name) == 2:
-            return
-        if state.get(name) == 1:
-            raise NautilusdError(f"dependency cycle in 'after': {' -> '.join((*path, name))}")
-        state[name] = 1
-        for dep in engines[name].after:
-            if dep in engines:
-                visit(dep, (*path, name))
-        state[name] = 2
-        order.append(name)
-
-    for name in engines:
-        visit(name, ())
-    return order
+    """Engine names in start order: the one `nautilusd check` explains (configload's)."""
+    return configload_start_order(engines)
 
 
 def instance_order(topology: Topology) -> list[str]:

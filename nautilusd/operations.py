@@ -130,6 +130,14 @@ class SupervisorCommands:
             raise UnknownTargetError(engine, self.topology.engines)
         if n < 1:
             raise NautilusdError(f"scale {engine!r}: replicas must be >= 1, got {n!r}")
+        ring_users = [r.name for r in self.topology.rings.values()
+                      if engine == r.writer or engine in r.readers]
+        if n > 1 and ring_users:
+            # A ring slot belongs to one process: replicas would share a cursor.
+            raise NautilusdError(
+                f"scale {engine!r} to {n}: it uses rings {ring_users}; "
+                "ring writers and readers run as a single instance"
+            )
         config = dataclasses.replace(self.topology.engines[engine], replicas=n)
         engines = MappingProxyType({**self.topology.engines, engine: config})
         self.reload(dataclasses.replace(self.topology, engines=engines))
@@ -147,7 +155,7 @@ class SupervisorCommands:
             if inst.running and inst.pid:
                 found = self.host.pin(inst.pid, cpus)
             inst.cpus = tuple(found)
-            self._emit(inst, "pinned", cpus_now=found)
+            self._emit(inst, "repinned", cpus_now=found)
         return found
 
     def all_ready(self) -> bool:
