@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
+from shm._fastpath import block_read_one, overwrite_read_one
 from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
 from shm.segment import DEFAULT_DIRECTORY, Segment
@@ -209,21 +210,7 @@ class _BlockReader(RingReader):
         return self._records[idx : idx + n]
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
-        w, r, st, views, mask = self._w, self._r, self._st, self._views, self._mask
-        end = 0
-
-        def read_one() -> memoryview | None:
-            nonlocal end
-            pos = st[0]
-            r[0] = pos  # R_CURSOR: release the record lent by the previous call
-            if pos >= end:
-                end = w[0]  # W_PUBLISHED, re-read only when the cached value is used up
-                if pos >= end:
-                    return None
-            st[0] = pos + 1
-            return views[pos & mask]  # zero-copy: the writer cannot reuse it until released
-
-        return read_one
+        return block_read_one(self._w, self._r, self._st, self._views, self._mask)
 
 
 class _OverwriteReader(RingReader):
@@ -266,19 +253,7 @@ class _OverwriteReader(RingReader):
         return self._copy[:n]
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
-        w, r, st, views, mask, one = self._w, self._r, self._st, self._views, self._mask, self._one
-        cap, resync = self._cap, self._resync
-
-        def read_one() -> memoryview | None:
-            while True:
-                pos = st[0]
-                end = w[0]  # W_PUBLISHED
-                if pos >= end:
-                    return None
-                one[:] = views[pos & mask]
-                if w[1] - cap <= pos:  # W_CLAIM: the slot was not rewritten during the copy
-                    st[0] = r[0] = pos + 1
-                    return one
-                resync(end)
-
-        return read_one
+        return overwrite_read_one(
+            self._w, self._r, self._st, self._views, self._mask, self._cap, self._one,
+            self._resync,
+        )

@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
+from shm._fastpath import RecordBytes, block_write_bytes, overwrite_write_bytes
 from shm.doorbell import BellRinger
 from shm.errors import RingFullError, ShmError
 from shm.segment import DEFAULT_DIRECTORY, Segment
 from shm.wait import WaitStrategy, make_wait
-
-RecordBytes = bytes | bytearray | memoryview
 
 
 class RingWriter:
@@ -273,26 +272,10 @@ class RingWriter:
 
 class _BlockWriter(RingWriter):
     def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
-        w, st, views, mask, cap = self._w, self._st, self._views, self._mask, self._cap
-        refresh, wake, multi = self.refresh_gate, self._wake, self._multi
-        limit = self._gate + cap
-
-        def write_bytes(b: RecordBytes) -> bool:
-            nonlocal limit
-            pos = st[0]
-            if pos >= limit:
-                limit = refresh() + cap
-                if pos >= limit:
-                    return False
-            views[pos & mask][:] = b
-            pos += 1
-            st[0] = pos
-            w[0] = pos  # W_PUBLISHED: the publishing store
-            if w[8] or multi:  # W_PARKED0: somebody sleeps on a doorbell
-                wake()
-            return True
-
-        return write_bytes
+        return block_write_bytes(
+            self._w, self._st, self._views, self._mask, self._cap, self._gate,
+            self.refresh_gate, self._wake, self._multi,
+        )
 
 
 class _OverwriteWriter(RingWriter):
@@ -312,19 +295,6 @@ class _OverwriteWriter(RingWriter):
         return self.try_claim(n)  # type: ignore[return-value]
 
     def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
-        w, st, views, mask = self._w, self._st, self._views, self._mask
-        wake, multi = self._wake, self._multi
-
-        def write_bytes(b: RecordBytes) -> bool:
-            pos = st[0]
-            if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
-                w[1] = pos + 1
-            views[pos & mask][:] = b
-            pos += 1
-            st[0] = pos
-            w[0] = pos  # W_PUBLISHED
-            if w[8] or multi:
-                wake()
-            return True
-
-        return write_bytes
+        return overwrite_write_bytes(
+            self._w, self._st, self._views, self._mask, self._wake, self._multi
+        )
