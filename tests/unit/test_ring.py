@@ -238,3 +238,17 @@ def test_read_one_when_block_ring_full_lends_slot_until_next_call(shm_dir: Path)
     r.unpark()
     assert w.write_bytes(_rec(3))
     r.close(), w.close(), ring.destroy()
+
+
+def test_release_reader_when_reserved_slot_never_attaches_unblocks_writer(
+    shm_dir: Path,
+) -> None:
+    """A reserved slot gates the writer until the owner releases it."""
+    ring = Ring.create("r", RAW64, 2, "block", max_readers=2, directory=shm_dir, readers=2)
+    w = RingWriter.attach("r", RAW64, directory=shm_dir)
+    assert w.write_bytes(_rec(0)) and w.write_bytes(_rec(1)) and not w.write_bytes(_rec(2))
+    ring.release_reader(0)
+    ring.release_reader(1)
+    assert w.write_bytes(_rec(2))
+    assert [r["active"] for r in ring.stats()["readers"]] == [False, False]
+    w.close(), ring.destroy()
