@@ -132,6 +132,34 @@ def ring_rtt(
     return samples
 
 
+def fifo_floor_rtt(bench: Bench, n: int, gap_s: float) -> np.ndarray:
+    """Ping-pong over two bare FIFOs with both sides parked in poll(): what any doorbell
+    wake-up costs on this machine before a ring adds anything."""
+    import select
+
+    ping, pong = str(bench.dir / "floor.ping"), str(bench.dir / "floor.pong")
+    for path in (ping, pong):
+        os.mkfifo(path, 0o600)
+    proc = bench.peer(peers.fifo_echo, ping, pong, n)
+    wr = os.open(ping, os.O_RDWR | os.O_NONBLOCK)
+    rd = os.open(pong, os.O_RDWR | os.O_NONBLOCK)
+    poller = select.poll()
+    poller.register(rd, select.POLLIN)
+    samples = np.empty(n, np.int64)
+    clock = time.perf_counter_ns
+    for i in range(n):
+        time.sleep(gap_s)  # pacing, as in the sporadic ring rows
+        t0 = clock()
+        os.write(wr, b"x")
+        poller.poll(5000)
+        os.read(rd, 64)
+        samples[i] = clock() - t0
+    _join(proc)
+    os.close(wr)
+    os.close(rd)
+    return samples
+
+
 def pipe_rtt(bench: Bench, n: int) -> np.ndarray:
     mine, theirs = CTX.Pipe()
     proc = bench.peer(peers.pipe_echo, theirs, n)

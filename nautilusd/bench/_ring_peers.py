@@ -8,6 +8,7 @@ CPU measurement. Each function runs a fixed count and returns.
 from __future__ import annotations
 
 import os
+import select
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -127,3 +128,18 @@ def scratch_dir(root: Path, tag: str) -> Path:
     path = root / f"nautilusd-bench-{tag}"
     path.mkdir(mode=0o700, exist_ok=True)
     return path
+
+
+def fifo_echo(ping: str, pong: str, n: int, cpu: int | None) -> None:
+    """Bare FIFO ping-pong, parked in poll: the kernel's (and hypervisor's) wake-up floor."""
+    pin(cpu)
+    rd = os.open(ping, os.O_RDWR | os.O_NONBLOCK)
+    wr = os.open(pong, os.O_RDWR | os.O_NONBLOCK)
+    poller = select.poll()
+    poller.register(rd, select.POLLIN)
+    for _ in range(n):
+        poller.poll(5000)
+        os.read(rd, 64)
+        os.write(wr, b"x")
+    os.close(rd)
+    os.close(wr)

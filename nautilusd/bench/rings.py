@@ -58,6 +58,8 @@ def run(plan: Plan) -> dict[str, Any]:
              plan.sporadic_rtts, True, 20e-6, 500e-6)
         _rtt(bench, "ring blocking, sporadic: both sides park at once (spin 0)", m.ring_rtt,
              plan.sporadic_rtts, True, 0.0, 500e-6)
+        _rtt(bench, "bare FIFO ping-pong, both parked (wake-up floor)", m.fifo_floor_rtt,
+             plan.sporadic_rtts, 500e-6)
         pipe = _rtt(bench, "multiprocessing.Pipe", m.pipe_rtt, plan.wake_rtts)
         zmq_ = _rtt(bench, "pyzmq PAIR ipc", m.zmq_rtt, plan.wake_rtts)
         summary = {
