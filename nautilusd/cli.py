@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--timeout-s", type=float, default=0.0, help="exit after this long")
     add("shutdown", "stop every engine and exit nautilusd")
     add("check", "validate a config file").add_argument("config")
+    call = add("call", "call an engine's service method, e.g. risk risk.kill_switch engage=true")
+    call.add_argument("engine")
+    call.add_argument("method")
+    call.add_argument("pairs", nargs="*", metavar="KEY=VALUE")
     bench = add("bench", "run a benchmark suite")
     bench.add_argument("suite")
     bench.add_argument("--quick", action="store_true")
@@ -97,6 +101,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
         return _bench(args)
     if args.command == "logs":
         return _logs(args, _runtime_dir(args), out, err)
+    if args.command == "call":
+        from nautilusd import callcmd
+
+        return callcmd.run(args, _runtime_dir(args), out, err)
     endpoint = paths.control_endpoint(_runtime_dir(args))
     try:
         with ControlClient(endpoint, timeout_ms=args.timeout_ms) as client:

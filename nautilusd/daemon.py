@@ -14,7 +14,7 @@ import socket
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import zmq
 
@@ -46,16 +46,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"nautilusd: invalid config:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
     sup = topology.supervisor
-    configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
     runtime_dir = Path(args.runtime_dir or sup.runtime_dir or paths.default_runtime_dir(
         sup.instance))
-    daemon = Daemon(topology, runtime_dir, summary=bool(getattr(args, "summary", False)))
+    summary_out = _divert_logs(runtime_dir) if getattr(args, "summary", False) else None
+    configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
+    daemon = Daemon(topology, runtime_dir, summary_out=summary_out)
     try:
         return daemon.run()
     except (NautilusdError, ShmError, OSError, zmq.ZMQError) as exc:
         daemon.log.error("daemon_failed", error=str(exc))
         print(f"nautilusd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
+
+
+def _divert_logs(runtime_dir: Path) -> TextIO:
+    """Send stdout (the daemon's and every engine's log lines) to <runtime_dir>/nautilusd.log
+    and return a stream on the original stdout for the live summary."""
+    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    terminal = os.fdopen(os.dup(1), "w")
+    log_fd = os.open(runtime_dir / "nautilusd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log_fd, 1)
+    os.close(log_fd)
+    terminal.write(f"logs: {runtime_dir / 'nautilusd.log'}\n")
+    return terminal
 
 
 def reclaim_instance(instance: str, shm_dir: Path) -> list[str]:
@@ -81,10 +94,11 @@ def reclaim_instance(instance: str, shm_dir: Path) -> list[str]:
 class Daemon:
     """One nautilusd instance: resources are made in order and released in reverse."""
 
-    def __init__(self, topology: Any, runtime_dir: Path, summary: bool = False) -> None:
+    def __init__(self, topology: Any, runtime_dir: Path,
+                 summary_out: TextIO | None = None) -> None:
         self.topology = topology
         self.runtime_dir = runtime_dir
-        self.summary = summary
+        self.summary_out = summary_out
         self.log = get_logger(engine="nautilusd")
         self.loop = EventLoop()
         self.shm_dir = Path(topology.supervisor.shm_dir)
@@ -164,8 +178,12 @@ class Daemon:
         self._closers.append(self.control.close)
         self._start_metrics()
         self._start_systemd()
-        if self.summary:
-            self.loop.call_every(1.0, self._print_summary)
+        if self.summary_out is not None:
+            from nautilusd.summary import LiveSummary
+
+            live = LiveSummary(self.sup.status, self.bus_sub, self.loop, self.summary_out)
+            self._closers.append(live.close)
+            self.loop.call_every(1.0, live.tick)
 
     def _start_metrics(self) -> None:
         address = self.topology.supervisor.metrics_address
@@ -203,9 +221,6 @@ class Daemon:
             self.notifier.ready(line)
         else:
             self.notifier.status(line)
-
-    def _print_summary(self) -> None:
-        print(summary_line(self.sup.status()["engines"]), file=sys.stderr, flush=True)
 
     def _on_signal(self) -> None:
         try:

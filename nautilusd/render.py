@@ -59,6 +59,8 @@ def ring_rows(rings: list[dict[str, Any]]) -> tuple[list[list[Any]], list[list[A
                      "-" if rate is None else f"{rate:,.0f}", r.get("overruns", 0),
                      r.get("backpressure_waits", 0)])
         for rd in r.get("readers", []):
+            if "name" not in rd and not rd.get("active", True):
+                continue  # a spare slot no configured reader uses
             readers.append([r.get("name"), rd.get("name", rd.get("index")), rd.get("pid") or "-",
                             rd.get("cursor"), rd.get("lag"), rd.get("lost"),
                             "yes" if rd.get("parked") else "no",
