@@ -53,7 +53,7 @@ def _no_leftover_children() -> Iterator[None]:
     yield
     alive = [p for p in _our_descendants() if p.is_running() and p.status() != "zombie"]
     if alive:
-        gone, still = psutil.wait_procs(alive, timeout=3.0)
+        _gone, still = psutil.wait_procs(alive, timeout=3.0)
         for p in still:
             p.kill()
         assert not still, f"processes left behind: {[(p.pid, p.name()) for p in still]}"
