@@ -1,7 +1,9 @@
 """`nautilusd run`: load the topology, own the runtime dir, status table and rings, supervise.
 
 Foreground only; SIGTERM or SIGINT = graceful ordered shutdown and exit 0; SIGHUP = reload
-the config file. Segments left by a SIGKILLed predecessor of the same instance are reclaimed.
+the config file. Rings left by a SIGKILLed predecessor of the same instance are adopted when
+their geometry matches the config (records and cursors survive); everything else it left is
+reclaimed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import socket
 import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,7 +30,7 @@ from nautilusd.host import RealHost
 from nautilusd.launch import LaunchPaths
 from nautilusd.log import configure_logging, get_logger
 from nautilusd.loop import EventLoop
-from nautilusd.ringset import RingSet
+from nautilusd.ringset import RingSet, adopt_rings
 from nautilusd.supervisor import Supervisor
 from nautilusd.systemd import Notifier, WatchdogGate, summary_line
 from shm.errors import ShmError
@@ -71,8 +74,8 @@ def _divert_logs(runtime_dir: Path) -> TextIO:
     return terminal
 
 
-def reclaim_instance(instance: str, shm_dir: Path) -> list[str]:
-    """Remove what a dead nautilusd of `instance` left in `shm_dir`; refuse if it is alive."""
+def refuse_if_running(instance: str, shm_dir: Path) -> None:
+    """Raise if a live nautilusd owns `instance` (its status segment names a live owner)."""
     status_path = shm_dir / paths.status_segment(instance)
     header = read_header_file(status_path) if status_path.is_file() else None
     if header is not None and header.magic == MAGIC and header.owner_pid != os.getpid() and (
@@ -81,11 +84,18 @@ def reclaim_instance(instance: str, shm_dir: Path) -> list[str]:
         raise NautilusdError(
             f"instance {instance!r} is already running (pid {header.owner_pid} owns {status_path})"
         )
+
+
+def reclaim_instance(instance: str, shm_dir: Path, keep: Iterable[str] = ()) -> list[str]:
+    """Remove what a dead nautilusd of `instance` left in `shm_dir`, except the segments in
+    `keep` (adopted rings) and their doorbells; refuse if it is alive."""
+    refuse_if_running(instance, shm_dir)
     prefix = paths.segment_prefix(instance)
+    kept = tuple(f"{name}.r" for name in keep)
     removed = []
     # Doorbell FIFOs first: reading a FIFO's "header" would block until a writer opens it.
     for path in sorted(shm_dir.glob(f"{prefix}*")):
-        if stat.S_ISFIFO(path.lstat().st_mode):
+        if stat.S_ISFIFO(path.lstat().st_mode) and not path.name.startswith(kept):
             path.unlink(missing_ok=True)
             removed.append(path.name)
     return removed + reclaim_stale(prefix, shm_dir)
@@ -129,13 +139,19 @@ class Daemon:
         os.chmod(self.runtime_dir, 0o700)
         if sup.cpus:
             os.sched_setaffinity(0, sup.cpus)
-        removed = reclaim_instance(sup.instance, self.shm_dir)
+        refuse_if_running(sup.instance, self.shm_dir)
+        adopted = adopt_rings(self.topology, self.shm_dir)
+        if adopted:  # a SIGKILLed predecessor's rings: engines resume at committed cursors
+            self.log.warning("adopted_rings", rings=sorted(adopted), cursors={
+                name: ring.stats()["cursor"] for name, ring in adopted.items()})
+        removed = reclaim_instance(sup.instance, self.shm_dir,
+                                   keep=[r.name for r in adopted.values()])
         if removed:
             self.log.warning("reclaimed_stale_segments", segments=removed)
         self.table = StatusTable.create(paths.status_segment(sup.instance), sup.status_slots,
                                         directory=self.shm_dir)
         self._closers.append(self._close_table)
-        self.rings = RingSet.create(self.topology, self.shm_dir)
+        self.rings = RingSet.create(self.topology, self.shm_dir, adopted=adopted)
         self._closers.append(self._close_rings)
         self._start_host_and_supervisor()
         self._start_integrations()
