@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "default.toml"
 AUDIT_CAPACITY = 1 << 17  # orders, decisions, fills: far more than a 60 s run publishes
-TICKS_CAPACITY = 1024
+TICKS_CAPACITY = 512
 TICK_RATE_PER_S = 800.0
 LIVENESS_TIMEOUT_MS = 2_000
 CRASH_LOOP_ENGINE = "analytics"

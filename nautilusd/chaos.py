@@ -34,6 +34,7 @@ SPECIALS = ("hang", "slow_reader", "block_reader_death", "memory_cap", "crash_lo
 SPECIAL_KILLS = {"hang": 1, "block_reader_death": 1, "memory_cap": 1, "daemon_kill": 1}
 DRAIN_S = 40.0
 STARTUP_S = 60.0
+SHM_ROOT = Path("/dev/shm")
 
 Step = tuple[str, str]  # (fault, engine)
 
@@ -59,9 +60,10 @@ class ChaosRun:
 
     def __init__(self, work: Path, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.shm_dir = work / "shm"
+        # Rings on tmpfs as in production; a private directory, removed with the run.
+        self.shm_dir = (SHM_ROOT / work.name) if SHM_ROOT.is_dir() else work / "shm"
         self.runtime_dir = work / "run"
-        self.shm_dir.mkdir()
+        self.shm_dir.mkdir(mode=0o700)
         self.runtime_dir.mkdir(mode=0o700)
         self.base = chaos_doc(self.shm_dir, self.runtime_dir, seed)
         self.config = write_doc(work / "chaos.toml", self.base)
@@ -90,7 +92,7 @@ class ChaosRun:
         except (RigError, NautilusdError, OSError, KeyError) as exc:
             row = {"fault": fault, "engine": engine, "kills": 0, "kill_to_ready_ms": None,
                    "recovered": self.rig.wait_until(self.rig.all_ready, faults.RECOVERY_S),
-                   "error": f"{type(exc).__name__}: {exc}"}
+                   "detail": {"error": f"{type(exc).__name__}: {exc}"}}
         return {"at_s": round(at_s, 2), **row}
 
     def _action(self, fault: str, engine: str) -> Callable[[], dict[str, Any]]:
@@ -125,18 +127,18 @@ class ChaosRun:
             return stable
         ok = self.rig.wait_until(drained, DRAIN_S, poll_s=1.0)
         code = self.rig.stop_daemon()
-        return {"fault": "drain_and_stop", "drained": ok, "exit_code": code,
-                "not_ready_at_end": not_ready, "recovered": not not_ready and code == 0}
+        return {"fault": "drain_and_stop", "recovered": not not_ready and code == 0,
+                "detail": {"drained": ok, "exit_code": code, "not_ready_at_end": not_ready}}
 
     def close(self) -> None:
         self.rig.close()
         unlink_instance(self.shm_dir, self.instance)
+        shutil.rmtree(self.shm_dir, ignore_errors=True)
 
 
 def summarise(rows: list[dict[str, Any]], recon: dict[str, Any]) -> dict[str, Any]:
     """The summary with exactly the keys of the chaos suite."""
-    timed = [r["kill_to_ready_ms"] for r in rows if r.get("kills") and r.get(
-        "kill_to_ready_ms") is not None and r.get("in_percentiles", True)]
+    timed = [r["kill_to_ready_ms"] for r in rows if r.get("kills") and r.get("in_percentiles")]
     pct = percentiles(timed)
     return {
         "kills": sum(int(r.get("kills") or 0) for r in rows),
@@ -177,13 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         chaos.rows.append(chaos.drain_and_stop())
         recon = reconcile(chaos.shm_dir, chaos.instance, chaos.runtime_dir)
     except (RigError, RingWrapped, NautilusdError) as exc:
-        chaos.rows.append({"fault": "run", "error": f"{type(exc).__name__}: {exc}",
-                           "recovered": False})
+        chaos.rows.append({"fault": "run", "recovered": False,
+                           "detail": {"error": f"{type(exc).__name__}: {exc}"}})
     finally:
         chaos.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    rows = [*chaos.rows, recon] if recon else chaos.rows
+    rows = [*chaos.rows, {"fault": "reconcile", "detail": recon}] if recon else chaos.rows
     summary = summarise(chaos.rows, recon)
     emit("chaos", rows, summary, args.json)
     if args.keep:

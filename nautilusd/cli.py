@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("suite")
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("rest", nargs=argparse.REMAINDER)
+    chaos = add("chaos", "run the default pipeline under injected faults, then reconcile")
+    chaos.add_argument("--duration", type=float, default=60.0, help="seconds of faults")
+    chaos.add_argument("--kills", type=int, default=20, help="processes to kill in all")
+    chaos.add_argument("--seed", type=int, default=1)
+    chaos.add_argument("--faults", default=None, help="special faults to include (a,b,...)")
     return parser
 
 
@@ -99,6 +104,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
         return int(check_main(args, out=out, err=err))
     if args.command == "bench":
         return _bench(args)
+    if args.command == "chaos":
+        return _chaos(args)
     if args.command == "logs":
         return _logs(args, _runtime_dir(args), out, err)
     if args.command == "call":
@@ -287,6 +294,15 @@ def _bench(args: argparse.Namespace) -> int:
     argv = [*(["--quick"] if args.quick else []), *(["--json"] if args.json else []),
             *args.rest]
     return int(suite.main(argv) or 0)
+
+
+def _chaos(args: argparse.Namespace) -> int:
+    from nautilusd import chaos  # lazily: it starts a daemon and reads rings
+
+    argv = ["--duration", str(args.duration), "--kills", str(args.kills), "--seed",
+            str(args.seed), *(["--faults", args.faults] if args.faults is not None else []),
+            *(["--json"] if args.json else [])]
+    return int(chaos.main(argv))
 
 
 _COMMANDS = {"status": _status, "start": _lifecycle, "stop": _lifecycle,

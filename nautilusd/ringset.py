@@ -22,8 +22,8 @@ from shm.ring import Ring, ring_stats
 from shm.segment import KIND_RING, Segment, process_alive, process_start_ticks
 
 # Header words (int64 index) of the owner identity: bytes 56 and 64 of the segment header.
-_OWNER_PID_WORD = 7
-_OWNER_TICKS_WORD = 8
+OWNER_PID_WORD = 7
+OWNER_TICKS_WORD = 8
 
 
 def _max_readers(ring: RingConfig) -> int:
@@ -121,8 +121,8 @@ def _take_over(seg: Segment, ring: RingConfig) -> Ring:
     """Own the segment; forget the dead writer and readers but keep every cursor."""
     seg.owner = True
     me = os.getpid()
-    seg.words[_OWNER_TICKS_WORD] = process_start_ticks(me)
-    seg.words[_OWNER_PID_WORD] = me
+    seg.words[OWNER_TICKS_WORD] = process_start_ticks(me)
+    seg.words[OWNER_PID_WORD] = me
     w = seg.block(0)
     w[c.W_PID] = w[c.W_START_TICKS] = 0
     w[c.W_BLOCK_TIMEOUT_MS] = ring.block_timeout_ms

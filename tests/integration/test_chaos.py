@@ -1,0 +1,166 @@
+"""Chaos: a short seeded fault run against a real nautilusd, and the ring adoption it relies on.
+
+The run kills every engine kind (risk and execution mid-batch), hangs one, laps a slow
+reader, kills a block-ring reader holding the ring back, loops a crash and a memory cap and
+SIGKILLs nautilusd itself; the kept rings must then reconcile with nothing lost or doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+from daemon_helpers import gone, start_daemon, stop, wait_ready, write_config
+
+from nautilusd import paths
+from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig, Topology
+from nautilusd.ringset import OWNER_PID_WORD, RingSet, adopt_rings
+from shm.layout import ORDER
+from shm.ring import Ring, RingReader, RingWriter, ring_stats
+
+ROOT = Path(__file__).resolve().parents[2]
+SUMMARY_KEYS = {"kills", "orders_published", "orders_lost", "duplicate_fills",
+                "unapproved_fills", "engines_not_recovered", "kill_to_ready_p50_ms",
+                "kill_to_ready_p99_ms"}
+ENGINE_KINDS = {"marketdata", "strategy", "risk", "execution", "positions", "analytics",
+                "notification"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(115)
+def test_chaos_when_short_run_with_every_fault_loses_nothing() -> None:
+    """A 25 s seeded run with >= 5 kills across every engine kind reconciles exactly."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilusd.chaos", "--duration", "25", "--kills", "6",
+         "--seed", "3", "--json"], capture_output=True, text=True, timeout=110, cwd=ROOT)
+    doc = json.loads(result.stdout)
+    summary, rows = doc["summary"], doc["results"]
+    assert doc["suite"] == "chaos" and set(summary) == SUMMARY_KEYS
+    assert result.returncode == 0, json.dumps(rows, indent=1)[-4000:]
+    assert summary["kills"] >= 5 and summary["orders_published"] > 0
+    assert summary["orders_lost"] == summary["duplicate_fills"] == 0
+    assert summary["unapproved_fills"] == summary["engines_not_recovered"] == 0
+    assert summary["kill_to_ready_p99_ms"] >= summary["kill_to_ready_p50_ms"] > 0
+    killed = {r["engine"] for r in rows if r.get("kills") and r["fault"].startswith("sigkill")}
+    assert killed >= ENGINE_KINDS
+    by_fault = {r["fault"]: r for r in rows}
+    assert by_fault["daemon_sigkill"]["detail"]["rings_kept"]
+    assert by_fault["crash_loop"]["detail"]["fatal"] and by_fault["crash_loop"]["recovered"]
+    assert by_fault["memory_cap"]["kills"] >= 1
+    assert by_fault["hang"]["detail"]["reason"] == "liveness"
+    assert by_fault["slow_reader"]["detail"]["lost_consistent"]
+    assert by_fault["block_reader_death"]["detail"]["caught_up"]
+    assert by_fault["reconcile"]["detail"]["positions_mismatch"] == 0
+
+
+def _topology(shm_dir: Path, capacity: int = 256) -> Topology:
+    orders = RingConfig(name="orders", record="order", capacity=capacity,
+                        policy=RingPolicy.BLOCK, writer="strategy", readers=("risk",))
+    return Topology(source=Path("adopt.toml"),
+                    supervisor=SupervisorConfig(instance="adopt", shm_dir=shm_dir),
+                    groups=MappingProxyType({}), rings=MappingProxyType({"orders": orders}),
+                    engines=MappingProxyType({}))
+
+
+def _orphan(ring: Ring) -> None:
+    """Make `ring` look like the leftover of a SIGKILLed nautilusd (owner pid of a dead
+    process), and close our handle without unlinking."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    ring.segment.words[OWNER_PID_WORD] = proc.pid
+    ring.segment.close()
+
+
+@pytest.mark.timeout(20)
+def test_adopt_when_geometry_matches_keeps_records_and_cursors(shm_dir: Path) -> None:
+    """A dead owner's ring with the configured geometry is adopted: records, writer and
+    reader cursors survive, the dead parties' pids are forgotten, the writer resumes."""
+    name = paths.ring_segment("adopt", "orders")
+    first = RingSet.create(_topology(shm_dir), shm_dir)
+    writer = RingWriter.attach(name, ORDER, directory=shm_dir)
+    reader = RingReader.attach(name, ORDER, 0, directory=shm_dir)
+    writer.write(_orders(10))
+    reader.advance(4)
+    writer.close()
+    reader.close()
+    _orphan(first.rings["orders"])
+    adopted = adopt_rings(_topology(shm_dir), shm_dir)
+    rings = RingSet.create(_topology(shm_dir), shm_dir, adopted=adopted)
+    try:
+        assert rings.adopted == ("orders",)
+        stats = ring_stats(name, directory=shm_dir)
+        assert stats["cursor"] == 10 and stats["writer_pid"] == 0
+        assert stats["readers"][0]["cursor"] == 4 and stats["readers"][0]["pid"] == 0
+        assert rings.rings["orders"].segment.header.epoch == 1
+        again = RingReader.attach(name, ORDER, 0, directory=shm_dir)
+        assert [int(i) for i in again.read(100)["order_id"]] == [5, 6, 7, 8, 9, 10]
+        again.close()
+    finally:
+        rings.destroy()
+
+
+def _orders(n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=ORDER)
+    out["order_id"] = np.arange(1, n + 1)
+    return out
+
+
+@pytest.mark.timeout(20)
+def test_adopt_when_capacity_differs_leaves_ring_to_be_reclaimed(shm_dir: Path) -> None:
+    """A dead owner's ring whose capacity no longer matches the config is not adopted; the
+    new ring set replaces it (a new session, cursor 0)."""
+    first = RingSet.create(_topology(shm_dir, capacity=256), shm_dir)
+    writer = RingWriter.attach(paths.ring_segment("adopt", "orders"), ORDER, directory=shm_dir)
+    writer.write(_orders(3))
+    writer.close()
+    _orphan(first.rings["orders"])
+    assert adopt_rings(_topology(shm_dir, capacity=512), shm_dir) == {}
+    rings = RingSet.create(_topology(shm_dir, capacity=512), shm_dir)
+    try:
+        stats = ring_stats(paths.ring_segment("adopt", "orders"), directory=shm_dir)
+        assert stats["capacity"] == 512 and stats["cursor"] == 0 and rings.adopted == ()
+    finally:
+        rings.destroy()
+
+
+@pytest.mark.timeout(60)
+def test_restart_when_daemon_sigkilled_adopts_rings_and_reader_resumes(shm_dir, runtime_dir):
+    """After a SIGKILL of nautilusd, the next start adopts the ring: the cursor goes on from
+    where it was, the reader resumes at its committed cursor; a clean stop leaves nothing."""
+    config = write_config(runtime_dir, shm_dir, {"a": [0], "b": [0]}, params={
+        "a": "{ produce_per_s = 500.0 }", "b": "{ forward = true }"})
+    segment = paths.ring_segment("itest", "data")
+    proc = start_daemon(config, runtime_dir)
+    ready = wait_ready(shm_dir, {"a", "b", "sidecar"}, proc)
+    _until(lambda: ring_stats(segment, directory=shm_dir)["cursor"] > 200)
+    proc.kill()
+    proc.wait(timeout=5)
+    assert gone(list(ready.values()), 5.0)
+    before = ring_stats(segment, directory=shm_dir)
+    again = start_daemon(config, runtime_dir)
+    try:
+        wait_ready(shm_dir, {"a", "b"}, again)
+        _until(lambda: ring_stats(segment, directory=shm_dir)["cursor"] > before["cursor"] + 200)
+        after = ring_stats(segment, directory=shm_dir)
+        assert after["epoch"] == before["epoch"]  # the same ring, not a new one
+        assert after["readers"][0]["cursor"] >= before["readers"][0]["cursor"]
+        assert after["readers"][0]["lost"] == 0
+    finally:
+        assert stop(again) == 0
+    assert not list(shm_dir.iterdir())
+    assert "adopted_rings" in (runtime_dir / "daemon.log").read_text()
+
+
+def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
