@@ -132,8 +132,10 @@ def test_spawn_when_os_options_set_child_has_them_from_outside(shm_dir):
         assert proc.nice() == 5 and proc.rlimit(psutil.RLIMIT_NOFILE) == (512, 512)
         assert os.sched_getscheduler(rig.inst("f").pid) == os.SCHED_FIFO
         sleeper = psutil.Process(rig.inst("x").pid)
-        rig.until(lambda: sleeper.name() == "sleep")  # ready at spawn; exec follows
-        assert sleeper.environ()["NAUTILUSD_TEST_ENV"] == "on"
+        # Ready at spawn; exec follows. The kernel renames the process before it sets up the
+        # new environment block, so wait for the environment itself (deadline-bounded).
+        rig.until(lambda: sleeper.name() == "sleep" and bool(sleeper.environ()))
+        assert sleeper.environ().get("NAUTILUSD_TEST_ENV") == "on"
         assert sleeper.cpu_affinity() == [1]
 
 
