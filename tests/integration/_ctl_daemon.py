@@ -80,7 +80,9 @@ class Daemon:
 
     def all_ready(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"nautilusd exited with {self.proc.returncode}")
+            self.log.flush()
+            tail = (self.tmp / "daemon.log").read_text(errors="replace")[-2000:]
+            raise AssertionError(f"nautilusd exited with {self.proc.returncode}:\n{tail}")
         try:
             engines = self.engines()
         except Exception:
