@@ -16,7 +16,22 @@ _MASK = np.uint64(COUNTER_MASK)
 class DecidedIds:
     def __init__(self, high_water: np.ndarray) -> None:
         self.high_water = high_water
+        self.marks = memoryview(high_water)  # the same marks as Python ints, for one order
+        self.size = high_water.shape[0]
         self.duplicates = 0
+
+    def seen(self, strategy_id: int, order_id: int) -> bool:
+        """True (and counted) if this order was decided before; one order, no numpy."""
+        if strategy_id < self.size and order_id & COUNTER_MASK <= self.marks[strategy_id]:
+            self.duplicates += 1
+            return True
+        return False
+
+    def mark(self, strategy_id: int, order_id: int) -> None:
+        """Record one order as decided (call once its decision is published)."""
+        counter = order_id & COUNTER_MASK
+        if strategy_id < self.size and counter > self.marks[strategy_id]:
+            self.marks[strategy_id] = counter
 
     def _split(self, orders: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         counters = (orders["order_id"] & _MASK).astype(np.int64)
@@ -35,21 +50,13 @@ class DecidedIds:
 
     def fresh_rows(self, rows: list[tuple]) -> list[tuple]:  # type: ignore[type-arg]
         """The same for a few ORDER rows as tuples (no numpy call per order)."""
-        marks, size, out = self.high_water, self.high_water.shape[0], []
-        for row in rows:
-            strat = row[1]
-            if strat < size and row[0] & COUNTER_MASK <= marks[strat]:
-                self.duplicates += 1
-            else:
-                out.append(row)
-        return out
+        seen = self.seen
+        return [row for row in rows if not seen(row[1], row[0])]
 
     def record_rows(self, rows: list[tuple]) -> None:  # type: ignore[type-arg]
-        marks, size = self.high_water, self.high_water.shape[0]
+        mark = self.mark
         for row in rows:
-            strat, counter = row[1], row[0] & COUNTER_MASK
-            if strat < size and counter > marks[strat]:
-                marks[strat] = counter
+            mark(row[1], row[0])
 
     def record(self, orders: np.ndarray) -> None:
         """Mark `orders` as decided (call once their decisions are published)."""

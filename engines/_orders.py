@@ -96,9 +96,11 @@ class Order:
     )
 
     def __init__(self, row: tuple, due_ns: int) -> None:  # type: ignore[type-arg]
+        # A DECISION tuple: from ndarray.tolist() (19 items) or engines._records (18 items).
         (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif,
          _p0, _p1, qty, self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns,
-         _verdict, _p2, _reason, _p3, self.decided_ts_ns, _p4) = row
+         ) = row[:13]
+        self.decided_ts_ns = row[17]
         self.leaves, self.filled, self.state, self.due_ns = qty, 0, S.NEW, due_ns
 
     def apply(self, event: OrderEvent) -> None:

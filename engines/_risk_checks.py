@@ -65,6 +65,15 @@ class RiskState:
         self._flags = arrays["flags"]  # [gross, killed]
         self.last_mid = np.full(n_symbols, np.nan)
         self.band = limits.price_band_bps * 1e-4
+        # The one-order path works on memoryviews of the same arrays (Python scalars, no numpy
+        # call per item) and on the limits as plain attributes of this object.
+        self.n_symbols = n_symbols
+        self.pos_v, self.mid_v, self.flags_v = (
+            memoryview(self.position), memoryview(self.last_mid), memoryview(self._flags))
+        self.bucket_v, self.count_v = memoryview(self.rate_bucket), memoryview(self.rate_count)
+        self.max_strategies, self.max_order_qty = limits.max_strategies, limits.max_order_qty
+        self.max_notional, self.max_orders_per_s = limits.max_notional, limits.max_orders_per_s
+        self.max_position, self.max_gross = limits.max_position, limits.max_gross
 
     @property
     def gross(self) -> int:
@@ -82,13 +91,17 @@ class RiskState:
     def killed(self, value: bool) -> None:
         self._flags[1] = 1 if value else 0
 
+    def on_tick_row(self, row: tuple) -> None:  # type: ignore[type-arg]
+        """Remember the mid of one tick given as a TICK tuple."""
+        sym = row[2]
+        if sym < self.n_symbols:
+            self.mid_v[sym] = (row[4] + row[5]) * 0.5
+
     def on_ticks(self, ticks: np.ndarray) -> None:
         """Remember the last mid per symbol from a TICK batch."""
         if 0 < ticks.shape[0] <= SMALL_BATCH:
-            n_sym = self.last_mid.shape[0]
-            for _, _, sym, _, bid, ask, *_ in ticks.tolist():
-                if sym < n_sym:
-                    self.last_mid[sym] = (bid + ask) * 0.5
+            for row in ticks.tolist():
+                self.on_tick_row(row)
         elif ticks.shape[0]:
             sym = ticks["symbol_id"].astype(np.intp)
             ok = sym < self.last_mid.shape[0]
@@ -111,35 +124,36 @@ def check_one(state: RiskState, order: np.void | dict) -> tuple[int, int]:  # ty
 
 def _check_fields(state: RiskState, strat: int, sym: int, side: int, qty: int, price: float,
                   ts_ns: int) -> int:
-    lim = state.limits
-    if (qty <= 0 or side not in (1, -1) or sym >= state.position.shape[0]
-            or strat >= lim.max_strategies or not math.isfinite(price) or price <= 0):
+    if (qty <= 0 or side not in (1, -1) or sym >= state.n_symbols
+            or strat >= state.max_strategies or not math.isfinite(price) or price <= 0):
         return REASON_INVALID
-    mid = float(state.last_mid[sym])
-    if state.killed:
+    mid = state.mid_v[sym]
+    flags = state.flags_v
+    if flags[1]:
         return REASON_KILL_SWITCH
-    if math.isnan(mid):
+    if mid != mid:  # NaN: no tick seen for this symbol
         return REASON_NO_MARKET
     if abs(price - mid) > state.band * mid:
         return REASON_PRICE_BAND
-    if qty > lim.max_order_qty:
+    if qty > state.max_order_qty:
         return REASON_MAX_QTY
-    if qty * price > lim.max_notional:
+    if qty * price > state.max_notional:
         return REASON_MAX_NOTIONAL
-    bucket = ts_ns // NS_PER_S
-    if bucket > state.rate_bucket[strat]:
-        state.rate_bucket[strat], state.rate_count[strat] = bucket, 0
-    state.rate_count[strat] += 1
-    if state.rate_count[strat] > lim.max_orders_per_s:
+    bucket, counts = ts_ns // NS_PER_S, state.count_v
+    if bucket > state.bucket_v[strat]:
+        state.bucket_v[strat], counts[strat] = bucket, 0
+    count = counts[strat] = counts[strat] + 1
+    if count > state.max_orders_per_s:
         return REASON_RATE_LIMIT
-    old = int(state.position[sym])
+    positions = state.pos_v
+    old = positions[sym]
     new = old + side * qty
-    if abs(new) > lim.max_position:
+    if abs(new) > state.max_position:
         return REASON_MAX_POSITION
-    gross = state.gross + abs(new) - abs(old)
-    if gross > lim.max_gross:
+    gross = flags[0] + abs(new) - abs(old)
+    if gross > state.max_gross:
         return REASON_MAX_GROSS
-    state.position[sym], state.gross = new, gross
+    positions[sym], flags[0] = new, gross
     return REASON_OK
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from engines._orders import OrderManager, VenueParams
 from engines._params import parse_params
 from engines._persist import StateFile
+from engines._records import DECISION_S, FILL_S, TICK_S, Room
 from engines._wiring import one_reader, one_writer, quiet
 from engines.base import Engine
 from shm.layout import DECISION, FILL, TICK
@@ -22,6 +23,7 @@ from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 W_DUPLICATES = W_CUSTOM0
 W_IGNORED_REJECTED = W_CUSTOM0 + 1
 W_FILLED_QTY = W_CUSTOM0 + 2
+SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,6 +32,12 @@ class ExecutionParams(VenueParams):
     max_strategies: int = 64
     publish_executions: bool = True  # trading.executions.<strategy_id>, one message per batch
     wake_on_ticks: bool = False  # False: ticks are read when decisions come
+
+
+# Message field -> position in a FILL tuple (the order of shm.layout.FILL).
+_EXECUTION_FIELDS = tuple((name, FILL.names.index(name)) for name in (
+    "order_id", "exec_id", "symbol_id", "side", "status", "qty", "price", "leaves_qty", "ts_ns",
+    "origin_ts_ns", "order_ts_ns", "decided_ts_ns"))
 
 
 class ExecutionEngine(Engine):
@@ -50,65 +58,96 @@ class ExecutionEngine(Engine):
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, tuple[float, float, int, int]] = {}
         self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
+        self.room = Room(self.fills)
+        self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
+        self.words = self.ctx.status.words
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
         n = self._read_ticks()
-        now = time.time_ns()
-        batch = self.decisions.read(self.p.max_batch)
-        k = batch.shape[0]
+        decisions = self.decisions
+        k = decisions.available()
         if k:
-            for row in batch.tolist():
-                self.om.on_decision(row, now)
-            self.decisions.advance(k)
-            self.ctx.status.add(W_RECORDS_IN, k)
-        if self.om.pending or self.om.resting:
-            self.om.match(time.time_ns(), self.quotes, self.pending_fills)
+            now, on_decision = time.time_ns(), self.om.on_decision
+            if k <= SMALL_BATCH:
+                read_one, unpack = decisions.read_one, DECISION_S.unpack
+                for _ in range(k):
+                    record = read_one()  # lent until the next read: re-read after a crash
+                    if record is None:
+                        break
+                    on_decision(unpack(record), now)
+            else:
+                batch = decisions.read(self.p.max_batch)
+                k = batch.shape[0]
+                for row in batch.tolist():
+                    on_decision(row, now)
+                decisions.advance(k)
+            self.words[W_RECORDS_IN] += k
+        om = self.om
+        if om.pending or om.resting:
+            om.match(time.time_ns(), self.quotes, self.pending_fills)
         if self.pending_fills:
             self._write_fills()
         return n + k
 
     def _read_ticks(self) -> int:
-        ticks = self.ticks.read(4_096)
-        n = ticks.shape[0]
+        ticks = self.ticks
+        n = ticks.available()
         if n == 0:
             return 0
-        if n > 16:  # keep only the last tick per symbol before going to Python objects
-            sym = ticks["symbol_id"]
-            last = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
-            last[sym] = np.arange(n)
-            rows = ticks[last[last >= 0]]
-        else:
-            rows = ticks
-        for _, _, s, _, bid, ask, bid_size, ask_size, _ in rows.tolist():
-            self.quotes[s] = (bid, ask, bid_size, ask_size)
-        self.ticks.advance(n)
+        quotes = self.quotes
+        if n <= SMALL_BATCH:
+            read_one, unpack = ticks.read_one, TICK_S.unpack
+            for _ in range(n):
+                record = read_one()
+                if record is None:
+                    break
+                _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+                quotes[s] = (bid, ask, bid_size, ask_size)
+            return n
+        batch = ticks.read(4_096)
+        n = batch.shape[0]
+        # keep only the last tick per symbol before going to Python objects
+        sym = batch["symbol_id"]
+        last = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
+        last[sym] = np.arange(n)
+        for _, _, s, _, bid, ask, bid_size, ask_size, _ in batch[last[last >= 0]].tolist():
+            quotes[s] = (bid, ask, bid_size, ask_size)
+        ticks.advance(n)
         return n
 
     def _write_fills(self) -> None:
-        fills = np.array(self.pending_fills, dtype=FILL)
-        self.pending_fills.clear()
-        if not self.p.publish_executions:
-            self.om.take_order_prices()
-        self.fills.write(fills)
-        status = self.ctx.status
-        status.add(W_RECORDS_OUT, fills.shape[0])
-        status.add(W_FILLED_QTY, int(fills["qty"].sum()))
-        status.put(W_DUPLICATES, self.om.duplicates)
-        status.put(W_IGNORED_REJECTED, self.om.ignored_rejected)
+        rows = self.pending_fills
+        k = len(rows)
+        if k <= SMALL_BATCH and self.room.fits(k):
+            write, pack, buf = self.fills.write_bytes, FILL_S.pack_into, self.buf
+            for row in rows:
+                pack(buf, 0, *row)
+                write(buf)
+            qty = sum(row[9] for row in rows)
+        else:
+            fills = np.array(rows, dtype=FILL)
+            self.fills.write(fills)
+            qty = int(fills["qty"].sum())
+        words, om = self.words, self.om
+        words[W_RECORDS_OUT] += k
+        words[W_FILLED_QTY] += qty
+        words[W_DUPLICATES] = om.duplicates
+        words[W_IGNORED_REJECTED] = om.ignored_rejected
         if self.p.publish_executions:
-            self._publish(fills)
+            self._publish(rows, om.take_order_prices())
+        else:
+            om.take_order_prices()
+        rows.clear()
 
-    def _publish(self, fills: np.ndarray) -> None:
+    def _publish(self, rows: list[tuple], prices: list[float]) -> None:  # type: ignore[type-arg]
+        """One `trading.executions.<strategy_id>` message per strategy in the batch."""
         pub = self.ctx.publisher()
-        ref = np.array(self.om.take_order_prices(), dtype=np.float64)
-        for strategy_id in np.unique(fills["strategy_id"]).tolist():
-            mine = fills[fills["strategy_id"] == strategy_id]
-            pub.publish(f"trading.executions.{strategy_id}", {
-                name: mine[name].tolist() for name in
-                ("order_id", "exec_id", "symbol_id", "side", "status", "qty", "price",
-                 "leaves_qty", "ts_ns", "origin_ts_ns", "order_ts_ns", "decided_ts_ns")}
-                | {"order_price": ref[fills["strategy_id"] == strategy_id].tolist()})
+        for strategy_id in sorted({row[2] for row in rows}):
+            mine = [i for i, row in enumerate(rows) if row[2] == strategy_id]
+            msg = {name: [rows[i][col] for i in mine] for name, col in _EXECUTION_FIELDS}
+            msg["order_price"] = [prices[i] for i in mine]
+            pub.publish(f"trading.executions.{strategy_id}", msg)
 
     def next_wakeup_s(self) -> float | None:
         if self.om.resting:

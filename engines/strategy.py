@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines._params import parse_params
-from engines._signal import MeanReversion, OrderIds, SignalParams
+from engines._records import ORDER_S, TICK_S, Room
+from engines._signal import SMALL_BATCH, MeanReversion, OrderIds, SignalParams
 from engines._wiring import one_reader, one_writer
 from engines.base import Engine
 from shm.errors import RingFullError
@@ -39,25 +40,62 @@ class StrategyEngine(Engine):
         ids = OrderIds(self.p.strategy_id, last_counter=self.orders.cursor)
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
+        self.buf = bytearray(ORDER.itemsize)  # one packed order for RingWriter.write_bytes
+        self.room = Room(self.orders)
+        self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
         self.lost_seen = self.ticks.lost
         self.log.info("strategy_started", strategy_id=self.p.strategy_id,
                       next_order_id=ids.base | (ids.counter + 1))
 
     def poll(self) -> int:
+        n = self.ticks.available()
+        if n == 0:
+            return 0
+        n = self._poll_small(n) if n <= SMALL_BATCH else self._poll_batch()
+        lost = self.ticks.lost
+        if lost != self.lost_seen:
+            self.ctx.status.add(W_DROPPED, lost - self.lost_seen)
+            self.lost_seen = lost
+        return n
+
+    def _poll_small(self, n: int) -> int:
+        """A few ticks as tuples, orders packed straight into the ring: no numpy per tick."""
+        read_one, unpack = self.ticks.read_one, TICK_S.unpack
+        rows = []
+        for _ in range(n):
+            record = read_one()  # overwrite ring: a checked copy, consumed when returned
+            if record is None:
+                break
+            rows.append(unpack(record))
+        if not rows:
+            return 0
+        orders = self.signal.on_rows(rows, time.time_ns(), self.out.shape[0])
+        words = self.words
+        words[W_RECORDS_IN] += len(rows)
+        if orders:
+            if self.room.fits(len(orders)):
+                write, pack, buf = self.orders.write_bytes, ORDER_S.pack_into, self.buf
+                for order in orders:
+                    pack(buf, 0, *order)
+                    write(buf)
+                words[W_RECORDS_OUT] += len(orders)
+                words[W_CUSTOM0] += sum(order[8] for order in orders)  # quantity sent
+            else:  # the ring is short: wait for room (or give up) as the batch path does
+                for i, order in enumerate(orders):
+                    self.out[i] = order
+                self._send(len(orders))
+        return len(rows)
+
+    def _poll_batch(self) -> int:
         ticks = self.ticks.read(self.p.max_batch)
         n = ticks.shape[0]
         if n == 0:
             return 0
         k = self.signal.on_ticks(ticks, self.out, time.time_ns())
         self.ticks.advance(n)
-        status = self.ctx.status
-        status.add(W_RECORDS_IN, n)
+        self.ctx.status.add(W_RECORDS_IN, n)
         if k:
             self._send(k)
-        lost = self.ticks.lost
-        if lost != self.lost_seen:
-            status.add(W_DROPPED, lost - self.lost_seen)
-            self.lost_seen = lost
         return n
 
     def _send(self, k: int) -> None:
