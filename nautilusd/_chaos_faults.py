@@ -59,7 +59,7 @@ def kill_mid_batch(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     ring, slot = INPUT_RING[name]
     pid = rig.pid(name)
     os.kill(pid, signal.SIGSTOP)
-    rig.wait_until(lambda: _lag(rig, ring, slot) >= 3, LIVENESS_TIMEOUT_MS / 2000)
+    rig.wait_until(lambda: _lag(rig, ring, slot) >= 40, LIVENESS_TIMEOUT_MS / 2000)
     backlog = _lag(rig, ring, slot)
     os.kill(pid, signal.SIGCONT)
     time.sleep(rng.uniform(0.0, 0.002))

@@ -91,7 +91,7 @@ def check_orders(orders: np.ndarray, decisions: np.ndarray, fills: np.ndarray
     doubled = {i for i, n in finals.items() if n > 1}
     doubled |= {i for i, q in filled.items() if q > order_qty.get(i, 0) and i in order_qty}
     return {
-        "fault": "reconcile", "orders_published": len(order_qty),
+        "orders_published": len(order_qty),
         "order_ids_unique": len(order_qty) == orders.shape[0],
         "decisions": int(decisions.shape[0]), "decided_twice": int(decisions.shape[0])
         - len(decided), "approved": len(approved), "fills": int(fills.shape[0]),
