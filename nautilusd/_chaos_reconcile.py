@@ -26,6 +26,7 @@ from shm.layout import (
     ORDER,
     VERDICT_APPROVED,
 )
+from shm.ring import ring_stats
 from shm.segment import KIND_RING, Segment
 
 FINAL = (FILL_FILLED, FILL_CANCELLED)
@@ -70,6 +71,11 @@ def reconcile(shm_dir: Path, instance: str, runtime_dir: Path) -> dict[str, Any]
     fills = read_ring(shm_dir, instance, "fills", FILL)
     row = check_orders(orders, decisions, fills)
     row["positions_mismatch"] = check_positions(fills, runtime_dir / "positions.json")
+    ticks = ring_stats(paths.ring_segment(instance, "ticks"), directory=shm_dir)
+    # Overwrite overruns as each ticks reader counted them (the slow_reader row checks one
+    # of them against the lap it was given).
+    row["ticks_published"] = ticks["cursor"]
+    row["ticks_lost_by_reader"] = [r["lost"] for r in ticks["readers"] if r["active"]]
     return row
 
 
