@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import zmq
 
 from engines._dedupe import DecidedIds
 from engines._params import parse_params
@@ -98,7 +99,7 @@ class RiskEngine(Engine):
                 done += self._decide_small(ring, n)
             else:
                 done += self._decide(ring)
-        if done == 0 and self.housekeeping_timer.due(time.monotonic_ns()):
+        if done == 0 and (self.housekeeping_timer.due(time.monotonic_ns()) or self._bus_ready()):
             self._housekeeping()
         return done + n_ticks
 
@@ -248,8 +249,16 @@ class RiskEngine(Engine):
                                                  "window_s": self.p.alert_interval_s})
         self.rejected[:] = 0
 
+    def _bus_ready(self) -> bool:
+        """A P&L snapshot or a service request is waiting (what woke an idle risk)."""
+        return bool(self.pnl_sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                    or self.service.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
     def next_wakeup_s(self) -> float | None:
-        return max(self.housekeeping_timer.seconds_left(time.monotonic_ns()), 0.001)
+        # The bus and service sockets wake the runner themselves; a timer only for alerts.
+        if any(self.rejected_v):
+            return max(self.alert_timer.seconds_left(time.monotonic_ns()), 0.001)
+        return None
 
     def wait_handles(self) -> list[Any]:
         return [self.pnl_sub.socket, self.service.socket]

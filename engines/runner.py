@@ -18,17 +18,18 @@ from types import MappingProxyType
 from typing import Any
 
 import psutil
-import zmq
 
+from engines._idle import IdleWait
 from engines.base import Engine, EngineContext
 from engines.log import configure_logging, get_logger
-from nautilusd.config import EngineConfig, RingConfig, WaitKind
+from nautilusd.config import EngineConfig, RingConfig
 from shm.status import (
     PHASE_DRAINING,
     PHASE_READY,
     PHASE_STARTING,
     PHASE_STOPPED,
     SLOT_BYTES,
+    W_HEARTBEAT_NS,
     W_STARTED_NS,
     StatusSlot,
     StatusTable,
@@ -186,56 +187,29 @@ class _StopSignal:
 
 
 class _Loop:
-    """poll() until stopped; heartbeat; wait on doorbells and handles when idle."""
+    """poll() until stopped; heartbeat; when idle, spin briefly then park (engines._idle)."""
 
     def __init__(self, engine: Engine, ctx: EngineContext, stop: _StopSignal) -> None:
         self.engine, self.ctx, self.stop = engine, ctx, stop
-        self.kind = ctx.config.wait
         # Heartbeat four times per liveness timeout, at most once a second when idle.
         self.heartbeat_s = min(1.0, ctx.config.liveness_timeout_ms / 4000)
-        self.poller = zmq.Poller()
-        self.poller.register(stop.read_fd, zmq.POLLIN)
-        for reader in ctx.readers.values():
-            self.poller.register(reader.fileno(), zmq.POLLIN)
-        for handle in engine.wait_handles():
-            self.poller.register(handle, zmq.POLLIN)
+        self.idle = IdleWait(ctx.config.wait, list(ctx.readers.values()), engine.wait_handles(),
+                             stop.read_fd, stop.drain)
 
     def run(self) -> None:
-        engine, slot, stop = self.engine, self.ctx.status, self.stop
+        poll, next_wakeup, stop = self.engine.poll, self.engine.next_wakeup_s, self.stop
+        words, clock, wait, heartbeat_s = self.ctx.status.words, time.monotonic_ns, \
+            self.idle.wait, self.heartbeat_s
+        parks, worked = self.idle.parks, False
         while not stop.requested:
-            n = engine.poll()
-            slot.heartbeat()
-            if n == 0:
-                self._idle()
-
-    def _idle(self) -> None:
-        if self.kind is WaitKind.BUSY_SPIN:
-            return
-        if self.kind is WaitKind.YIELDING:
-            os.sched_yield()
-            return
-        timeout_s = self.heartbeat_s
-        wakeup = self.engine.next_wakeup_s()
-        if wakeup is not None:
-            timeout_s = min(timeout_s, wakeup)
-        if self.kind is WaitKind.SLEEPING:
-            timeout_s = min(timeout_s, 0.001)
-        if timeout_s <= 0:
-            return
-        self._park_and_wait(timeout_s)
-
-    def _park_and_wait(self, timeout_s: float) -> None:
-        readers = self.ctx.readers.values()
-        try:
-            # park() re-checks after setting the flag: a record published before the park
-            # rang no doorbell, so sleep only when every reader is still empty.
-            pending = sum(reader.park() for reader in readers)
-            if not pending:
-                self.poller.poll(max(1, int(timeout_s * 1000)))
-        finally:
-            for reader in readers:
-                reader.unpark()
-        self.stop.drain()
+            n = poll()
+            words[W_HEARTBEAT_NS] = clock()
+            if n:
+                worked = True
+                continue
+            wakeup = next_wakeup() if parks else None  # spinning kinds never sleep
+            wait(heartbeat_s if wakeup is None else min(heartbeat_s, wakeup), worked)
+            worked = False
 
 
 def main(argv: list[str] | None = None) -> int:

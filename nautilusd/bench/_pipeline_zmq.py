@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zmq
 
+from engines._idle import SPIN_S
 from engines.base import EngineContext
 from engines.log import configure_logging, get_logger
 from engines.runner import load_engine_class
@@ -128,21 +130,40 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
 
 def _drive(engine: Any, readers: dict[str, ZmqReader], wait: WaitKind,
            stop: dict[str, bool]) -> None:
-    """poll() until SIGTERM; idle like the runner: spin/yield, or sleep in zmq_poll."""
+    """poll() until SIGTERM; idle exactly like the runner (engines._idle): spin/yield kinds
+    never sleep; blocking spins SPIN_S after work, yielding, then sleeps in zmq_poll."""
     poller = zmq.Poller()
     for r in readers.values():
         poller.register(r.sock, zmq.POLLIN)
     for handle in engine.wait_handles():
         poller.register(handle, zmq.POLLIN)
     spin = wait in (WaitKind.YIELDING, WaitKind.BUSY_SPIN)
+    spin_ns = int(SPIN_S * 1e9) if wait is WaitKind.BLOCKING and readers else 0
+    worked = False
     while not stop["now"]:
         if engine.poll() or any(r.available() for r in readers.values()):
+            worked = True
             continue
         if spin:  # same wait as on rings: never sleep, give the core away between polls
             if wait is WaitKind.YIELDING:
                 os.sched_yield()
             continue
+        if worked and spin_ns and _spin(list(readers.values()), spin_ns):
+            continue
+        worked = False
         wake = engine.next_wakeup_s()
         timeout_s = 0.25 if wake is None else min(wake, 0.25)
         if timeout_s > 0:
             poller.poll(max(1, int(timeout_s * 1000)))
+
+
+def _spin(readers: list[ZmqReader], spin_ns: int) -> bool:
+    """The runner's post-work spin over sockets: True as soon as one has a message."""
+    deadline = time.perf_counter_ns() + spin_ns
+    while True:
+        for r in readers:
+            if r.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                return True
+        if time.perf_counter_ns() >= deadline:
+            return False
+        os.sched_yield()
