@@ -27,12 +27,13 @@ class IdleWait:
     zmq_poll); with them a zmq.Poller watches both kinds."""
 
     def __init__(self, kind: WaitKind, readers: Sequence[Any], handles: Sequence[Any],
-                 stop_fd: int, on_stop_fd: Callable[[], None], spin_s: float = SPIN_S) -> None:
+                 stop_fd: int, on_stop_fd: Callable[[], None], spin_s: float | None = None) -> None:
         self.kind = kind
         self.readers = tuple(readers)
         self.stop_fd = stop_fd
         self.on_stop_fd = on_stop_fd
         self.parks = kind in (WaitKind.BLOCKING, WaitKind.SLEEPING)
+        spin_s = SPIN_S if spin_s is None else spin_s
         self.spin_ns = int(spin_s * 1e9) if kind is WaitKind.BLOCKING and readers else 0
         poller: Any
         if handles:
@@ -41,9 +42,13 @@ class IdleWait:
         else:
             poller = select.poll()
             flag = select.POLLIN
-        for fd in (stop_fd, *(r.fileno() for r in self.readers), *handles):
+        fds = (stop_fd, *(r.fileno() for r in self.readers), *handles)
+        for fd in fds:
             poller.register(fd, flag)
         self._poll: Callable[[int], list[tuple[Any, int]]] = poller.poll
+        # poll() counts in milliseconds; select() takes microseconds: producers pacing below a
+        # millisecond (marketdata at 1 kHz and up) would otherwise always wait a whole one.
+        self._fine_fds = None if handles else list(fds)
 
     def wait(self, timeout_s: float, after_work: bool) -> None:
         """Idle until input, `timeout_s` or a signal (per the wait kind)."""
@@ -82,9 +87,12 @@ class IdleWait:
             for reader in readers:
                 pending += reader.park()
             if not pending:
-                for fd, _ in self._poll(max(1, int(timeout_s * 1000))):
-                    if fd == self.stop_fd:
-                        self.on_stop_fd()
+                if timeout_s < 0.001 and self._fine_fds is not None:
+                    woke = select.select(self._fine_fds, [], [], timeout_s)[0]
+                else:
+                    woke = [fd for fd, _ in self._poll(max(1, int(timeout_s * 1000)))]
+                if self.stop_fd in woke:
+                    self.on_stop_fd()
         finally:
             for reader in readers:
                 reader.unpark()

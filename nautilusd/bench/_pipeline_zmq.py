@@ -26,38 +26,59 @@ MAX_RECORDS = 1 << 16
 
 
 class ZmqReader:
-    """Looks like a RingReader to an engine: records from queued messages, zero copies kept."""
+    """Looks like a RingReader to an engine: the records of every queued message, in order.
+
+    `available()` takes what the socket has queued (as a ring reader sees what is published);
+    `read()` gives them as a record array, `read_one()` one record's bytes at a time."""
 
     def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
         self.sock, self.dtype = sock, dtype
         self.capacity, self.cursor, self.lost = MAX_RECORDS, 0, 0
-        self._buf = np.zeros(0, dtype)
+        self._rs = dtype.itemsize
+        self._data = memoryview(b"")
+        self._off = 0  # byte offset of the next record in _data
 
-    def read(self, max_n: int) -> np.ndarray:
-        if self._buf.shape[0] == 0:
-            parts: list[np.ndarray] = []
-            while sum(p.shape[0] for p in parts) < max_n:
-                try:
-                    parts.append(np.frombuffer(self.sock.recv(zmq.NOBLOCK), self.dtype))
-                except zmq.Again:
-                    break
-            if parts:
-                self._buf = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return self._buf[:max_n]
-
-    def advance(self, n: int) -> None:
-        self._buf = self._buf[n:]
-        self.cursor += n
+    def _take(self) -> int:
+        """Records buffered, after pulling every queued message when the buffer is empty."""
+        left = (len(self._data) - self._off) // self._rs
+        if left:
+            return left
+        parts: list[bytes] = []
+        while len(parts) < MAX_RECORDS:
+            try:
+                parts.append(self.sock.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+        if parts:
+            self._data = memoryview(parts[0] if len(parts) == 1 else b"".join(parts))
+            self._off = 0
+        return (len(self._data) - self._off) // self._rs
 
     def available(self) -> int:
-        return self._buf.shape[0]
+        return self._take()
+
+    def read(self, max_n: int) -> np.ndarray:
+        n = min(self._take(), max_n)
+        return np.frombuffer(self._data, self.dtype, count=n, offset=self._off)
+
+    def read_one(self) -> memoryview | None:
+        if not self._take():
+            return None
+        off = self._off
+        self._off = off + self._rs
+        self.cursor += 1
+        return self._data[off : off + self._rs]
+
+    def advance(self, n: int) -> None:
+        self._off += n * self._rs
+        self.cursor += n
 
     def close(self) -> None:
         self.sock.close(linger=0)
 
 
 class ZmqWriter:
-    """Looks like a RingWriter: claim/publish and write send one message per batch."""
+    """Looks like a RingWriter: claim/publish, write and write_bytes send one message each."""
 
     def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
         self.sock, self.dtype = sock, dtype
@@ -77,6 +98,14 @@ class ZmqWriter:
         self.sock.send(np.ascontiguousarray(records).tobytes())
         self.cursor += records.shape[0]
         return records.shape[0]
+
+    def write_bytes(self, record: bytes | bytearray | memoryview) -> bool:
+        self.sock.send(record, copy=True)
+        self.cursor += 1
+        return True
+
+    def free(self) -> int:
+        return MAX_RECORDS  # a zmq queue has no fixed room; sends never wait here
 
     def close(self) -> None:
         self.sock.close(linger=0)
@@ -162,7 +191,7 @@ def _spin(readers: list[ZmqReader], spin_ns: int) -> bool:
     deadline = time.perf_counter_ns() + spin_ns
     while True:
         for r in readers:
-            if r.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if r.available():  # a non-blocking receive, as a ring reader loads the cursor
                 return True
         if time.perf_counter_ns() >= deadline:
             return False
