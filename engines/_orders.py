@@ -28,6 +28,10 @@ from shm.layout import (
 
 
 class OrderState(enum.Enum):
+    # Members are singletons: hash by identity (C) instead of Enum's hash(name) (Python),
+    # which the per-order transition lookups would otherwise pay four times per fill.
+    __hash__ = object.__hash__
+
     NEW = "new"
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
@@ -37,6 +41,8 @@ class OrderState(enum.Enum):
 
 
 class OrderEvent(enum.Enum):
+    __hash__ = object.__hash__
+
     ACCEPT = "accept"
     REJECT = "reject"
     PARTIAL_FILL = "partial_fill"

@@ -72,6 +72,9 @@ class MeanReversion:
         self._last = memoryview(self.last_order_ns)
         # 1 - (1 - alpha)^count for the counts a small batch can have, as the batch path has it
         self._weights = [1.0 - (1.0 - params.alpha) ** c for c in range(SMALL_BATCH + 1)]
+        self._alpha1 = self._weights[1]
+        self._cap, self._cap_div = params.max_position, max(params.max_position, 1)
+        self._qty, self._sid = params.order_qty, params.strategy_id
 
     def on_ticks(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
         """Write the batch's orders into `out` (an ORDER buffer); returns how many."""
@@ -134,7 +137,7 @@ class MeanReversion:
         """The batch's orders (ORDER tuples, at most `limit`) for up to SMALL_BATCH ticks given
         as TICK tuples: the vectorised path's decisions, one tick at a time."""
         if len(rows) == 1:
-            return self._on_row(rows[0], now_ns, limit)
+            return self.on_row(rows[0], now_ns, limit)
         ema, last, cooldown, threshold = self._ema, self._last, self._cooldown_ns, self._threshold
         chosen: dict[int, tuple[int, int, float, float, float]] = {}
         sums: dict[int, list[float]] = {}
@@ -161,13 +164,13 @@ class MeanReversion:
                     orders.append(order)
         return orders
 
-    def _on_row(self, row: tuple, now_ns: int, limit: int) -> list[tuple]:  # type: ignore[type-arg]
-        """on_rows for the commonest batch, one tick: no per-symbol bookkeeping."""
+    def on_row(self, row: tuple, now_ns: int, limit: int) -> list[tuple]:  # type: ignore[type-arg]
+        """on_rows for the commonest batch, one tick (a TICK tuple): no per-symbol bookkeeping."""
         seq, ts, sym, _, bid, ask = row[:6]
         mid, ema = (bid + ask) * 0.5, self._ema
         old = ema[sym]
-        dev = _deviation(mid, old)
-        ema[sym] = mid if old != old else old + self._weights[1] * (mid - old)
+        dev = mid / old - 1.0 if old else _deviation(mid, old)
+        ema[sym] = mid if old != old else old + self._alpha1 * (mid - old)
         if (abs(dev) >= self._threshold and ts >= self._last[sym] + self._cooldown_ns
                 and limit > 0):
             order = self._order(sym, seq, ts, bid, ask, dev, now_ns)
@@ -177,19 +180,18 @@ class MeanReversion:
 
     def _order(self, sym: int, seq: int, ts: int, bid: float, ask: float, dev: float,
                now_ns: int) -> tuple | None:  # type: ignore[type-arg]
-        p = self.p
         side = SIDE_BUY if -dev >= 0 else SIDE_SELL
-        pos, cap = self._pos[sym], p.max_position
+        pos, cap = self._pos[sym], self._cap
         room = cap - pos if side > 0 else cap + pos
-        scale = min(max(1.0 - abs(pos) / max(cap, 1), 0.1), 1.0)
-        qty = min(max(int(p.order_qty * scale), 1), room)
+        scale = min(max(1.0 - abs(pos) / self._cap_div, 0.1), 1.0)
+        qty = min(max(int(self._qty * scale), 1), room)
         if qty <= 0:
             return None
         ids = self.ids
         ids.counter += 1
         self._pos[sym] = pos + side * qty
         self._last[sym] = ts
-        return (ids.base + ids.counter, p.strategy_id, sym, side, TYPE_LIMIT, TIF_IOC, 0, 0, qty,
+        return (ids.base + ids.counter, self._sid, sym, side, TYPE_LIMIT, TIF_IOC, 0, 0, qty,
                 ask if side > 0 else bid, now_ns, seq, ts)
 
     def undo(self, sent: np.ndarray) -> None:

@@ -27,6 +27,7 @@ from engines._risk_checks import (
     decide_rows,
     state_layout,
 )
+from engines._signal import COUNTER_MASK
 from engines._wiring import Every, one_reader, one_writer, quiet, readers_of
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
@@ -128,19 +129,24 @@ class RiskEngine(Engine):
         most the order in hand; its mark in `decided` then keeps it from a second decision."""
         read_one, unpack, state, decided = ring.read_one, ORDER_S.unpack, self.state, self.decided
         buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_S.pack_into
+        marks, n_marks = decided.marks, decided.size  # DecidedIds.seen/mark, inlined
         now, out, rejected = time.time_ns(), 0, 0
         for _ in range(n):
             record = read_one()
             if record is None:
                 break
             oid, strat, sym, side, _, _, _, _, qty, price, ts, _, _ = unpack(record)
-            if decided.seen(strat, oid):
+            counter = oid & COUNTER_MASK
+            known = strat < n_marks
+            if known and counter <= marks[strat]:
+                decided.duplicates += 1
                 continue
             code = _check_fields(state, strat, sym, side, qty, price, ts)
             buf[:64] = record
             pack(buf, 64, VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, now)
             write(buf)
-            decided.mark(strat, oid)
+            if known:
+                marks[strat] = counter  # ids only grow: this order is the new high-water mark
             out += 1
             if code:
                 self.rejected_v[code] += 1

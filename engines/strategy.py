@@ -40,6 +40,7 @@ class StrategyEngine(Engine):
         ids = OrderIds(self.p.strategy_id, last_counter=self.orders.cursor)
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
+        self.n_out = self.out.shape[0]
         self.buf = bytearray(ORDER.itemsize)  # one packed order for RingWriter.write_bytes
         self.room = Room(self.orders)
         self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
@@ -61,17 +62,24 @@ class StrategyEngine(Engine):
     def _poll_small(self, n: int) -> int:
         """A few ticks as tuples, orders packed straight into the ring: no numpy per tick."""
         read_one, unpack = self.ticks.read_one, TICK_S.unpack
-        rows = []
-        for _ in range(n):
+        if n == 1:  # the commonest case when the feed is paced
             record = read_one()  # overwrite ring: a checked copy, consumed when returned
             if record is None:
-                break
-            rows.append(unpack(record))
-        if not rows:
-            return 0
-        orders = self.signal.on_rows(rows, time.time_ns(), self.out.shape[0])
+                return 0
+            orders = self.signal.on_row(unpack(record), time.time_ns(), self.n_out)
+        else:
+            rows = []
+            for _ in range(n):
+                record = read_one()
+                if record is None:
+                    break
+                rows.append(unpack(record))
+            if not rows:
+                return 0
+            n = len(rows)
+            orders = self.signal.on_rows(rows, time.time_ns(), self.n_out)
         words = self.words
-        words[W_RECORDS_IN] += len(rows)
+        words[W_RECORDS_IN] += n
         if orders:
             if self.room.fits(len(orders)):
                 write, pack, buf = self.orders.write_bytes, ORDER_S.pack_into, self.buf
@@ -84,7 +92,7 @@ class StrategyEngine(Engine):
                 for i, order in enumerate(orders):
                     self.out[i] = order
                 self._send(len(orders))
-        return len(rows)
+        return n
 
     def _poll_batch(self) -> int:
         ticks = self.ticks.read(self.p.max_batch)
