@@ -7,6 +7,7 @@ SIGTERM becomes a graceful drain (on_stop) and exit 0.
 from __future__ import annotations
 
 import copyreg
+import gc
 import importlib
 import os
 import signal
@@ -134,6 +135,7 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any, stop: _StopSig
         log.exception("engine_start_failed", error=str(exc))
         ctx.close()
         return EXIT_ENGINE_FAILED
+    freeze_heap()
     slot.set_ready(True)
     slot.set_phase(PHASE_READY)
     slot.heartbeat()
@@ -145,6 +147,13 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any, stop: _StopSig
     slot.set_phase(PHASE_STOPPED)
     log.info("engine_drained")
     return 0
+
+
+def freeze_heap() -> None:
+    """Move everything built so far (modules, rings, engine state) out of the collector's
+    reach: a full collection over it takes milliseconds and would land on a random order."""
+    gc.collect()
+    gc.freeze()
 
 
 def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
@@ -236,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                         log=log, status=slot)
     engine = load_engine_class(args.entry)(ctx)
     engine.on_start()
+    freeze_heap()
     slot.set_ready(True)
     _Loop(engine, ctx, stop).run()
     engine.on_stop()
