@@ -17,6 +17,21 @@ class BarAggregator:
         self.low = np.full(n, np.inf)
         self.close = np.full(n, np.nan)
         self.count = np.zeros(n, dtype=np.int64)
+        # The same arrays as Python scalars, for one tick at a time (no numpy call per tick).
+        self._v = tuple(memoryview(a) for a in (self.open, self.high, self.low, self.close,
+                                                self.count))
+
+    def update_one(self, sym: int, mid: float) -> None:
+        """update() for a single tick of symbol `sym`."""
+        open_, high, low, close, count = self._v
+        if count[sym] == 0:
+            open_[sym] = mid
+        if mid > high[sym]:
+            high[sym] = mid
+        if mid < low[sym]:
+            low[sym] = mid
+        close[sym] = mid
+        count[sym] += 1
 
     def update(self, ticks: np.ndarray) -> None:
         if ticks.shape[0] == 0:

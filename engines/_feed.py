@@ -72,6 +72,19 @@ class GbmFeed:
         self._vol = params.sigma_per_sqrt_s * math.sqrt(dt)
         self._half_spread = params.spread_bps * 1e-4 / 2
 
+    def next_one(self, ts_ns: int, flags: int = FLAG_SYNTHETIC) -> tuple:  # type: ignore[type-arg]
+        """One new tick as a TICK tuple: fill() for a batch of one, drawing the same random
+        numbers, without a numpy call per field (a paced feed mostly sends one at a time)."""
+        rng = self.rng
+        sym = int(rng.integers(0, self.n_symbols, size=1, dtype=np.uint32)[0])
+        step = self._drift + self._vol * float(rng.standard_normal(1)[0])
+        mid = float(self.mids[sym]) * math.exp(step)
+        self.mids[sym] = mid
+        half = mid * self._half_spread
+        bid_size, ask_size = rng.integers(1, 2 * self.params.size_mean, size=2).tolist()
+        self.seq += 1
+        return (self.seq, ts_ns, sym, flags, mid - half, mid + half, bid_size, ask_size, 0)
+
     def fill(self, out: np.ndarray, ts_ns: int, flags: int = FLAG_SYNTHETIC) -> None:
         """Write len(out) new ticks into `out` (a TICK view), all stamped `ts_ns`."""
         n = out.shape[0]

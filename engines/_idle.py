@@ -16,7 +16,7 @@ import zmq
 
 from nautilusd.config import WaitKind
 
-SPIN_S = 50e-6  # after work, watch the rings this long before parking (blocking waits)
+SPIN_S = 20e-6  # after work, watch the rings this long before parking (as shm.wait.Blocking)
 
 
 class IdleWait:
