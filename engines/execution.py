@@ -1,7 +1,9 @@
 """The execution engine: order manager and simulated venue between decisions and fills.
 
 Acts only on approved decisions (fail closed), once per order id, also across restarts: the
-per-strategy high-water mark of accepted ids lives in a small file in the runtime dir.
+per-strategy high-water mark of accepted ids lives in a small file in the runtime dir. It moves,
+and the decisions are committed, only once their fills are on the ring; at start the mark is
+raised to the orders found in the tail of the fills ring (published just before a crash).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from engines._orders import OrderManager, VenueParams
 from engines._params import parse_params
 from engines._persist import StateFile
 from engines._records import DECISION_S, FILL_S, TICK_S, Room
+from engines._signal import COUNTER_MASK
 from engines._wiring import one_reader, one_writer, quiet
 from engines.base import Engine
 from shm.layout import DECISION, FILL, TICK
@@ -23,6 +26,7 @@ from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 W_DUPLICATES = W_CUSTOM0
 W_IGNORED_REJECTED = W_CUSTOM0 + 1
 W_FILLED_QTY = W_CUSTOM0 + 2
+FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can publish
 SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
 
 
@@ -54,7 +58,9 @@ class ExecutionEngine(Engine):
         self.hwm = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.hwm",
                              {"high_water": ("<i8", self.p.max_strategies)},
                              fresh=self.fills.cursor == 0)
-        self.om = OrderManager(self.p, self.hwm.arrays["high_water"])
+        # Orders are deduplicated on a copy; the file only learns of orders already reported.
+        self.om = OrderManager(self.p, self.hwm.arrays["high_water"].copy())
+        self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, tuple[float, float, int, int]] = {}
         self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
@@ -69,26 +75,41 @@ class ExecutionEngine(Engine):
         k = decisions.available()
         if k:
             now, on_decision = time.time_ns(), self.om.on_decision
+            # Not committed until their fills are published: a crash before re-reads them.
+            batch = decisions.read(self.p.max_batch)
+            k = batch.shape[0]
             if k <= SMALL_BATCH:
-                read_one, unpack = decisions.read_one, DECISION_S.unpack
-                for _ in range(k):
-                    record = read_one()  # lent until the next read: re-read after a crash
-                    if record is None:
-                        break
-                    on_decision(unpack(record), now)
+                raw, unpack = batch.view(np.uint8).data, DECISION_S.unpack_from
+                size = DECISION_S.size
+                for i in range(k):
+                    on_decision(unpack(raw, i * size), now)
             else:
-                batch = decisions.read(self.p.max_batch)
-                k = batch.shape[0]
                 for row in batch.tolist():
                     on_decision(row, now)
-                decisions.advance(k)
             self.words[W_RECORDS_IN] += k
         om = self.om
         if om.pending or om.resting:
             om.match(time.time_ns(), self.quotes, self.pending_fills)
         if self.pending_fills:
             self._write_fills()
+        if k:
+            self.hwm.arrays["high_water"][:] = om.high_water
+            decisions.advance(k)
         return n + k
+
+    def _catch_up_from_fills(self) -> None:
+        """Raise the marks to every order found in the last fills published (a crash may have
+        come after their fills and before the marks were stored)."""
+        fills, marks = self.fills, self.om.high_water
+        cursor, cap = fills.cursor, fills.capacity
+        body = np.frombuffer(fills.segment.body(), dtype=FILL)
+        tail = body[np.arange(max(0, cursor - min(cap, FILLS_TAIL)), cursor) & (cap - 1)]
+        for strategy_id, order_id in zip(tail["strategy_id"].tolist(),
+                                         tail["order_id"].tolist(), strict=True):
+            if strategy_id < len(marks):
+                marks[strategy_id] = max(int(marks[strategy_id]), order_id & COUNTER_MASK)
+        del body
+        self.hwm.arrays["high_water"][:] = marks
 
     def _read_ticks(self) -> int:
         ticks = self.ticks

@@ -41,12 +41,25 @@ class PositionsEngine(Engine):
         if self.ticks is not None and not self.p.wake_on_ticks:
             quiet(self.ctx, self.ticks)
         self.book = PositionBook(self.ctx.symbols or ("SYM0",))
+        self._replay_fills()
         self.timer = Every(self.p.snapshot_interval_s)
         self.dirty = True
         self.snapshot_path = (self.ctx.runtime_dir / self.p.snapshot_file
                               if self.p.snapshot_file else None)
         self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name),
                                      {"positions.get": self._get})
+
+    def _replay_fills(self) -> None:
+        """Positions are derived state: a restarted engine rebuilds its book from every fill
+        still on the ring before its committed cursor (the whole session while it fits)."""
+        cursor, cap = self.fills.cursor, self.fills.capacity
+        if cursor > cap:
+            self.log.warning("positions_replay_partial", first=cursor - cap, cursor=cursor)
+        body = np.frombuffer(self.fills.segment.body(), dtype=FILL)
+        done = body[np.arange(max(0, cursor - cap), cursor) & (cap - 1)]
+        del body
+        for f in done[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
+            self.book.on_fill(*f)
 
     def poll(self) -> int:
         n = self._read_ticks() + self._read_fills()
