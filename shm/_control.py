@@ -13,7 +13,7 @@ from typing import Any, Final, Protocol
 
 import numpy as np
 
-from shm.errors import ShmError
+from shm.errors import AttachError, ShmError
 from shm.layout import fingerprint
 from shm.platform import check_memory_model
 from shm.segment import (
@@ -83,14 +83,31 @@ def bell_path(segment_path: Path, index: int) -> Path:
 def attach_segment(name: str, dtype: np.dtype[np.void], directory: Path | str) -> Segment:
     """Attach a ring segment, refusing a different record layout or size."""
     check_memory_model()
-    return Segment.attach(
+    return _checked(Segment.attach(
         name, kind=KIND_RING, fingerprint=fingerprint(dtype), record_size=dtype.itemsize,
         directory=directory,
-    )
+    ))
 
 
 def open_stats_segment(name: str, directory: Path | str = DEFAULT_DIRECTORY) -> Segment:
-    return Segment.attach(name, kind=KIND_RING, directory=directory)
+    return _checked(Segment.attach(name, kind=KIND_RING, directory=directory))
+
+
+def _checked(seg: Segment) -> Segment:
+    """Refuse a ring header no creator could have written (damaged or foreign): a bad
+    capacity, policy or slot count would otherwise index out of the mapping or hang."""
+    h = seg.header
+    bad: tuple[str, object, object] | None = None
+    if h.capacity < 1 or h.capacity & (h.capacity - 1):
+        bad = ("capacity", "a power of two", h.capacity)
+    elif h.policy not in tuple(Policy):
+        bad = ("policy", f"one of {[int(p) for p in Policy]}", h.policy)
+    elif not 1 <= h.control_blocks - 1 <= MAX_READERS:
+        bad = ("reader slots", f"1..{MAX_READERS}", h.control_blocks - 1)
+    if bad is not None:
+        seg.close()
+        raise AttachError(seg.name, *bad)
+    return seg
 
 
 def max_readers_of(seg: Segment) -> int:

@@ -211,6 +211,9 @@ class Segment:
                 raise AttachError(self.name, field, want, got)
         if h.total_bytes != size or h.data_offset + h.capacity * h.record_size > size:
             raise AttachError(self.name, "file size", h.total_bytes, size)
+        if h.data_offset < BLOCK_BYTES * (1 + h.control_blocks):  # blocks would overlap data
+            raise AttachError(self.name, "data offset",
+                              f">= {BLOCK_BYTES * (1 + h.control_blocks)}", h.data_offset)
         if h.flags & FLAG_RETIRED:
             raise AttachError(self.name, "state", "live", "retired")
 
