@@ -47,8 +47,6 @@ ENGINE_KINDS = {"marketdata", "strategy", "risk", "execution", "positions", "ana
                 "notification"}
 
 
-@pytest.mark.xfail(reason="until the engine fix lands: execution commits decisions before "
-                   "their fills are published, positions forgets its book", strict=False)
 @pytest.mark.slow
 @pytest.mark.timeout(115)
 def test_chaos_when_short_run_with_every_fault_loses_nothing() -> None:
@@ -245,8 +243,6 @@ def _poll(eng: Engine, until: Callable[[], bool]) -> None:
         eng.poll()
 
 
-@pytest.mark.xfail(reason="until the engine fix lands: execution commits decisions before "
-                   "their fills are published, positions forgets its book", strict=False)
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("n", [5, 40])
 def test_execution_when_killed_before_reports_published_trades_every_order_once(
@@ -308,8 +304,6 @@ def test_execution_when_killed_after_reports_published_never_fills_twice(
         h.stop(second)
 
 
-@pytest.mark.xfail(reason="until the engine fix lands: execution commits decisions before "
-                   "their fills are published, positions forgets its book", strict=False)
 @pytest.mark.timeout(30)
 def test_positions_when_restarted_rebuilds_book_from_fills_ring(
     shm_dir: Path, runtime_dir: Path
