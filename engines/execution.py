@@ -101,6 +101,8 @@ class ExecutionEngine(Engine):
         """Raise the marks to every order found in the last fills published (a crash may have
         come after their fills and before the marks were stored)."""
         fills, marks = self.fills, self.om.high_water
+        if fills.segment is None:  # a transport that keeps no history: nothing to catch up on
+            return
         cursor, cap = fills.cursor, fills.capacity
         body = np.frombuffer(fills.segment.body(), dtype=FILL)
         tail = body[np.arange(max(0, cursor - min(cap, FILLS_TAIL)), cursor) & (cap - 1)]

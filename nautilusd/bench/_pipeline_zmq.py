@@ -79,6 +79,8 @@ class ZmqReader:
 class ZmqWriter:
     """Looks like a RingWriter: claim/publish, write and write_bytes send one message each."""
 
+    segment = None  # a socket keeps no history of what it sent (no ring tail to read back)
+
     def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
         self.sock, self.dtype = sock, dtype
         self.capacity, self.cursor = MAX_RECORDS, 0
