@@ -9,11 +9,12 @@ memory cap) and are applied with a config reload.
 from __future__ import annotations
 
 import copy
-import json
 import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
+
+from nautilusd.tomltext import toml_value
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "default.toml"
@@ -75,29 +76,17 @@ def write_doc(path: Path, doc: dict[str, Any]) -> Path:
 
 def to_toml(doc: dict[str, Any]) -> str:
     """Top-level scalars, then [section] and [section.name] tables (all a topology uses)."""
-    lines = [f"{k} = {_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    lines = [f"{k} = {toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
     for section, body in doc.items():
         if not isinstance(body, dict):
             continue
         if body and all(isinstance(v, dict) for v in body.values()):
             for name, table in body.items():
                 lines.append(f"\n[{section}.{name}]")
-                lines += [f"{k} = {_value(v)}" for k, v in table.items()]
+                lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
         else:
             lines.append(f"\n[{section}]")
-            lines += [f"{k} = {_value(v)}" for k, v in body.items()]
+            lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
     return "\n".join(lines) + "\n"
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from nautilusd import paths
+from nautilusd.tomltext import toml_value
 from shm.layout import FILL_FILLED, ORDER, VERDICT_APPROVED
 from shm.status import W_PID, StatusTable
 
@@ -31,33 +32,19 @@ FEED_S = 12.0
 AUDITED = ("ticks", "orders", "decisions", "fills")
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
 def _toml(doc: dict[str, Any]) -> str:
     """Top-level scalars, then [section] and [section.name] tables (all this config uses)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    lines = [f"{k} = {toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
     for section, body in doc.items():
         if not isinstance(body, dict):
             continue
         if all(isinstance(v, dict) for v in body.values()):
             for name, table in body.items():
                 lines.append(f"\n[{section}.{name}]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+                lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
         else:
             lines.append(f"\n[{section}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+            lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,25 @@
+"""TOML text for generated topologies (chaos runs, tests): values written, never parsed here.
+
+tomllib reads TOML but the stdlib has no writer; topologies only need scalars, lists and
+inline tables, so this small writer beats another dependency.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def toml_value(value: Any) -> str:
+    """`value` as a TOML literal: booleans, numbers, strings, lists and inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
