@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from nautilusd.tomltext import toml_value
+from nautilusd.tomltext import toml_document
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "configs" / "default.toml"
@@ -69,24 +69,6 @@ def memory_cap_doc(base: dict[str, Any]) -> dict[str, Any]:
 def write_doc(path: Path, doc: dict[str, Any]) -> Path:
     """Write `doc` as TOML atomically (the daemon may re-read the file at any time)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(to_toml(doc))
+    tmp.write_text(toml_document(doc))
     tmp.replace(path)
     return path
-
-
-def to_toml(doc: dict[str, Any]) -> str:
-    """Top-level scalars, then [section] and [section.name] tables (all a topology uses)."""
-    lines = [f"{k} = {toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
-    for section, body in doc.items():
-        if not isinstance(body, dict):
-            continue
-        if body and all(isinstance(v, dict) for v in body.values()):
-            for name, table in body.items():
-                lines.append(f"\n[{section}.{name}]")
-                lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
-        else:
-            lines.append(f"\n[{section}]")
-            lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
-    return "\n".join(lines) + "\n"
-
-

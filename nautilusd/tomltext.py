@@ -23,3 +23,19 @@ def toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def toml_document(doc: dict[str, Any]) -> str:
+    """Top-level scalars, then [section] and [section.name] tables (all a topology uses)."""
+    lines = [f"{k} = {toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    for section, body in doc.items():
+        if not isinstance(body, dict):
+            continue
+        if body and all(isinstance(v, dict) for v in body.values()):
+            for name, table in body.items():
+                lines.append(f"\n[{section}.{name}]")
+                lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
+        else:
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"

@@ -23,29 +23,13 @@ import numpy as np
 import pytest
 
 from nautilusd import paths
-from nautilusd.tomltext import toml_value
+from nautilusd.tomltext import toml_document
 from shm.layout import FILL_FILLED, ORDER, VERDICT_APPROVED
 from shm.status import W_PID, StatusTable
 
 ROOT = Path(__file__).resolve().parents[2]
 FEED_S = 12.0
 AUDITED = ("ticks", "orders", "decisions", "fills")
-
-
-def _toml(doc: dict[str, Any]) -> str:
-    """Top-level scalars, then [section] and [section.name] tables (all this config uses)."""
-    lines = [f"{k} = {toml_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
-    for section, body in doc.items():
-        if not isinstance(body, dict):
-            continue
-        if all(isinstance(v, dict) for v in body.values()):
-            for name, table in body.items():
-                lines.append(f"\n[{section}.{name}]")
-                lines += [f"{k} = {toml_value(v)}" for k, v in table.items()]
-        else:
-            lines.append(f"\n[{section}]")
-            lines += [f"{k} = {toml_value(v)}" for k, v in body.items()]
-    return "\n".join(lines) + "\n"
 
 
 def _test_config(shm_dir: Path, runtime_dir: Path) -> dict[str, Any]:
@@ -110,7 +94,7 @@ def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
     With "risk" or "execution", that engine is SIGKILLed mid-run and restarted by the daemon."""
     config = tmp_path / "e2e.toml"
     doc = _test_config(shm_dir, runtime_dir)
-    config.write_text(_toml(doc))
+    config.write_text(toml_document(doc))
     log = (tmp_path / "nautilusd.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
                              str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,

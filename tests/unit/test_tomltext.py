@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from nautilusd.tomltext import toml_value
+from nautilusd.tomltext import toml_document, toml_value
 
 
 def test_toml_value_when_nested_values_round_trip_through_tomllib() -> None:
@@ -21,3 +21,10 @@ def test_toml_value_when_unsupported_type_raises_naming_it() -> None:
     """A value TOML cannot hold is refused with the value in the message."""
     with pytest.raises(TypeError, match="None"):
         toml_value(None)
+
+
+def test_toml_document_when_topology_shaped_round_trips_through_tomllib() -> None:
+    """Top-level scalars, a plain section and named sub-tables read back unchanged."""
+    doc = {"symbols": ["A", "B"], "supervisor": {"instance": "x", "keep_rings": True},
+           "engines": {"risk": {"entry": "engines.risk:RiskEngine", "params": {"q": 5}}}}
+    assert tomllib.loads(toml_document(doc)) == doc
