@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,21 @@ def runtime_dir() -> Iterator[Path]:
     path.mkdir(mode=0o700)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dgram_socket() -> Iterator[tuple[socket.socket, str]]:
+    """A bound AF_UNIX datagram socket at a short path, standing in for journald's or
+    systemd's notify socket; closed and unlinked after the test."""
+    path = f"/tmp/nd-dgram-{uuid.uuid4().hex[:10]}.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5.0)
+    try:
+        yield sock, path
+    finally:
+        sock.close()
+        Path(path).unlink(missing_ok=True)
 
 
 def _our_descendants() -> list[psutil.Process]:

@@ -8,7 +8,6 @@ import json
 import os
 import socket
 import struct
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,17 +33,9 @@ def _reset_structlog() -> Iterator[None]:
 
 
 @pytest.fixture
-def journal_socket() -> Iterator[tuple[socket.socket, str]]:
-    """A bound AF_UNIX datagram socket standing in for journald's."""
-    path = f"/tmp/nd-journal-{uuid.uuid4().hex[:10]}.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(5.0)
-    try:
-        yield sock, path
-    finally:
-        sock.close()
-        Path(path).unlink(missing_ok=True)
+def journal_socket(dgram_socket: tuple[socket.socket, str]) -> tuple[socket.socket, str]:
+    """A datagram socket standing in for journald's."""
+    return dgram_socket
 
 
 def parse_entry(data: bytes) -> dict[str, bytes]:

@@ -7,7 +7,6 @@ import select
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,17 +24,9 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @pytest.fixture
-def notify_socket() -> Iterator[tuple[socket.socket, str]]:
-    """A bound datagram socket standing in for systemd's notify socket (a filesystem path)."""
-    path = f"/tmp/nd-notify-{uuid.uuid4().hex[:10]}.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(5.0)
-    try:
-        yield sock, path
-    finally:
-        sock.close()
-        Path(path).unlink(missing_ok=True)
+def notify_socket(dgram_socket: tuple[socket.socket, str]) -> tuple[socket.socket, str]:
+    """A datagram socket standing in for systemd notify's."""
+    return dgram_socket
 
 
 def received(sock: socket.socket) -> list[str]:
