@@ -15,8 +15,9 @@ from typing import Any
 import zmq
 
 from nautilusd.config import WaitKind
+from shm.wait import BLOCKING_SPIN_S
 
-SPIN_S = 20e-6  # after work, watch the rings this long before parking (as shm.wait.Blocking)
+SPIN_S = BLOCKING_SPIN_S  # after work, watch the rings this long before parking
 
 
 class IdleWait:

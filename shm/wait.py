@@ -15,6 +15,9 @@ from typing import ClassVar, Protocol
 from shm.errors import ShmError
 
 _CLOCK_CHECK_EVERY = 64  # busy loops read the clock only this often
+# How long a blocking wait watches for input before parking: a doorbell wake-up costs tens of
+# microseconds, while the next record of a burst usually comes within a few.
+BLOCKING_SPIN_S = 20e-6
 
 
 class Parker(Protocol):
@@ -129,7 +132,7 @@ class Blocking(WaitStrategy):
 
     kind = "blocking"
 
-    def __init__(self, spin_s: float = 20e-6, recheck_s: float = 0.05) -> None:
+    def __init__(self, spin_s: float = BLOCKING_SPIN_S, recheck_s: float = 0.05) -> None:
         self.spin_s = spin_s
         self.recheck_s = recheck_s
         self._polls: dict[int, select.poll] = {}

@@ -195,13 +195,18 @@ class RingWriter:
     # -- readers ---------------------------------------------------------------------------------
 
     def _wake(self) -> None:
-        w = self._w
-        if not any(w[word] for word in self._parked_words):
-            return
-        parked = self._parked
-        for k in range(self.max_readers):
-            if parked[k]:
-                self._bells.ring(k)
+        # Each parked word packs eight one-byte flags (reader k = byte k % 8 of word k // 8):
+        # the word itself says who sleeps, so only those doorbells are looked at.
+        w, ring, first = self._w, self._bells.ring, 0
+        for word in self._parked_words:
+            flags = w[word] & 0xFFFF_FFFF_FFFF_FFFF  # as unsigned: byte 7 may be set
+            k = first
+            while flags:
+                if flags & 0xFF:
+                    ring(k)
+                flags >>= 8
+                k += 1
+            first += 8
 
     def release_dead_readers(self) -> list[int]:
         """Free the slots of active readers whose process is gone; returns their indexes."""

@@ -143,3 +143,27 @@ def test_claim_when_block_ring_full_waits_until_reader_advances(ring: Ring, shm_
     timer.join()
     assert writer.backpressure_waits == 1
     reader.close(), writer.close()
+
+
+def test_publish_when_some_readers_parked_rings_exactly_their_doorbells(shm_dir: Path) -> None:
+    """Readers 7 and 9 (the last flag of the first parked word, one of the second) are rung;
+    the awake readers around them are not."""
+    ring = Ring.create("many", RAW64, 16, "overwrite", max_readers=12, directory=shm_dir)
+    readers = [RingReader.attach("many", RAW64, k, directory=shm_dir) for k in range(12)]
+    writer = RingWriter.attach("many", RAW64, directory=shm_dir)
+    poller = zmq.Poller()
+    for reader in readers:
+        poller.register(reader.fileno(), zmq.POLLIN)
+    try:
+        assert readers[7].park() == 0 and readers[9].park() == 0
+        writer.write_bytes(REC)
+        rung = sorted(readers.index(r) for fd, _ in poller.poll(1000) for r in readers
+                      if r.fileno() == fd)
+        assert rung == [7, 9]
+        assert writer._bells.rings == 2
+    finally:
+        readers[7].unpark(), readers[9].unpark()
+        for reader in readers:
+            reader.close()
+        writer.close()
+        ring.destroy()
