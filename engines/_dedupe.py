@@ -48,16 +48,6 @@ class DecidedIds:
         self.duplicates += int(seen.sum())
         return orders[~seen]
 
-    def fresh_rows(self, rows: list[tuple]) -> list[tuple]:  # type: ignore[type-arg]
-        """The same for a few ORDER rows as tuples (no numpy call per order)."""
-        seen = self.seen
-        return [row for row in rows if not seen(row[1], row[0])]
-
-    def record_rows(self, rows: list[tuple]) -> None:  # type: ignore[type-arg]
-        mark = self.mark
-        for row in rows:
-            mark(row[1], row[0])
-
     def record(self, orders: np.ndarray) -> None:
         """Mark `orders` as decided (call once their decisions are published)."""
         counters, strat, known = self._split(orders)

@@ -256,22 +256,10 @@ def _position_one(state: RiskState, order: np.void) -> int:
 
 def decide(state: RiskState, orders: np.ndarray, out: np.ndarray,
            decided_ts_ns: int) -> np.ndarray:
-    """Check an ORDER batch vectorised and write its DECISION records into `out`; reasons."""
-    verdict, reason = check_batch(state, orders, small=0)
+    """Check an ORDER batch and write its DECISION records into `out`; returns the reasons."""
+    verdict, reason = check_batch(state, orders)
     write_decisions(orders, verdict, reason, out, decided_ts_ns)
     return reason
-
-
-def decide_rows(state: RiskState, rows: list[tuple], out: np.ndarray,  # type: ignore[type-arg]
-                decided_ts_ns: int) -> list[int]:
-    """The same for a few orders given as tuples (cheaper than numpy below SMALL_BATCH)."""
-    reasons = []
-    for i, r in enumerate(rows):
-        code = _check_fields(state, r[1], r[2], r[3], r[8], r[9], r[10])
-        out[i] = (*r, VERDICT_APPROVED if code == REASON_OK else VERDICT_REJECTED, 0, code, 0,
-                  decided_ts_ns, (0, 0))
-        reasons.append(code)
-    return reasons
 
 
 def write_decisions(orders: np.ndarray, verdict: np.ndarray, reason: np.ndarray,

@@ -24,7 +24,6 @@ from engines._risk_checks import (
     RiskState,
     _check_fields,
     decide,
-    decide_rows,
     state_layout,
 )
 from engines._signal import COUNTER_MASK
@@ -164,10 +163,7 @@ class RiskEngine(Engine):
         n = orders.shape[0]
         if n == 0:
             return 0
-        if n <= SMALL_BATCH:
-            rejected = self._decide_rows(orders.tolist())
-        else:
-            rejected = self._decide_batch(orders)
+        rejected = self._decide_batch(orders)
         ring.advance(n)
         status = self.ctx.status
         status.add(W_RECORDS_IN, n)
@@ -177,20 +173,9 @@ class RiskEngine(Engine):
             status.add(W_REJECTED, int(rejected.size))
         return n
 
-    def _decide_rows(self, rows: list[tuple]) -> np.ndarray:  # type: ignore[type-arg]
-        """A few orders, one by one; returns the reasons of the rejected ones."""
-        fresh = self.decided.fresh_rows(rows)  # after a crash of risk some were decided
-        if not fresh:
-            return NO_REASONS
-        out = self.decisions.claim(len(fresh))
-        reasons = decide_rows(self.state, fresh, out, time.time_ns())
-        self.decisions.publish()
-        self.decided.record_rows(fresh)
-        self.ctx.status.add(W_RECORDS_OUT, len(fresh))
-        return np.array([r for r in reasons if r], dtype=np.intp) if any(reasons) else NO_REASONS
-
     def _decide_batch(self, orders: np.ndarray) -> np.ndarray:
-        """A batch, vectorised; returns the reasons of the rejected ones."""
+        """A batch (checked one by one when small, else vectorised), written with one claim;
+        returns the reasons of the rejected ones."""
         fresh = self.decided.fresh(orders)
         if fresh.shape[0] == 0:
             return NO_REASONS

@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines._harness import Harness
+from engines._records import DECISION_SUFFIX_S
 from engines._risk_checks import (
     RiskLimits,
     RiskState,
     check_batch,
     check_one,
     decide,
-    decide_rows,
     write_decisions,
 )
 from engines.service import ServiceClient, service_endpoint
@@ -172,18 +172,25 @@ def test_check_batch_when_random_orders_matches_one_order_path(
         assert fast.rate_count.tolist() == slow.rate_count.tolist()
 
 
-def test_decide_when_small_or_vectorised_writes_identical_decisions() -> None:
-    """decide_rows (one by one) and decide (vectorised) write byte-identical DECISIONs."""
+def test_decide_when_small_or_vectorised_matches_one_record_encoding() -> None:
+    """decide() (one by one for a small batch, vectorised for a large one) writes the same
+    bytes as the one-record path of the engine: order bytes + DECISION_SUFFIX_S."""
     rows = [(1, i % 3, 1 if i % 3 else -1, 40 + i, 10.0 + (i % 4) * 0.03, i * 10**9)
             for i in range(12)]
     orders = _orders(rows)
     out_small, out_vector = np.zeros(12, DECISION), np.zeros(12, DECISION)
     out_small.view(np.uint8)[:] = 0xAB  # dirty slots, as a reused ring would have
-    reasons_small = decide_rows(_state(), orders.tolist(), out_small, 77)
-    reasons_vector = decide(_state(), orders, out_vector, 77).tolist()
-    assert reasons_small == reasons_vector
-    assert out_small.tobytes() == out_vector.tobytes()
+    reasons_small = decide(_state(), orders, out_small, 77).tolist()
+    verdict, reason = check_batch(_state(), orders, small=0)
+    write_decisions(orders, verdict, reason, out_vector, 77)
+    assert reasons_small == reason.tolist()
     assert set(reasons_small) == {REASON_OK, REASON_MAX_GROSS}
+    for i, code in enumerate(reasons_small):
+        one = bytearray(DECISION.itemsize)
+        one[: ORDER.itemsize] = orders[i : i + 1].tobytes()
+        DECISION_SUFFIX_S.pack_into(one, ORDER.itemsize,
+                                    VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, 77)
+        assert bytes(one) == out_small[i : i + 1].tobytes() == out_vector[i : i + 1].tobytes()
 
 
 # -- the engine, over real rings and sockets ---------------------------------------------------
