@@ -100,17 +100,12 @@ class ExecutionEngine(Engine):
     def _catch_up_from_fills(self) -> None:
         """Raise the marks to every order found in the last fills published (a crash may have
         come after their fills and before the marks were stored)."""
-        fills, marks = self.fills, self.om.high_water
-        if fills.segment is None:  # a transport that keeps no history: nothing to catch up on
-            return
-        cursor, cap = fills.cursor, fills.capacity
-        body = np.frombuffer(fills.segment.body(), dtype=FILL)
-        tail = body[np.arange(max(0, cursor - min(cap, FILLS_TAIL)), cursor) & (cap - 1)]
+        marks = self.om.high_water
+        _, tail = self.fills.history(self.fills.cursor - FILLS_TAIL)
         for strategy_id, order_id in zip(tail["strategy_id"].tolist(),
                                          tail["order_id"].tolist(), strict=True):
             if strategy_id < len(marks):
                 marks[strategy_id] = max(int(marks[strategy_id]), order_id & COUNTER_MASK)
-        del body
         self.hwm.arrays["high_water"][:] = marks
 
     def _read_ticks(self) -> int:

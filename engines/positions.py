@@ -52,12 +52,9 @@ class PositionsEngine(Engine):
     def _replay_fills(self) -> None:
         """Positions are derived state: a restarted engine rebuilds its book from every fill
         still on the ring before its committed cursor (the whole session while it fits)."""
-        cursor, cap = self.fills.cursor, self.fills.capacity
-        if cursor > cap:
-            self.log.warning("positions_replay_partial", first=cursor - cap, cursor=cursor)
-        body = np.frombuffer(self.fills.segment.body(), dtype=FILL)
-        done = body[np.arange(max(0, cursor - cap), cursor) & (cap - 1)]
-        del body
+        first, done = self.fills.history(0)
+        if first > 0:  # the ring no longer holds the start of the session
+            self.log.warning("positions_replay_partial", first=first, cursor=self.fills.cursor)
         for f in done[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
             self.book.on_fill(*f)
 

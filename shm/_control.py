@@ -110,6 +110,28 @@ def _checked(seg: Segment) -> Segment:
     return seg
 
 
+def history(
+    records: np.ndarray, w: memoryview, cap: int, start: int, end: int
+) -> tuple[int, np.ndarray]:
+    """Copies of the records at positions [start, end) that the ring still holds, oldest
+    first, and the position of the first one returned.
+
+    A slot is reused by the record `cap` positions later, so nothing before
+    `published - cap` is there any more; the cursors are read again after the copy and the
+    records the writer reached meanwhile are dropped, never returned half-rewritten. On a
+    block ring a batch claimed but not yet published is not visible here: call this from
+    the writer itself, or while the writer is stopped or blocked, for an exact answer.
+    """
+    first = max(start, int(w[W_PUBLISHED]) - cap, 0)
+    if first >= end:
+        return end, records[:0].copy()
+    out = records[np.arange(first, end) & (cap - 1)]  # fancy indexing: a copy
+    gone = max(int(w[W_PUBLISHED]), int(w[W_CLAIM])) - cap - first
+    if gone > 0:
+        first, out = first + gone, out[gone:]
+    return first, out
+
+
 def max_readers_of(seg: Segment) -> int:
     return seg.header.control_blocks - 1
 

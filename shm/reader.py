@@ -131,6 +131,12 @@ class RingReader:
     def cursor(self) -> int:
         return self._st[0]
 
+    def history(self, start: int, end: int | None = None) -> tuple[int, np.ndarray]:
+        """Copies of the records at positions [start, end) (default: up to this reader's
+        cursor) still held by the ring, and the position of the first returned."""
+        return c.history(self._records, self._w, self._cap, start,
+                         self._st[0] if end is None else end)
+
     @property
     def lost(self) -> int:
         return self._lost

@@ -238,6 +238,12 @@ class RingWriter:
     def cursor(self) -> int:
         return self._st[0]
 
+    def history(self, start: int, end: int | None = None) -> tuple[int, np.ndarray]:
+        """Copies of the records at positions [start, end) (default: up to this writer's
+        cursor) still held by the ring, and the position of the first returned."""
+        return c.history(self._records, self._w, self._cap, start,
+                         self._st[0] if end is None else end)
+
     @property
     def backpressure_waits(self) -> int:
         return int(self._w[c.W_BACKPRESSURE])

@@ -79,13 +79,15 @@ class ZmqReader:
 class ZmqWriter:
     """Looks like a RingWriter: claim/publish, write and write_bytes send one message each."""
 
-    segment = None  # a socket keeps no history of what it sent (no ring tail to read back)
-
     def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
         self.sock, self.dtype = sock, dtype
         self.capacity, self.cursor = MAX_RECORDS, 0
         self._scratch = np.zeros(MAX_RECORDS, dtype)
         self._claimed = 0
+
+    def history(self, start: int, end: int | None = None) -> tuple[int, np.ndarray]:
+        """A socket keeps nothing of what it sent: no records to read back."""
+        return self.cursor, self._scratch[:0].copy()
 
     def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
         self._claimed = n

@@ -252,3 +252,50 @@ def test_release_reader_when_reserved_slot_never_attaches_unblocks_writer(
     assert w.write_bytes(_rec(2))
     assert [r["active"] for r in ring.stats()["readers"]] == [False, False]
     w.close(), ring.destroy()
+
+
+def _marked(i: int) -> bytes:
+    """A record whose every byte is i (mod 256): readable back from any field."""
+    return bytes([i % 256]) * 64
+
+
+def test_history_when_ring_wrapped_returns_only_records_still_held(shm_dir: Path) -> None:
+    """After 20 records through 8 slots the writer can read back 12..19, oldest first."""
+    ring = Ring.create("hist", RAW64, 8, "overwrite", directory=shm_dir)
+    writer = RingWriter.attach("hist", RAW64, directory=shm_dir)
+    try:
+        for i in range(20):
+            writer.write_bytes(_marked(i))
+        first, records = writer.history(0)
+        assert first == 12 and records["data"][:, 0].tolist() == list(range(12, 20))
+        first, records = writer.history(15, 18)
+        assert first == 15 and records["data"][:, 0].tolist() == [15, 16, 17]
+        assert writer.history(25)[1].shape == (0,)
+    finally:
+        writer.close()
+        ring.destroy()
+
+
+def test_history_when_slots_reused_after_reader_cursor_returns_nothing_stale(
+    shm_dir: Path,
+) -> None:
+    """A reader at 6 on a full 8-slot block ring (published 14) holds no record before 6:
+    those slots carry 8..13 now, and history must not hand them out as 0..5."""
+    ring = Ring.create("hist", RAW64, 8, "block", directory=shm_dir, readers=1)
+    writer = RingWriter.attach("hist", RAW64, directory=shm_dir)
+    reader = RingReader.attach("hist", RAW64, 0, directory=shm_dir)
+    try:
+        for i in range(6):
+            writer.write_bytes(_marked(i))
+        assert reader.read(6).shape == (6,)
+        reader.advance(6)
+        assert reader.history(0)[1]["data"][:, 0].tolist() == list(range(6))
+        while writer.write_bytes(_marked(writer.cursor)):
+            pass
+        assert writer.cursor == 14
+        first, records = reader.history(0)
+        assert first == 6 and records.shape == (0,)
+    finally:
+        reader.close()
+        writer.close()
+        ring.destroy()
