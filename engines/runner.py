@@ -161,8 +161,9 @@ def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
         return
     from shm.layout import RECORDS
     from shm.ring import RingReader, RingWriter
-    from shm.wait import make_wait
+    from shm.wait import Blocking, make_wait
 
+    cfg = spec.config
     for ring in spec.rings:
         segment, dtype = spec.ring_segments[ring.name], RECORDS[ring.record]
         if ring.writer == spec.config.name:
@@ -170,7 +171,8 @@ def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
         if spec.config.name in ring.readers:
             ctx.readers[ring.name] = RingReader.attach(
                 segment, dtype, ring.readers.index(spec.config.name), directory=spec.shm_dir,
-                wait=make_wait(spec.config.wait.value),
+                wait=Blocking(spin_s=cfg.spin_us * 1e-6) if cfg.spin_us is not None
+                and cfg.wait.value == "blocking" else make_wait(cfg.wait.value),
             )
 
 
@@ -202,8 +204,10 @@ class _Loop:
         self.engine, self.ctx, self.stop = engine, ctx, stop
         # Heartbeat four times per liveness timeout, at most once a second when idle.
         self.heartbeat_s = min(1.0, ctx.config.liveness_timeout_ms / 4000)
+        spin_us = ctx.config.spin_us
         self.idle = IdleWait(ctx.config.wait, list(ctx.readers.values()), engine.wait_handles(),
-                             stop.read_fd, stop.drain)
+                             stop.read_fd, stop.drain,
+                             spin_s=None if spin_us is None else spin_us * 1e-6)
 
     def run(self) -> None:
         poll, next_wakeup, stop = self.engine.poll, self.engine.next_wakeup_s, self.stop

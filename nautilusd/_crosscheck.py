@@ -28,6 +28,7 @@ def check_all(c: Collector, parsed: Parsed, host_cpus: Set[int]) -> None:
     _check_groups(c, parsed)
     _check_host_cpus(c, parsed, host_cpus)
     _check_busy_spin(c, parsed)
+    _check_spin_budget(c, parsed)
     _check_rings(c, parsed)
     _check_after(c, parsed.engines)
     _check_cycles(c, parsed.engines)
@@ -76,6 +77,15 @@ def _check_busy_spin(c: Collector, parsed: Parsed) -> None:
             if shared := sorted(set(other.cpus) & set(engine.cpus)):
                 c.error(path, f"busy_spin engines {other.name!r} and {engine.name!r} "
                         f"share cpus {shared}")
+
+
+def _check_spin_budget(c: Collector, parsed: Parsed) -> None:
+    """spin_us is the blocking wait's budget; the other kinds never park, so it means nothing."""
+    for engine in parsed.engines.values():
+        if engine.spin_us is not None and engine.wait is not WaitKind.BLOCKING:
+            c.error(_engine_path(engine.name, "spin_us"),
+                    f"spin_us applies to wait = \"blocking\" only; engine {engine.name!r} "
+                    f"has wait = {engine.wait.value!r}")
 
 
 def _check_rings(c: Collector, parsed: Parsed) -> None:

@@ -29,6 +29,7 @@ NAME_PATTERN: Final = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 _ENTRY_PATTERN: Final = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*"
 _NAME: Final = re.compile(NAME_PATTERN)
 MAX_READERS: Final = 8
+MAX_SPIN_US: Final = 1_000_000  # a spin budget beyond a second is a busy_spin: say so instead
 _MB: Final = 1024 * 1024
 
 _cpus = cv.array(cv.integer(0), distinct=True)
@@ -113,6 +114,7 @@ ENGINE_SPEC: Final = {
     "liveness_timeout_ms": Field(_positive),
     "stop_timeout_ms": Field(_positive),
     "wait": Field(cv.choice(WaitKind, "wait strategy")),
+    "spin_us": Field(cv.integer(0, MAX_SPIN_US)),
     "nice": Field(cv.integer(-20, 19)),
     "sched_fifo_priority": Field(cv.integer(1, 99)),
     "mlockall": Field(cv.boolean),

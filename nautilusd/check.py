@@ -75,6 +75,7 @@ def _engine(engine: EngineConfig, free_cpus: list[int]) -> dict[str, Any]:
         "after": list(engine.after),
         "restart": engine.restart.value,
         "wait": engine.wait.value,
+        "spin_us": engine.spin_us,
     }
 
 
@@ -88,6 +89,10 @@ def _ring(ring: RingConfig) -> dict[str, Any]:
         "writer": ring.writer,
         "readers": list(ring.readers),
     }
+
+
+def _spin(spin_us: int | None) -> str:
+    return "" if spin_us is None else f" (spin {spin_us} us)"
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -107,7 +112,7 @@ def render(doc: dict[str, Any]) -> str:
         replicas = f"  x{len(e['instances'])}" if len(e["instances"]) > 1 else ""
         lines.append(f"  {i}. {e['name']}{replicas}  {program}")
         lines.append(f"     cpus {cpus}  group {e['group']}  restart {e['restart']}  "
-                     f"wait {e['wait']}{after}")
+                     f"wait {e['wait']}{_spin(e['spin_us'])}{after}")
     lines += ["", "rings:" if doc["rings"] else "rings: none"]
     for r in doc["rings"]:
         readers = ", ".join(r["readers"]) or "(no readers)"

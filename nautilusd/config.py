@@ -108,6 +108,9 @@ class EngineConfig:
     liveness_timeout_ms: int = 2_000
     stop_timeout_ms: int = 5_000
     wait: WaitKind = WaitKind.BLOCKING
+    # blocking only: after work, watch the input rings this long (giving the core away between
+    # looks) before sleeping on the doorbells. None = the library default (shm.wait).
+    spin_us: int | None = None
     nice: int | None = None
     sched_fifo_priority: int | None = None
     mlockall: bool = False

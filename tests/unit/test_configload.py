@@ -113,6 +113,12 @@ BAD_CASES = [
      ["not a valid restart policy: 'alwayz' (expected one of: always, on-failure, never)"]),
     ("bad wait", f'[engines.a]\n{ENTRY}wait = "spin"\n', "engines.a.wait",
      ["not a valid wait strategy: 'spin'", "busy_spin"]),
+    ("spin budget negative", f"[engines.a]\n{ENTRY}spin_us = -5\n", "engines.a.spin_us",
+     ["out of range: -5"]),
+    ("spin budget over a second", f"[engines.a]\n{ENTRY}spin_us = 2000000\n",
+     "engines.a.spin_us", ["out of range: 2000000"]),
+    ("spin budget without blocking", f'[engines.a]\n{ENTRY}wait = "yielding"\nspin_us = 50\n',
+     "engines.a.spin_us", ['applies to wait = "blocking" only', "'yielding'"]),
     ("bad strategy", f'[groups.g]\nstrategy = "all_for_one"\n[engines.a]\n{ENTRY}',
      "groups.g.strategy", ["'all_for_one'", "rest_for_one"]),
     ("bad entry", '[engines.a]\nentry = "engines.reference"\n', "engines.a.entry",
@@ -225,6 +231,13 @@ def test_load_when_backoff_initial_alone_below_default_max_is_valid() -> None:
     """A backoff_initial_ms under the default backoff_max_ms needs no backoff_max_ms."""
     topo = loads_config(f"[engines.a]\n{ENTRY}backoff_initial_ms = 2\n", host_cpus=HOST)
     assert topo.engines["a"].backoff_initial_ms == 2
+
+
+def test_load_spin_budget_of_blocking_engine_is_kept_and_defaults_to_none() -> None:
+    topo = loads_config(f"[engines.a]\n{ENTRY}spin_us = 5000\n[engines.b]\n{ENTRY}",
+                        host_cpus=HOST)
+    assert topo.engines["a"].spin_us == 5000 and topo.engines["a"].wait is WaitKind.BLOCKING
+    assert topo.engines["b"].spin_us is None
 
 
 def test_ring_fixture_when_valid_loads(tmp_path: Path) -> None:
