@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import signal
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
@@ -22,9 +23,30 @@ from shm.ring import Ring
 from shm.status import StatusTable
 
 
-def engine(name: str, entry: str, wait: str = "blocking", **params: Any) -> EngineConfig:
-    return EngineConfig(name=name, entry=entry, wait=WaitKind(wait),
-                        params=MappingProxyType(params))
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """How one critical-path engine waits and where it runs, as a topology has it."""
+
+    wait: str = "blocking"
+    spin_us: int | None = None
+    cpus: tuple[int, ...] = ()
+    wake_on_ticks: bool = False  # risk and execution: do ticks wake them (params)
+
+    def label(self) -> str:
+        spin = f"/spin {self.spin_us} us" if self.spin_us is not None else ""
+        cpus = f"/cpus {','.join(map(str, self.cpus))}" if self.cpus else ""
+        ticks = "/ticks wake" if self.wake_on_ticks else ""
+        return f"{self.wait}{spin}{cpus}{ticks}"
+
+
+def engine(name: str, entry: str, tuning: Tuning | str = "blocking", **params: Any
+           ) -> EngineConfig:
+    """An engine config; `tuning` gives its wait, spin budget, cores and tick wake-ups."""
+    t = Tuning(tuning) if isinstance(tuning, str) else tuning
+    if name in ("risk", "execution"):
+        params = {"wake_on_ticks": t.wake_on_ticks, **params}
+    return EngineConfig(name=name, entry=entry, wait=WaitKind(t.wait), spin_us=t.spin_us,
+                        cpus=t.cpus, params=MappingProxyType(params))
 
 
 def ring(name: str, record: str, writer: str, readers: tuple[str, ...], capacity: int = 4096,
@@ -72,7 +94,8 @@ class Rig:
             runtime_dir=str(self.runtime_dir), log_format="json", log_level="error")
 
     def start(self, name: str) -> None:
-        proc = self._mp.Process(target=_child, args=(self.spec(name),), name=name, daemon=True)
+        spec = self.spec(name, self.engines[name].cpus)
+        proc = self._mp.Process(target=_child, args=(spec,), name=name, daemon=True)
         proc.start()
         self.procs[name] = proc
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nautilusd.bench._pipeline_rig import Rig, engine, ring
+from nautilusd.bench._pipeline_rig import Rig, Tuning, engine, ring
 from shm.layout import DECISION, FILL, ORDER, TICK
 from shm.status import W_RECORDS_IN, W_RECORDS_OUT
 
@@ -29,6 +29,7 @@ STRATEGY = {"strategy_id": 1, "threshold_bps": 0.0, "cooldown_ms": 0.0, "max_pos
 RISK = {"max_order_qty": BIG, "max_notional": 1e18, "max_position": BIG, "max_gross": BIG,
         "price_band_bps": 1e6, "max_orders_per_s": BIG}
 EXECUTION = {"publish_executions": False}
+COLLECT_S = 0.02  # the bench takes fills this often: it must not be on the measured path
 
 
 def _dirs() -> tuple[Path, Path]:
@@ -44,18 +45,18 @@ def _cleanup(*paths: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _latency_engines(rate: float, waits: dict[str, str]) -> list[Any]:
+def _latency_engines(rate: float, tuning: dict[str, Tuning]) -> list[Any]:
     return [
-        engine("execution", "engines.execution:ExecutionEngine", waits["execution"],
+        engine("execution", "engines.execution:ExecutionEngine", tuning["execution"],
                **EXECUTION),
-        engine("risk", "engines.risk:RiskEngine", waits["risk"], **RISK),
-        engine("strategy", "engines.strategy:StrategyEngine", waits["strategy"], **STRATEGY),
-        engine("marketdata", "engines.marketdata:MarketDataEngine", waits["marketdata"],
+        engine("risk", "engines.risk:RiskEngine", tuning["risk"], **RISK),
+        engine("strategy", "engines.strategy:StrategyEngine", tuning["strategy"], **STRATEGY),
+        engine("marketdata", "engines.marketdata:MarketDataEngine", tuning["marketdata"],
                rate_per_s=rate, max_batch=1, bars=False),
     ]
 
 
-def ring_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> np.ndarray:
+def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) -> np.ndarray:
     """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings."""
     from shm.ring import RingReader
 
@@ -66,10 +67,10 @@ def ring_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> 
              ring("decisions", "decision", "risk", ("execution",)),
              ring("fills", "fill", "execution", ("bench",), capacity=65536)]
     try:
-        with Rig(shm, rt, SYMBOLS, rings, _latency_engines(rate, waits)) as rig:
-            # the bench's own reader sleeps: fills carry their own timestamps
-            fills = RingReader.attach(rig.segment("fills"), FILL, 0, directory=shm,
-                                      wait="blocking")
+        with Rig(shm, rt, SYMBOLS, rings, _latency_engines(rate, tuning)) as rig:
+            # fills carry their own timestamps: the bench collects them every few ms and
+            # never parks, so no fill wakes it (a wake-up would preempt an engine mid-path)
+            fills = RingReader.attach(rig.segment("fills"), FILL, 0, directory=shm)
             try:
                 for name in rig.engines:
                     rig.start(name)
@@ -82,7 +83,8 @@ def ring_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> 
 
 
 def _drain(reader: Any) -> np.ndarray | None:
-    if reader.wait(0.05) == 0:
+    if reader.available() == 0:
+        time.sleep(COLLECT_S)
         return None
     batch = reader.read(65536).copy()
     reader.advance(batch.shape[0])
@@ -109,7 +111,7 @@ ZMQ_WIRING = {  # stage -> (inputs, outputs), record layouts by stream
 }
 
 
-def zmq_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> np.ndarray:
+def zmq_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) -> np.ndarray:
     """The same engines and params, wired over pyzmq ipc (PUB/SUB ticks, PUSH/PULL the rest)."""
     import zmq
 
@@ -125,12 +127,14 @@ def zmq_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> n
     sink.connect(ep["fills"])
     procs: list[Any] = []
     try:
-        _spawn_zmq_stages(procs, table, status_name, shm, rt, ep, rate, waits)
+        _spawn_zmq_stages(procs, table, status_name, shm, rt, ep, rate, tuning)
 
         def take() -> np.ndarray | None:
-            if not sink.poll(50):
+            try:
+                return np.frombuffer(sink.recv(zmq.NOBLOCK), FILL)
+            except zmq.Again:
+                time.sleep(COLLECT_S)
                 return None
-            return np.frombuffer(sink.recv(), FILL)
 
         return _collect(take, duration_s)
     finally:
@@ -143,12 +147,12 @@ def zmq_tick_to_fill(duration_s: float, rate: float, waits: dict[str, str]) -> n
 
 
 def _spawn_zmq_stages(procs: list[Any], table: Any, status_name: str, shm: Path, rt: Path,
-                      ep: dict[str, str], rate: float, waits: dict[str, str]) -> None:
+                      ep: dict[str, str], rate: float, tuning: dict[str, Tuning]) -> None:
     """Start each stage downstream first, each ready before the next (no slow joiners)."""
     from nautilusd.bench._pipeline_zmq import run_stage
 
     mp = multiprocessing.get_context("fork")
-    for slot, cfg in enumerate(_latency_engines(rate, waits)):
+    for slot, cfg in enumerate(_latency_engines(rate, tuning)):
         ins, outs = ZMQ_WIRING[cfg.name]
         table.slot(slot).reset(cfg.name)
         args = (cfg, slot, status_name, str(shm), {k: (ep[k], v) for k, v in ins.items()},

@@ -9,15 +9,17 @@ from __future__ import annotations
 import os
 import select
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zmq
 
+from engines._idle import SPIN_S
 from engines.base import EngineContext
 from engines.log import configure_logging, get_logger
-from engines.runner import freeze_heap, load_engine_class
+from engines.runner import freeze_heap, load_engine_class, pin
 from nautilusd.config import EngineConfig, WaitKind
 from shm.status import StatusTable
 
@@ -138,6 +140,8 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
               symbols: tuple[str, ...], runtime_dir: str) -> None:
     """Child body: build the engine on zmq adapters and drive poll() like the runner does."""
     configure_logging("json", "error", instance="bench", engine=cfg.name)  # keep stdout clean
+    if cfg.cpus:  # as the runner does, before anything else (zmq's I/O thread inherits it)
+        pin(cfg.cpus)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     zctx = zmq.Context()
@@ -153,7 +157,8 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     engine.on_start()
     freeze_heap()  # as the runner does
     status.set_ready(True)
-    _drive(engine, readers, cfg.wait, stop)
+    spin_us = SPIN_S * 1e6 if cfg.spin_us is None else cfg.spin_us
+    _drive(engine, readers, cfg.wait, int(spin_us * 1000), stop)
     engine.on_stop()
     ctx.close()
     table.close()
@@ -161,12 +166,11 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     os._exit(0)
 
 
-def _drive(engine: Any, readers: dict[str, ZmqReader], wait: WaitKind,
+def _drive(engine: Any, readers: dict[str, ZmqReader], wait: WaitKind, spin_ns: int,
            stop: dict[str, bool]) -> None:
-    """poll() until SIGTERM; idle like the runner: spin/yield kinds never sleep, blocking
-    sleeps in zmq_poll. The runner's short post-work spin is left out here: spinning over
-    zmq sockets (recv attempts between sched_yield) measured worse for zmq, p99 4-5 ms
-    against ~1 ms, with no gain at p50, so the comparison gives zmq its better idle."""
+    """poll() until SIGTERM; idle like the runner: spin/yield kinds never sleep; blocking
+    watches its input sockets for `spin_ns` after work (sched_yield between looks), then
+    sleeps in zmq_poll."""
     poller = zmq.Poller()
     for r in readers.values():
         poller.register(r.sock, zmq.POLLIN)
@@ -174,12 +178,22 @@ def _drive(engine: Any, readers: dict[str, ZmqReader], wait: WaitKind,
         poller.register(handle, zmq.POLLIN)
     spin = wait in (WaitKind.YIELDING, WaitKind.BUSY_SPIN)
     fine = not readers and not engine.wait_handles()  # a producer: pace below 1 ms (runner)
+    budget_ns = spin_ns if wait is WaitKind.BLOCKING and readers else 0
+    inputs, clock, yield_ = tuple(readers.values()), time.perf_counter_ns, os.sched_yield
+    worked = False
     while not stop["now"]:
-        if engine.poll() or any(r.available() for r in readers.values()):
+        if engine.poll() or any(r.available() for r in inputs):
+            worked = True
             continue
         if spin:  # same wait as on rings: never sleep, give the core away between polls
             if wait is WaitKind.YIELDING:
-                os.sched_yield()
+                yield_()
+            continue
+        if worked and budget_ns:  # the runner's post-work spin, over the sockets
+            worked = False
+            deadline = clock() + budget_ns
+            while not any(r.available() for r in inputs) and clock() < deadline:
+                yield_()
             continue
         wake = engine.next_wakeup_s()
         timeout_s = 0.25 if wake is None else min(wake, 0.25)

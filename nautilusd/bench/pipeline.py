@@ -1,18 +1,22 @@
-"""`nautilusctl bench pipeline [--quick] [--json] [--wait KIND] [--rate N]`: the trading path.
+"""`nautilusctl bench pipeline [--quick] [--json] [--config F] [--wait KIND] [--no-pin] ...`.
 
 Tick-to-fill p50/p99/p99.9 through marketdata -> strategy -> risk -> execution over rings and
-over pyzmq ipc (same engines, same params, real processes), risk batched throughput, and
-marketdata -> strategy tick throughput. --quick stays well under two minutes.
+over pyzmq ipc (same engines, same params, same waits and cores, real processes), risk batched
+throughput, and marketdata -> strategy tick throughput. Waits, spin budgets, cores and tick
+wake-ups of the four engines come from configs/default.toml (or --config). --quick stays under
+two minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import tomllib
+import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 from nautilusd.bench import _pipeline_runs as runs
+from nautilusd.bench._pipeline_rig import Tuning
 from nautilusd.bench.report import emit, percentiles
 
 PIPELINE = ("marketdata", "strategy", "risk", "execution")
@@ -26,27 +30,55 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", default=None,
                    choices=("blocking", "yielding", "sleeping", "busy_spin"),
                    help="one wait strategy for every engine (default: configs/default.toml's)")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                   help="take the four engines' waits, spin budgets, cores and tick wake-ups "
+                        "from this topology (default: configs/default.toml)")
+    p.add_argument("--no-pin", action="store_true",
+                   help="leave every engine unpinned (default: the cores configs/default.toml "
+                        "gives them)")
     p.add_argument("--rate", type=float, default=1_000.0, help="ticks/s for the latency runs")
     return p
 
 
-def default_waits(path: Path = DEFAULT_CONFIG) -> dict[str, str]:
-    """Each critical-path engine's wait in configs/default.toml ("blocking" if not found)."""
-    try:
-        engines = tomllib.loads(path.read_text()).get("engines", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        engines = {}
-    return {name: engines.get(name, {}).get("wait", "blocking") for name in PIPELINE}
+def default_tuning(path: Path = DEFAULT_CONFIG) -> dict[str, Tuning]:
+    """Each critical-path engine's wait, spin budget, cores and tick wake-ups in `path`
+    (configs/default.toml): the bench measures the pipeline as the default topology runs it.
+    Cores the host does not have are dropped (the topology would be refused there anyway)."""
+    from nautilusd.configload import load_config
+
+    engines = load_config(path).engines  # a broken default.toml is an error, not a guess
+    host = set(os.sched_getaffinity(0))
+    out = {}
+    for name in PIPELINE:
+        cfg = engines.get(name)
+        if cfg is None:
+            out[name] = Tuning()
+            continue
+        cpus = tuple(c for c in cfg.cpus if c in host)
+        out[name] = Tuning(cfg.wait.value, cfg.spin_us, cpus if cpus == cfg.cpus else (),
+                           bool(cfg.params.get("wake_on_ticks", False)))
+    return out
+
+
+def _override(tuning: dict[str, Tuning], wait: str | None, no_pin: bool) -> dict[str, Tuning]:
+    out = {}
+    for name, t in tuning.items():
+        if wait is not None and wait != t.wait:
+            t = dataclasses.replace(t, wait=wait, spin_us=None)
+        if no_pin:
+            t = dataclasses.replace(t, cpus=())
+        out[name] = t
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    waits = {n: args.wait for n in PIPELINE} if args.wait else default_waits()
-    wait_label = ",".join(f"{n}={w}" for n, w in waits.items())
+    tuning = _override(default_tuning(args.config), args.wait, args.no_pin)
+    wait_label = ",".join(f"{n}={t.label()}" for n, t in tuning.items())
     latency_s, throughput_s = (4.0, 2.0) if args.quick else (12.0, 5.0)
     results: list[dict[str, Any]] = []
-    ring = runs.ring_tick_to_fill(latency_s, args.rate, waits)
-    zmq = runs.zmq_tick_to_fill(latency_s, args.rate, waits)
+    ring = runs.ring_tick_to_fill(latency_s, args.rate, tuning)
+    zmq = runs.zmq_tick_to_fill(latency_s, args.rate, tuning)
     for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
         results.append({"measure": "tick_to_fill_us", "transport": name, "wait": wait_label,
                         "rate_per_s": args.rate, **percentiles(lat, 1e-3)})
