@@ -16,7 +16,7 @@ import numpy as np
 from engines._orders import OrderManager, VenueParams
 from engines._params import parse_params
 from engines._persist import StateFile
-from engines._records import DECISION_S, FILL_S, TICK_S, Room
+from engines._records import DECISION_S, FILL_S, TICK_S
 from engines._signal import COUNTER_MASK
 from engines._wiring import one_reader, one_writer, quiet
 from engines.base import Engine
@@ -58,23 +58,25 @@ class ExecutionEngine(Engine):
         self.hwm = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.hwm",
                              {"high_water": ("<i8", self.p.max_strategies)},
                              fresh=self.fills.cursor == 0)
-        # Orders are deduplicated on a copy; the file only learns of orders already reported.
-        self.om = OrderManager(self.p, self.hwm.arrays["high_water"].copy())
+        # Orders are deduplicated on a copy (a list: Python ints in the one-decision path); the
+        # file only learns of orders already reported.
+        self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist())
+        self.hwm_v = memoryview(self.hwm.arrays["high_water"])
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, tuple[float, float, int, int]] = {}
         self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
-        self.room = Room(self.fills)
-        self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
         n = self._read_ticks()
-        decisions = self.decisions
+        decisions, om = self.decisions, self.om
         k = decisions.available()
+        if k == 1:
+            return n + self._one_decision()
         if k:
-            now, on_decision = time.time_ns(), self.om.on_decision
+            now, on_decision = time.time_ns(), om.on_decision
             # Not committed until their fills are published: a crash before re-reads them.
             batch = decisions.read(self.p.max_batch)
             k = batch.shape[0]
@@ -87,7 +89,6 @@ class ExecutionEngine(Engine):
                 for row in batch.tolist():
                     on_decision(row, now)
             self.words[W_RECORDS_IN] += k
-        om = self.om
         if om.pending or om.resting:
             om.match(time.time_ns(), self.quotes, self.pending_fills)
         if self.pending_fills:
@@ -96,6 +97,26 @@ class ExecutionEngine(Engine):
             self.hwm.arrays["high_water"][:] = om.high_water
             decisions.advance(k)
         return n + k
+
+    def _one_decision(self) -> int:
+        """The commonest poll, one decision: read from its bytes, traded at once when it can be
+        (OrderManager.trade_now), its mark stored alone. read_one() lends the record until the
+        next read, so it is committed only after its fills and its mark are stored."""
+        record = self.decisions.read_one()
+        if record is None:
+            return 0
+        row, now, om, fills = DECISION_S.unpack(record), time.time_ns(), self.om, self.pending_fills
+        if not om.trade_now(row, now, self.quotes, fills):
+            om.on_decision(row, now)
+        if om.pending or om.resting:
+            om.match(now, self.quotes, fills)
+        if fills:
+            self._write_fills()
+        strategy_id = row[1]
+        if strategy_id < len(self.hwm_v):
+            self.hwm_v[strategy_id] = om.high_water[strategy_id]
+        self.words[W_RECORDS_IN] += 1
+        return 1
 
     def _catch_up_from_fills(self) -> None:
         """Raise the marks to every order found in the last fills published (a crash may have
@@ -109,20 +130,28 @@ class ExecutionEngine(Engine):
         self.hwm.arrays["high_water"][:] = marks
 
     def _read_ticks(self) -> int:
-        ticks = self.ticks
-        n = ticks.available()
-        if n == 0:
+        """Keep the last quote per symbol (read_one finds an empty ring cheaper than available)."""
+        ticks, quotes = self.ticks, self.quotes
+        record = ticks.read_one()
+        if record is None:
             return 0
-        quotes = self.quotes
-        if n <= SMALL_BATCH:
-            read_one, unpack = ticks.read_one, TICK_S.unpack
+        read_one, unpack = ticks.read_one, TICK_S.unpack
+        _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+        quotes[s] = (bid, ask, bid_size, ask_size)
+        record = read_one()
+        if record is None:  # the commonest case: one tick since the last poll
+            return 1
+        _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+        quotes[s] = (bid, ask, bid_size, ask_size)
+        n = ticks.available()
+        if n < SMALL_BATCH:
             for _ in range(n):
                 record = read_one()
                 if record is None:
                     break
                 _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
                 quotes[s] = (bid, ask, bid_size, ask_size)
-            return n
+            return 2 + n
         batch = ticks.read(4_096)
         n = batch.shape[0]
         # keep only the last tick per symbol before going to Python objects
@@ -132,22 +161,25 @@ class ExecutionEngine(Engine):
         for _, _, s, _, bid, ask, bid_size, ask_size, _ in batch[last[last >= 0]].tolist():
             quotes[s] = (bid, ask, bid_size, ask_size)
         ticks.advance(n)
-        return n
+        return 2 + n
 
     def _write_fills(self) -> None:
-        rows = self.pending_fills
+        rows, om = self.pending_fills, self.om
         k = len(rows)
-        if k <= SMALL_BATCH and self.room.fits(k):
-            write, pack, buf = self.fills.write_bytes, FILL_S.pack_into, self.buf
+        if k <= SMALL_BATCH:
+            write, pack = self.fills.write_bytes, FILL_S.pack
+            for i, row in enumerate(rows):
+                if not write(pack(*row)):  # the ring is short: wait for room for the rest
+                    self.fills.write(np.array(rows[i:], dtype=FILL))
+                    break
+            qty = 0
             for row in rows:
-                pack(buf, 0, *row)
-                write(buf)
-            qty = sum(row[9] for row in rows)
+                qty += row[9]
         else:
             fills = np.array(rows, dtype=FILL)
             self.fills.write(fills)
             qty = int(fills["qty"].sum())
-        words, om = self.words, self.om
+        words = self.words
         words[W_RECORDS_OUT] += k
         words[W_FILLED_QTY] += qty
         words[W_DUPLICATES] = om.duplicates
@@ -155,7 +187,7 @@ class ExecutionEngine(Engine):
         if self.p.publish_executions:
             self._publish(rows, om.take_order_prices())
         else:
-            om.take_order_prices()
+            om.order_prices.clear()
         rows.clear()
 
     def _publish(self, rows: list[tuple], prices: list[float]) -> None:  # type: ignore[type-arg]

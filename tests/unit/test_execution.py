@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engines._harness import Harness
 from engines._orders import (
@@ -27,7 +29,9 @@ from shm.layout import (
     FILL_PARTIAL,
     TICK,
     TIF_DAY,
+    TIF_FOK,
     TIF_IOC,
+    TYPE_MARKET,
     VERDICT_APPROVED,
     VERDICT_REJECTED,
 )
@@ -130,6 +134,50 @@ def test_match_when_venue_latency_not_elapsed_waits() -> None:
     assert out == [] and om.next_due_s(50_000) == pytest.approx(51e-6)
     om.match(101_000, QUOTES, out)
     assert len(out) == 1
+
+
+_decisions = st.tuples(
+    st.integers(0, 6),  # order counter: repeats are duplicates
+    st.integers(0, 5),  # strategy id (4 and 5 unknown to a 4-mark manager)
+    st.integers(0, 1),  # symbol (1 has no quote)
+    st.sampled_from([1, -1]),
+    st.sampled_from([1, TYPE_MARKET]),
+    st.sampled_from([TIF_IOC, TIF_FOK, TIF_DAY]),
+    st.integers(-1, 400),
+    st.sampled_from([99.98, 99.99, 100.01, 100.02]),
+    st.sampled_from([VERDICT_APPROVED, VERDICT_APPROVED, VERDICT_REJECTED]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(_decisions, max_size=30), fraction=st.sampled_from([1.0, 0.5, 0.1]),
+       latency=st.sampled_from([0.0, 0.0, 5.0]))
+def test_trade_now_when_random_decisions_matches_on_decision_then_match(
+    rows: list, fraction: float, latency: float
+) -> None:
+    """The one-decision path gives on_decision + match's fills, counters, marks and book."""
+    params = VenueParams(max_fill_fraction=fraction, latency_us=latency)
+    fast, slow = OrderManager(params, [0] * 4), OrderManager(params, [0] * 4)
+    for i, (counter, strat, sym, side, type_, tif, qty, price, verdict) in enumerate(rows):
+        d = np.zeros(1, DECISION)
+        d[0] = ((strat << 40) | counter, strat, sym, side, type_, tif, 0, 0, qty, price, 5, 9,
+                3, verdict, 0, 0, 0, 7, (0, 0))
+        row, now = d.tolist()[0], 1_000 * (i + 1)
+        out_fast: list = []
+        out_slow: list = []
+        if not fast.trade_now(row, now, QUOTES, out_fast):
+            fast.on_decision(row, now)
+        if fast.pending or fast.resting:
+            fast.match(now, QUOTES, out_fast)
+        slow.on_decision(row, now)
+        if slow.pending or slow.resting:
+            slow.match(now, QUOTES, out_slow)
+        assert out_fast == out_slow
+        assert fast.take_order_prices() == slow.take_order_prices()
+        assert (fast.high_water, fast.exec_id, fast.duplicates, fast.ignored_rejected) == (
+            slow.high_water, slow.exec_id, slow.duplicates, slow.ignored_rejected)
+        assert sorted(fast.resting) == sorted(slow.resting)
+        assert [o.order_id for o in fast.pending] == [o.order_id for o in slow.pending]
 
 
 # -- the engine, over real rings ----------------------------------------------------------------
