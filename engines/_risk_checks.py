@@ -8,6 +8,7 @@ invalid, kill switch, no market, price band, max qty, max notional, rate, positi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,6 +156,55 @@ def _check_fields(state: RiskState, strat: int, sym: int, side: int, qty: int, p
         return REASON_MAX_GROSS
     positions[sym], flags[0] = new, gross
     return REASON_OK
+
+
+def one_order_checker(state: RiskState) -> Callable[[int, int, int, int, float, int], int]:
+    """`check(strat, sym, side, qty, price, ts_ns) -> reason`: _check_fields(state, ...) as a
+    closure over the state's views and limits (cells instead of attribute lookups).
+
+    Deliberately a copy of _check_fields for the engines' one-order path; tests hold the two
+    to the same reasons and state. The limits are fixed for the state's life, the arrays are
+    read and written through the same memory as the state's."""
+    n_symbols, max_strategies, band = state.n_symbols, state.max_strategies, state.band
+    max_order_qty, max_notional = state.max_order_qty, state.max_notional
+    max_orders_per_s, max_position, max_gross = (
+        state.max_orders_per_s, state.max_position, state.max_gross)
+    mid_v, flags, buckets, counts, positions = (
+        state.mid_v, state.flags_v, state.bucket_v, state.count_v, state.pos_v)
+    isfinite = math.isfinite
+
+    def check(strat: int, sym: int, side: int, qty: int, price: float, ts_ns: int) -> int:
+        if (qty <= 0 or (side != 1 and side != -1) or sym >= n_symbols
+                or strat >= max_strategies or not isfinite(price) or price <= 0):
+            return REASON_INVALID
+        if flags[1]:
+            return REASON_KILL_SWITCH
+        mid = mid_v[sym]
+        if mid != mid:  # NaN: no tick seen for this symbol
+            return REASON_NO_MARKET
+        if abs(price - mid) > band * mid:
+            return REASON_PRICE_BAND
+        if qty > max_order_qty:
+            return REASON_MAX_QTY
+        if qty * price > max_notional:
+            return REASON_MAX_NOTIONAL
+        bucket = ts_ns // NS_PER_S
+        if bucket > buckets[strat]:
+            buckets[strat], counts[strat] = bucket, 0
+        count = counts[strat] = counts[strat] + 1
+        if count > max_orders_per_s:
+            return REASON_RATE_LIMIT
+        old = positions[sym]
+        new = old + side * qty
+        if abs(new) > max_position:
+            return REASON_MAX_POSITION
+        gross = flags[0] + abs(new) - abs(old)
+        if gross > max_gross:
+            return REASON_MAX_GROSS
+        positions[sym], flags[0] = new, gross
+        return REASON_OK
+
+    return check
 
 
 def check_batch(state: RiskState, orders: np.ndarray,

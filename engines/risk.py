@@ -22,8 +22,8 @@ from engines._risk_checks import (
     SMALL_BATCH,
     RiskLimits,
     RiskState,
-    _check_fields,
     decide,
+    one_order_checker,
     state_layout,
 )
 from engines._signal import COUNTER_MASK
@@ -40,7 +40,11 @@ W_REJECTED = W_CUSTOM0
 W_KILLED = W_CUSTOM0 + 1
 W_DUPLICATES = W_CUSTOM0 + 2
 NO_REASONS = np.zeros(0, dtype=np.intp)
-HOUSEKEEPING_S = 0.005
+HOUSEKEEPING_NS = 5_000_000
+# A gap this long between two idle polls means the runner waited (a park, or the core was
+# taken): whatever woke it may be on the bus. Back-to-back idle polls are much closer.
+WOKEN_NS = 2_000
+FAR_FUTURE = 1 << 62
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -81,7 +85,9 @@ class RiskEngine(Engine):
         self.words = self.ctx.status.words
         self.alert_timer = Every(self.p.alert_interval_s)
         # Bus and service sockets are looked at every few ms, never between a tick and an order.
-        self.housekeeping_timer = Every(HOUSEKEEPING_S)
+        self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
+        self.idle_since_ns = FAR_FUTURE  # end of the last idle poll; FAR_FUTURE after work
+        self.check = one_order_checker(self.state)
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
         self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
         self.service = ServiceServer(
@@ -99,34 +105,60 @@ class RiskEngine(Engine):
                 done += self._decide_small(ring, n)
             else:
                 done += self._decide(ring)
-        if done == 0 and (self.housekeeping_timer.due(time.monotonic_ns()) or self._bus_ready()):
+        if done:
+            self.idle_since_ns = FAR_FUTURE
+            return done + n_ticks
+        # Idle. The bus and service sockets are looked at when the housekeeping timer is due,
+        # or when the runner waited since the last idle poll: a P&L snapshot or a service
+        # request may be what woke it, and it would wake it again until served.
+        now = time.monotonic_ns()
+        if now >= self.housekeeping_ns:
+            self.housekeeping_ns = now + HOUSEKEEPING_NS
             self._housekeeping()
-        return done + n_ticks
+            now = time.monotonic_ns()
+        elif now - self.idle_since_ns > WOKEN_NS:
+            if self._bus_ready():
+                self._housekeeping()
+            now = time.monotonic_ns()
+        self.idle_since_ns = now
+        return n_ticks
 
     def _read_ticks(self) -> int:
-        ticks = self.ticks
-        n = ticks.available()
-        if n == 0:
+        """Remember the last mid per symbol (read_one finds an empty ring cheaper than
+        available()); more than a few ticks at once go as one batch."""
+        ticks, n_symbols, mids = self.ticks, self.state.n_symbols, self.state.mid_v
+        record = ticks.read_one()
+        if record is None:
             return 0
-        if n <= SMALL_BATCH:
-            read_one, unpack, on_tick = ticks.read_one, TICK_S.unpack, self.state.on_tick_row
+        read_one, unpack = ticks.read_one, TICK_S.unpack
+        while True:  # RiskState.on_tick_row, inlined
+            _, _, sym, _, bid, ask, _, _, _ = unpack(record)
+            if sym < n_symbols:
+                mids[sym] = (bid + ask) * 0.5
+            n = ticks.available()
+            if n == 0:
+                return 1
+            if n > SMALL_BATCH:
+                break
             for _ in range(n):
                 record = read_one()
                 if record is None:
                     break
-                on_tick(unpack(record))
-            return n
+                _, _, sym, _, bid, ask, _, _, _ = unpack(record)
+                if sym < n_symbols:
+                    mids[sym] = (bid + ask) * 0.5
+            return 1 + n
         batch = ticks.read(self.p.max_batch)
         self.state.on_ticks(batch)
         ticks.advance(batch.shape[0])
-        return batch.shape[0]
+        return 1 + batch.shape[0]
 
     def _decide_small(self, ring: Any, n: int) -> int:
         """A few orders, each decided and published from its bytes: no numpy per order.
 
         Each order is lent by read_one() until the next one is read, so a crash re-reads at
         most the order in hand; its mark in `decided` then keeps it from a second decision."""
-        read_one, unpack, state, decided = ring.read_one, ORDER_S.unpack, self.state, self.decided
+        read_one, unpack, decided, check = ring.read_one, ORDER_S.unpack, self.decided, self.check
         buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_S.pack_into
         marks, n_marks = decided.marks, decided.size  # DecidedIds.seen/mark, inlined
         now, out, rejected = time.time_ns(), 0, 0
@@ -140,7 +172,7 @@ class RiskEngine(Engine):
             if known and counter <= marks[strat]:
                 decided.duplicates += 1
                 continue
-            code = _check_fields(state, strat, sym, side, qty, price, ts)
+            code = check(strat, sym, side, qty, price, ts)
             buf[:64] = record
             pack(buf, 64, VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, now)
             write(buf)

@@ -22,6 +22,7 @@ from engines._risk_checks import (
     check_batch,
     check_one,
     decide,
+    one_order_checker,
     write_decisions,
 )
 from engines.service import ServiceClient, service_endpoint
@@ -170,6 +171,24 @@ def test_check_batch_when_random_orders_matches_one_order_path(
         assert list(zip(verdict.tolist(), reason.tolist(), strict=True)) == expected
         assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
         assert fast.rate_count.tolist() == slow.rate_count.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_order_rows, max_size=80), killed_at=st.integers(-1, 80))
+def test_one_order_checker_when_random_orders_matches_check_one(
+    rows: list, killed_at: int
+) -> None:
+    """The engine's one-order closure gives check_one's reasons and end state."""
+    fast, slow = _state(), _state()
+    check = one_order_checker(fast)
+    for i, order in enumerate(_orders(rows)):
+        fast.killed = slow.killed = i >= killed_at >= 0
+        reason = check(*(order[f].item() for f in (
+            "strategy_id", "symbol_id", "side", "qty", "price", "ts_ns")))
+        assert reason == check_one(slow, order)[1]
+        assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
+        assert fast.rate_count.tolist() == slow.rate_count.tolist()
+        assert fast.rate_bucket.tolist() == slow.rate_bucket.tolist()
 
 
 def test_decide_when_small_or_vectorised_matches_one_record_encoding() -> None:
