@@ -137,7 +137,8 @@ class MeanReversion:
         """The batch's orders (ORDER tuples, at most `limit`) for up to SMALL_BATCH ticks given
         as TICK tuples: the vectorised path's decisions, one tick at a time."""
         if len(rows) == 1:
-            return self.on_row(rows[0], now_ns, limit)
+            order = self.on_row(rows[0], now_ns, limit)
+            return [] if order is None else [order]
         ema, last, cooldown, threshold = self._ema, self._last, self._cooldown_ns, self._threshold
         chosen: dict[int, tuple[int, int, float, float, float]] = {}
         sums: dict[int, list[float]] = {}
@@ -164,8 +165,10 @@ class MeanReversion:
                     orders.append(order)
         return orders
 
-    def on_row(self, row: tuple, now_ns: int, limit: int) -> list[tuple]:  # type: ignore[type-arg]
-        """on_rows for the commonest batch, one tick (a TICK tuple): no per-symbol bookkeeping."""
+    def on_row(self, row: tuple, now_ns: int,  # type: ignore[type-arg]
+               limit: int = 1) -> tuple | None:  # type: ignore[type-arg]
+        """on_rows for the commonest batch, one tick (a TICK tuple): its order or None, with no
+        per-symbol bookkeeping."""
         seq, ts, sym, _, bid, ask = row[:6]
         mid, ema = (bid + ask) * 0.5, self._ema
         old = ema[sym]
@@ -173,10 +176,8 @@ class MeanReversion:
         ema[sym] = mid if old != old else old + self._alpha1 * (mid - old)
         if (abs(dev) >= self._threshold and ts >= self._last[sym] + self._cooldown_ns
                 and limit > 0):
-            order = self._order(sym, seq, ts, bid, ask, dev, now_ns)
-            if order is not None:
-                return [order]
-        return []
+            return self._order(sym, seq, ts, bid, ask, dev, now_ns)
+        return None
 
     def _order(self, sym: int, seq: int, ts: int, bid: float, ask: float, dev: float,
                now_ns: int) -> tuple | None:  # type: ignore[type-arg]

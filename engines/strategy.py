@@ -41,7 +41,6 @@ class StrategyEngine(Engine):
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
         self.n_out = self.out.shape[0]
-        self.buf = bytearray(ORDER.itemsize)  # one packed order for RingWriter.write_bytes
         self.room = Room(self.orders)
         self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
         self.lost_seen = self.ticks.lost
@@ -52,40 +51,53 @@ class StrategyEngine(Engine):
         n = self.ticks.available()
         if n == 0:
             return 0
-        n = self._poll_small(n) if n <= SMALL_BATCH else self._poll_batch()
+        if n == 1:  # the commonest case when the feed is paced
+            n = self._poll_one()
+        else:
+            n = self._poll_small(n) if n <= SMALL_BATCH else self._poll_batch()
         lost = self.ticks.lost
         if lost != self.lost_seen:
             self.ctx.status.add(W_DROPPED, lost - self.lost_seen)
             self.lost_seen = lost
         return n
 
+    def _poll_one(self) -> int:
+        """One tick, its order (if any) packed straight into the ring: no numpy, no list."""
+        record = self.ticks.read_one()  # overwrite ring: a checked copy, consumed when returned
+        if record is None:
+            return 0
+        order = self.signal.on_row(TICK_S.unpack(record), time.time_ns())
+        words = self.words
+        words[W_RECORDS_IN] += 1
+        if order is not None:
+            if self.orders.write_bytes(ORDER_S.pack(*order)):
+                words[W_RECORDS_OUT] += 1
+                words[W_CUSTOM0] += order[8]  # quantity sent
+            else:  # the ring is full: wait for room (or give up) as the batch path does
+                self.out[0] = order
+                self._send(1)
+        return 1
+
     def _poll_small(self, n: int) -> int:
         """A few ticks as tuples, orders packed straight into the ring: no numpy per tick."""
         read_one, unpack = self.ticks.read_one, TICK_S.unpack
-        if n == 1:  # the commonest case when the feed is paced
-            record = read_one()  # overwrite ring: a checked copy, consumed when returned
+        rows = []
+        for _ in range(n):
+            record = read_one()
             if record is None:
-                return 0
-            orders = self.signal.on_row(unpack(record), time.time_ns(), self.n_out)
-        else:
-            rows = []
-            for _ in range(n):
-                record = read_one()
-                if record is None:
-                    break
-                rows.append(unpack(record))
-            if not rows:
-                return 0
-            n = len(rows)
-            orders = self.signal.on_rows(rows, time.time_ns(), self.n_out)
+                break
+            rows.append(unpack(record))
+        if not rows:
+            return 0
+        n = len(rows)
+        orders = self.signal.on_rows(rows, time.time_ns(), self.n_out)
         words = self.words
         words[W_RECORDS_IN] += n
         if orders:
             if self.room.fits(len(orders)):
-                write, pack, buf = self.orders.write_bytes, ORDER_S.pack_into, self.buf
+                write, pack = self.orders.write_bytes, ORDER_S.pack
                 for order in orders:
-                    pack(buf, 0, *order)
-                    write(buf)
+                    write(pack(*order))
                 words[W_RECORDS_OUT] += len(orders)
                 words[W_CUSTOM0] += sum(order[8] for order in orders)  # quantity sent
             else:  # the ring is short: wait for room (or give up) as the batch path does
