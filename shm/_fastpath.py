@@ -1,4 +1,5 @@
-"""The one-record hot paths of rings: `write_bytes` and `read_one`, built as closures.
+"""The one-record hot paths of rings: `write_bytes`, `read_one` and `available`, built as
+closures.
 
 Closure cells and list items cost a fraction of attribute and memoryview lookups, so each
 factory binds everything a call needs once; the classes in writer.py and reader.py use them.
@@ -98,3 +99,23 @@ def overwrite_read_one(
             resync(end)
 
     return read_one
+
+
+def block_available(w: memoryview, st: list[int]) -> Callable[[], int]:
+    """`available() -> int`: records published and not yet consumed by this reader."""
+
+    def available() -> int:
+        return w[0] - st[0]  # W_PUBLISHED (an int64 view: items are ints already)
+
+    return available
+
+
+def overwrite_available(w: memoryview, st: list[int], cap: int) -> Callable[[], int]:
+    """`available() -> int`: as block_available, but never more than the ring holds (a
+    lapped reader's next read resyncs to the oldest record still there)."""
+
+    def available() -> int:
+        n = w[0] - st[0]  # W_PUBLISHED
+        return n if n < cap else cap
+
+    return available

@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import block_read_one, overwrite_read_one
+from shm._fastpath import (
+    block_available,
+    block_read_one,
+    overwrite_available,
+    overwrite_read_one,
+)
 from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
 from shm.segment import DEFAULT_DIRECTORY, Segment
@@ -55,6 +60,7 @@ class RingReader:
         # path). R_CURSOR in shm equals it, or trails it by the one record read_one() lent.
         self._st = [int(self._r[c.R_CURSOR])]
         self.read_one: Callable[[], memoryview | None] = self._make_read_one()
+        self.available: Callable[[], int] = self._make_available()
 
     @classmethod
     def attach(
@@ -74,9 +80,10 @@ class RingReader:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def available(self) -> int:
-        """Records published and not yet consumed by this reader."""
-        return int(self._w[c.W_PUBLISHED]) - self._st[0]
+    def _make_available(self) -> Callable[[], int]:
+        """Build `available() -> int`: records published and not yet consumed by this reader
+        (at most the capacity on an overwrite ring). A closure, bound on the instance."""
+        return block_available(self._w, self._st)
 
     def read(self, max_n: int) -> np.ndarray:
         """Up to `max_n` available records, stopping at the wrap point; zero-length if none."""
@@ -227,8 +234,8 @@ class _OverwriteReader(RingReader):
         self._copy_bytes = self._copy.view(np.uint8)
         super().__init__(seg, dtype, index, wait)
 
-    def available(self) -> int:
-        return min(int(self._w[c.W_PUBLISHED]) - self._st[0], self._cap)
+    def _make_available(self) -> Callable[[], int]:
+        return overwrite_available(self._w, self._st, self._cap)
 
     def _resync(self, end: int) -> int:
         """Skip what the writer lapped; returns the oldest position still intact."""
