@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import numpy as np
 
@@ -159,30 +159,13 @@ def my_identity() -> tuple[int, int]:
 SLOT_TABLE_MAX: Final = 8192  # above this many records the one-record paths slice on demand
 
 
-class _SlicedSlots:
-    """Per-record views computed on demand, for rings too large for a view table."""
-
-    __slots__ = ("_body", "_rs")
-
-    def __init__(self, body: memoryview, record_size: int) -> None:
-        self._body = body
-        self._rs = record_size
-
-    def __getitem__(self, index: int) -> memoryview:
-        start = index * self._rs
-        return self._body[start : start + self._rs]
-
-
-class RecordViews(Protocol):
-    def __getitem__(self, index: int, /) -> memoryview: ...
-
-
-def record_views(body: memoryview, record_size: int, capacity: int) -> RecordViews:
-    """Indexable per-record byte views: a precomputed list (no slicing in the one-record
-    hot path, ~200 bytes per record) for rings up to SLOT_TABLE_MAX records."""
+def record_views(body: memoryview, record_size: int, capacity: int) -> list[memoryview] | None:
+    """Per-record byte views: a precomputed list (no slicing in the one-record hot path,
+    ~200 bytes per record) for rings up to SLOT_TABLE_MAX records; None for larger rings,
+    whose one-record paths (shm._fastpath) slice the body inline instead."""
     if capacity <= SLOT_TABLE_MAX:
         return [body[i * record_size : (i + 1) * record_size] for i in range(capacity)]
-    return _SlicedSlots(body, record_size)
+    return None
 
 
 def release_views(views: Any) -> None:

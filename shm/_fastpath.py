@@ -3,32 +3,52 @@ closures.
 
 Closure cells and list items cost a fraction of attribute and memoryview lookups, so each
 factory binds everything a call needs once; the classes in writer.py and reader.py use them.
+`views` is the per-record view table of _control.record_views, or None for a ring too large
+for one: those closures slice `body` inline (a slice costs less than any method call).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from shm._control import RecordViews
-
 RecordBytes = bytes | bytearray | memoryview
 
 
 def block_write_bytes(
-    w: memoryview, st: list[int], views: RecordViews, mask: int, cap: int, gate: int,
-    refresh: Callable[[], int], wake: Callable[[], None], multi: bool,
+    w: memoryview, st: list[int], body: memoryview, rs: int, views: list[memoryview] | None,
+    mask: int, cap: int, gate: int, refresh: Callable[[], int], wake: Callable[[], None],
+    multi: bool,
 ) -> Callable[[RecordBytes], bool]:
     """Write one record unless the slowest active reader is a full ring behind."""
     limit = gate + cap
 
-    def write_bytes(b: RecordBytes) -> bool:
+    if views is not None:
+        def write_bytes(b: RecordBytes) -> bool:
+            nonlocal limit
+            pos = st[0]
+            if pos >= limit:
+                limit = refresh() + cap
+                if pos >= limit:
+                    return False
+            views[pos & mask][:] = b
+            pos += 1
+            st[0] = pos
+            w[0] = pos  # W_PUBLISHED: the publishing store
+            if w[8] or multi:  # W_PARKED0: somebody sleeps on a doorbell
+                wake()
+            return True
+
+        return write_bytes
+
+    def write_bytes_sliced(b: RecordBytes) -> bool:
         nonlocal limit
         pos = st[0]
         if pos >= limit:
             limit = refresh() + cap
             if pos >= limit:
                 return False
-        views[pos & mask][:] = b
+        off = (pos & mask) * rs
+        body[off : off + rs] = b
         pos += 1
         st[0] = pos
         w[0] = pos  # W_PUBLISHED: the publishing store
@@ -36,20 +56,36 @@ def block_write_bytes(
             wake()
         return True
 
-    return write_bytes
+    return write_bytes_sliced
 
 
 def overwrite_write_bytes(
-    w: memoryview, st: list[int], views: RecordViews, mask: int,
-    wake: Callable[[], None], multi: bool,
+    w: memoryview, st: list[int], body: memoryview, rs: int, views: list[memoryview] | None,
+    mask: int, wake: Callable[[], None], multi: bool,
 ) -> Callable[[RecordBytes], bool]:
     """Write one record, announcing the claim first so lapped readers can tell."""
 
-    def write_bytes(b: RecordBytes) -> bool:
+    if views is not None:
+        def write_bytes(b: RecordBytes) -> bool:
+            pos = st[0]
+            if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
+                w[1] = pos + 1
+            views[pos & mask][:] = b
+            pos += 1
+            st[0] = pos
+            w[0] = pos  # W_PUBLISHED
+            if w[8] or multi:
+                wake()
+            return True
+
+        return write_bytes
+
+    def write_bytes_sliced(b: RecordBytes) -> bool:
         pos = st[0]
         if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
             w[1] = pos + 1
-        views[pos & mask][:] = b
+        off = (pos & mask) * rs
+        body[off : off + rs] = b
         pos += 1
         st[0] = pos
         w[0] = pos  # W_PUBLISHED
@@ -57,16 +93,31 @@ def overwrite_write_bytes(
             wake()
         return True
 
-    return write_bytes
+    return write_bytes_sliced
 
 
 def block_read_one(
-    w: memoryview, r: memoryview, st: list[int], views: RecordViews, mask: int
+    w: memoryview, r: memoryview, st: list[int], body: memoryview, rs: int,
+    views: list[memoryview] | None, mask: int,
 ) -> Callable[[], memoryview | None]:
     """Lend the next record (zero-copy) and release the one lent by the previous call."""
     end = 0
 
-    def read_one() -> memoryview | None:
+    if views is not None:
+        def read_one() -> memoryview | None:
+            nonlocal end
+            pos = st[0]
+            r[0] = pos  # R_CURSOR: release the record lent by the previous call
+            if pos >= end:
+                end = w[0]  # W_PUBLISHED, re-read only when the cached value is used up
+                if pos >= end:
+                    return None
+            st[0] = pos + 1
+            return views[pos & mask]  # zero-copy: the writer cannot reuse it until released
+
+        return read_one
+
+    def read_one_sliced() -> memoryview | None:
         nonlocal end
         pos = st[0]
         r[0] = pos  # R_CURSOR: release the record lent by the previous call
@@ -75,30 +126,48 @@ def block_read_one(
             if pos >= end:
                 return None
         st[0] = pos + 1
-        return views[pos & mask]  # zero-copy: the writer cannot reuse it until released
+        off = (pos & mask) * rs
+        return body[off : off + rs]  # zero-copy: the writer cannot reuse it until released
 
-    return read_one
+    return read_one_sliced
 
 
 def overwrite_read_one(
-    w: memoryview, r: memoryview, st: list[int], views: RecordViews, mask: int, cap: int,
-    one: memoryview, resync: Callable[[int], int],
+    w: memoryview, r: memoryview, st: list[int], body: memoryview, rs: int,
+    views: list[memoryview] | None, mask: int, cap: int, one: memoryview,
+    resync: Callable[[int], int],
 ) -> Callable[[], memoryview | None]:
     """Copy the next record and keep it only if the writer did not lap it during the copy."""
 
-    def read_one() -> memoryview | None:
+    if views is not None:
+        def read_one() -> memoryview | None:
+            while True:
+                pos = st[0]
+                end = w[0]  # W_PUBLISHED
+                if pos >= end:
+                    return None
+                one[:] = views[pos & mask]
+                if w[1] - cap <= pos:  # W_CLAIM: the slot was not rewritten during the copy
+                    st[0] = r[0] = pos + 1
+                    return one
+                resync(end)
+
+        return read_one
+
+    def read_one_sliced() -> memoryview | None:
         while True:
             pos = st[0]
             end = w[0]  # W_PUBLISHED
             if pos >= end:
                 return None
-            one[:] = views[pos & mask]
+            off = (pos & mask) * rs
+            one[:] = body[off : off + rs]
             if w[1] - cap <= pos:  # W_CLAIM: the slot was not rewritten during the copy
                 st[0] = r[0] = pos + 1
                 return one
             resync(end)
 
-    return read_one
+    return read_one_sliced
 
 
 def block_available(w: memoryview, st: list[int]) -> Callable[[], int]:

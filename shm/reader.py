@@ -223,7 +223,9 @@ class _BlockReader(RingReader):
         return self._records[idx : idx + n]
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
-        return block_read_one(self._w, self._r, self._st, self._views, self._mask)
+        return block_read_one(
+            self._w, self._r, self._st, self._body, self._rs, self._views, self._mask
+        )
 
 
 class _OverwriteReader(RingReader):
@@ -267,6 +269,6 @@ class _OverwriteReader(RingReader):
 
     def _make_read_one(self) -> Callable[[], memoryview | None]:
         return overwrite_read_one(
-            self._w, self._r, self._st, self._views, self._mask, self._cap, self._one,
-            self._resync,
+            self._w, self._r, self._st, self._body, self._rs, self._views, self._mask,
+            self._cap, self._one, self._resync,
         )

@@ -284,8 +284,8 @@ class RingWriter:
 class _BlockWriter(RingWriter):
     def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
         return block_write_bytes(
-            self._w, self._st, self._views, self._mask, self._cap, self._gate,
-            self.refresh_gate, self._wake, self._multi,
+            self._w, self._st, self._body, self._rs, self._views, self._mask, self._cap,
+            self._gate, self.refresh_gate, self._wake, self._multi,
         )
 
 
@@ -307,5 +307,6 @@ class _OverwriteWriter(RingWriter):
 
     def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
         return overwrite_write_bytes(
-            self._w, self._st, self._views, self._mask, self._wake, self._multi
+            self._w, self._st, self._body, self._rs, self._views, self._mask, self._wake,
+            self._multi,
         )

@@ -299,3 +299,72 @@ def test_history_when_slots_reused_after_reader_cursor_returns_nothing_stale(
         reader.close()
         writer.close()
         ring.destroy()
+
+
+def _id(view: memoryview | None) -> int:
+    assert view is not None
+    return int.from_bytes(bytes(view)[:8], "little")
+
+
+# 8192 records is the largest ring with a per-record view table (shm._control.SLOT_TABLE_MAX);
+# larger rings' one-record paths slice the body inline: both must put records where the
+# batch paths look for them, across the wrap point too.
+@pytest.mark.parametrize("capacity", [8192, 16384])
+@pytest.mark.parametrize("policy", ["block", "overwrite"])
+def test_one_record_path_when_crossing_wrap_point_keeps_order_and_slots(
+    shm_dir: Path, policy: str, capacity: int
+) -> None:
+    """write_bytes/read_one/available agree with history() on either side of the wrap."""
+    ring = Ring.create("r", RAW64, capacity, policy, directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    try:
+        for i in range(capacity - 2):
+            assert w.write_bytes(_rec(i))
+            assert r.available() == 1 and _id(r.read_one()) == i and r.available() == 0
+        for i in range(capacity - 2, capacity + 3):
+            assert w.write_bytes(_rec(i))
+        assert r.available() == 5
+        assert [_id(r.read_one()) for _ in range(5)] == list(range(capacity - 2, capacity + 3))
+        assert r.read_one() is None and r.available() == 0
+        first, records = w.history(capacity - 2)
+        assert first == capacity - 2 and _ids(records) == list(range(capacity - 2, capacity + 3))
+    finally:
+        r.close(), w.close(), ring.destroy()
+
+
+@pytest.mark.parametrize("capacity", [8192, 16384])
+def test_one_record_path_when_large_block_ring_full_lends_slot_until_next_call(
+    shm_dir: Path, capacity: int
+) -> None:
+    """A full block ring refuses write_bytes while read_one's record is lent, not after."""
+    ring = Ring.create("r", RAW64, capacity, "block", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    try:
+        n = 0
+        while w.write_bytes(_rec(n)):
+            n += 1
+        assert n == capacity and r.available() == capacity
+        assert _id(r.read_one()) == 0 and not w.write_bytes(_rec(n))  # slot 0 is lent
+        assert _id(r.read_one()) == 1 and w.write_bytes(_rec(n))  # ... released now
+        assert r.available() == capacity - 1
+    finally:
+        r.close(), w.close(), ring.destroy()
+
+
+@pytest.mark.parametrize("capacity", [8192, 16384])
+def test_one_record_path_when_large_overwrite_reader_lapped_resyncs_and_counts_lost(
+    shm_dir: Path, capacity: int
+) -> None:
+    """A reader lapped by k records sees available() == capacity, then read_one skips to
+    the oldest record still held and counts the k lost ones."""
+    ring = Ring.create("r", RAW64, capacity, "overwrite", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    try:
+        k = 5
+        for i in range(capacity + k):
+            w.write_bytes(_rec(i))
+        assert r.available() == capacity
+        assert _id(r.read_one()) == k and r.lost == k
+        assert r.available() == capacity - 1
+    finally:
+        r.close(), w.close(), ring.destroy()
