@@ -195,11 +195,15 @@ class OrderManager:
 
     def match(self, now_ns: int, quotes: dict[int, tuple[float, float, int, int]],
               out: list[tuple]) -> None:  # type: ignore[type-arg]
-        """Append FILL tuples for every due order against `quotes` (symbol -> bid, ask, sizes)."""
+        """Append FILL tuples for every due order against `quotes` (symbol -> bid, ask, sizes).
+
+        Each order trades at most once per call (one look at the touch): an order that comes
+        due and rests after a partial fill waits for the next call, not the same quote again."""
+        resting = list(self.resting.values())
         while self.pending and self.pending[0].due_ns <= now_ns:
             order = self.pending.popleft()
             self._trade(order, quotes.get(order.symbol_id), now_ns, out)
-        for order in list(self.resting.values()):
+        for order in resting:
             self._trade(order, quotes.get(order.symbol_id), now_ns, out)
 
     def take_order_prices(self) -> list[float]:

@@ -114,6 +114,8 @@ def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
     om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
     om.on_decision(_decision(1, qty=200, tif=TIF_DAY), 0)
     om.match(10, QUOTES, out)
+    assert [(f[6], f[9]) for f in out] == [(FILL_PARTIAL, 150)]  # one look at the touch
+    assert list(om.resting) == [(1 << 40) | 1]
     om.match(20, QUOTES, out)
     assert [f[6] for f in out] == [FILL_PARTIAL, FILL_FILLED] and not om.resting
 
