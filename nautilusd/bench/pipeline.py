@@ -29,13 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--wait", default=None,
                    choices=("blocking", "yielding", "sleeping", "busy_spin"),
-                   help="one wait strategy for every engine (default: configs/default.toml's)")
+                   help="one wait strategy for every engine (default: each engine's in --config)")
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                    help="take the four engines' waits, spin budgets, cores and tick wake-ups "
                         "from this topology (default: configs/default.toml)")
     p.add_argument("--no-pin", action="store_true",
-                   help="leave every engine unpinned (default: the cores configs/default.toml "
-                        "gives them)")
+                   help="leave every engine unpinned (default: the cores --config gives them)")
     p.add_argument("--rate", type=float, default=1_000.0, help="ticks/s for the latency runs")
     return p
 
