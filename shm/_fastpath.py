@@ -5,6 +5,8 @@ Closure cells and list items cost a fraction of attribute and memoryview lookups
 factory binds everything a call needs once; the classes in writer.py and reader.py use them.
 `views` is the per-record view table of _control.record_views, or None for a ring too large
 for one: those closures slice `body` inline (a slice costs less than any method call).
+Each factory returns one of two near-identical closures rather than one with a branch on
+`views`: the test would run on every record of the hottest path. Keep the pairs in step.
 """
 
 from __future__ import annotations
