@@ -75,6 +75,7 @@ class RiskState:
         self.max_strategies, self.max_order_qty = limits.max_strategies, limits.max_order_qty
         self.max_notional, self.max_orders_per_s = limits.max_notional, limits.max_orders_per_s
         self.max_position, self.max_gross = limits.max_position, limits.max_gross
+        self.check_fields = one_order_checker(self)  # the one-order checks (see there)
 
     @property
     def gross(self) -> int:
@@ -117,54 +118,18 @@ def state_layout(n_symbols: int, limits: RiskLimits) -> dict[str, tuple[str, int
 
 def check_one(state: RiskState, order: np.void | dict) -> tuple[int, int]:  # type: ignore[type-arg]
     """The reference: (verdict, reason) for one order, updating `state` like the batch path."""
-    reason = _check_fields(state, int(order["strategy_id"]), int(order["symbol_id"]),
-                           int(order["side"]), int(order["qty"]), float(order["price"]),
-                           int(order["ts_ns"]))
+    reason = state.check_fields(int(order["strategy_id"]), int(order["symbol_id"]),
+                                int(order["side"]), int(order["qty"]), float(order["price"]),
+                                int(order["ts_ns"]))
     return (VERDICT_APPROVED if reason == REASON_OK else VERDICT_REJECTED), reason
 
 
-def _check_fields(state: RiskState, strat: int, sym: int, side: int, qty: int, price: float,
-                  ts_ns: int) -> int:
-    if (qty <= 0 or side not in (1, -1) or sym >= state.n_symbols
-            or strat >= state.max_strategies or not math.isfinite(price) or price <= 0):
-        return REASON_INVALID
-    mid = state.mid_v[sym]
-    flags = state.flags_v
-    if flags[1]:
-        return REASON_KILL_SWITCH
-    if mid != mid:  # NaN: no tick seen for this symbol
-        return REASON_NO_MARKET
-    if abs(price - mid) > state.band * mid:
-        return REASON_PRICE_BAND
-    if qty > state.max_order_qty:
-        return REASON_MAX_QTY
-    if qty * price > state.max_notional:
-        return REASON_MAX_NOTIONAL
-    bucket, counts = ts_ns // NS_PER_S, state.count_v
-    if bucket > state.bucket_v[strat]:
-        state.bucket_v[strat], counts[strat] = bucket, 0
-    count = counts[strat] = counts[strat] + 1
-    if count > state.max_orders_per_s:
-        return REASON_RATE_LIMIT
-    positions = state.pos_v
-    old = positions[sym]
-    new = old + side * qty
-    if abs(new) > state.max_position:
-        return REASON_MAX_POSITION
-    gross = flags[0] + abs(new) - abs(old)
-    if gross > state.max_gross:
-        return REASON_MAX_GROSS
-    positions[sym], flags[0] = new, gross
-    return REASON_OK
-
-
 def one_order_checker(state: RiskState) -> Callable[[int, int, int, int, float, int], int]:
-    """`check(strat, sym, side, qty, price, ts_ns) -> reason`: _check_fields(state, ...) as a
-    closure over the state's views and limits (cells instead of attribute lookups).
-
-    Deliberately a copy of _check_fields for the engines' one-order path; tests hold the two
-    to the same reasons and state. The limits are fixed for the state's life, the arrays are
-    read and written through the same memory as the state's."""
+    """`check(strat, sym, side, qty, price, ts_ns) -> reason`: the one-order checks as a
+    closure over the state's views and limits (cells instead of attribute lookups); every
+    one-order caller uses it through `RiskState.check_fields`, and a property test holds it
+    to the vectorised path. The limits are fixed for the state's life, the arrays are read
+    and written through the same memory as the state's."""
     n_symbols, max_strategies, band = state.n_symbols, state.max_strategies, state.band
     max_order_qty, max_notional = state.max_order_qty, state.max_notional
     max_orders_per_s, max_position, max_gross = (
@@ -212,8 +177,8 @@ def check_batch(state: RiskState, orders: np.ndarray,
     """Verdicts and reasons (uint8, uint16 arrays) for an ORDER batch: vectorised, or one by
     one through the reference path when the batch has at most `small` orders (cheaper)."""
     if orders.shape[0] <= small:
-        reasons = [_check_fields(state, r[1], r[2], r[3], r[8], r[9], r[10])
-                   for r in orders.tolist()]
+        check = state.check_fields
+        reasons = [check(r[1], r[2], r[3], r[8], r[9], r[10]) for r in orders.tolist()]
         reason = np.array(reasons, dtype=np.uint16)
         verdict = np.where(reason == REASON_OK, VERDICT_APPROVED, VERDICT_REJECTED)
         return verdict.astype(np.uint8), reason

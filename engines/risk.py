@@ -23,7 +23,6 @@ from engines._risk_checks import (
     RiskLimits,
     RiskState,
     decide,
-    one_order_checker,
     state_layout,
 )
 from engines._signal import COUNTER_MASK
@@ -87,7 +86,7 @@ class RiskEngine(Engine):
         # Bus and service sockets are looked at every few ms, never between a tick and an order.
         self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
         self.idle_since_ns = FAR_FUTURE  # end of the last idle poll; FAR_FUTURE after work
-        self.check = one_order_checker(self.state)
+        self.check = self.state.check_fields
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
         self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
         self.service = ServiceServer(

@@ -175,17 +175,19 @@ def test_check_batch_when_random_orders_matches_one_order_path(
 
 @settings(max_examples=200, deadline=None)
 @given(rows=st.lists(_order_rows, max_size=80), killed_at=st.integers(-1, 80))
-def test_one_order_checker_when_random_orders_matches_check_one(
+def test_one_order_checker_when_random_orders_matches_vectorised_batches_of_one(
     rows: list, killed_at: int
 ) -> None:
-    """The engine's one-order closure gives check_one's reasons and end state."""
+    """The engine's one-order closure gives the vectorised path's reasons and end state,
+    order by order (each order a batch of one through check_batch(small=0))."""
     fast, slow = _state(), _state()
     check = one_order_checker(fast)
-    for i, order in enumerate(_orders(rows)):
+    orders = _orders(rows)
+    for i in range(orders.shape[0]):
         fast.killed = slow.killed = i >= killed_at >= 0
-        reason = check(*(order[f].item() for f in (
+        reason = check(*(orders[i][f].item() for f in (
             "strategy_id", "symbol_id", "side", "qty", "price", "ts_ns")))
-        assert reason == check_one(slow, order)[1]
+        assert reason == check_batch(slow, orders[i : i + 1], small=0)[1][0]
         assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
         assert fast.rate_count.tolist() == slow.rate_count.tolist()
         assert fast.rate_bucket.tolist() == slow.rate_bucket.tolist()
