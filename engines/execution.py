@@ -66,6 +66,7 @@ class ExecutionEngine(Engine):
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, tuple[float, float, int, int]] = {}
         self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
+        self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
@@ -167,9 +168,10 @@ class ExecutionEngine(Engine):
         rows, om = self.pending_fills, self.om
         k = len(rows)
         if k <= SMALL_BATCH:
-            write, pack = self.fills.write_bytes, FILL_S.pack
+            write, pack, buf = self.fills.write_bytes, FILL_S.pack_into, self.buf
             for i, row in enumerate(rows):
-                if not write(pack(*row)):  # the ring is short: wait for room for the rest
+                pack(buf, 0, *row)  # into one reused buffer: no bytes object per fill
+                if not write(buf):  # the ring is short: wait for room for the rest
                     self.fills.write(np.array(rows[i:], dtype=FILL))
                     break
             qty = 0
