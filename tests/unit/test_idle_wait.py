@@ -46,50 +46,51 @@ def ring(shm_dir: Path) -> Iterator[tuple[RingWriter, _CountingReader]]:
         seg.destroy()
 
 
-def _idle(reader: _CountingReader, spin_s: float) -> tuple[IdleWait, int, int]:
+@pytest.fixture
+def stop_fd() -> Iterator[int]:
+    """The read end of a stop pipe, as the runner gives IdleWait (nobody writes to it here)."""
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    return IdleWait(WaitKind.BLOCKING, [reader], [], r, lambda: None, spin_s=spin_s), r, w
+    yield r
+    os.close(r)
+    os.close(w)
 
 
-def test_wait_after_work_when_record_comes_within_spin_budget_never_parks(ring):
+def _wait(reader: _CountingReader, stop_fd: int, spin_s: float, timeout_s: float,
+          after_work: bool, write_after_s: float | None = None,
+          writer: RingWriter | None = None) -> None:
+    """One IdleWait.wait; with `write_after_s`, a record is published that long into it."""
+    idle = IdleWait(WaitKind.BLOCKING, [reader], [], stop_fd, lambda: None, spin_s=spin_s)
+    timer = None
+    if write_after_s is not None and writer is not None:
+        timer = threading.Timer(write_after_s, lambda: writer.write(np.zeros(1, TICK)))
+        timer.start()
+    try:
+        idle.wait(timeout_s, after_work=after_work)
+    finally:
+        if timer is not None:
+            timer.join()
+
+
+def test_wait_after_work_when_record_comes_within_spin_budget_never_parks(ring, stop_fd):
     """A record published 50 ms into a 10 s spin budget is seen by the spin: no park."""
     writer, reader = ring
-    idle, r, w = _idle(reader, spin_s=10.0)
-    timer = threading.Timer(0.05, lambda: writer.write(np.zeros(1, TICK)))
-    timer.start()
-    try:
-        idle.wait(30.0, after_work=True)
-    finally:
-        timer.join()
-        os.close(r)
-        os.close(w)
+    _wait(reader, stop_fd, spin_s=10.0, timeout_s=30.0, after_work=True,
+          write_after_s=0.05, writer=writer)
     assert reader.available() == 1
     assert reader.parks == 0
 
 
-def test_wait_spin_budget_is_capped_by_the_timeout_then_parks(ring):
+def test_wait_spin_budget_is_capped_by_the_timeout_then_parks(ring, stop_fd):
     """With nothing to read, a 60 s budget gives way to a 50 ms timeout: one park, then back
     (the test's own 20 s timeout fails it if the budget were spun out)."""
     _, reader = ring
-    idle, r, w = _idle(reader, spin_s=60.0)
-    try:
-        idle.wait(0.05, after_work=True)
-    finally:
-        os.close(r)
-        os.close(w)
+    _wait(reader, stop_fd, spin_s=60.0, timeout_s=0.05, after_work=True)
     assert reader.parks == 1 and reader.available() == 0
 
 
-def test_wait_when_no_work_before_parks_at_once_whatever_the_budget(ring):
+def test_wait_when_no_work_before_parks_at_once_whatever_the_budget(ring, stop_fd):
     """The spin follows work only: an engine idle since its last wait goes straight to sleep."""
     writer, reader = ring
-    idle, r, w = _idle(reader, spin_s=60.0)
-    timer = threading.Timer(0.05, lambda: writer.write(np.zeros(1, TICK)))
-    timer.start()
-    try:
-        idle.wait(10.0, after_work=False)
-    finally:
-        timer.join()
-        os.close(r)
-        os.close(w)
+    _wait(reader, stop_fd, spin_s=60.0, timeout_s=10.0, after_work=False,
+          write_after_s=0.05, writer=writer)
     assert reader.parks == 1 and reader.available() == 1
