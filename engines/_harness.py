@@ -22,14 +22,17 @@ from shm.status import StatusTable
 
 
 class Harness:
-    """Rings by name -> (record, policy, capacity); the engine reads `reads`, writes `writes`."""
+    """Rings by name -> (record, policy, capacity); the engine reads `reads`, writes `writes`.
+    Rings named in `latest` keep a latest-value board of `latest_slots` symbols."""
 
     def __init__(self, shm_dir: Path, runtime_dir: Path,
-                 rings: dict[str, tuple[str, str, int]]) -> None:
+                 rings: dict[str, tuple[str, str, int]], latest: tuple[str, ...] = (),
+                 latest_slots: int = 2) -> None:
         self.shm_dir, self.runtime_dir = shm_dir, runtime_dir
         self.prefix = f"nautilusd.h{uuid.uuid4().hex[:8]}."
         self.rings = {name: Ring.create(self.prefix + name, RECORDS[rec], cap, policy,
-                                        directory=shm_dir, readers=2)
+                                        directory=shm_dir, readers=2,
+                                        latest_slots=latest_slots if name in latest else 0)
                       for name, (rec, policy, cap) in rings.items()}
         self.status = StatusTable.create(self.prefix + "status", 4, directory=shm_dir)
         self.contexts: list[EngineContext] = []

@@ -20,6 +20,10 @@ ORDER_S = struct.Struct("<QIIbBBBIqdqQq")
 DECISION_SUFFIX_S = struct.Struct("<BBHIq16x")
 DECISION_S = struct.Struct("<QIIbBBBIqdqQqBBHIq16x")
 FILL_S = struct.Struct("<QQIIbBBBIqdqqQqqq")
+# A tick's touch (bid, ask, bid_size, ask_size) from its bytes, as a board look-up gives them.
+TOUCH_S = struct.Struct("<ddqq")
+BID_ASK_S = struct.Struct("<dd")  # its first two fields
+TOUCH_OFFSET = TICK.fields["bid"][1]  # type: ignore[index]
 
 
 def _check(s: struct.Struct, dtype: np.dtype[Any]) -> None:
@@ -36,6 +40,9 @@ def _check(s: struct.Struct, dtype: np.dtype[Any]) -> None:
 
 for _s, _d in ((TICK_S, TICK), (ORDER_S, ORDER), (DECISION_S, DECISION), (FILL_S, FILL)):
     _check(_s, _d)
+if [TICK.fields[f][1] for f in ("bid", "ask", "bid_size", "ask_size")] != [  # type: ignore[index]
+        TOUCH_OFFSET + 8 * k for k in range(4)]:  # pragma: no cover
+    raise AssertionError("a tick's touch fields are no longer contiguous")
 if ORDER.itemsize + DECISION_SUFFIX_S.size != DECISION.itemsize:  # pragma: no cover
     raise AssertionError("a DECISION is no longer an ORDER plus the decision suffix")
 

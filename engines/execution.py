@@ -16,7 +16,7 @@ import numpy as np
 from engines._orders import OrderManager, VenueParams
 from engines._params import parse_params
 from engines._persist import StateFile
-from engines._records import DECISION_S, FILL_S, TICK_S
+from engines._records import DECISION_S, FILL_S, TICK_S, TOUCH_OFFSET, TOUCH_S
 from engines._signal import COUNTER_MASK
 from engines._wiring import one_reader, one_writer, quiet
 from engines.base import Engine
@@ -35,7 +35,9 @@ class ExecutionParams(VenueParams):
     max_batch: int = 1_024
     max_strategies: int = 64
     publish_executions: bool = True  # trading.executions.<strategy_id>, one message per batch
-    wake_on_ticks: bool = False  # False: ticks are read when decisions come
+    # False: ticks do not wake execution; a decision's quote comes from the tick ring's
+    # latest-value board when it has one, else the ticks are read when decisions come.
+    wake_on_ticks: bool = False
 
 
 # Message field -> position in a FILL tuple (the order of shm.layout.FILL).
@@ -52,6 +54,10 @@ class ExecutionEngine(Engine):
         self.ticks = one_reader(self.ctx, TICK)
         if not self.p.wake_on_ticks:
             quiet(self.ctx, self.ticks)
+        # With a board, the venue looks up the touch of each symbol it trades: no tick is read.
+        board = not self.p.wake_on_ticks and getattr(self.ticks, "latest_slots", 0) > 0
+        self.latest = self.ticks.latest if board else None
+        self.read_ticks = self._skip_ticks if board else self._read_ticks
         self.decisions = one_reader(self.ctx, DECISION)
         self.fills = one_writer(self.ctx, FILL)
         # No fill ever written on this ring: nothing can be filled twice, start clean.
@@ -71,7 +77,7 @@ class ExecutionEngine(Engine):
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
-        n = self._read_ticks()
+        n = self.read_ticks()
         decisions, om = self.decisions, self.om
         k = decisions.available()
         if k == 1:
@@ -91,12 +97,16 @@ class ExecutionEngine(Engine):
                     on_decision(row, now)
             self.words[W_RECORDS_IN] += k
         if om.pending or om.resting:
+            if self.latest is not None:
+                self._quotes_from_board()
             om.match(time.time_ns(), self.quotes, self.pending_fills)
         if self.pending_fills:
             self._write_fills()
         if k:
             self.hwm.arrays["high_water"][:] = om.high_water
             decisions.advance(k)
+        elif self.latest is not None:
+            self.ticks.skip_to_end()  # never read: keep the slot's lag at zero, off the path
         return n + k
 
     def _one_decision(self) -> int:
@@ -107,10 +117,15 @@ class ExecutionEngine(Engine):
         if record is None:
             return 0
         row, now, om, fills = DECISION_S.unpack(record), time.time_ns(), self.om, self.pending_fills
-        if not om.trade_now(row, now, self.quotes, fills):
+        latest, quotes = self.latest, self.quotes
+        if latest is not None and (quote := latest(row[2])) is not None:
+            quotes[row[2]] = TOUCH_S.unpack_from(quote, TOUCH_OFFSET)  # the touch, now
+        if not om.trade_now(row, now, quotes, fills):
             om.on_decision(row, now)
         if om.pending or om.resting:
-            om.match(now, self.quotes, fills)
+            if latest is not None:
+                self._quotes_from_board()
+            om.match(now, quotes, fills)
         if fills:
             self._write_fills()
         strategy_id = row[1]
@@ -129,6 +144,22 @@ class ExecutionEngine(Engine):
             if strategy_id < len(marks):
                 marks[strategy_id] = max(int(marks[strategy_id]), order_id & COUNTER_MASK)
         self.hwm.arrays["high_water"][:] = marks
+
+    @staticmethod
+    def _skip_ticks() -> int:
+        """Board mode: no tick is read (the cursor follows the writer when idle)."""
+        return 0
+
+    def _quotes_from_board(self) -> None:
+        """The touch of every symbol with an order waiting (latency) or resting, from the
+        board: those are the symbols match() trades."""
+        latest, quotes, unpack, om = self.latest, self.quotes, TOUCH_S.unpack_from, self.om
+        symbols = {o.symbol_id for o in om.pending}
+        symbols.update(o.symbol_id for o in om.resting.values())
+        for sym in symbols:
+            quote = latest(sym)  # type: ignore[misc]
+            if quote is not None:
+                quotes[sym] = unpack(quote, TOUCH_OFFSET)
 
     def _read_ticks(self) -> int:
         """Keep the last quote per symbol (read_one finds an empty ring cheaper than available)."""

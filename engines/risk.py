@@ -17,7 +17,7 @@ import zmq
 from engines._dedupe import DecidedIds
 from engines._params import parse_params
 from engines._persist import StateFile
-from engines._records import DECISION_SUFFIX_S, ORDER_S, TICK_S, Room
+from engines._records import BID_ASK_S, DECISION_SUFFIX_S, ORDER_S, TICK_S, TOUCH_OFFSET, Room
 from engines._risk_checks import (
     SMALL_BATCH,
     RiskLimits,
@@ -51,7 +51,9 @@ class RiskParams(RiskLimits):
     max_batch: int = 4_096
     alert_interval_s: float = 1.0  # alerts per reason are summed over this window
     pnl_topic: str = "trading.positions.all"
-    wake_on_ticks: bool = False  # False: ticks are read when orders come (and every 5 ms)
+    # False: ticks do not wake risk; each order's quote comes from the tick ring's latest-value
+    # board when it has one, else the ticks are read when orders come (and every 5 ms).
+    wake_on_ticks: bool = False
 
 
 class RiskEngine(Engine):
@@ -64,6 +66,10 @@ class RiskEngine(Engine):
         self.ticks = one_reader(self.ctx, TICK)
         if not self.p.wake_on_ticks:
             quiet(self.ctx, self.ticks)
+        # With a board, an order's mid is looked up as it is checked: no tick is read at all.
+        board = not self.p.wake_on_ticks and getattr(self.ticks, "latest_slots", 0) > 0
+        self.latest = self.ticks.latest if board else None
+        self.read_ticks = self._skip_ticks if board else self._read_ticks
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
         self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
@@ -94,7 +100,7 @@ class RiskEngine(Engine):
             {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
 
     def poll(self) -> int:
-        n_ticks = self._read_ticks()
+        n_ticks = self.read_ticks()  # board mode: nothing to read (0)
         done = 0
         for ring in self.order_rings:
             n = ring.available()
@@ -111,6 +117,8 @@ class RiskEngine(Engine):
         # or when the runner waited since the last idle poll: a P&L snapshot or a service
         # request may be what woke it, and it would wake it again until served.
         now = time.monotonic_ns()
+        if self.latest is not None:
+            self.ticks.skip_to_end()  # never read: keep the slot's lag at zero, off the path
         if now >= self.housekeeping_ns:
             self.housekeeping_ns = now + HOUSEKEEPING_NS
             self._housekeeping()
@@ -121,6 +129,20 @@ class RiskEngine(Engine):
             now = time.monotonic_ns()
         self.idle_since_ns = now
         return n_ticks
+
+    @staticmethod
+    def _skip_ticks() -> int:
+        """Board mode: no tick is read (the cursor follows the writer when idle)."""
+        return 0
+
+    def _mids_from_board(self) -> None:
+        """Every symbol's mid from the board (before a vectorised batch)."""
+        latest, mids, unpack = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
+        for sym in range(self.state.n_symbols):
+            quote = latest(sym)  # type: ignore[misc]
+            if quote is not None:
+                bid, ask = unpack(quote, TOUCH_OFFSET)
+                mids[sym] = (bid + ask) * 0.5
 
     def _read_ticks(self) -> int:
         """Remember the last mid per symbol (read_one finds an empty ring cheaper than
@@ -160,6 +182,7 @@ class RiskEngine(Engine):
         read_one, unpack, decided, check = ring.read_one, ORDER_S.unpack, self.decided, self.check
         buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_S.pack_into
         marks, n_marks = decided.marks, decided.size  # DecidedIds.seen/mark, inlined
+        latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
         now, out, rejected = time.time_ns(), 0, 0
         for _ in range(n):
             record = read_one()
@@ -171,6 +194,9 @@ class RiskEngine(Engine):
             if known and counter <= marks[strat]:
                 decided.duplicates += 1
                 continue
+            if latest is not None and (quote := latest(sym)) is not None:
+                bid, ask = mid_of(quote, TOUCH_OFFSET)  # this symbol's quote, now
+                mids[sym] = (bid + ask) * 0.5
             code = check(strat, sym, side, qty, price, ts)
             buf[:64] = record
             pack(buf, 64, VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, now)
@@ -194,6 +220,8 @@ class RiskEngine(Engine):
         n = orders.shape[0]
         if n == 0:
             return 0
+        if self.latest is not None:
+            self._mids_from_board()
         rejected = self._decide_batch(orders)
         ring.advance(n)
         status = self.ctx.status

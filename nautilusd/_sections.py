@@ -22,6 +22,8 @@ from nautilusd.config import (
     SupervisorConfig,
     WaitKind,
 )
+from shm.errors import ShmError
+from shm.latest import key_format
 from shm.layout import RECORDS
 
 # Names end up in segment names, socket paths and `name-<i>` replica names.
@@ -69,6 +71,7 @@ RING_SPEC: Final = {
     "writer": Field(cv.string()),
     "readers": Field(cv.array(cv.string(), distinct=True)),
     "block_timeout_ms": Field(_positive),
+    "latest": Field(cv.boolean),
 }
 RING_REQUIRED: Final = ("record", "capacity", "policy", "writer")
 
@@ -166,6 +169,10 @@ def ring(c: Collector, name: str, value: Any) -> RingConfig | None:
     capacity = fields.get("capacity")
     if capacity is not None and capacity & (capacity - 1):
         c.error(f"{path}.capacity", f"not a power of two: {capacity}")
+    record = fields.get("record")
+    if fields.get("latest") and record in RECORDS and not _keyed(RECORDS[record]):
+        c.error(f"{path}.latest", f"record {record!r} has no 'symbol_id' field to keep a "
+                f"latest-value board by")
     if len(fields.get("readers", ())) > MAX_READERS:
         c.error(f"{path}.readers", f"at most {MAX_READERS} readers, found "
                 f"{len(fields['readers'])}: {cv.show(list(fields['readers']))}")
@@ -178,6 +185,14 @@ def ring(c: Collector, name: str, value: Any) -> RingConfig | None:
     if missing or any(k not in fields for k in (*RING_REQUIRED, "readers")):
         return None
     return RingConfig(name=name, **fields)
+
+
+def _keyed(dtype: Any) -> bool:
+    try:
+        key_format(dtype)
+    except ShmError:
+        return False
+    return True
 
 
 def _check_name(c: Collector, path: str, name: str) -> None:

@@ -14,6 +14,7 @@ from nautilusd.config import EngineConfig, RingConfig, Topology
 from nautilusd.configload import default_host_cpus, load_config, start_order
 from nautilusd.errors import ConfigError
 from nautilusd.paths import default_runtime_dir
+from nautilusd.ringset import latest_slots
 from shm.layout import RECORDS
 
 EXIT_OK = 0
@@ -59,7 +60,7 @@ def explain(topology: Topology) -> dict[str, Any]:
             for g in topology.groups.values()
         },
         "engines": [_engine(topology.engines[n], free) for n in start_order(topology)],
-        "rings": [_ring(r) for r in topology.rings.values()],
+        "rings": [_ring(r, latest_slots(r, topology)) for r in topology.rings.values()],
     }
 
 
@@ -79,7 +80,7 @@ def _engine(engine: EngineConfig, free_cpus: list[int]) -> dict[str, Any]:
     }
 
 
-def _ring(ring: RingConfig) -> dict[str, Any]:
+def _ring(ring: RingConfig, slots: int) -> dict[str, Any]:
     return {
         "name": ring.name,
         "record": ring.record,
@@ -88,6 +89,7 @@ def _ring(ring: RingConfig) -> dict[str, Any]:
         "policy": ring.policy.value,
         "writer": ring.writer,
         "readers": list(ring.readers),
+        "latest_slots": slots,
     }
 
 
@@ -116,8 +118,9 @@ def render(doc: dict[str, Any]) -> str:
     lines += ["", "rings:" if doc["rings"] else "rings: none"]
     for r in doc["rings"]:
         readers = ", ".join(r["readers"]) or "(no readers)"
+        board = f"  latest-value board x {r['latest_slots']}" if r["latest_slots"] else ""
         lines.append(f"  {r['name']}  {r['record']} ({r['record_size']} B) x {r['capacity']}  "
-                     f"{r['policy']}  {r['writer']} -> {readers}")
+                     f"{r['policy']}  {r['writer']} -> {readers}{board}")
     return "\n".join(lines) + "\n"
 
 

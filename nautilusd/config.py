@@ -79,6 +79,7 @@ class RingConfig:
     writer: str  # engine name
     readers: tuple[str, ...]  # engine names; reader slot index = position in this tuple
     block_timeout_ms: int = 1_000
+    latest: bool = False  # keep each symbol's last record on a board (shm.latest)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -18,7 +18,7 @@ from shm import _control as c
 from shm.doorbell import make_fifo
 from shm.errors import ShmError
 from shm.layout import fingerprint, record_dtype
-from shm.ring import Ring, ring_stats
+from shm.ring import Ring, latest_slots_of, ring_stats
 from shm.segment import KIND_RING, Segment, process_alive, process_start_ticks
 
 # Header words (int64 index) of the owner identity: bytes 56 and 64 of the segment header.
@@ -28,6 +28,11 @@ OWNER_TICKS_WORD = 8
 
 def _max_readers(ring: RingConfig) -> int:
     return max(8, len(ring.readers))
+
+
+def latest_slots(ring: RingConfig, topology: Topology) -> int:
+    """Board slots of a `latest` ring: one per symbol of the topology (at least one)."""
+    return max(len(topology.symbols), 1) if ring.latest else 0
 
 
 class RingSet:
@@ -53,7 +58,7 @@ class RingSet:
                     paths.ring_segment(instance, ring.name), record_dtype(ring.record),
                     ring.capacity, ring.policy.value, max_readers=_max_readers(ring),
                     directory=directory, block_timeout_ms=ring.block_timeout_ms,
-                    readers=len(ring.readers),
+                    readers=len(ring.readers), latest_slots=latest_slots(ring, topology),
                 )
         except BaseException:
             for ring_obj in made.values():
@@ -92,13 +97,14 @@ def adopt_rings(topology: Topology, directory: Path) -> dict[str, Ring]:
     adopted: dict[str, Ring] = {}
     for ring in topology.rings.values():
         seg = _attach_matching(paths.ring_segment(topology.supervisor.instance, ring.name),
-                               ring, directory)
+                               ring, directory, latest_slots(ring, topology))
         if seg is not None:
             adopted[ring.name] = _take_over(seg, ring)
     return adopted
 
 
-def _attach_matching(name: str, ring: RingConfig, directory: Path) -> Segment | None:
+def _attach_matching(name: str, ring: RingConfig, directory: Path,
+                     slots: int) -> Segment | None:
     if not (directory / name).is_file():
         return None
     dtype = record_dtype(ring.record)
@@ -109,8 +115,12 @@ def _attach_matching(name: str, ring: RingConfig, directory: Path) -> Segment | 
     except ShmError:
         return None
     h = seg.header
+    try:
+        board = latest_slots_of(seg, dtype)
+    except ShmError:
+        board = -1  # a damaged board: not ours to adopt
     same = (h.policy == c.Policy.parse(ring.policy) and
-            h.control_blocks == 1 + _max_readers(ring))
+            h.control_blocks == 1 + _max_readers(ring) and board == slots)
     if not same or process_alive(h.owner_pid, h.owner_start_ticks):
         seg.close()
         return None

@@ -24,6 +24,7 @@ from shm._fastpath import (
 )
 from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
+from shm.latest import Board
 from shm.segment import DEFAULT_DIRECTORY, Segment
 from shm.wait import WaitStrategy, make_wait
 
@@ -61,6 +62,12 @@ class RingReader:
         self._st = [int(self._r[c.R_CURSOR])]
         self.read_one: Callable[[], memoryview | None] = self._make_read_one()
         self.available: Callable[[], int] = self._make_available()
+        # The ring's latest-value board (shm.latest): latest(symbol_id) -> that symbol's last
+        # record (bytes valid until the next latest call) or None; latest_slots 0 = no board.
+        self._board = Board.of(seg.buf, h.total_bytes, h.data_offset, h.capacity, dtype)
+        self.latest_slots = 0 if self._board is None else self._board.slots
+        self.latest: Callable[[int], memoryview | None] = (
+            _no_latest if self._board is None else self._board.get)
 
     @classmethod
     def attach(
@@ -95,6 +102,15 @@ class RingReader:
         advance, wait, park or close call (under `block` they are the ring slot itself, lent to
         the caller and released then: a crash in between re-delivers that one record)."""
         raise NotImplementedError
+
+    def skip_to_end(self) -> int:
+        """Consume everything published without reading it (a reader that only looks at the
+        latest-value board keeps its cursor current this way); returns the records skipped."""
+        end = int(self._w[c.W_PUBLISHED])
+        skipped = max(end - self._st[0], 0)
+        self._st[0] = end
+        self._r[c.R_CURSOR] = end
+        return skipped
 
     def advance(self, n: int) -> None:
         """Commit `n` records as consumed (the writer may now reuse their slots)."""
@@ -171,6 +187,10 @@ class RingReader:
             self._r[c.R_CURSOR] = self._st[0]  # commit the record read_one() lent out
         self._parked[self.index] = 0
         self._bell.close()
+        if self._board is not None:
+            self._board.release()
+            self._board = None
+            self.latest = _no_latest
         c.release_views(self._views)
         self._one.release()
         del self._records, self._bytes, self._empty, self._views
@@ -187,6 +207,10 @@ class RingReader:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _no_latest(key: int) -> memoryview | None:
+    return None
 
 
 def _join(seg: Segment, index: int) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from shm import _control as c
 from shm.doorbell import make_fifo, remove_fifo
 from shm.errors import ReaderSlotError, ShmError
+from shm.latest import Board, board_bytes, board_offset, init_board
 from shm.layout import fingerprint
 from shm.platform import check_memory_model
 from shm.reader import RingReader
@@ -40,15 +41,17 @@ class Ring:
         self.capacity = segment.header.capacity
         self.policy = c.Policy(segment.header.policy)
         self.max_readers = c.max_readers_of(segment)
+        self.latest_slots = latest_slots_of(segment, dtype)
 
     @classmethod
     def create(
         cls, name: str, dtype: np.dtype[Any], capacity: int, policy: str | Any,
         max_readers: int = 8, directory: Path | str = DEFAULT_DIRECTORY,
-        block_timeout_ms: int = 1000, readers: int = 0,
+        block_timeout_ms: int = 1000, readers: int = 0, latest_slots: int = 0,
     ) -> Ring:
         """Create the segment and doorbells. `readers` reserves slots 0..readers-1 as active
-        from the start, so a `block` writer keeps every record for readers not yet attached."""
+        from the start, so a `block` writer keeps every record for readers not yet attached.
+        `latest_slots` > 0 adds a latest-value board for symbol ids below it (shm.latest)."""
         check_memory_model()
         dtype = np.dtype(dtype)
         mode = c.Policy.parse(policy)
@@ -58,11 +61,21 @@ class Ring:
             raise ShmError(f"ring {name!r}: max_readers {max_readers} not in 1..{c.MAX_READERS}")
         if not 0 <= readers <= max_readers:
             raise ShmError(f"ring {name!r}: readers {readers} not in 0..{max_readers}")
+        if latest_slots < 0:
+            raise ShmError(f"ring {name!r}: latest_slots {latest_slots} is negative")
+        try:
+            trailer = board_bytes(dtype, latest_slots)
+        except ShmError as e:
+            raise ShmError(f"ring {name!r}: {e}") from None
         seg = Segment.create(
             name, kind=KIND_RING, fingerprint=fingerprint(dtype), capacity=capacity,
             record_size=dtype.itemsize, policy=int(mode), control_blocks=1 + max_readers,
-            directory=directory,
+            directory=directory, trailer_bytes=trailer,
         )
+        if latest_slots:
+            h = seg.header
+            init_board(seg.buf, board_offset(h.data_offset, capacity, dtype.itemsize), dtype,
+                       latest_slots)
         w = seg.block(0)
         w[c.W_BLOCK_TIMEOUT_MS] = block_timeout_ms
         w[c.W_MAX_READERS] = max_readers
@@ -120,6 +133,16 @@ class Ring:
         tb: TracebackType | None,
     ) -> None:
         self.destroy()
+
+
+def latest_slots_of(seg: Segment, dtype: np.dtype[Any]) -> int:
+    """How many symbols the ring's latest-value board holds (0: no board)."""
+    h = seg.header
+    board = Board.of(seg.buf, h.total_bytes, h.data_offset, h.capacity, dtype)
+    if board is None:
+        return 0
+    board.release()
+    return board.slots
 
 
 def ring_stats(name: str, directory: Path | str = DEFAULT_DIRECTORY) -> dict[str, Any]:

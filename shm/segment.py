@@ -127,13 +127,16 @@ class Segment:
         control_blocks: int = 0,
         directory: Path | str = DEFAULT_DIRECTORY,
         reclaim_stale: bool = True,
+        trailer_bytes: int = 0,
     ) -> Segment:
-        """Create the segment 0600; a stale one of a dead owner is reclaimed (epoch bumped)."""
+        """Create the segment 0600; a stale one of a dead owner is reclaimed (epoch bumped).
+        `trailer_bytes` (zeroed) follow the body, for the kind to lay out (a ring's board)."""
         directory = Path(directory)
         path = directory / validate_name(name)
         header_bytes = BLOCK_BYTES * (1 + control_blocks)
         data_offset = _round_up(header_bytes, PAGE_BYTES)
-        total = _round_up(data_offset + capacity * record_size, _alloc_unit(directory))
+        total = _round_up(data_offset + capacity * record_size + trailer_bytes,
+                          _alloc_unit(directory))
         epoch = 1
         if path.exists():
             epoch = _retire_stale(path, name, reclaim_stale) + 1

@@ -18,6 +18,7 @@ from shm import _control as c
 from shm._fastpath import RecordBytes, block_write_bytes, overwrite_write_bytes
 from shm.doorbell import BellRinger
 from shm.errors import RingFullError, ShmError
+from shm.latest import Board
 from shm.segment import DEFAULT_DIRECTORY, Segment
 from shm.wait import WaitStrategy, make_wait
 
@@ -55,7 +56,12 @@ class RingWriter:
         self._claimed = 0
         self._claim_wrapped = False
         self.refresh_gate()
-        self.write_bytes: Callable[[RecordBytes], bool] = self._make_write_bytes()
+        self._board = Board.of(seg.buf, h.total_bytes, h.data_offset, h.capacity, dtype)
+        self.latest_slots = 0 if self._board is None else self._board.slots
+        write_bytes = self._make_write_bytes()
+        if self._board is not None:
+            write_bytes = _with_board(write_bytes, self._board.put)
+        self.write_bytes: Callable[[RecordBytes], bool] = write_bytes
 
     @classmethod
     def attach(
@@ -143,6 +149,16 @@ class RingWriter:
         self._w[c.W_PUBLISHED] = pos + n
         if self._w[c.W_PARKED0] or self._multi:
             self._wake()
+        if self._board is not None and n:
+            self._board_from_ring(pos, n)
+
+    def _board_from_ring(self, pos: int, n: int) -> None:
+        """Post records [pos, pos + n), just published, to the latest-value board."""
+        rs, idx = self._rs, pos & self._mask
+        first = min(n, self._cap - idx)
+        self._board.put_many(self._bytes[idx * rs : (idx + first) * rs])  # type: ignore[union-attr]
+        if first < n:
+            self._board.put_many(self._bytes[: (n - first) * rs])  # type: ignore[union-attr]
 
     def _copy_in(self, pos: int, src: np.ndarray) -> None:
         """Copy raw record bytes into the ring at `pos`, splitting at the wrap point."""
@@ -172,6 +188,8 @@ class RingWriter:
             self._w[c.W_PUBLISHED] = pos
             if self._w[c.W_PARKED0] or self._multi:
                 self._wake()
+            if self._board is not None:
+                self._board.put_many(raw[done * rs : (done + k) * rs])
             done += k
         return total
 
@@ -263,6 +281,9 @@ class RingWriter:
         if self._w[c.W_PID] == c.my_identity()[0] and not self.segment.stale():
             self._w[c.W_PID] = 0
         self._bells.close()
+        if self._board is not None:
+            self._board.release()
+            self._board = None
         c.release_views(self._views)
         del self._records, self._bytes, self._scratch, self._slots, self._views
         self._body.release()
@@ -279,6 +300,19 @@ class RingWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _with_board(write_bytes: Callable[[RecordBytes], bool],
+                put: Callable[[RecordBytes], None]) -> Callable[[RecordBytes], bool]:
+    """write_bytes that also makes each record written its symbol's latest."""
+
+    def write_bytes_and_post(b: RecordBytes) -> bool:
+        if write_bytes(b):
+            put(b)
+            return True
+        return False
+
+    return write_bytes_and_post
 
 
 class _BlockWriter(RingWriter):

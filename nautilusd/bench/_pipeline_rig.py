@@ -50,9 +50,9 @@ def engine(name: str, entry: str, tuning: Tuning | str = "blocking", **params: A
 
 
 def ring(name: str, record: str, writer: str, readers: tuple[str, ...], capacity: int = 4096,
-         policy: str = "block") -> RingConfig:
+         policy: str = "block", latest: bool = False) -> RingConfig:
     return RingConfig(name=name, record=record, capacity=capacity, policy=RingPolicy(policy),
-                      writer=writer, readers=readers)
+                      writer=writer, readers=readers, latest=latest)
 
 
 def _child(spec: LaunchSpec) -> None:
@@ -73,7 +73,8 @@ class Rig:
         for r in rings:
             self.segments[r.name] = Ring.create(
                 self.prefix + r.name, RECORDS[r.record], r.capacity, r.policy.value,
-                directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers))
+                directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers),
+                latest_slots=max(len(symbols), 1) if r.latest else 0)
         self.procs: dict[str, Any] = {}
         self._mp = multiprocessing.get_context("fork")
 

@@ -56,13 +56,15 @@ def _latency_engines(rate: float, tuning: dict[str, Tuning]) -> list[Any]:
     ]
 
 
-def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) -> np.ndarray:
-    """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings."""
+def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
+                      latest: bool = True) -> np.ndarray:
+    """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings;
+    `latest`: the ticks ring keeps a latest-value board (as configs/default.toml has it)."""
     from shm.ring import RingReader
 
     shm, rt = _dirs()
     rings = [ring("ticks", "tick", "marketdata", ("strategy", "risk", "execution"),
-                  capacity=16384, policy="overwrite"),
+                  capacity=16384, policy="overwrite", latest=latest),
              ring("orders", "order", "strategy", ("risk",)),
              ring("decisions", "decision", "risk", ("execution",)),
              ring("fills", "fill", "execution", ("bench",), capacity=65536)]

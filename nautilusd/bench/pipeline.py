@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def ticks_latest(path: Path = DEFAULT_CONFIG) -> bool:
+    """Whether the topology's tick ring keeps a latest-value board (risk and the venue then
+    look up each order's quote there instead of reading every tick)."""
+    from nautilusd.configload import load_config
+
+    return any(r.latest for r in load_config(path).rings.values() if r.record == "tick")
+
+
 def default_tuning(path: Path = DEFAULT_CONFIG) -> dict[str, Tuning]:
     """Each critical-path engine's wait, spin budget, cores and tick wake-ups in `path`
     (configs/default.toml): the bench measures the pipeline as the default topology runs it.
@@ -76,11 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     wait_label = ",".join(f"{n}={t.label()}" for n, t in tuning.items())
     latency_s, throughput_s = (4.0, 2.0) if args.quick else (12.0, 5.0)
     results: list[dict[str, Any]] = []
-    ring = runs.ring_tick_to_fill(latency_s, args.rate, tuning)
+    latest = ticks_latest(args.config)
+    ring = runs.ring_tick_to_fill(latency_s, args.rate, tuning, latest)
     zmq = runs.zmq_tick_to_fill(latency_s, args.rate, tuning)
     for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
+        extra = {"latest_board": latest} if name == "rings" else {}
         results.append({"measure": "tick_to_fill_us", "transport": name, "wait": wait_label,
-                        "rate_per_s": args.rate, **percentiles(lat, 1e-3)})
+                        "rate_per_s": args.rate, **extra, **percentiles(lat, 1e-3)})
     risk = runs.risk_throughput(throughput_s)
     results.append({"measure": "risk_orders_per_s", "transport": "rings", "batch": 8192,
                     "value": round(risk)})

@@ -91,13 +91,15 @@ def test_nautilusctl_chaos_when_fault_unknown_exits_2_naming_it(
     assert "bogus" in capsys.readouterr().err
 
 
-def _topology(shm_dir: Path, capacity: int = 256) -> Topology:
+def _topology(shm_dir: Path, capacity: int = 256, latest: bool = False,
+              symbols: tuple[str, ...] = ()) -> Topology:
     orders = RingConfig(name="orders", record="order", capacity=capacity,
-                        policy=RingPolicy.BLOCK, writer="strategy", readers=("risk",))
+                        policy=RingPolicy.BLOCK, writer="strategy", readers=("risk",),
+                        latest=latest)
     return Topology(source=Path("adopt.toml"),
                     supervisor=SupervisorConfig(instance="adopt", shm_dir=shm_dir),
                     groups=MappingProxyType({}), rings=MappingProxyType({"orders": orders}),
-                    engines=MappingProxyType({}))
+                    engines=MappingProxyType({}), symbols=symbols)
 
 
 def _orphan(ring: Ring) -> None:
@@ -157,6 +159,32 @@ def test_adopt_when_capacity_differs_leaves_ring_to_be_reclaimed(shm_dir: Path) 
     try:
         stats = ring_stats(paths.ring_segment("adopt", "orders"), directory=shm_dir)
         assert stats["capacity"] == 512 and stats["cursor"] == 0 and rings.adopted == ()
+    finally:
+        rings.destroy()
+
+
+@pytest.mark.timeout(20)
+def test_adopt_when_board_differs_only_the_same_board_is_adopted(shm_dir: Path) -> None:
+    """The latest-value board is part of the geometry: a ring left with a 2-symbol board is
+    adopted by a 2-symbol topology (board kept) and by no other."""
+    two = _topology(shm_dir, latest=True, symbols=("A", "B"))
+    name = paths.ring_segment("adopt", "orders")
+    first = RingSet.create(two, shm_dir)
+    writer = RingWriter.attach(name, ORDER, directory=shm_dir)
+    writer.write(_orders(3))
+    writer.close()
+    _orphan(first.rings["orders"])
+    assert adopt_rings(_topology(shm_dir), shm_dir) == {}
+    assert adopt_rings(_topology(shm_dir, latest=True, symbols=("A", "B", "C")), shm_dir) == {}
+    adopted = adopt_rings(two, shm_dir)
+    rings = RingSet.create(two, shm_dir, adopted=adopted)
+    try:
+        assert rings.adopted == ("orders",)
+        reader = RingReader.attach(name, ORDER, 0, directory=shm_dir)
+        got = reader.latest(0)
+        assert reader.latest_slots == 2 and got is not None
+        assert int(np.frombuffer(got, ORDER)["order_id"][0]) == 3
+        reader.close()
     finally:
         rings.destroy()
 

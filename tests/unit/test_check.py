@@ -51,7 +51,7 @@ def test_main_when_json_prints_a_document_with_engines_and_rings() -> None:
     assert doc["engines"][1]["after"] == ["producer"] and doc["engines"][0]["cpus"] == [1]
     assert doc["rings"][0] == {"name": "data", "record": "raw64", "record_size": 64,
                                "capacity": 1024, "policy": "block", "writer": "producer",
-                               "readers": ["consumer"]}
+                               "readers": ["consumer"], "latest_slots": 0}
 
 
 @pytest.mark.timeout(10)
@@ -117,3 +117,13 @@ def test_cli_when_config_valid_exits_0_and_explains() -> None:
     result = _cli("--json", str(CONFIGS / "minimal.toml"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["engines"][0]["name"] == "ref"
+
+
+@pytest.mark.timeout(10)
+def test_main_when_default_topology_shows_ticks_board_one_slot_per_symbol() -> None:
+    code, out, _ = _run_main(Path(__file__).parents[2] / "configs" / "default.toml")
+    assert code == EXIT_OK
+    ticks = next(line for line in out.splitlines() if line.strip().startswith("ticks "))
+    assert ticks.endswith("latest-value board x 4")
+    assert "board" not in next(line for line in out.splitlines()
+                               if line.strip().startswith("orders "))

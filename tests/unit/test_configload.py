@@ -215,6 +215,9 @@ BAD_CASES += [
     ("ring writer replicas", _ring(writer='"rep"'), "rings.ticks.writer", ["replicas = 2"]),
     ("ring reader replicas", _ring(readers='["rep"]'), "rings.ticks.readers[0]",
      ["'rep' has replicas = 2"]),
+    ("ring latest not bool", _ring(latest='"yes"'), "rings.ticks.latest", ["'yes'"]),
+    ("ring latest unkeyed record", _ring(record='"raw64"', latest="true"), "rings.ticks.latest",
+     ["record 'raw64' has no 'symbol_id' field"]),
 ]
 
 
@@ -244,6 +247,11 @@ def test_ring_fixture_when_valid_loads(tmp_path: Path) -> None:
     """The ring template used above is itself valid, so each case tests one rule."""
     topo = loads_config(_ring(), host_cpus=HOST)
     assert topo.rings["ticks"].writer == "w" and topo.rings["ticks"].capacity == 1024
+    assert topo.rings["ticks"].latest is False
+
+
+def test_load_ring_latest_when_set_is_kept() -> None:
+    assert loads_config(_ring(latest="true"), host_cpus=HOST).rings["ticks"].latest is True
 
 
 def test_load_when_many_rules_broken_reports_all_one_per_line(tmp_path: Path) -> None:

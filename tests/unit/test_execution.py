@@ -242,3 +242,31 @@ def test_engine_when_decisions_rejected_writes_no_fill(shm_dir: Path, runtime_di
         assert eng.om.ignored_rejected == 2
         fills.close()
         h.stop(eng)
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_ticks_ring_has_board_fills_at_latest_touch(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """Board mode: the venue trades at the decision's symbol's touch as of the decision,
+    with no tick read, and the size of that touch bounds the fill."""
+    with Harness(shm_dir, runtime_dir, EXEC_RINGS, latest=("ticks",)) as h:
+        fills = h.reader("fills", 1)
+        eng = h.engine("engines.execution:ExecutionEngine", "execution", ("ticks", "decisions"),
+                       ("fills",), publish_executions=False)
+        assert eng.latest is not None
+        _feed(h, 1)  # touch 99.99 / 100.01 x 500
+        _poll_until(eng, lambda: fills.available() == 1)
+        tick = np.zeros(1, TICK)
+        tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = \
+            2, 99.49, 99.51, 500, 3
+        h.writer("ticks").write(tick)
+        h.writer("decisions").write(np.array([_decision(2)], dtype=DECISION))
+        _poll_until(eng, lambda: fills.available() == 3)  # 3 traded, the IOC rest cancelled
+        got = fills.read(4)
+        assert got["price"].tolist()[:2] == [100.01, 99.51]
+        assert got["qty"].tolist() == [100, 3, 0] and got["leaves_qty"].tolist()[1] == 97
+        eng.poll()
+        assert eng.ticks.available() == 0
+        fills.close()
+        h.stop(eng)

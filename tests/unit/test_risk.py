@@ -355,3 +355,31 @@ def _reordered(*counters: int) -> np.ndarray:
     orders = _orders([(1, 0, 1, 5, 10.0, 0)] * len(counters))
     orders["order_id"] = [(1 << 40) | c for c in counters]
     return orders
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_ticks_ring_has_board_checks_each_order_against_latest_quote(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """Board mode: no tick is read, yet each order meets its symbol's quote as of its check
+    (one order inside the band, then the market moves and the same price is outside)."""
+    with Harness(shm_dir, runtime_dir, RISK_RINGS, latest=("ticks",)) as h:
+        out = h.reader("decisions", 1)
+        eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
+        assert eng.latest is not None
+        _send_order(h, 1)  # mid 10.00, order at 10.00
+        _until(lambda: out.available() == 1, eng)
+        moved = np.zeros(1, TICK)
+        moved["seq"], moved["bid"], moved["ask"] = 2, 10.99, 11.01  # mid 11: 10.00 is 9% away
+        h.writer("ticks").write(moved)
+        order = _orders([(1, 0, 1, 10, 10.0, time.time_ns())])
+        order["order_id"] = (1 << 40) | 2
+        h.writer("orders").write(order)
+        _until(lambda: out.available() == 2, eng)
+        got = out.read(4)
+        assert got["verdict"].tolist() == [VERDICT_APPROVED, VERDICT_REJECTED]
+        assert got["reason"].tolist() == [REASON_OK, REASON_PRICE_BAND]
+        eng.poll()  # an idle poll moves the tick cursor past what the board made unneeded
+        assert eng.ticks.available() == 0 and eng.ticks.lost == 0
+        out.close()
+        h.stop(eng)
