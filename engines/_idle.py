@@ -4,7 +4,10 @@ A wake-up through a doorbell costs tens of microseconds on a shared box, while t
 of a burst often arrives within a few: so poll briefly first, giving the core away in between.
 How long is the engine's `spin_us` (default shm.wait.BLOCKING_SPIN_S): a budget as long as the
 gap between records keeps an order-path engine awake while the market trades, and still lets
-it sleep (no CPU) once the flow stops.
+it sleep (no CPU) once the flow stops. A hot spin (the engine's `spin = "hot"`) looks without
+giving the core away, so the engine stays cached and sees a record within one look; its runner
+gives the core away once after each poll that did work instead (`after_work_yield`), which
+hands the core to a reader of that output sharing it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ class IdleWait:
     zmq_poll); with them a zmq.Poller watches both kinds."""
 
     def __init__(self, kind: WaitKind, readers: Sequence[Any], handles: Sequence[Any],
-                 stop_fd: int, on_stop_fd: Callable[[], None], spin_s: float | None = None) -> None:
+                 stop_fd: int, on_stop_fd: Callable[[], None], spin_s: float | None = None,
+                 hot: bool = False) -> None:
         self.kind = kind
         self.readers = tuple(readers)
         self.stop_fd = stop_fd
@@ -39,6 +43,8 @@ class IdleWait:
         self.parks = kind in (WaitKind.BLOCKING, WaitKind.SLEEPING)
         spin_s = SPIN_S if spin_s is None else spin_s
         self.spin_ns = int(spin_s * 1e9) if kind is WaitKind.BLOCKING and readers else 0
+        self.hot = hot and self.spin_ns > 0
+        self.after_work_yield = self.hot  # the runner's hand-over (module doc)
         poller: Any
         if handles:
             poller = zmq.Poller()
@@ -71,9 +77,17 @@ class IdleWait:
         self._park(timeout_s)
 
     def _spin(self, budget_ns: int) -> bool:
-        """Watch the readers for up to budget_ns, yielding between looks; True if input came."""
+        """Watch the readers for up to budget_ns, yielding between looks unless hot; True if
+        input came."""
         readers, clock, yield_ = self.readers, time.perf_counter_ns, os.sched_yield
         deadline = clock() + budget_ns
+        if self.hot:
+            while True:
+                for reader in readers:
+                    if reader.available():
+                        return True
+                if clock() >= deadline:
+                    return False
         while True:
             for reader in readers:
                 if reader.available():

@@ -23,7 +23,7 @@ import psutil
 from engines._idle import IdleWait
 from engines.base import Engine, EngineContext
 from engines.log import configure_logging, get_logger
-from nautilusd.config import EngineConfig, RingConfig
+from nautilusd.config import EngineConfig, RingConfig, SpinKind
 from shm.status import (
     PHASE_DRAINING,
     PHASE_READY,
@@ -207,18 +207,22 @@ class _Loop:
         spin_us = ctx.config.spin_us
         self.idle = IdleWait(ctx.config.wait, list(ctx.readers.values()), engine.wait_handles(),
                              stop.read_fd, stop.drain,
-                             spin_s=None if spin_us is None else spin_us * 1e-6)
+                             spin_s=None if spin_us is None else spin_us * 1e-6,
+                             hot=ctx.config.spin is SpinKind.HOT)
 
     def run(self) -> None:
         poll, next_wakeup, stop = self.engine.poll, self.engine.next_wakeup_s, self.stop
         words, clock, wait, heartbeat_s = self.ctx.status.words, time.monotonic_ns, \
             self.idle.wait, self.heartbeat_s
         parks, worked = self.idle.parks, False
+        hand_over = os.sched_yield if self.idle.after_work_yield else None
         while not stop.requested:
             n = poll()
             words[W_HEARTBEAT_NS] = clock()
             if n:
                 worked = True
+                if hand_over is not None:  # a hot spinner: a reader on this core runs now
+                    hand_over()
                 continue
             wakeup = next_wakeup() if parks else None  # spinning kinds never sleep
             wait(heartbeat_s if wakeup is None else min(heartbeat_s, wakeup), worked)

@@ -9,7 +9,14 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
 from nautilusd._convert import Collector, key_path
-from nautilusd.config import EngineConfig, GroupConfig, RingConfig, SupervisorConfig, WaitKind
+from nautilusd.config import (
+    EngineConfig,
+    GroupConfig,
+    RingConfig,
+    SpinKind,
+    SupervisorConfig,
+    WaitKind,
+)
 
 RESERVED_TARGETS = frozenset({"all"})  # nautilusctl's word for every engine
 
@@ -80,12 +87,19 @@ def _check_busy_spin(c: Collector, parsed: Parsed) -> None:
 
 
 def _check_spin_budget(c: Collector, parsed: Parsed) -> None:
-    """spin_us is the blocking wait's budget; the other kinds never park, so it means nothing."""
+    """spin_us and spin shape the blocking wait's spin; the other kinds never park, so they
+    mean nothing there."""
     for engine in parsed.engines.values():
-        if engine.spin_us is not None and engine.wait is not WaitKind.BLOCKING:
+        if engine.wait is WaitKind.BLOCKING:
+            continue
+        if engine.spin_us is not None:
             c.error(_engine_path(engine.name, "spin_us"),
                     f"spin_us applies to wait = \"blocking\" only; engine {engine.name!r} "
                     f"has wait = {engine.wait.value!r}")
+        if engine.spin is not SpinKind.YIELD:
+            c.error(_engine_path(engine.name, "spin"),
+                    f"spin = {engine.spin.value!r} applies to wait = \"blocking\" only; engine "
+                    f"{engine.name!r} has wait = {engine.wait.value!r}")
 
 
 def _check_rings(c: Collector, parsed: Parsed) -> None:

@@ -19,6 +19,7 @@ from nautilusd.config import (
     RingConfig,
     RingPolicy,
     RLimits,
+    SpinKind,
     SupervisorConfig,
     WaitKind,
 )
@@ -118,6 +119,7 @@ ENGINE_SPEC: Final = {
     "stop_timeout_ms": Field(_positive),
     "wait": Field(cv.choice(WaitKind, "wait strategy")),
     "spin_us": Field(cv.integer(0, MAX_SPIN_US)),
+    "spin": Field(cv.choice(SpinKind, "spin kind")),
     "nice": Field(cv.integer(-20, 19)),
     "sched_fifo_priority": Field(cv.integer(1, 99)),
     "mlockall": Field(cv.boolean),

@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from nautilusd.config import EngineConfig, RingConfig, Topology
+from nautilusd.config import EngineConfig, RingConfig, SpinKind, Topology
 from nautilusd.configload import default_host_cpus, load_config, start_order
 from nautilusd.errors import ConfigError
 from nautilusd.paths import default_runtime_dir
@@ -77,6 +77,8 @@ def _engine(engine: EngineConfig, free_cpus: list[int]) -> dict[str, Any]:
         "restart": engine.restart.value,
         "wait": engine.wait.value,
         "spin_us": engine.spin_us,
+        "spin": engine.spin.value,
+        "nice": engine.nice,
     }
 
 
@@ -93,8 +95,15 @@ def _ring(ring: RingConfig, slots: int) -> dict[str, Any]:
     }
 
 
-def _spin(spin_us: int | None) -> str:
-    return "" if spin_us is None else f" (spin {spin_us} us)"
+def _nice(nice: int | None) -> str:
+    return "" if nice is None else f"  nice {nice}"
+
+
+def _spin(spin_us: int | None, spin: str) -> str:
+    hot = " hot" if spin == SpinKind.HOT.value else ""
+    if spin_us is None:
+        return f" (spin{hot})" if hot else ""
+    return f" (spin {spin_us} us{hot})"
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -114,7 +123,7 @@ def render(doc: dict[str, Any]) -> str:
         replicas = f"  x{len(e['instances'])}" if len(e["instances"]) > 1 else ""
         lines.append(f"  {i}. {e['name']}{replicas}  {program}")
         lines.append(f"     cpus {cpus}  group {e['group']}  restart {e['restart']}  "
-                     f"wait {e['wait']}{_spin(e['spin_us'])}{after}")
+                     f"wait {e['wait']}{_spin(e['spin_us'], e['spin'])}{_nice(e['nice'])}{after}")
     lines += ["", "rings:" if doc["rings"] else "rings: none"]
     for r in doc["rings"]:
         readers = ", ".join(r["readers"]) or "(no readers)"

@@ -39,6 +39,15 @@ class WaitKind(enum.Enum):
     BLOCKING = "blocking"
 
 
+class SpinKind(enum.Enum):
+    """How a blocking engine watches its input rings during its post-work spin."""
+
+    YIELD = "yield"  # give the core away between looks
+    # look without giving the core away; give it away once after each poll that did work,
+    # so that a reader of this engine's output sharing the core takes the record at once
+    HOT = "hot"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SupervisorConfig:
     """[supervisor]: the daemon itself."""
@@ -112,6 +121,7 @@ class EngineConfig:
     # blocking only: after work, watch the input rings this long (giving the core away between
     # looks) before sleeping on the doorbells. None = the library default (shm.wait).
     spin_us: int | None = None
+    spin: SpinKind = SpinKind.YIELD  # blocking only: how the spin looks (SpinKind)
     nice: int | None = None
     sched_fifo_priority: int | None = None
     mlockall: bool = False

@@ -56,6 +56,24 @@ def _rlimit(kind: int, value: int | None) -> None:
         resource.setrlimit(kind, (limit, limit))
 
 
+def apply_nice(nice: int) -> bool:
+    """Set this process's nice value. Raising priority (a negative value) needs root or
+    CAP_SYS_NICE (the systemd units grant it); without, the engine runs at nice 0 and a warning
+    says so instead of the engine failing to start: a priority is a latency aid, and a
+    topology tuned for a production host must still run on a developer's. False if refused."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except PermissionError as exc:
+        if nice >= 0:
+            raise
+        from engines.log import get_logger
+
+        get_logger().warning("nice_not_permitted", nice=nice, error=str(exc),
+                             hint="run as root or grant CAP_SYS_NICE (or LimitNICE)")
+        return False
+    return True
+
+
 def prepare_child(spec: Any) -> None:
     """Everything the OS needs before engine code: priority, limits, memory lock, user, env.
 
@@ -65,7 +83,7 @@ def prepare_child(spec: Any) -> None:
     if config.sched_fifo_priority is not None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(config.sched_fifo_priority))
     if config.nice is not None:
-        os.setpriority(os.PRIO_PROCESS, 0, config.nice)
+        apply_nice(config.nice)
     _rlimit(resource.RLIMIT_MEMLOCK, config.rlimits.memlock)
     _rlimit(resource.RLIMIT_NOFILE, config.rlimits.nofile)
     _rlimit(resource.RLIMIT_AS, config.rlimits.as_bytes)

@@ -17,7 +17,8 @@ from typing import Any
 
 from engines.runner import LaunchSpec
 from engines.runner import run as run_engine
-from nautilusd.config import EngineConfig, RingConfig, RingPolicy, WaitKind
+from nautilusd.config import EngineConfig, RingConfig, RingPolicy, SpinKind, WaitKind
+from nautilusd.forkserver import apply_nice
 from shm.layout import RECORDS
 from shm.ring import Ring
 from shm.status import StatusTable
@@ -30,10 +31,14 @@ class Tuning:
     wait: str = "blocking"
     spin_us: int | None = None
     cpus: tuple[int, ...] = ()
+    hot: bool = False  # spin = "hot"
+    nice: int | None = None
     wake_on_ticks: bool = False  # risk and execution: do ticks wake them (params)
 
     def label(self) -> str:
         spin = f"/spin {self.spin_us} us" if self.spin_us is not None else ""
+        spin += " hot" if self.hot else ""
+        spin += f"/nice {self.nice}" if self.nice is not None else ""
         cpus = f"/cpus {','.join(map(str, self.cpus))}" if self.cpus else ""
         ticks = "/ticks wake" if self.wake_on_ticks else ""
         return f"{self.wait}{spin}{cpus}{ticks}"
@@ -46,6 +51,7 @@ def engine(name: str, entry: str, tuning: Tuning | str = "blocking", **params: A
     if name in ("risk", "execution"):
         params = {"wake_on_ticks": t.wake_on_ticks, **params}
     return EngineConfig(name=name, entry=entry, wait=WaitKind(t.wait), spin_us=t.spin_us,
+                        spin=SpinKind.HOT if t.hot else SpinKind.YIELD, nice=t.nice,
                         cpus=t.cpus, params=MappingProxyType(params))
 
 
@@ -56,6 +62,8 @@ def ring(name: str, record: str, writer: str, readers: tuple[str, ...], capacity
 
 
 def _child(spec: LaunchSpec) -> None:
+    if spec.config.nice is not None:  # as nautilusd's forkserver does
+        apply_nice(spec.config.nice)
     os._exit(run_engine(spec))
 
 

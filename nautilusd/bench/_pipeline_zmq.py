@@ -21,6 +21,7 @@ from engines.base import EngineContext
 from engines.log import configure_logging, get_logger
 from engines.runner import freeze_heap, load_engine_class, pin
 from nautilusd.config import EngineConfig, WaitKind
+from nautilusd.forkserver import apply_nice
 from shm.status import StatusTable
 
 MAX_RECORDS = 1 << 16
@@ -142,6 +143,8 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     configure_logging("json", "error", instance="bench", engine=cfg.name)  # keep stdout clean
     if cfg.cpus:  # as the runner does, before anything else (zmq's I/O thread inherits it)
         pin(cfg.cpus)
+    if cfg.nice is not None:  # the same priority as on the ring side
+        apply_nice(cfg.nice)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     zctx = zmq.Context()
@@ -157,6 +160,8 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     engine.on_start()
     freeze_heap()  # as the runner does
     status.set_ready(True)
+    # A hot spin (spin = "hot") is not copied: looking without yielding would keep this
+    # process's own zmq I/O thread, on the same cores, from moving its messages.
     spin_us = SPIN_S * 1e6 if cfg.spin_us is None else cfg.spin_us
     _drive(engine, readers, cfg.wait, int(spin_us * 1000), stop)
     engine.on_stop()

@@ -18,6 +18,7 @@ from typing import Any
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Tuning
 from nautilusd.bench.report import emit, percentiles
+from nautilusd.config import SpinKind
 
 PIPELINE = ("marketdata", "strategy", "risk", "execution")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.toml"
@@ -63,7 +64,8 @@ def default_tuning(path: Path = DEFAULT_CONFIG) -> dict[str, Tuning]:
             continue
         cpus = tuple(c for c in cfg.cpus if c in host)
         out[name] = Tuning(cfg.wait.value, cfg.spin_us, cpus if cpus == cfg.cpus else (),
-                           bool(cfg.params.get("wake_on_ticks", False)))
+                           hot=cfg.spin is SpinKind.HOT, nice=cfg.nice,
+                           wake_on_ticks=bool(cfg.params.get("wake_on_ticks", False)))
     return out
 
 
@@ -71,7 +73,7 @@ def _override(tuning: dict[str, Tuning], wait: str | None, no_pin: bool) -> dict
     out = {}
     for name, t in tuning.items():
         if wait is not None and wait != t.wait:
-            t = dataclasses.replace(t, wait=wait, spin_us=None)
+            t = dataclasses.replace(t, wait=wait, spin_us=None, hot=False)
         if no_pin:
             t = dataclasses.replace(t, cpus=())
         out[name] = t

@@ -127,3 +127,5 @@ def test_main_when_default_topology_shows_ticks_board_one_slot_per_symbol() -> N
     assert ticks.endswith("latest-value board x 4")
     assert "board" not in next(line for line in out.splitlines()
                                if line.strip().startswith("orders "))
+    assert "wait blocking (spin 2000 us hot)  after marketdata" in out  # strategy
+    assert "wait blocking (spin 2000 us)  nice -10  after strategy" in out  # risk

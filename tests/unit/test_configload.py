@@ -10,7 +10,7 @@ from types import MappingProxyType
 
 import pytest
 
-from nautilusd.config import GroupStrategy, RestartPolicy, RingPolicy, WaitKind
+from nautilusd.config import GroupStrategy, RestartPolicy, RingPolicy, SpinKind, WaitKind
 from nautilusd.configload import load_config, loads_config, start_order
 from nautilusd.errors import ConfigError, NautilusdError
 
@@ -119,6 +119,11 @@ BAD_CASES = [
      "engines.a.spin_us", ["out of range: 2000000"]),
     ("spin budget without blocking", f'[engines.a]\n{ENTRY}wait = "yielding"\nspin_us = 50\n',
      "engines.a.spin_us", ['applies to wait = "blocking" only', "'yielding'"]),
+    ("spin kind unknown", f'[engines.a]\n{ENTRY}spin = "warm"\n', "engines.a.spin",
+     ["'warm'", "yield, hot"]),
+    ("hot spin without blocking", f'[engines.a]\n{ENTRY}wait = "busy_spin"\ncpus = [1]\n'
+     f'spin = "hot"\n', "engines.a.spin",
+     ["spin = 'hot' applies to wait = \"blocking\" only", "'busy_spin'"]),
     ("bad strategy", f'[groups.g]\nstrategy = "all_for_one"\n[engines.a]\n{ENTRY}',
      "groups.g.strategy", ["'all_for_one'", "rest_for_one"]),
     ("bad entry", '[engines.a]\nentry = "engines.reference"\n', "engines.a.entry",
@@ -241,6 +246,12 @@ def test_load_spin_budget_of_blocking_engine_is_kept_and_defaults_to_none() -> N
                         host_cpus=HOST)
     assert topo.engines["a"].spin_us == 5000 and topo.engines["a"].wait is WaitKind.BLOCKING
     assert topo.engines["b"].spin_us is None
+
+
+def test_load_spin_kind_defaults_to_yield_and_hot_is_kept() -> None:
+    topo = loads_config(f'[engines.a]\n{ENTRY}spin = "hot"\n[engines.b]\n{ENTRY}',
+                        host_cpus=HOST)
+    assert topo.engines["a"].spin is SpinKind.HOT and topo.engines["b"].spin is SpinKind.YIELD
 
 
 def test_ring_fixture_when_valid_loads(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The runner's idle wait over a real ring: the post-work spin budget (spin_us) and parking."""
+"""The runner's idle wait over a real ring: the post-work spin budget (spin_us), the hot spin
+(spin = "hot") and parking."""
 
 from __future__ import annotations
 
@@ -57,9 +58,10 @@ def stop_fd() -> Iterator[int]:
 
 def _wait(reader: _CountingReader, stop_fd: int, spin_s: float, timeout_s: float,
           after_work: bool, write_after_s: float | None = None,
-          writer: RingWriter | None = None) -> None:
+          writer: RingWriter | None = None, hot: bool = False) -> None:
     """One IdleWait.wait; with `write_after_s`, a record is published that long into it."""
-    idle = IdleWait(WaitKind.BLOCKING, [reader], [], stop_fd, lambda: None, spin_s=spin_s)
+    idle = IdleWait(WaitKind.BLOCKING, [reader], [], stop_fd, lambda: None, spin_s=spin_s,
+                    hot=hot)
     timer = None
     if write_after_s is not None and writer is not None:
         timer = threading.Timer(write_after_s, lambda: writer.write(np.zeros(1, TICK)))
@@ -94,3 +96,32 @@ def test_wait_when_no_work_before_parks_at_once_whatever_the_budget(ring, stop_f
     _wait(reader, stop_fd, spin_s=60.0, timeout_s=10.0, after_work=False,
           write_after_s=0.05, writer=writer)
     assert reader.parks == 1 and reader.available() == 1
+
+
+@pytest.mark.parametrize("hot", [False, True])
+def test_wait_after_work_when_hot_looks_without_giving_the_core_away(
+    ring, stop_fd, monkeypatch, hot: bool,
+) -> None:
+    """A record 50 ms into the spin is seen either way; only the yielding spin calls
+    sched_yield between looks, the hot one never does (it stays on the core)."""
+    writer, reader = ring
+    yields = []
+    real_yield = os.sched_yield
+    monkeypatch.setattr(os, "sched_yield", lambda: (yields.append(1), real_yield())[1])
+    _wait(reader, stop_fd, spin_s=10.0, timeout_s=30.0, after_work=True,
+          write_after_s=0.05, writer=writer, hot=hot)
+    assert reader.available() == 1 and reader.parks == 0
+    assert (len(yields) == 0) if hot else (len(yields) > 0)
+
+
+def test_after_work_yield_when_hot_spin_with_budget_only(ring, stop_fd) -> None:
+    """The runner hands the core over after work only for a hot spin that has a budget."""
+    _, reader = ring
+
+    def idle(kind: WaitKind, spin_s: float, hot: bool) -> IdleWait:
+        return IdleWait(kind, [reader], [], stop_fd, lambda: None, spin_s=spin_s, hot=hot)
+
+    assert idle(WaitKind.BLOCKING, 0.002, True).after_work_yield
+    assert not idle(WaitKind.BLOCKING, 0.002, False).after_work_yield
+    assert not idle(WaitKind.BLOCKING, 0.0, True).after_work_yield
+    assert not idle(WaitKind.YIELDING, 0.002, True).after_work_yield
