@@ -18,7 +18,8 @@ from shm.status import W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 SYSTEM_LEVELS = {"fatal": "critical", "escalated": "critical", "spawn_failed": "error",
                  "backoff": "error", "exited": "error", "killed": "error",
                  "not_restarted": "error", "group_restart": "warning", "restarting": "warning",
-                 "removed": "warning", "stopping": "info", "stopped": "info",
+                 "removed": "warning", "reader_released": "error", "stopping": "info",
+                 "stopped": "info",
                  "spawned": "info", "ready": "info"}
 
 

@@ -14,7 +14,8 @@ EventListener = Callable[[str, str, dict[str, Any]], None]
 
 # Log level of the lifecycle events that are not routine.
 LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "killed": "warning",
-          "exited": "warning", "backoff": "warning", "group_restart": "warning"}
+          "exited": "warning", "backoff": "warning", "group_restart": "warning",
+          "reader_released": "warning"}
 
 
 class EventSink:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nautilusd import paths
-from nautilusd.config import RingConfig, Topology
+from nautilusd.config import RingConfig, RingPolicy, Topology
 from shm import _control as c
 from shm.doorbell import make_fifo
 from shm.errors import ShmError
@@ -73,6 +73,24 @@ class RingSet:
             stats = ring_stats(ring.name, directory=self.directory)
             rows.append({**stats, "name": name, "segment": stats.get("name", ring.name)})
         return rows
+
+    def release_reader_slots(self, engine: str, topology: Topology) -> list[dict[str, Any]]:
+        """Free `engine`'s reader slot on every `block` ring it reads, so that the writer
+        stops waiting for a reader that will not come back (nautilusd calls this when a
+        non-critical engine goes FATAL). Returns, per ring, the slot and the records it left
+        unread; an engine started again later resumes at the ring's current position."""
+        released = []
+        for cfg in topology.rings.values():
+            ring = self.rings.get(cfg.name)
+            if ring is None or engine not in cfg.readers or cfg.policy is not RingPolicy.BLOCK:
+                continue
+            index = cfg.readers.index(engine)
+            reader = ring.stats()["readers"][index]
+            if not reader["active"]:
+                continue
+            ring.release_reader(index)
+            released.append({"ring": cfg.name, "slot": index, "unread": reader["lag"]})
+        return released
 
     def destroy(self) -> None:
         """Unlink every ring segment and doorbell."""

@@ -231,6 +231,7 @@ class Supervisor(SupervisorCommands):
             inst.fire(Trigger.GIVE_UP)
             self._emit(inst, "fatal", reason="restart_intensity", max_restarts=(
                 inst.config.max_restarts), restart_window_s=inst.config.restart_window_s)
+            self._release_slots(inst)
             self._escalate(inst)
             return
         if not decision.restart:
@@ -257,6 +258,15 @@ class Supervisor(SupervisorCommands):
         if inst.state is State.BACKOFF and inst.wanted:
             inst.due = True
             self._advance()
+
+    def _release_slots(self, inst: Instance) -> None:
+        """A FATAL engine of a non-critical group stops gating the block rings it reads: an
+        observer that gave up must not stall the order path behind it (a full fills ring
+        would block execution). A critical engine keeps its slots: the path fails closed."""
+        if self.rings is None or groups.is_critical(self.topology, inst.config.group):
+            return
+        for released in self.rings.release_reader_slots(inst.engine, self.topology):
+            self._emit(inst, "reader_released", **released)
 
     def _escalate(self, inst: Instance) -> None:
         group = inst.config.group

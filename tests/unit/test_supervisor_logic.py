@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import signal
+from types import MappingProxyType
 
+import numpy as np
 import pytest
 from supervisor_fakes import FakeClock, FakeHost, FakeTable, engine, group, report_ready, topology
 
+from nautilusd import paths
+from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig
 from nautilusd.errors import UnknownTargetError
 from nautilusd.loop import EventLoop
+from nautilusd.ringset import RingSet
 from nautilusd.states import State
 from nautilusd.supervisor import READY_POLL_S, Supervisor
+from shm.layout import FILL
+from shm.ring import RingWriter
 from shm.status import W_HEARTBEAT_NS, W_PID, W_RESTARTS, W_STATE
 
 
@@ -313,3 +321,42 @@ def test_pin_when_core_missing_raises_and_keeps_cores():
         rig.sup.pin("a", [9])
     assert rig.sup.instances["a"].cpus == (0,)
     assert rig.sup.pin("a", [1]) == [1] and rig.sup.instances["a"].cpus == (1,)
+
+
+def _rings_rig(shm_dir, critical: bool):
+    """positions reads a block fills ring from execution; positions' group is `critical`."""
+    fills = RingConfig(name="fills", record="fill", capacity=64, policy=RingPolicy.BLOCK,
+                       writer="execution", readers=("positions",))
+    rig = Rig(engine("execution"),
+              engine("positions", max_restarts=0, group="support", backoff_initial_ms=1),
+              groups=[group("support", "one_for_one", critical=critical)],
+              supervisor=SupervisorConfig(instance="rel", shm_dir=shm_dir))
+    rig.topo = dataclasses.replace(rig.topo, rings=MappingProxyType({"fills": fills}))
+    rig.sup.topology = rig.topo
+    rig.sup.rings = RingSet.create(rig.topo, shm_dir)
+    return rig
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("critical", [False, True])
+def test_fatal_reader_when_group_not_critical_frees_its_block_ring_slot(shm_dir, critical):
+    """A FATAL observer stops gating the fills ring (execution could otherwise block on a
+    full ring behind it), with an event naming ring, slot and unread records; a FATAL
+    engine of a critical group keeps its slot (the order path fails closed)."""
+    rig = _rings_rig(shm_dir, critical)
+    try:
+        writer = RingWriter.attach(paths.ring_segment("rel", "fills"), FILL, shm_dir)
+        writer.write(np.zeros(5, FILL))
+        rig.sup.start_all()
+        rig.crash("positions")
+        assert rig.state("positions") is State.FATAL
+        released = [{k: f[k] for k in ("ring", "slot", "unread")}
+                    for n, e, f in rig.events if e == "reader_released"]
+        if critical:
+            assert released == [] and writer.free() == 64 - 5
+        else:
+            assert released == [{"ring": "fills", "slot": 0, "unread": 5}]
+            assert writer.free() == 64  # nobody gates the writer any more
+        writer.close()
+    finally:
+        rig.sup.rings.destroy()
