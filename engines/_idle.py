@@ -26,6 +26,10 @@ from shm.wait import BLOCKING_SPIN_S
 SPIN_S = BLOCKING_SPIN_S  # after work, watch the rings this long before parking
 
 
+def _stay() -> None:
+    """A hot spin's pause between looks: none (it keeps the core)."""
+
+
 class IdleWait:
     """`wait(timeout_s, after_work)` for one engine; the pollables are fixed at construction.
 
@@ -79,22 +83,16 @@ class IdleWait:
     def _spin(self, budget_ns: int) -> bool:
         """Watch the readers for up to budget_ns, yielding between looks unless hot; True if
         input came."""
-        readers, clock, yield_ = self.readers, time.perf_counter_ns, os.sched_yield
+        readers, clock = self.readers, time.perf_counter_ns
+        pause = _stay if self.hot else os.sched_yield  # between looks
         deadline = clock() + budget_ns
-        if self.hot:
-            while True:
-                for reader in readers:
-                    if reader.available():
-                        return True
-                if clock() >= deadline:
-                    return False
         while True:
             for reader in readers:
                 if reader.available():
                     return True
             if clock() >= deadline:
                 return False
-            yield_()
+            pause()
 
     def _park(self, timeout_s: float) -> None:
         readers = self.readers

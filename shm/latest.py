@@ -87,7 +87,6 @@ class Board:
         self._key = struct.Struct(fmt)
         self._key_off = key_off
         self._dtype = dtype
-        self._stride = stride
         self._words = stride // 8
         self._out = memoryview(bytearray(rs))
         self.get: Callable[[int], memoryview | None] = self._make_get()
