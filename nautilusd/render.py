@@ -12,7 +12,7 @@ from typing import Any
 ENGINE_COLUMNS = ("ENGINE", "STATE", "PID", "CPUS", "UPTIME", "RESTARTS", "LAST EXIT",
                   "HB AGE", "READY", "IN", "OUT", "ERR")
 RING_COLUMNS = ("RING", "POLICY", "WRITER", "CAPACITY", "CURSOR", "FILL", "RATE/S",
-                "OVERRUNS", "BP WAITS")
+                "OVERRUNS", "BP WAITS", "BOARD")
 READER_COLUMNS = ("RING", "READER", "PID", "CURSOR", "LAG", "LOST", "PARKED", "ACTIVE")
 
 
@@ -57,7 +57,7 @@ def ring_rows(rings: list[dict[str, Any]]) -> tuple[list[list[Any]], list[list[A
         main.append([r.get("name"), r.get("policy"), r.get("writer", r.get("writer_pid", "-")),
                      r.get("capacity"), r.get("cursor"), f"{100 * (r.get('fill') or 0):.1f}%",
                      "-" if rate is None else f"{rate:,.0f}", r.get("overruns", 0),
-                     r.get("backpressure_waits", 0)])
+                     r.get("backpressure_waits", 0), r.get("latest_slots") or "-"])
         for rd in r.get("readers", []):
             if "name" not in rd and not rd.get("active", True):
                 continue  # a spare slot no configured reader uses

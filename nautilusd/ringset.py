@@ -71,7 +71,8 @@ class RingSet:
         rows = []
         for name, ring in self.rings.items():
             stats = ring_stats(ring.name, directory=self.directory)
-            rows.append({**stats, "name": name, "segment": stats.get("name", ring.name)})
+            rows.append({**stats, "name": name, "segment": stats.get("name", ring.name),
+                         "latest_slots": ring.latest_slots})
         return rows
 
     def release_reader_slots(self, engine: str, topology: Topology) -> list[dict[str, Any]]:

@@ -93,7 +93,7 @@ class FakeSupervisor:
             raise self.raise_on_status
         rings = [{"name": "ticks", "capacity": 1024, "policy": "overwrite", "writer": "marketdata",
                   "writer_pid": 1000, "cursor": 500, "published_total": 500,
-                  "backpressure_waits": 0, "readers": [
+                  "backpressure_waits": 0, "latest_slots": 4, "readers": [
                       {"index": 0, "name": "strategy", "pid": 1001, "active": True,
                        "cursor": 256, "lag": 244, "lost": 2, "parked": False}]}]
         return {"daemon": {"pid": os.getpid(), "instance": "test", "uptime_s": 2.0,

@@ -33,6 +33,7 @@ def test_create_when_topology_has_rings_makes_each_and_destroy_removes_all(shm_d
         assert (shm_dir / paths.ring_segment("rs", "ticks")).exists()
         stats = {s["name"]: s for s in rings.stats()}
         assert stats["ticks"]["capacity"] == 1024 and stats["orders"]["capacity"] == 256
+        assert stats["ticks"]["latest_slots"] == stats["orders"]["latest_slots"] == 0
     finally:
         rings.destroy()
     assert not list(shm_dir.iterdir())

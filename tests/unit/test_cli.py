@@ -102,7 +102,7 @@ def test_rings_when_requested_prints_ring_and_reader_tables(runtime_dir: Path) -
         code, out, _ = run(runtime_dir, "rings")
     assert code == 0 and "FILL" in out and "LAG" in out
     ring_line = next(line for line in out.splitlines() if line.startswith("ticks  overwrite"))
-    assert "23.8%" in ring_line
+    assert "23.8%" in ring_line and "BOARD" in out and ring_line.split()[-1] == "4"
 
 
 def test_reload_when_config_unreadable_exits_1_and_keeps_running(runtime_dir: Path) -> None:
