@@ -7,6 +7,7 @@ reader" and gets a ParamError naming what it found when the wiring does not fit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,25 @@ def quiet(ctx: Any, reader: Any) -> Any:
         if found is reader:
             del ctx.readers[name]
     return reader
+
+
+def tick_quotes(ctx: Any, wake_on_ticks: bool) -> tuple[Any, Callable[[int], Any] | None]:
+    """The engine's tick reader, and the quote look-up it should use instead of reading ticks:
+    `latest(symbol_id)` of the ring's latest-value board when ticks do not wake the engine and
+    the ring keeps one, else None (read the ticks). Unless ticks wake it, the reader is made
+    quiet (see `quiet`; the caller closes it)."""
+    from shm.layout import TICK
+
+    ticks = one_reader(ctx, TICK)
+    if wake_on_ticks:
+        return ticks, None
+    quiet(ctx, ticks)
+    return ticks, ticks.latest if getattr(ticks, "latest_slots", 0) > 0 else None
+
+
+def no_ticks() -> int:
+    """The tick reading of an engine that looks quotes up on the board: none (0 records)."""
+    return 0
 
 
 def _kind(dtype: np.dtype) -> str:

@@ -18,9 +18,9 @@ from engines._params import parse_params
 from engines._persist import StateFile
 from engines._records import DECISION_S, FILL_S, TICK_S, TOUCH_OFFSET, TOUCH_S
 from engines._signal import COUNTER_MASK
-from engines._wiring import one_reader, one_writer, quiet
+from engines._wiring import no_ticks, one_reader, one_writer, tick_quotes
 from engines.base import Engine
-from shm.layout import DECISION, FILL, TICK
+from shm.layout import DECISION, FILL
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 W_DUPLICATES = W_CUSTOM0
@@ -51,13 +51,9 @@ class ExecutionEngine(Engine):
 
     def on_start(self) -> None:
         self.p = parse_params(ExecutionParams, self.ctx.params, f"engines.{self.ctx.name}")
-        self.ticks = one_reader(self.ctx, TICK)
-        if not self.p.wake_on_ticks:
-            quiet(self.ctx, self.ticks)
         # With a board, the venue looks up the touch of each symbol it trades: no tick is read.
-        board = not self.p.wake_on_ticks and getattr(self.ticks, "latest_slots", 0) > 0
-        self.latest = self.ticks.latest if board else None
-        self.read_ticks = self._skip_ticks if board else self._read_ticks
+        self.ticks, self.latest = tick_quotes(self.ctx, self.p.wake_on_ticks)
+        self.read_ticks = self._read_ticks if self.latest is None else no_ticks
         self.decisions = one_reader(self.ctx, DECISION)
         self.fills = one_writer(self.ctx, FILL)
         # No fill ever written on this ring: nothing can be filled twice, start clean.
@@ -144,11 +140,6 @@ class ExecutionEngine(Engine):
             if strategy_id < len(marks):
                 marks[strategy_id] = max(int(marks[strategy_id]), order_id & COUNTER_MASK)
         self.hwm.arrays["high_water"][:] = marks
-
-    @staticmethod
-    def _skip_ticks() -> int:
-        """Board mode: no tick is read (the cursor follows the writer when idle)."""
-        return 0
 
     def _quotes_from_board(self) -> None:
         """The touch of every symbol with an order waiting (latency) or resting, from the

@@ -26,11 +26,11 @@ from engines._risk_checks import (
     state_layout,
 )
 from engines._signal import COUNTER_MASK
-from engines._wiring import Every, one_reader, one_writer, quiet, readers_of
+from engines._wiring import Every, no_ticks, one_writer, readers_of, tick_quotes
 from engines.base import Engine
 from engines.service import ServiceServer, service_endpoint
 from shm import layout
-from shm.layout import DECISION, ORDER, TICK, VERDICT_APPROVED, VERDICT_REJECTED
+from shm.layout import DECISION, ORDER, VERDICT_APPROVED, VERDICT_REJECTED
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
@@ -63,13 +63,9 @@ class RiskEngine(Engine):
         self.p = parse_params(RiskParams, self.ctx.params, f"engines.{self.ctx.name}")
         limits = RiskLimits(**{f.name: getattr(self.p, f.name)
                                for f in dataclasses.fields(RiskLimits)})
-        self.ticks = one_reader(self.ctx, TICK)
-        if not self.p.wake_on_ticks:
-            quiet(self.ctx, self.ticks)
         # With a board, an order's mid is looked up as it is checked: no tick is read at all.
-        board = not self.p.wake_on_ticks and getattr(self.ticks, "latest_slots", 0) > 0
-        self.latest = self.ticks.latest if board else None
-        self.read_ticks = self._skip_ticks if board else self._read_ticks
+        self.ticks, self.latest = tick_quotes(self.ctx, self.p.wake_on_ticks)
+        self.read_ticks = self._read_ticks if self.latest is None else no_ticks
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
         self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
@@ -130,11 +126,6 @@ class RiskEngine(Engine):
         self.idle_since_ns = now
         return n_ticks
 
-    @staticmethod
-    def _skip_ticks() -> int:
-        """Board mode: no tick is read (the cursor follows the writer when idle)."""
-        return 0
-
     def _mids_from_board(self) -> None:
         """Every symbol's mid from the board (before a vectorised batch)."""
         latest, mids, unpack = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
@@ -183,6 +174,7 @@ class RiskEngine(Engine):
         buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_S.pack_into
         marks, n_marks = decided.marks, decided.size  # DecidedIds.seen/mark, inlined
         latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
+        n_symbols = self.state.n_symbols
         now, out, rejected = time.time_ns(), 0, 0
         for _ in range(n):
             record = read_one()
@@ -194,7 +186,7 @@ class RiskEngine(Engine):
             if known and counter <= marks[strat]:
                 decided.duplicates += 1
                 continue
-            if latest is not None and (quote := latest(sym)) is not None:
+            if latest is not None and sym < n_symbols and (quote := latest(sym)) is not None:
                 bid, ask = mid_of(quote, TOUCH_OFFSET)  # this symbol's quote, now
                 mids[sym] = (bid + ask) * 0.5
             code = check(strat, sym, side, qty, price, ts)

@@ -383,3 +383,24 @@ def test_engine_when_ticks_ring_has_board_checks_each_order_against_latest_quote
         assert eng.ticks.available() == 0 and eng.ticks.lost == 0
         out.close()
         h.stop(eng)
+
+
+@pytest.mark.timeout(30)
+def test_engine_when_board_wider_than_symbol_table_rejects_unknown_symbol_invalid(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """A board with more slots than risk's symbols (a mismatched topology): an order for a
+    symbol past risk's table is rejected INVALID, never an IndexError in the engine."""
+    with Harness(shm_dir, runtime_dir, RISK_RINGS, latest=("ticks",), latest_slots=4) as h:
+        out = h.reader("decisions", 1)
+        eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
+        tick = np.zeros(1, TICK)
+        tick["seq"], tick["symbol_id"], tick["bid"], tick["ask"] = 1, 3, 9.99, 10.01
+        h.writer("ticks").write(tick)
+        order = _orders([(1, 3, 1, 10, 10.0, time.time_ns())])
+        order["order_id"] = (1 << 40) | 1
+        h.writer("orders").write(order)
+        _until(lambda: out.available() == 1, eng)
+        assert out.read(4)["reason"].tolist() == [REASON_INVALID]
+        out.close()
+        h.stop(eng)
