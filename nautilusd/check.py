@@ -60,7 +60,7 @@ def explain(topology: Topology) -> dict[str, Any]:
             for g in topology.groups.values()
         },
         "engines": [_engine(topology.engines[n], free) for n in start_order(topology)],
-        "rings": [_ring(r, latest_slots(r, topology)) for r in topology.rings.values()],
+        "rings": [_ring(r, latest_slots(r, topology.symbols)) for r in topology.rings.values()],
     }
 
 

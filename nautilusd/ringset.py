@@ -30,9 +30,9 @@ def _max_readers(ring: RingConfig) -> int:
     return max(8, len(ring.readers))
 
 
-def latest_slots(ring: RingConfig, topology: Topology) -> int:
+def latest_slots(ring: RingConfig, symbols: tuple[str, ...]) -> int:
     """Board slots of a `latest` ring: one per symbol of the topology (at least one)."""
-    return max(len(topology.symbols), 1) if ring.latest else 0
+    return max(len(symbols), 1) if ring.latest else 0
 
 
 class RingSet:
@@ -58,7 +58,7 @@ class RingSet:
                     paths.ring_segment(instance, ring.name), record_dtype(ring.record),
                     ring.capacity, ring.policy.value, max_readers=_max_readers(ring),
                     directory=directory, block_timeout_ms=ring.block_timeout_ms,
-                    readers=len(ring.readers), latest_slots=latest_slots(ring, topology),
+                    readers=len(ring.readers), latest_slots=latest_slots(ring, topology.symbols),
                 )
         except BaseException:
             for ring_obj in made.values():
@@ -116,7 +116,7 @@ def adopt_rings(topology: Topology, directory: Path) -> dict[str, Ring]:
     adopted: dict[str, Ring] = {}
     for ring in topology.rings.values():
         seg = _attach_matching(paths.ring_segment(topology.supervisor.instance, ring.name),
-                               ring, directory, latest_slots(ring, topology))
+                               ring, directory, latest_slots(ring, topology.symbols))
         if seg is not None:
             adopted[ring.name] = _take_over(seg, ring)
     return adopted

@@ -19,6 +19,7 @@ from engines.runner import LaunchSpec
 from engines.runner import run as run_engine
 from nautilusd.config import EngineConfig, RingConfig, RingPolicy, SpinKind, WaitKind
 from nautilusd.forkserver import apply_nice
+from nautilusd.ringset import latest_slots
 from shm.layout import RECORDS
 from shm.ring import Ring
 from shm.status import StatusTable
@@ -82,7 +83,7 @@ class Rig:
             self.segments[r.name] = Ring.create(
                 self.prefix + r.name, RECORDS[r.record], r.capacity, r.policy.value,
                 directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers),
-                latest_slots=max(len(symbols), 1) if r.latest else 0)
+                latest_slots=latest_slots(r, symbols))
         self.procs: dict[str, Any] = {}
         self._mp = multiprocessing.get_context("fork")
 
