@@ -4,9 +4,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The ring suites run twice: on the compiled one-record paths (shm/_native.c, with the rest of
+# the suite) and again on the Python ones.
+RING_SUITES := tests/unit/test_ring.py tests/unit/test_latest_board.py \
+	tests/property/test_ring_model.py tests/property/test_latest_model.py \
+	tests/property/test_hostile_rings.py
+
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py shm/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -19,6 +25,7 @@ test: $(STAMP)
 	$(BIN)/ruff check nautilusd engines shm tests
 	$(BIN)/mypy shm
 	$(BIN)/pytest
+	NAUTILUSD_PURE_PYTHON=1 $(BIN)/pytest -q $(RING_SUITES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check nautilusd engines shm tests
@@ -28,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/nautilusctl bench rings --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info shm/*.so .pytest_cache .mypy_cache .ruff_cache

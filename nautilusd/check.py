@@ -15,6 +15,7 @@ from nautilusd.configload import default_host_cpus, load_config, start_order
 from nautilusd.errors import ConfigError
 from nautilusd.paths import default_runtime_dir
 from nautilusd.ringset import latest_slots
+from shm import _fastpath
 from shm.layout import RECORDS
 
 EXIT_OK = 0
@@ -61,6 +62,8 @@ def explain(topology: Topology) -> dict[str, Any]:
         },
         "engines": [_engine(topology.engines[n], free) for n in start_order(topology)],
         "rings": [_ring(r, latest_slots(r, topology.symbols)) for r in topology.rings.values()],
+        # which one-record ring paths this install runs (shm._fastpath): compiled or python
+        "ring_paths": "compiled" if _fastpath.NATIVE else "python",
     }
 
 
@@ -95,6 +98,12 @@ def _ring(ring: RingConfig, slots: int) -> dict[str, Any]:
     }
 
 
+_RING_PATHS = {
+    "compiled": "compiled (shm/_native.c)",
+    "python": "python (the compiled paths are not built, or NAUTILUSD_PURE_PYTHON is set)",
+}
+
+
 def _nice(nice: int | None) -> str:
     return "" if nice is None else f"  nice {nice}"
 
@@ -113,6 +122,7 @@ def render(doc: dict[str, Any]) -> str:
         f"instance     {doc['instance']}",
         f"runtime dir  {doc['runtime_dir']}",
         f"own cpus     {_cpus(doc['supervisor_cpus']) or 'not pinned'}",
+        f"ring paths   {_RING_PATHS[doc['ring_paths']]}",
         "",
         "engines, in start order:",
     ]

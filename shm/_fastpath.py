@@ -1,19 +1,105 @@
-"""The one-record hot paths of rings: `write_bytes`, `read_one` and `available`, built as
-closures.
+"""The one-record hot paths of rings: `write_bytes`, `read_one` and `available`.
 
-Closure cells and list items cost a fraction of attribute and memoryview lookups, so each
-factory binds everything a call needs once; the classes in writer.py and reader.py use them.
-`views` is the per-record view table of _control.record_views, or None for a ring too large
-for one: those closures slice `body` inline (a slice costs less than any method call).
-Each factory returns one of two near-identical closures rather than one with a branch on
-`views`: the test would run on every record of the hottest path. Keep the pairs in step.
+Two implementations of one protocol. The compiled one (shm/_native.c, built when the package
+is installed) is used when it imports; the Python closures below are the reference and the
+fallback (`NAUTILUSD_PURE_PYTHON=1` in the environment forces them; `NATIVE` says which is in
+use, and `nautilusd check` prints it). Tests run the ring suites against both.
+
+The Python closures bind everything a call needs once: closure cells and list items cost a
+fraction of attribute and memoryview lookups. `views` is the per-record view table of
+_control.record_views, or None for a ring too large for one: those closures slice `body`
+inline (a slice costs less than any method call). Each factory returns one of two
+near-identical closures rather than one with a branch on `views`: the test would run on every
+record of the hottest path. Keep the pairs in step.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 RecordBytes = bytes | bytearray | memoryview
+ReadOne = Callable[[], memoryview | None]
+Available = Callable[[], int]
+WriteBytes = Callable[[RecordBytes], bool]
+
+
+def _load_native() -> ModuleType | None:
+    if os.environ.get("NAUTILUSD_PURE_PYTHON"):
+        return None
+    try:
+        return importlib.import_module("shm._native")
+    except ImportError:
+        return None
+
+
+_native = _load_native()
+NATIVE = _native is not None
+
+
+def use_native(flag: bool) -> bool:
+    """Choose the implementation for rings attached from now on (tests compare the two);
+    returns whether the compiled one is in use (False when it is not built)."""
+    global _native, NATIVE
+    _native = _load_native() if flag else None
+    NATIVE = _native is not None
+    return NATIVE
+
+
+def native_board(region: memoryview, out: memoryview, slots: int, words: int, record_size: int,
+                 key_off: int, key_size: int) -> Any:
+    """The compiled get/put of a latest-value board, or None when the Python ones run."""
+    if _native is None:
+        return None
+    return _native.board(region, out, slots, words, record_size, key_off, key_size)
+
+
+def writer_path(block: bool, w: memoryview, st: list[int], body: memoryview, rs: int,
+                views: list[memoryview] | None, mask: int, cap: int, gate: int,
+                refresh: Callable[[], int], wake: Callable[[], None], multi: bool,
+                board: Any = None) -> WriteBytes:
+    """A writer's `write_bytes`; `board` (a shm.latest.Board or None) gets every record."""
+    if _native is not None:
+        nb = None if board is None else board.native
+        if board is None or nb is not None:
+            if block:
+                return _native.block_write_bytes(  # type: ignore[no-any-return]
+                    w, st, body, rs, views, mask, cap, gate, refresh, wake, multi, nb)
+            return _native.overwrite_write_bytes(  # type: ignore[no-any-return]
+                w, st, body, rs, views, mask, wake, multi, nb)
+    write = (block_write_bytes(w, st, body, rs, views, mask, cap, gate, refresh, wake, multi)
+             if block else overwrite_write_bytes(w, st, body, rs, views, mask, wake, multi))
+    return write if board is None else _with_board(write, board.put)
+
+
+def reader_paths(block: bool, w: memoryview, r: memoryview, st: list[int], body: memoryview,
+                 rs: int, views: list[memoryview] | None, mask: int, cap: int, one: memoryview,
+                 resync: Callable[[int], int]) -> tuple[ReadOne, Available]:
+    """A reader's `read_one` and `available`."""
+    if _native is not None:
+        if block:
+            return _native.block_reader(w, r, st, body, rs, views, mask)  # type: ignore[no-any-return]
+        return _native.overwrite_reader(  # type: ignore[no-any-return]
+            w, r, st, body, rs, views, mask, cap, one, resync)
+    if block:
+        return block_read_one(w, r, st, body, rs, views, mask), block_available(w, st)
+    return (overwrite_read_one(w, r, st, body, rs, views, mask, cap, one, resync),
+            overwrite_available(w, st, cap))
+
+
+def _with_board(write_bytes: WriteBytes, put: Callable[[RecordBytes], None]) -> WriteBytes:
+    """write_bytes that also makes each record written its symbol's latest."""
+
+    def write_bytes_and_post(b: RecordBytes) -> bool:
+        if write_bytes(b):
+            put(b)
+            return True
+        return False
+
+    return write_bytes_and_post
 
 
 def block_write_bytes(

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from shm._fastpath import native_board
 from shm.errors import ShmError
 
 KEY_FIELD = "symbol_id"
@@ -89,8 +90,14 @@ class Board:
         self._dtype = dtype
         self._words = stride // 8
         self._out = memoryview(bytearray(rs))
-        self.get: Callable[[int], memoryview | None] = self._make_get()
-        self.put: Callable[[bytes | bytearray | memoryview], None] = self._make_put()
+        # The compiled get/put (shm._fastpath) when built, else the Python closures below;
+        # writers post through `native` inside their compiled write_bytes.
+        self.native = native_board(region, self._out, int(slots), self._words, int(rs),
+                                   key_off, self._key.size)
+        self.get: Callable[[int], memoryview | None] = (
+            self._make_get() if self.native is None else self.native.get)
+        self.put: Callable[[bytes | bytearray | memoryview], None] = (
+            self._make_put() if self.native is None else self.native.put)
 
     @classmethod
     def of(cls, buf: memoryview, total_bytes: int, data_offset: int, capacity: int,
@@ -162,6 +169,12 @@ class Board:
             put(rows[k].data)
 
     def release(self) -> None:
+        self.native = None
+        self.get = self.put = _released
         self._out.release()
         self._seq.release()
         self._region.release()
+
+
+def _released(*_: object) -> None:
+    raise ValueError("the latest-value board was released (its ring was closed)")

@@ -16,12 +16,7 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import (
-    block_available,
-    block_read_one,
-    overwrite_available,
-    overwrite_read_one,
-)
+from shm._fastpath import reader_paths
 from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
 from shm.latest import Board
@@ -60,8 +55,17 @@ class RingReader:
         # The next position to deliver, in a list (cheaper than a memoryview item in the hot
         # path). R_CURSOR in shm equals it, or trails it by the one record read_one() lent.
         self._st = [int(self._r[c.R_CURSOR])]
-        self.read_one: Callable[[], memoryview | None] = self._make_read_one()
-        self.available: Callable[[], int] = self._make_available()
+        # read_one() -> memoryview | None: the next record's bytes and advance(1); None when
+        # nothing is available. The bytes stay valid until the next read_one, read, advance,
+        # wait, park or close call (under `block` they are the ring slot itself, lent to the
+        # caller and released then: a crash in between re-delivers that one record).
+        # available() -> int: records published and not yet consumed by this reader (at most
+        # the capacity on an overwrite ring). Both from shm._fastpath.
+        self.read_one: Callable[[], memoryview | None]
+        self.available: Callable[[], int]
+        self.read_one, self.available = reader_paths(
+            self.policy is c.Policy.BLOCK, self._w, self._r, self._st, self._body, self._rs,
+            self._views, self._mask, self._cap, self._one, self._resync)
         # The ring's latest-value board (shm.latest): latest(symbol_id) -> that symbol's last
         # record (bytes valid until the next latest call) or None; latest_slots 0 = no board.
         self._board = Board.of(seg.buf, h.total_bytes, h.data_offset, h.capacity, dtype)
@@ -87,21 +91,13 @@ class RingReader:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _make_available(self) -> Callable[[], int]:
-        """Build `available() -> int`: records published and not yet consumed by this reader
-        (at most the capacity on an overwrite ring). A closure, bound on the instance."""
-        return block_available(self._w, self._st)
-
     def read(self, max_n: int) -> np.ndarray:
         """Up to `max_n` available records, stopping at the wrap point; zero-length if none."""
         raise NotImplementedError
 
-    def _make_read_one(self) -> Callable[[], memoryview | None]:
-        """Build `read_one() -> memoryview | None`: the next record's bytes and advance(1);
-        None when nothing is available. The bytes stay valid until the next read_one, read,
-        advance, wait, park or close call (under `block` they are the ring slot itself, lent to
-        the caller and released then: a crash in between re-delivers that one record)."""
-        raise NotImplementedError
+    def _resync(self, end: int) -> int:
+        """Skip what the writer lapped (overwrite rings); returns the oldest position intact."""
+        return self._st[0]
 
     def skip_to_end(self) -> int:
         """Consume everything published without reading it (a reader that only looks at the
@@ -246,11 +242,6 @@ class _BlockReader(RingReader):
         n = min(n, max_n, self._cap - idx)
         return self._records[idx : idx + n]
 
-    def _make_read_one(self) -> Callable[[], memoryview | None]:
-        return block_read_one(
-            self._w, self._r, self._st, self._body, self._rs, self._views, self._mask
-        )
-
 
 class _OverwriteReader(RingReader):
     def __init__(
@@ -259,9 +250,6 @@ class _OverwriteReader(RingReader):
         self._copy = np.zeros(seg.header.capacity, dtype=dtype)
         self._copy_bytes = self._copy.view(np.uint8)
         super().__init__(seg, dtype, index, wait)
-
-    def _make_available(self) -> Callable[[], int]:
-        return overwrite_available(self._w, self._st, self._cap)
 
     def _resync(self, end: int) -> int:
         """Skip what the writer lapped; returns the oldest position still intact."""
@@ -291,8 +279,3 @@ class _OverwriteReader(RingReader):
             return self._copy[skip:n]
         return self._copy[:n]
 
-    def _make_read_one(self) -> Callable[[], memoryview | None]:
-        return overwrite_read_one(
-            self._w, self._r, self._st, self._body, self._rs, self._views, self._mask,
-            self._cap, self._one, self._resync,
-        )

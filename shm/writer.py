@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import RecordBytes, block_write_bytes, overwrite_write_bytes
+from shm._fastpath import RecordBytes, writer_path
 from shm.doorbell import BellRinger
 from shm.errors import RingFullError, ShmError
 from shm.latest import Board
@@ -58,10 +58,12 @@ class RingWriter:
         self.refresh_gate()
         self._board = Board.of(seg.buf, h.total_bytes, h.data_offset, h.capacity, dtype)
         self.latest_slots = 0 if self._board is None else self._board.slots
-        write_bytes = self._make_write_bytes()
-        if self._board is not None:
-            write_bytes = _with_board(write_bytes, self._board.put)
-        self.write_bytes: Callable[[RecordBytes], bool] = write_bytes
+        # write_bytes(b) -> bool: one record from `b` (exactly record_size bytes), posted to
+        # the board too; False when a block ring is full (shm._fastpath).
+        self.write_bytes: Callable[[RecordBytes], bool] = writer_path(
+            self.policy is c.Policy.BLOCK, self._w, self._st, self._body, self._rs, self._views,
+            self._mask, self._cap, self._gate, self.refresh_gate, self._wake, self._multi,
+            self._board)
 
     @classmethod
     def attach(
@@ -205,11 +207,6 @@ class RingWriter:
             )
         return raw
 
-    def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
-        """Build `write_bytes(b) -> bool`: one record from `b` (exactly record_size bytes);
-        False when a block ring is full. A closure: locals cost less than attributes."""
-        raise NotImplementedError
-
     # -- readers ---------------------------------------------------------------------------------
 
     def _wake(self) -> None:
@@ -302,25 +299,8 @@ class RingWriter:
         self.close()
 
 
-def _with_board(write_bytes: Callable[[RecordBytes], bool],
-                put: Callable[[RecordBytes], None]) -> Callable[[RecordBytes], bool]:
-    """write_bytes that also makes each record written its symbol's latest."""
-
-    def write_bytes_and_post(b: RecordBytes) -> bool:
-        if write_bytes(b):
-            put(b)
-            return True
-        return False
-
-    return write_bytes_and_post
-
-
 class _BlockWriter(RingWriter):
-    def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
-        return block_write_bytes(
-            self._w, self._st, self._body, self._rs, self._views, self._mask, self._cap,
-            self._gate, self.refresh_gate, self._wake, self._multi,
-        )
+    pass
 
 
 class _OverwriteWriter(RingWriter):
@@ -338,9 +318,3 @@ class _OverwriteWriter(RingWriter):
 
     def claim(self, n: int, timeout_s: float | None = None) -> np.ndarray:
         return self.try_claim(n)  # type: ignore[return-value]
-
-    def _make_write_bytes(self) -> Callable[[RecordBytes], bool]:
-        return overwrite_write_bytes(
-            self._w, self._st, self._body, self._rs, self._views, self._mask, self._wake,
-            self._multi,
-        )

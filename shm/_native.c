@@ -1,0 +1,574 @@
+/* The one-record hot paths of rings and boards, compiled: the same protocol as the Python
+ * closures in shm/_fastpath.py and shm/latest.py, call for call.
+ *
+ * Each factory returns a bound method of a small object that keeps the same views, lists and
+ * callbacks the Python closure would keep. Every call takes its addresses from the live
+ * memoryviews it was given (PyMemoryView_GET_BUFFER), after checking they were not released,
+ * so a call after the ring was closed raises ValueError as the Python path does and never
+ * touches an unmapped page. Stores that publish (cursor, board sequence) are release stores,
+ * loads of the other party's cursor acquire loads: on x86-64 (TSO, see shm/platform.py) both
+ * are plain moves that the compiler may not reorder around the record copy.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define W_PUBLISHED 0
+#define W_CLAIM 1
+#define W_PARKED0 8
+#define R_CURSOR 0
+#define BOARD_FIRST_WORD 16 /* HEADER_BYTES / 8 */
+#define BOARD_READ_TRIES 4
+
+#define BARRIER() __asm__ __volatile__("" ::: "memory")
+
+static inline int64_t load_acquire(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void store_release(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+/* The address behind a memoryview, or NULL with ValueError when it was released. */
+static inline char *view_addr(PyObject *mv) {
+    if (((PyMemoryViewObject *)mv)->flags & _Py_MEMORYVIEW_RELEASED) {
+        PyErr_SetString(PyExc_ValueError, "operation forbidden on released memoryview object");
+        return NULL;
+    }
+    return (char *)PyMemoryView_GET_BUFFER(mv)->buf;
+}
+
+static int need_view(PyObject *obj, const char *what, Py_ssize_t min_len) {
+    if (!PyMemoryView_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a memoryview, not %.100s", what,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_buffer *b = PyMemoryView_GET_BUFFER(obj);
+    if (!PyBuffer_IsContiguous(b, 'C') || b->len < min_len) {
+        PyErr_Format(PyExc_ValueError, "%s must be a contiguous view of at least %zd bytes",
+                     what, min_len);
+        return -1;
+    }
+    return 0;
+}
+
+/* st is the Python side's one-item list holding the position. */
+static inline int st_get(PyObject *st, int64_t *out) {
+    PyObject *item = PyList_GET_ITEM(st, 0);
+    long long v = PyLong_AsLongLong(item);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static inline int st_set(PyObject *st, int64_t v) {
+    PyObject *item = PyLong_FromLongLong(v);
+    if (item == NULL)
+        return -1;
+    PyObject *old = PyList_GET_ITEM(st, 0);
+    PyList_SET_ITEM(st, 0, item);
+    Py_DECREF(old);
+    return 0;
+}
+
+static int need_st(PyObject *st) {
+    if (!PyList_CheckExact(st) || PyList_GET_SIZE(st) != 1) {
+        PyErr_SetString(PyExc_TypeError, "st must be a list of one int");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the latest-value board ------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *region; /* memoryview of the board (header + slots) */
+    PyObject *out;    /* memoryview of a bytearray of one record: what get() lends */
+    int64_t slots, words, rs, key_off, key_size;
+} BoardObject;
+
+static void board_dealloc(BoardObject *self) {
+    Py_XDECREF(self->region);
+    Py_XDECREF(self->out);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static inline void board_post(char *base, const BoardObject *b, const char *rec) {
+    uint64_t key = 0;
+    memcpy(&key, rec + b->key_off, (size_t)b->key_size); /* little-endian */
+    if (key >= (uint64_t)b->slots)
+        return; /* a symbol id past the board is not kept */
+    int64_t *seq = (int64_t *)base + BOARD_FIRST_WORD + (int64_t)key * b->words;
+    int64_t s = *seq | 1; /* odd: being written (already odd after a writer died mid-copy) */
+    store_release(seq, s);
+    BARRIER();
+    memcpy((char *)(seq + 1), rec, (size_t)b->rs);
+    store_release(seq, s + 1);
+}
+
+static PyObject *board_put(BoardObject *self, PyObject *record) {
+    char *base = view_addr(self->region);
+    if (base == NULL)
+        return NULL;
+    Py_buffer v;
+    if (PyObject_GetBuffer(record, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (v.len != self->rs) {
+        PyErr_Format(PyExc_ValueError, "a board record is %lld bytes, got %zd",
+                     (long long)self->rs, v.len);
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    board_post(base, self, (const char *)v.buf);
+    PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
+static PyObject *board_get(BoardObject *self, PyObject *arg) {
+    long long key = PyLong_AsLongLong(arg);
+    if (key == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    if (key < 0 || key >= self->slots)
+        Py_RETURN_NONE;
+    char *base = view_addr(self->region);
+    if (base == NULL)
+        return NULL;
+    char *out = view_addr(self->out);
+    if (out == NULL)
+        return NULL;
+    const int64_t *seq = (const int64_t *)base + BOARD_FIRST_WORD + key * self->words;
+    for (int i = 0; i < BOARD_READ_TRIES; i++) {
+        int64_t s = load_acquire(seq);
+        if (s & 1)
+            continue;
+        if (s == 0)
+            Py_RETURN_NONE;
+        memcpy(out, (const char *)(seq + 1), (size_t)self->rs);
+        BARRIER();
+        if (load_acquire(seq) == s) {
+            Py_INCREF(self->out);
+            return self->out;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef board_methods[] = {
+    {"get", (PyCFunction)board_get, METH_O,
+     "get(key) -> a copy of symbol key's latest record (valid until the next get), or None"},
+    {"put", (PyCFunction)board_put, METH_O, "put(record): make record its symbol's latest"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject BoardType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shm._native.Board",
+    .tp_basicsize = sizeof(BoardObject),
+    .tp_dealloc = (destructor)board_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The compiled get/put of a latest-value board (shm.latest.Board uses it).",
+    .tp_methods = board_methods,
+};
+
+/* board(region, out, slots, words, record_size, key_off, key_size) -> Board */
+static PyObject *make_board(PyObject *mod, PyObject *args) {
+    PyObject *region, *out;
+    long long slots, words, rs, key_off, key_size;
+    if (!PyArg_ParseTuple(args, "OOLLLLL", &region, &out, &slots, &words, &rs, &key_off,
+                          &key_size))
+        return NULL;
+    if (slots < 0 || words < 1 || rs < 1 || (words - 1) * 8 < rs || key_off < 0 ||
+        (key_size != 2 && key_size != 4 && key_size != 8) || key_off + key_size > rs) {
+        PyErr_SetString(PyExc_ValueError, "board geometry out of range");
+        return NULL;
+    }
+    if (need_view(region, "region", (BOARD_FIRST_WORD + slots * words) * 8) < 0 ||
+        need_view(out, "out", rs) < 0)
+        return NULL;
+    BoardObject *self = PyObject_New(BoardObject, &BoardType);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(region);
+    Py_INCREF(out);
+    self->region = region;
+    self->out = out;
+    self->slots = slots;
+    self->words = words;
+    self->rs = rs;
+    self->key_off = key_off;
+    self->key_size = key_size;
+    return (PyObject *)self;
+}
+
+/* ---- one ring party's one-record path --------------------------------------------------- */
+
+enum { BLOCK_WRITER, OVERWRITE_WRITER, BLOCK_READER, OVERWRITE_READER };
+
+typedef struct {
+    PyObject_HEAD
+    int kind, multi;
+    PyObject *w, *r, *st, *body, *views, *one; /* views and r may be None */
+    PyObject *refresh, *wake, *resync;          /* Python callables, called off the fast path */
+    BoardObject *board;                          /* writers: post each record (or NULL) */
+    int64_t rs, mask, cap, limit, end;
+} PathObject;
+
+static void path_dealloc(PathObject *self) {
+    Py_XDECREF(self->w);
+    Py_XDECREF(self->r);
+    Py_XDECREF(self->st);
+    Py_XDECREF(self->body);
+    Py_XDECREF(self->views);
+    Py_XDECREF(self->one);
+    Py_XDECREF(self->refresh);
+    Py_XDECREF(self->wake);
+    Py_XDECREF(self->resync);
+    Py_XDECREF((PyObject *)self->board);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static inline char *slot_addr(PathObject *self, int64_t pos) {
+    if (self->views != Py_None) /* the Python side's per-record views of the body */
+        return view_addr(PyList_GET_ITEM(self->views, pos & self->mask));
+    char *body = view_addr(self->body);
+    return body == NULL ? NULL : body + (pos & self->mask) * self->rs;
+}
+
+static PyObject *call_int(PyObject *fn, PyObject *arg, int64_t *out) {
+    PyObject *res = arg == NULL ? PyObject_CallNoArgs(fn) : PyObject_CallOneArg(fn, arg);
+    if (res == NULL)
+        return NULL;
+    long long v = PyLong_AsLongLong(res);
+    Py_DECREF(res);
+    if (v == -1 && PyErr_Occurred())
+        return NULL;
+    *out = (int64_t)v;
+    return Py_None; /* borrowed: success */
+}
+
+static PyObject *path_write_bytes(PathObject *self, PyObject *b) {
+    int64_t *w = (int64_t *)view_addr(self->w);
+    if (w == NULL)
+        return NULL;
+    Py_buffer v;
+    if (PyObject_GetBuffer(b, &v, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (v.len != self->rs) {
+        PyErr_Format(PyExc_ValueError, "a record of this ring is %lld bytes, got %zd",
+                     (long long)self->rs, v.len);
+        goto fail;
+    }
+    int64_t pos;
+    if (st_get(self->st, &pos) < 0)
+        goto fail;
+    if (self->kind == BLOCK_WRITER) {
+        if (pos >= self->limit) {
+            int64_t gate;
+            if (call_int(self->refresh, NULL, &gate) == NULL)
+                goto fail;
+            self->limit = gate + self->cap;
+            if (pos >= self->limit) {
+                PyBuffer_Release(&v);
+                Py_RETURN_FALSE;
+            }
+        }
+    } else if (w[W_CLAIM] <= pos) { /* claim first: a reader copying this slot drops it */
+        store_release(&w[W_CLAIM], pos + 1);
+        BARRIER();
+    }
+    char *slot = slot_addr(self, pos);
+    if (slot == NULL)
+        goto fail;
+    memcpy(slot, v.buf, (size_t)self->rs);
+    pos += 1;
+    if (st_set(self->st, pos) < 0)
+        goto fail;
+    store_release(&w[W_PUBLISHED], pos); /* the publishing store */
+    if (self->board != NULL) {
+        char *base = view_addr(self->board->region);
+        if (base == NULL)
+            goto fail;
+        board_post(base, self->board, (const char *)v.buf);
+    }
+    PyBuffer_Release(&v);
+    if (load_acquire(&w[W_PARKED0]) || self->multi) { /* somebody sleeps on a doorbell */
+        PyObject *res = PyObject_CallNoArgs(self->wake);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+    }
+    Py_RETURN_TRUE;
+fail:
+    PyBuffer_Release(&v);
+    return NULL;
+}
+
+static PyObject *path_read_one(PathObject *self, PyObject *unused) {
+    int64_t *w = (int64_t *)view_addr(self->w);
+    if (w == NULL)
+        return NULL;
+    int64_t *r = (int64_t *)view_addr(self->r);
+    if (r == NULL)
+        return NULL;
+    int64_t pos;
+    if (self->kind == BLOCK_READER) {
+        if (st_get(self->st, &pos) < 0)
+            return NULL;
+        store_release(&r[R_CURSOR], pos); /* release the record lent by the previous call */
+        if (pos >= self->end) {
+            self->end = load_acquire(&w[W_PUBLISHED]);
+            if (pos >= self->end)
+                Py_RETURN_NONE;
+        }
+        if (st_set(self->st, pos + 1) < 0)
+            return NULL;
+        if (self->views != Py_None) { /* zero-copy: the writer cannot reuse it until released */
+            PyObject *view = PyList_GET_ITEM(self->views, pos & self->mask);
+            Py_INCREF(view);
+            return view;
+        }
+        Py_ssize_t off = (Py_ssize_t)((pos & self->mask) * self->rs);
+        return PySequence_GetSlice(self->body, off, off + (Py_ssize_t)self->rs);
+    }
+    char *one = view_addr(self->one);
+    if (one == NULL)
+        return NULL;
+    for (;;) { /* overwrite: copy, keep it only if the writer did not lap it meanwhile */
+        if (st_get(self->st, &pos) < 0)
+            return NULL;
+        int64_t end = load_acquire(&w[W_PUBLISHED]);
+        if (pos >= end)
+            Py_RETURN_NONE;
+        char *slot = slot_addr(self, pos);
+        if (slot == NULL)
+            return NULL;
+        memcpy(one, slot, (size_t)self->rs);
+        BARRIER();
+        if (load_acquire(&w[W_CLAIM]) - self->cap <= pos) {
+            if (st_set(self->st, pos + 1) < 0)
+                return NULL;
+            store_release(&r[R_CURSOR], pos + 1);
+            Py_INCREF(self->one);
+            return self->one;
+        }
+        PyObject *arg = PyLong_FromLongLong(end);
+        if (arg == NULL)
+            return NULL;
+        int64_t ignored;
+        PyObject *ok = call_int(self->resync, arg, &ignored);
+        Py_DECREF(arg);
+        if (ok == NULL)
+            return NULL;
+    }
+}
+
+static PyObject *path_available(PathObject *self, PyObject *unused) {
+    int64_t *w = (int64_t *)view_addr(self->w);
+    if (w == NULL)
+        return NULL;
+    int64_t pos;
+    if (st_get(self->st, &pos) < 0)
+        return NULL;
+    int64_t n = load_acquire(&w[W_PUBLISHED]) - pos;
+    if (self->kind == OVERWRITE_READER && n > self->cap)
+        n = self->cap;
+    return PyLong_FromLongLong(n);
+}
+
+static PyMethodDef path_methods[] = {
+    {"write_bytes", (PyCFunction)path_write_bytes, METH_O, "write_bytes(b) -> bool"},
+    {"read_one", (PyCFunction)path_read_one, METH_NOARGS, "read_one() -> memoryview | None"},
+    {"available", (PyCFunction)path_available, METH_NOARGS, "available() -> int"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject PathType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "shm._native.Path",
+    .tp_basicsize = sizeof(PathObject),
+    .tp_dealloc = (destructor)path_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One ring party's compiled one-record path (see shm._fastpath).",
+    .tp_methods = path_methods,
+};
+
+static PathObject *new_path(int kind, PyObject *w, PyObject *r, PyObject *st, PyObject *body,
+                            PyObject *views, long long rs, long long mask, long long cap) {
+    if (need_view(w, "w", (W_PARKED0 + 1) * 8) < 0 || need_st(st) < 0 ||
+        need_view(body, "body", rs * (mask + 1)) < 0)
+        return NULL;
+    if (r != Py_None && need_view(r, "r", 8) < 0)
+        return NULL;
+    if (rs < 1 || mask < 0 || ((mask + 1) & mask) != 0 || cap != mask + 1) {
+        PyErr_SetString(PyExc_ValueError, "ring geometry out of range");
+        return NULL;
+    }
+    if (views != Py_None) {
+        if (!PyList_CheckExact(views) || PyList_GET_SIZE(views) != cap) {
+            PyErr_SetString(PyExc_TypeError, "views must be None or a list of one view per slot");
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < cap; i++)
+            if (need_view(PyList_GET_ITEM(views, i), "views[i]", rs) < 0)
+                return NULL;
+    }
+    PathObject *self = PyObject_New(PathObject, &PathType);
+    if (self == NULL)
+        return NULL;
+    self->kind = kind;
+    self->multi = 0;
+    Py_INCREF(w);
+    Py_INCREF(r);
+    Py_INCREF(st);
+    Py_INCREF(body);
+    Py_INCREF(views);
+    self->w = w;
+    self->r = r;
+    self->st = st;
+    self->body = body;
+    self->views = views;
+    self->one = self->refresh = self->wake = self->resync = NULL;
+    self->board = NULL;
+    self->rs = rs;
+    self->mask = mask;
+    self->cap = cap;
+    self->limit = self->end = 0;
+    return self;
+}
+
+static PyObject *bound(PathObject *self, const char *name) {
+    if (self == NULL)
+        return NULL;
+    PyObject *method = PyObject_GetAttrString((PyObject *)self, name);
+    Py_DECREF(self);
+    return method;
+}
+
+static int attach_board(PathObject *self, PyObject *board) {
+    if (board == Py_None)
+        return 0;
+    if (!PyObject_TypeCheck(board, &BoardType)) {
+        PyErr_SetString(PyExc_TypeError, "board must be None or a shm._native.Board");
+        return -1;
+    }
+    Py_INCREF(board);
+    self->board = (BoardObject *)board;
+    return 0;
+}
+
+/* block_write_bytes(w, st, body, rs, views, mask, cap, gate, refresh, wake, multi, board) */
+static PyObject *block_write_bytes(PyObject *mod, PyObject *args) {
+    PyObject *w, *st, *body, *views, *refresh, *wake, *board;
+    long long rs, mask, cap, gate;
+    int multi;
+    if (!PyArg_ParseTuple(args, "OOOLOLLLOOpO", &w, &st, &body, &rs, &views, &mask, &cap, &gate,
+                          &refresh, &wake, &multi, &board))
+        return NULL;
+    PathObject *self = new_path(BLOCK_WRITER, w, Py_None, st, body, views, rs, mask, cap);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(refresh);
+    Py_INCREF(wake);
+    self->refresh = refresh;
+    self->wake = wake;
+    self->multi = multi;
+    self->limit = gate + cap;
+    if (attach_board(self, board) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return bound(self, "write_bytes");
+}
+
+/* overwrite_write_bytes(w, st, body, rs, views, mask, wake, multi, board) */
+static PyObject *overwrite_write_bytes(PyObject *mod, PyObject *args) {
+    PyObject *w, *st, *body, *views, *wake, *board;
+    long long rs, mask;
+    int multi;
+    if (!PyArg_ParseTuple(args, "OOOLOLOpO", &w, &st, &body, &rs, &views, &mask, &wake, &multi,
+                          &board))
+        return NULL;
+    PathObject *self = new_path(OVERWRITE_WRITER, w, Py_None, st, body, views, rs, mask, mask + 1);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(wake);
+    self->wake = wake;
+    self->multi = multi;
+    if (attach_board(self, board) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return bound(self, "write_bytes");
+}
+
+/* block_reader(w, r, st, body, rs, views, mask) -> (read_one, available) */
+static PyObject *block_reader(PyObject *mod, PyObject *args) {
+    PyObject *w, *r, *st, *body, *views;
+    long long rs, mask;
+    if (!PyArg_ParseTuple(args, "OOOOLOL", &w, &r, &st, &body, &rs, &views, &mask))
+        return NULL;
+    if (r == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "r must be the reader slot's view");
+        return NULL;
+    }
+    PathObject *self = new_path(BLOCK_READER, w, r, st, body, views, rs, mask, mask + 1);
+    if (self == NULL)
+        return NULL;
+    PyObject *res = Py_BuildValue("(NN)", PyObject_GetAttrString((PyObject *)self, "read_one"),
+                                  PyObject_GetAttrString((PyObject *)self, "available"));
+    Py_DECREF(self);
+    return res;
+}
+
+/* overwrite_reader(w, r, st, body, rs, views, mask, cap, one, resync) -> (read_one, available) */
+static PyObject *overwrite_reader(PyObject *mod, PyObject *args) {
+    PyObject *w, *r, *st, *body, *views, *one, *resync;
+    long long rs, mask, cap;
+    if (!PyArg_ParseTuple(args, "OOOOLOLLOO", &w, &r, &st, &body, &rs, &views, &mask, &cap, &one,
+                          &resync))
+        return NULL;
+    if (r == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "r must be the reader slot's view");
+        return NULL;
+    }
+    if (need_view(one, "one", rs) < 0)
+        return NULL;
+    PathObject *self = new_path(OVERWRITE_READER, w, r, st, body, views, rs, mask, cap);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(one);
+    Py_INCREF(resync);
+    self->one = one;
+    self->resync = resync;
+    PyObject *res = Py_BuildValue("(NN)", PyObject_GetAttrString((PyObject *)self, "read_one"),
+                                  PyObject_GetAttrString((PyObject *)self, "available"));
+    Py_DECREF(self);
+    return res;
+}
+
+static PyMethodDef module_methods[] = {
+    {"block_write_bytes", block_write_bytes, METH_VARARGS, "A block ring writer's write_bytes."},
+    {"overwrite_write_bytes", overwrite_write_bytes, METH_VARARGS,
+     "An overwrite ring writer's write_bytes."},
+    {"block_reader", block_reader, METH_VARARGS, "A block ring reader's (read_one, available)."},
+    {"overwrite_reader", overwrite_reader, METH_VARARGS,
+     "An overwrite ring reader's (read_one, available)."},
+    {"board", make_board, METH_VARARGS, "A latest-value board's compiled get/put."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "shm._native",
+    "Compiled one-record paths of rings and latest-value boards (see shm._fastpath).", -1,
+    module_methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    if (PyType_Ready(&BoardType) < 0 || PyType_Ready(&PathType) < 0)
+        return NULL;
+    return PyModule_Create(&native_module);
+}
