@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from shm.layout import SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
+from engines._compiled import kernels
+from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
 
 COUNTER_BITS = 40
 COUNTER_MASK = (1 << COUNTER_BITS) - 1
@@ -75,6 +77,10 @@ class MeanReversion:
         self._alpha1 = self._weights[1]
         self._cap, self._cap_div = params.max_position, max(params.max_position, 1)
         self._qty, self._sid = params.order_qty, params.strategy_id
+        # The compiled one-tick path (engines/_kernels.c) over the same arrays, or None:
+        # kernel.on_tick(tick, now_ns, ids.counter) -> the order's qty, the ORDER in order_buf.
+        self.order_buf = bytearray(ORDER.itemsize)
+        self.kernel = _signal_kernel(self, ids)
 
     def on_ticks(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
         """Write the batch's orders into `out` (an ORDER buffer); returns how many."""
@@ -210,6 +216,19 @@ class MeanReversion:
         weight = 1.0 - (1.0 - self.p.alpha) ** counts[seen]
         old = self.ema[seen]
         self.ema[seen] = np.where(np.isnan(old), mean, old + weight * (mean - old))
+
+
+def _signal_kernel(signal: MeanReversion, ids: OrderIds) -> Any:
+    k = kernels()
+    if k is None:
+        return None
+    p = signal.p
+    try:
+        return k.signal(signal.ema, signal.position, signal.last_order_ns, signal.order_buf,
+                        signal._alpha1, signal._threshold, signal._cooldown_ns, p.max_position,
+                        p.order_qty, ids.base, p.strategy_id)
+    except OverflowError:  # a parameter past int64: the Python path handles it
+        return None
 
 
 def _deviation(mid: float, ema: float) -> float:

@@ -66,17 +66,29 @@ class StrategyEngine(Engine):
         record = self.ticks.read_one()  # overwrite ring: a checked copy, consumed when returned
         if record is None:
             return 0
-        order = self.signal.on_row(TICK_S.unpack(record), time.time_ns())
-        words = self.words
+        signal, words = self.signal, self.words
         words[W_RECORDS_IN] += 1
+        kernel = signal.kernel
+        if kernel is not None:  # compiled: the order's bytes straight from the tick's
+            ids = signal.ids
+            qty = kernel.on_tick(record, time.time_ns(), ids.counter)
+            if qty:
+                ids.counter += 1
+                self._publish_one(signal.order_buf, qty)
+            return 1
+        order = signal.on_row(TICK_S.unpack(record), time.time_ns())
         if order is not None:
-            if self.orders.write_bytes(ORDER_S.pack(*order)):
-                words[W_RECORDS_OUT] += 1
-                words[W_CUSTOM0] += order[8]  # quantity sent
-            else:  # the ring is full: wait for room (or give up) as the batch path does
-                self.out[0] = order
-                self._send(1)
+            self._publish_one(ORDER_S.pack(*order), order[8])
         return 1
+
+    def _publish_one(self, order: bytes | bytearray, qty: int) -> None:
+        if self.orders.write_bytes(order):
+            words = self.words
+            words[W_RECORDS_OUT] += 1
+            words[W_CUSTOM0] += qty  # quantity sent
+        else:  # the ring is full: wait for room (or give up) as the batch path does
+            self.out[0] = np.frombuffer(order, ORDER)[0]
+            self._send(1)
 
     def _poll_small(self, n: int) -> int:
         """A few ticks as tuples, orders packed straight into the ring: no numpy per tick."""

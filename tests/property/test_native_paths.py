@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shm import _fastpath
 from shm import _control as c
+from shm import _fastpath
 from shm.layout import TICK
 from shm.ring import Ring, RingReader, RingWriter
 
