@@ -15,10 +15,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engines import _compiled
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Tuning
 from nautilusd.bench.report import emit, percentiles
 from nautilusd.config import SpinKind
+from shm import _fastpath
 
 PIPELINE = ("marketdata", "strategy", "risk", "execution")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.toml"
@@ -89,8 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     latest = ticks_latest(args.config)
     ring = runs.ring_tick_to_fill(latency_s, args.rate, tuning, latest)
     zmq = runs.zmq_tick_to_fill(latency_s, args.rate, tuning)
+    # which one-record paths ran: the kernels on both sides, compiled ring paths on one
+    kernels = "compiled" if _compiled.kernels() is not None else "python"
+    ring_paths = "compiled" if _fastpath.NATIVE else "python"
     for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
-        extra = {"latest_board": latest} if name == "rings" else {}
+        extra = ({"latest_board": latest, "ring_paths": ring_paths} if name == "rings"
+                 else {})
+        extra["kernels"] = kernels
         results.append({"measure": "tick_to_fill_us", "transport": name, "wait": wait_label,
                         "rate_per_s": args.rate, **extra, **percentiles(lat, 1e-3)})
     risk = runs.risk_throughput(throughput_s)

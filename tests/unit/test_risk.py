@@ -252,9 +252,17 @@ def test_kill_switch_when_requested_over_service_rejects_and_alerts(
                            ("decisions",))
             out = h.reader("decisions", 1)
             _send_order(h, 1)
-            # An XSUB subscription reaches only peers already connected: repeat it meanwhile.
-            _until(lambda: alerts.send(b"\x01risk.alerts.") is None and out.available() == 1
-                   and time.sleep(0.05) is None, eng)
+            # An XSUB subscription reaches only peers already connected: repeat it meanwhile,
+            # ten times at least (the order can be decided before the publisher connects).
+            sent = [0]
+
+            def subscribed() -> bool:
+                alerts.send(b"\x01risk.alerts.")
+                sent[0] += 1
+                time.sleep(0.05)
+                return sent[0] >= 10 and out.available() == 1
+
+            _until(subscribed, eng)
             reply: dict[str, Any] = {}
             client = ServiceClient(service_endpoint(runtime_dir, "risk"), timeout_ms=5_000)
             worker = threading.Thread(target=lambda: reply.update(
