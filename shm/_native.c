@@ -217,18 +217,45 @@ typedef struct {
     int64_t rs, mask, cap, limit, end;
 } PathObject;
 
+static int path_traverse(PathObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->w);
+    Py_VISIT(self->r);
+    Py_VISIT(self->st);
+    Py_VISIT(self->body);
+    Py_VISIT(self->views);
+    Py_VISIT(self->one);
+    Py_VISIT(self->refresh);
+    Py_VISIT(self->wake);
+    Py_VISIT(self->resync);
+    Py_VISIT((PyObject *)self->board);
+    return 0;
+}
+
+/* The callbacks are bound methods of the ring party that holds this path: a cycle the
+ * collector must be able to break, as it would a closure's. */
+static int path_clear(PathObject *self) {
+    Py_CLEAR(self->w);
+    Py_CLEAR(self->r);
+    Py_CLEAR(self->st);
+    Py_CLEAR(self->body);
+    Py_CLEAR(self->views);
+    Py_CLEAR(self->one);
+    Py_CLEAR(self->refresh);
+    Py_CLEAR(self->wake);
+    Py_CLEAR(self->resync);
+    Py_CLEAR(self->board);
+    return 0;
+}
+
 static void path_dealloc(PathObject *self) {
-    Py_XDECREF(self->w);
-    Py_XDECREF(self->r);
-    Py_XDECREF(self->st);
-    Py_XDECREF(self->body);
-    Py_XDECREF(self->views);
-    Py_XDECREF(self->one);
-    Py_XDECREF(self->refresh);
-    Py_XDECREF(self->wake);
-    Py_XDECREF(self->resync);
-    Py_XDECREF((PyObject *)self->board);
+    PyObject_GC_UnTrack(self);
+    path_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *cleared(void) {
+    PyErr_SetString(PyExc_ValueError, "this ring path was cleared (its ring party is gone)");
+    return NULL;
 }
 
 static inline char *slot_addr(PathObject *self, int64_t pos) {
@@ -251,6 +278,8 @@ static PyObject *call_int(PyObject *fn, PyObject *arg, int64_t *out) {
 }
 
 static PyObject *path_write_bytes(PathObject *self, PyObject *b) {
+    if (self->w == NULL)
+        return cleared();
     int64_t *w = (int64_t *)view_addr(self->w);
     if (w == NULL)
         return NULL;
@@ -308,6 +337,8 @@ fail:
 }
 
 static PyObject *path_read_one(PathObject *self, PyObject *unused) {
+    if (self->w == NULL)
+        return cleared();
     int64_t *w = (int64_t *)view_addr(self->w);
     if (w == NULL)
         return NULL;
@@ -367,6 +398,8 @@ static PyObject *path_read_one(PathObject *self, PyObject *unused) {
 }
 
 static PyObject *path_available(PathObject *self, PyObject *unused) {
+    if (self->w == NULL)
+        return cleared();
     int64_t *w = (int64_t *)view_addr(self->w);
     if (w == NULL)
         return NULL;
@@ -391,7 +424,9 @@ static PyTypeObject PathType = {
     .tp_name = "shm._native.Path",
     .tp_basicsize = sizeof(PathObject),
     .tp_dealloc = (destructor)path_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)path_traverse,
+    .tp_clear = (inquiry)path_clear,
     .tp_doc = "One ring party's compiled one-record path (see shm._fastpath).",
     .tp_methods = path_methods,
 };
@@ -416,7 +451,7 @@ static PathObject *new_path(int kind, PyObject *w, PyObject *r, PyObject *st, Py
             if (need_view(PyList_GET_ITEM(views, i), "views[i]", rs) < 0)
                 return NULL;
     }
-    PathObject *self = PyObject_New(PathObject, &PathType);
+    PathObject *self = PyObject_GC_New(PathObject, &PathType);
     if (self == NULL)
         return NULL;
     self->kind = kind;
@@ -437,6 +472,7 @@ static PathObject *new_path(int kind, PyObject *w, PyObject *r, PyObject *st, Py
     self->mask = mask;
     self->cap = cap;
     self->limit = self->end = 0;
+    PyObject_GC_Track(self);
     return self;
 }
 
