@@ -12,7 +12,7 @@ RING_SUITES := tests/unit/test_ring.py tests/unit/test_latest_board.py \
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml setup.py shm/_native.c
+$(STAMP): pyproject.toml setup.py shm/_native.c engines/_kernels.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
