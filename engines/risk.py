@@ -221,13 +221,7 @@ class RiskEngine(Engine):
             if code:
                 self.rejected_v[code] += 1
                 rejected += 1
-        words = self.words
-        words[W_RECORDS_IN] += n
-        words[W_RECORDS_OUT] += out
-        words[W_DUPLICATES] = decided.duplicates
-        if rejected:
-            words[W_REJECTED] += rejected
-        return n
+        return self._count_small(n, out, rejected)
 
     def _decide_small_compiled(self, ring: Any, n: int) -> int:
         """_decide_small through the kernel: the DECISION's bytes straight from the order's,
@@ -249,11 +243,15 @@ class RiskEngine(Engine):
             if code:
                 self.rejected_v[code] += 1
                 rejected += 1
-        words, decided = self.words, self.decided
-        decided.duplicates += duplicates
+        self.decided.duplicates += duplicates
+        return self._count_small(n, out, rejected)
+
+    def _count_small(self, n: int, out: int, rejected: int) -> int:
+        """The status counters after a one-by-one pass over `n` orders; returns n."""
+        words = self.words
         words[W_RECORDS_IN] += n
         words[W_RECORDS_OUT] += out
-        words[W_DUPLICATES] = decided.duplicates
+        words[W_DUPLICATES] = self.decided.duplicates
         if rejected:
             words[W_REJECTED] += rejected
         return n
