@@ -7,20 +7,28 @@ compiled paths, shm._fastpath), and property tests hold the two to the same resu
 
 from __future__ import annotations
 
-import importlib
-import os
 from types import ModuleType
+from typing import Any
+
+from shm._fastpath import load_compiled
 
 _forced_off = False
 
 
 def kernels() -> ModuleType | None:
     """engines._kernels, or None when the Python paths are to run."""
-    if _forced_off or os.environ.get("NAUTILUSD_PURE_PYTHON"):
+    return None if _forced_off else load_compiled("engines._kernels")
+
+
+def build(kind: str, *args: Any) -> Any:
+    """A kernel object (`signal`, `check`) over `args`, or None: not built, forced off, or a
+    parameter past int64 (the Python path handles those)."""
+    k = kernels()
+    if k is None:
         return None
     try:
-        return importlib.import_module("engines._kernels")
-    except ImportError:
+        return getattr(k, kind)(*args)
+    except OverflowError:
         return None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engines._compiled import kernels
+from engines._compiled import build
 from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
 
 COUNTER_BITS = 40
@@ -219,16 +219,10 @@ class MeanReversion:
 
 
 def _signal_kernel(signal: MeanReversion, ids: OrderIds) -> Any:
-    k = kernels()
-    if k is None:
-        return None
     p = signal.p
-    try:
-        return k.signal(signal.ema, signal.position, signal.last_order_ns, signal.order_buf,
-                        signal._alpha1, signal._threshold, signal._cooldown_ns, p.max_position,
-                        p.order_qty, ids.base, p.strategy_id)
-    except OverflowError:  # a parameter past int64: the Python path handles it
-        return None
+    return build("signal", signal.ema, signal.position, signal.last_order_ns,
+                 signal.order_buf, signal._alpha1, signal._threshold, signal._cooldown_ns,
+                 p.max_position, p.order_qty, ids.base, p.strategy_id)
 
 
 def _deviation(mid: float, ema: float) -> float:

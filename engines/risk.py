@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from engines._compiled import kernels
+from engines._compiled import build
 from engines._dedupe import DecidedIds
 from engines._params import parse_params
 from engines._persist import StateFile
@@ -58,20 +58,12 @@ class RiskParams(RiskLimits):
 
 
 def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
-    """Risk's compiled one-order path over `state` and the marks, or None (not built, or a
-    limit past int64: the Python path handles it)."""
-    k = kernels()
-    if k is None:
-        return None
+    """Risk's compiled one-order path over `state` and the marks, or None."""
     lim = state.limits
-    try:
-        return k.check(state.last_mid, state.position, state._flags, state.rate_bucket,
-                       state.rate_count, decided.high_water, out, state.n_symbols,
-                       lim.max_strategies, state.band, lim.max_order_qty,
-                       float(lim.max_notional), lim.max_orders_per_s, lim.max_position,
-                       lim.max_gross)
-    except OverflowError:
-        return None
+    return build("check", state.last_mid, state.position, state._flags, state.rate_bucket,
+                 state.rate_count, decided.high_water, out, state.n_symbols,
+                 lim.max_strategies, state.band, lim.max_order_qty, float(lim.max_notional),
+                 lim.max_orders_per_s, lim.max_position, lim.max_gross)
 
 
 class RiskEngine(Engine):

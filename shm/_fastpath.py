@@ -27,13 +27,19 @@ Available = Callable[[], int]
 WriteBytes = Callable[[RecordBytes], bool]
 
 
-def _load_native() -> ModuleType | None:
+def load_compiled(module: str) -> ModuleType | None:
+    """A compiled extension of this project, or None when it is not built or
+    NAUTILUSD_PURE_PYTHON is set (the one switch for every compiled path)."""
     if os.environ.get("NAUTILUSD_PURE_PYTHON"):
         return None
     try:
-        return importlib.import_module("shm._native")
+        return importlib.import_module(module)
     except ImportError:
         return None
+
+
+def _load_native() -> ModuleType | None:
+    return load_compiled("shm._native")
 
 
 _native = _load_native()
