@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nautilusd.config import EngineConfig
+from engines.spec import EngineConfig
 from shm.status import StatusSlot
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ from typing import Any
 
 import psutil
 
-from engines._idle import IdleWait
 from engines.base import Engine, EngineContext
+from engines.idle import IdleWait
 from engines.log import configure_logging, get_logger
-from nautilusd.config import EngineConfig, RingConfig, SpinKind
+from engines.spec import EngineConfig, RingConfig, SpinKind
 from shm.status import (
     PHASE_DRAINING,
     PHASE_READY,

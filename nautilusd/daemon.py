@@ -23,8 +23,8 @@ import zmq
 
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
-from nautilusd.configload import load_config
-from nautilusd.control import ControlServer
+from nautilusd.config.load import load_config
+from nautilusd.control.server import ControlServer
 from nautilusd.errors import ConfigError, NautilusdError
 from nautilusd.host import RealHost
 from nautilusd.launch import LaunchPaths
@@ -205,8 +205,8 @@ class Daemon:
         address = self.topology.supervisor.metrics_address
         if not address:
             return
-        from nautilusd._metrics_source import StatusTableSource
-        from nautilusd.metrics import MetricsServer
+        from nautilusd.metrics._source import StatusTableSource
+        from nautilusd.metrics.server import MetricsServer
 
         source = StatusTableSource(self.table, self.topology)
         self.sup.add_reload_listener(lambda topology: setattr(source, "topology", topology))

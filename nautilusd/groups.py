@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from nautilusd.config import EngineConfig, GroupStrategy, Topology
-from nautilusd.configload import start_order as configload_start_order
+from engines.spec import EngineConfig
+from nautilusd.config.load import start_order as configload_start_order
+from nautilusd.config.model import GroupStrategy, Topology
 
 
 def restart_set(strategy: GroupStrategy, members: Sequence[str], failed: str) -> list[str]:

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engines.runner import LaunchSpec
+from engines.spec import EngineConfig
 from nautilusd import paths
-from nautilusd.config import EngineConfig, Topology
+from nautilusd.config.model import Topology
 
 if TYPE_CHECKING:
     from nautilusd.process import Instance

@@ -1,6 +1,6 @@
 """The `nautilusd` command: `run` the daemon in the foreground, or `check` a config.
 
-Thin: it parses arguments and hands over to `nautilusd.daemon` and `nautilusd.check`.
+Thin: it parses arguments and hands over to `nautilusd.daemon` and `nautilusd.config.check`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
-        from nautilusd.check import main as check_main
+        from nautilusd.config.check import main as check_main
 
         return check_main(args)
     from nautilusd.daemon import run

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from nautilusd import groups
-from nautilusd.config import Topology
+from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
 from nautilusd.process import Instance

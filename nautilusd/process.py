@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nautilusd.config import EngineConfig
+from engines.spec import EngineConfig
 from nautilusd.loop import Timer
 from nautilusd.restarts import RestartTracker
 from nautilusd.states import RUNNING_STATES, State, Trigger, transition

@@ -10,7 +10,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from nautilusd.config import EngineConfig, RestartPolicy
+from engines.spec import EngineConfig, RestartPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from engines.spec import RingConfig, RingPolicy
 from nautilusd import paths
-from nautilusd.config import RingConfig, RingPolicy, Topology
+from nautilusd.config.model import Topology
 from shm import _control as c
 from shm.doorbell import make_fifo
 from shm.errors import ShmError

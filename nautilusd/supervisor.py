@@ -12,8 +12,9 @@ import signal
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from engines.spec import EngineConfig
 from nautilusd import groups
-from nautilusd.config import EngineConfig, Topology
+from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError
 from nautilusd.events import EventListener, EventSink
 from nautilusd.host import Host

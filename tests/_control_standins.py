@@ -164,7 +164,7 @@ class ServedControl:
 
     def _stop_via_socket(self) -> None:
         """Ask for a shutdown over the socket: the loop is only ever touched from its thread."""
-        from nautilusd.client import ControlClient
+        from nautilusd.ctl.client import ControlClient
 
         deadline = time.monotonic() + 5
         while self._thread.is_alive() and time.monotonic() < deadline:
@@ -176,7 +176,7 @@ class ServedControl:
             self._thread.join(0.05)
 
     def _serve(self) -> None:
-        from nautilusd.control import ControlServer
+        from nautilusd.control.server import ControlServer
 
         try:
             loop = make_loop()

@@ -17,7 +17,7 @@ from typing import Any
 
 from engines.runner import LaunchSpec
 from engines.runner import run as run_engine
-from nautilusd.config import EngineConfig, RingConfig, RingPolicy, SpinKind, WaitKind
+from engines.spec import EngineConfig, RingConfig, RingPolicy, SpinKind, WaitKind
 from nautilusd.forkserver import apply_nice
 from nautilusd.ringset import latest_slots
 from shm.layout import RECORDS

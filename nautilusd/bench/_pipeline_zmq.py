@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import zmq
 
-from engines._idle import SPIN_S
 from engines.base import EngineContext
+from engines.idle import SPIN_S
 from engines.log import configure_logging, get_logger
 from engines.runner import freeze_heap, load_engine_class, pin
-from nautilusd.config import EngineConfig, WaitKind
+from engines.spec import EngineConfig, WaitKind
 from nautilusd.forkserver import apply_nice
 from shm.status import StatusTable
 

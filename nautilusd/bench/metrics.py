@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 import psutil
 
-from nautilusd._metrics_source import StatusTableSource
+from engines.spec import RingConfig, RingPolicy
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Rig, engine, ring
 from nautilusd.bench.report import emit, percentiles
-from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig, Topology
-from nautilusd.metrics import MetricsServer
+from nautilusd.config.model import SupervisorConfig, Topology
+from nautilusd.metrics._source import StatusTableSource
+from nautilusd.metrics.server import MetricsServer
 from shm.status import W_RECORDS_IN
 
 TARGET_RATIO_TOLERANCE = 0.02

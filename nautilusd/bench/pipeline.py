@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engines import _compiled
+from engines import compiled as _compiled
+from engines.spec import SpinKind
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Tuning
 from nautilusd.bench.report import emit, percentiles
-from nautilusd.config import SpinKind
 from shm import _fastpath
 
 PIPELINE = ("marketdata", "strategy", "risk", "execution")
@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 def ticks_latest(path: Path = DEFAULT_CONFIG) -> bool:
     """Whether the topology's tick ring keeps a latest-value board (risk and the venue then
     look up each order's quote there instead of reading every tick)."""
-    from nautilusd.configload import load_config
+    from nautilusd.config.load import load_config
 
     return any(r.latest for r in load_config(path).rings.values() if r.record == "tick")
 
@@ -54,7 +54,7 @@ def default_tuning(path: Path = DEFAULT_CONFIG) -> dict[str, Tuning]:
     """Each critical-path engine's wait, spin budget, cores and tick wake-ups in `path`
     (configs/default.toml): the bench measures the pipeline as the default topology runs it.
     Cores the host does not have are dropped (the topology would be refused there anyway)."""
-    from nautilusd.configload import load_config
+    from nautilusd.config.load import load_config
 
     engines = load_config(path).engines  # a broken default.toml is an error, not a guess
     host = set(os.sched_getaffinity(0))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nautilusd.bench.report import emit, percentiles
-from nautilusd.client import ControlClient
+from nautilusd.ctl.client import ControlClient
 
 ENGINES = 16
 TARGET_P50_MS = 20.0

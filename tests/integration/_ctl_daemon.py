@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nautilusd.client import ControlClient
+from nautilusd.ctl.client import ControlClient
 
 BIN = Path(sys.executable).parent
 REFERENCE = "engines.reference:ReferenceEngine"

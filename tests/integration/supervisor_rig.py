@@ -12,7 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from nautilusd.config import EngineConfig, GroupConfig, SupervisorConfig, Topology
+from engines.spec import EngineConfig
+from nautilusd.config.model import GroupConfig, SupervisorConfig, Topology
 from nautilusd.host import RealHost
 from nautilusd.launch import LaunchPaths
 from nautilusd.loop import EventLoop

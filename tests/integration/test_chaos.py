@@ -20,11 +20,13 @@ import numpy as np
 import pytest
 from daemon_helpers import gone, start_daemon, stop, wait_ready, write_config
 
-from engines._harness import Harness
 from engines.base import Engine
-from nautilusd import cli, paths
-from nautilusd.chaos import SPECIALS, plan
-from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig, Topology
+from engines.harness import Harness
+from engines.spec import RingConfig, RingPolicy
+from nautilusd import paths
+from nautilusd.chaos.run import SPECIALS, plan
+from nautilusd.config.model import SupervisorConfig, Topology
+from nautilusd.ctl import main as cli
 from nautilusd.ringset import OWNER_PID_WORD, RingSet, adopt_rings
 from shm import _control as c
 from shm.layout import (
@@ -52,7 +54,7 @@ ENGINE_KINDS = {"marketdata", "strategy", "risk", "execution", "positions", "ana
 def test_chaos_when_short_run_with_every_fault_loses_nothing() -> None:
     """A 25 s seeded run with >= 5 kills across every engine kind reconciles exactly."""
     result = subprocess.run(
-        [sys.executable, "-m", "nautilusd.chaos", "--duration", "25", "--kills", "6",
+        [sys.executable, "-m", "nautilusd.chaos.run", "--duration", "25", "--kills", "6",
          "--seed", "3", "--json"], capture_output=True, text=True, timeout=110, cwd=ROOT)
     doc = json.loads(result.stdout)
     summary, rows = doc["summary"], doc["results"]

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from nautilusd import paths
-from nautilusd.tomltext import toml_document
+from nautilusd.config.tomlwriter import toml_document
 from shm.layout import FILL_FILLED, ORDER, VERDICT_APPROVED
 from shm.status import W_PID, StatusTable
 

@@ -11,7 +11,8 @@ import pytest
 from supervisor_rig import engine, running
 
 from engines.runner import EXIT_PIN_FAILED
-from nautilusd.config import GroupConfig, GroupStrategy, RestartPolicy
+from engines.spec import RestartPolicy
+from nautilusd.config.model import GroupConfig, GroupStrategy
 
 
 @pytest.mark.timeout(30)
@@ -119,7 +120,7 @@ def test_spawn_when_os_options_set_child_has_them_from_outside(shm_dir):
     """nice, rlimits, SCHED_FIFO, pin and environment are applied before the engine runs."""
     from types import MappingProxyType
 
-    from nautilusd.config import RLimits
+    from engines.spec import RLimits
 
     tuned = engine("t", cpus=(0,), nice=5, rlimits=RLimits(nofile=512))
     fifo = engine("f", sched_fifo_priority=1)

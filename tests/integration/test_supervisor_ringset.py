@@ -7,8 +7,9 @@ from types import MappingProxyType
 
 import pytest
 
+from engines.spec import RingConfig, RingPolicy
 from nautilusd import paths
-from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig, Topology
+from nautilusd.config.model import SupervisorConfig, Topology
 from nautilusd.ringset import RingSet
 
 

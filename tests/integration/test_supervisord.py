@@ -169,7 +169,7 @@ def test_supervisorctl_stop_when_daemon_running_leaves_no_engine(
     pids = wait_for(lambda: (p := engine_pids(shm_dir)) and all(p.values()) and len(p) == 2
                     and p, 60, "both engines in the status table")
     runtime_dir = supervisord.work / "xdg" / "nautilusd" / INSTANCE
-    if importlib.util.find_spec("nautilusd.cli") is not None:
+    if importlib.util.find_spec("nautilusd.ctl.main") is not None:
         status = wait_for(lambda: ctl_status(runtime_dir), 30, "nautilusctl status")
         assert sorted(e["name"] for e in status["engines"]) == ["alpha", "beta"]
         wait_for(lambda: all(e["state"] == "READY" for e in ctl_status(runtime_dir)["engines"]),

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nautilusd._sections import ENGINE_SPEC, GROUP_SPEC, RING_SPEC, SUPERVISOR_SPEC
-from nautilusd.config import Topology
-from nautilusd.configload import TOP_LEVEL_KEYS, loads_config, start_order
+from nautilusd.config._sections import ENGINE_SPEC, GROUP_SPEC, RING_SPEC, SUPERVISOR_SPEC
+from nautilusd.config.load import TOP_LEVEL_KEYS, loads_config, start_order
+from nautilusd.config.model import Topology
 from nautilusd.errors import ConfigError
 
 SOURCE = "fuzz.toml"

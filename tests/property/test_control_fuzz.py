@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 
 from engines.bus import Publisher, Subscriber
 from nautilusd.busproxy import BusProxy
-from nautilusd.client import ControlClient
-from nautilusd.commands import COMMANDS
+from nautilusd.control.commands import COMMANDS
+from nautilusd.control.protocol import MAX_REQUEST_BYTES, decode_reply
+from nautilusd.ctl.client import ControlClient
 from nautilusd.loop import EventLoop
 from nautilusd.paths import bus_pub_endpoint, bus_sub_endpoint
-from nautilusd.protocol import MAX_REQUEST_BYTES, decode_reply
 
 pytestmark = pytest.mark.timeout(120)
 FUZZ = settings(max_examples=150, deadline=None,

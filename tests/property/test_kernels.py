@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines import _compiled
-from engines._dedupe import DecidedIds
-from engines._records import DECISION_SUFFIX_S, ORDER_S, TICK_S
-from engines._risk_checks import RiskLimits, RiskState
-from engines._signal import COUNTER_MASK, MeanReversion, OrderIds, SignalParams
+from engines import compiled as _compiled
+from engines.records import COUNTER_MASK, DECISION_SUFFIX_S, ORDER_S, TICK_S
+from engines.risk._checks import RiskLimits, RiskState
+from engines.risk._dedupe import DecidedIds
+from engines.strategy._signal import MeanReversion, OrderIds, SignalParams
 from shm.layout import DECISION, VERDICT_APPROVED, VERDICT_REJECTED
 
 pytestmark = pytest.mark.skipif(_compiled.kernels() is None, reason="kernels not built")

@@ -10,7 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from nautilusd.config import EngineConfig, GroupConfig, GroupStrategy, SupervisorConfig, Topology
+from engines.spec import EngineConfig
+from nautilusd.config.model import GroupConfig, GroupStrategy, SupervisorConfig, Topology
 from shm.status import SLOT_BYTES, W_HEARTBEAT_NS, W_READY, StatusSlot
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engines._stats import LatencyHistogram, max_drawdown, sharpe
-from engines.analytics import TradeStats
+from engines.analytics._stats import LatencyHistogram, max_drawdown, sharpe
+from engines.analytics.engine import TradeStats
 from shm.layout import FILL_CANCELLED, FILL_FILLED, FILL_PARTIAL
 
 

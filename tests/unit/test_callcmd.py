@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from engines.service import ServiceServer, service_endpoint
-from nautilusd.callcmd import parse_pairs, run
+from nautilusd.ctl.call import parse_pairs, run
 
 
 def test_parse_pairs_when_values_are_json_or_text_types_follow() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nautilusd.check import EXIT_INVALID, EXIT_OK, main
+from nautilusd.config.check import EXIT_INVALID, EXIT_OK, main
 
 CONFIGS = Path(__file__).parent.parent / "data" / "configs"
 NAUTILUSD = Path(sys.executable).parent / "nautilusd"

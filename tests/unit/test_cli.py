@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from _control_standins import FakeSupervisor, ServedControl
 
-from nautilusd import cli
+from nautilusd.ctl import main as cli
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -121,7 +121,7 @@ def test_top_when_once_prints_engines_and_rings(runtime_dir: Path) -> None:
 
 
 def test_check_when_config_invalid_delegates_and_exits_2(tmp_path: Path) -> None:
-    """check CONFIG runs nautilusd.check and returns its exit code."""
+    """check CONFIG runs nautilusd.config.check and returns its exit code."""
     bad = tmp_path / "bad.toml"
     bad.write_text("[engines.x]\nentry = 5\n")
     out, err = io.StringIO(), io.StringIO()
@@ -150,7 +150,7 @@ def test_bench_when_suite_unknown_exits_2() -> None:
 
 def test_import_when_cli_loaded_pulls_no_engine_or_ring_code() -> None:
     """nautilusctl imports neither engines nor shm (nor numpy) at module level."""
-    code = ("import sys, nautilusd.cli; "
+    code = ("import sys, nautilusd.ctl.main; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('engines', 'shm', 'numpy')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

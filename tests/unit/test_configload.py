@@ -1,4 +1,4 @@
-"""Unit tests for nautilusd.configload: every validation rule and what its message names.
+"""Unit tests for nautilusd.config.load: every validation rule and what its message names.
 
 Each bad config must be refused with a message naming the file, the key path and the value.
 """
@@ -10,8 +10,9 @@ from types import MappingProxyType
 
 import pytest
 
-from nautilusd.config import GroupStrategy, RestartPolicy, RingPolicy, SpinKind, WaitKind
-from nautilusd.configload import load_config, loads_config, start_order
+from engines.spec import RestartPolicy, RingPolicy, SpinKind, WaitKind
+from nautilusd.config.load import load_config, loads_config, start_order
+from nautilusd.config.model import GroupStrategy
 from nautilusd.errors import ConfigError, NautilusdError
 
 pytestmark = pytest.mark.timeout(20)

@@ -12,8 +12,8 @@ import pytest
 import zmq
 from _control_standins import FakeSupervisor, ServedControl
 
-from nautilusd.client import ControlClient, DaemonNotRunning, RemoteError, RequestTimeout
-from nautilusd.protocol import MAX_REQUEST_BYTES, decode_reply, encode_request
+from nautilusd.control.protocol import MAX_REQUEST_BYTES, decode_reply, encode_request
+from nautilusd.ctl.client import ControlClient, DaemonNotRunning, RemoteError, RequestTimeout
 
 pytestmark = pytest.mark.timeout(30)
 

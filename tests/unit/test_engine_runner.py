@@ -8,9 +8,9 @@ from types import MappingProxyType
 
 import pytest
 
-from engines.reference import ReferenceEngine
+from engines.reference.engine import ReferenceEngine
 from engines.runner import LaunchSpec, PinFailed, load_engine_class, pin
-from nautilusd.config import EngineConfig
+from engines.spec import EngineConfig
 
 
 def test_pin_when_core_missing_raises_naming_cores():

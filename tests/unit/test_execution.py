@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines._harness import Harness
-from engines._orders import (
+from engines.execution._orders import (
     ORDER_TRANSITIONS,
     InvalidOrderTransition,
     Order,
@@ -21,6 +20,7 @@ from engines._orders import (
     OrderState,
     VenueParams,
 )
+from engines.harness import Harness
 from shm.layout import (
     DECISION,
     FILL,

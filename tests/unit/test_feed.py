@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines._bars import BarAggregator
-from engines._feed import FLAG_REPLAYED, GbmFeed, GbmParams, Pacer, ReplayFeed, group_cumsum
-from engines._harness import Harness
-from engines._params import ParamError
+from engines.harness import Harness
+from engines.marketdata._bars import BarAggregator
+from engines.marketdata._feed import FLAG_REPLAYED, GbmFeed, GbmParams, Pacer, ReplayFeed
+from engines.params import ParamError
+from engines.records import group_cumsum
 from shm.layout import TICK
 
 SAMPLE = Path(__file__).resolve().parents[2] / "configs" / "ticks.sample.csv"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from supervisor_fakes import engine, group, topology
 
-from nautilusd.config import GroupStrategy
+from nautilusd.config.model import GroupStrategy
 from nautilusd.errors import NautilusdError
 from nautilusd.groups import group_members, instance_order, restart_set, start_order
 

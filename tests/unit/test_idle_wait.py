@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engines._idle import IdleWait
-from nautilusd.config import WaitKind
+from engines.idle import IdleWait
+from engines.spec import WaitKind
 from shm.layout import TICK
 from shm.ring import Ring, RingReader, RingWriter
 

@@ -1,4 +1,4 @@
-"""nautilusd.metrics: real HTTP scrapes of /metrics and /health over real shm status and ring."""
+"""nautilusd.metrics.server: real HTTP scrapes of /metrics and /health over shm status, rings."""
 
 from __future__ import annotations
 
@@ -17,17 +17,11 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from engines.spec import EngineConfig, RingConfig, RingPolicy
 from nautilusd import paths
-from nautilusd._metrics_source import StatusTableSource
-from nautilusd.config import (
-    EngineConfig,
-    GroupConfig,
-    RingConfig,
-    RingPolicy,
-    SupervisorConfig,
-    Topology,
-)
-from nautilusd.metrics import MetricsServer, parse_address
+from nautilusd.config.model import GroupConfig, SupervisorConfig, Topology
+from nautilusd.metrics._source import StatusTableSource
+from nautilusd.metrics.server import MetricsServer, parse_address
 from nautilusd.states import State
 from shm.layout import FILL, RAW64
 from shm.ring import Ring, RingReader, RingWriter

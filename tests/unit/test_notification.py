@@ -12,9 +12,9 @@ import pytest
 import zmq
 from structlog.testing import capture_logs
 
-from engines._harness import Harness
+from engines.harness import Harness
 from engines.log import PRIORITIES
-from engines.notification import level_for
+from engines.notification.engine import level_for
 
 
 @pytest.mark.parametrize(

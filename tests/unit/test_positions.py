@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engines._book import Position, PositionBook
-from engines._harness import Harness
-from engines.positions import read_snapshot
+from engines.harness import Harness
+from engines.positions._book import Position, PositionBook
+from engines.positions.engine import read_snapshot
 from engines.service import ServiceClient, service_endpoint
 from shm.layout import FILL
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from nautilusd.errors import ControlError
-from nautilusd.protocol import (
+from nautilusd.control.protocol import (
     MAX_REQUEST_BYTES,
     ErrorCode,
     decode_reply,
@@ -16,6 +15,7 @@ from nautilusd.protocol import (
     encode_request,
     request_id_of,
 )
+from nautilusd.errors import ControlError
 
 
 def test_decode_request_when_well_formed_returns_fields() -> None:

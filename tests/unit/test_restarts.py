@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from supervisor_fakes import engine
 
-from nautilusd.config import RestartPolicy
+from engines.spec import RestartPolicy
 from nautilusd.restarts import RestartTracker, backoff_delay_s, wants_restart
 
 

@@ -14,9 +14,9 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines._harness import Harness
-from engines._records import DECISION_SUFFIX_S
-from engines._risk_checks import (
+from engines.harness import Harness
+from engines.records import DECISION_SUFFIX_S
+from engines.risk._checks import (
     RiskLimits,
     RiskState,
     check_batch,

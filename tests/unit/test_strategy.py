@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines._harness import Harness
-from engines._signal import MeanReversion, OrderIds, SignalParams
+from engines.harness import Harness
+from engines.strategy._signal import MeanReversion, OrderIds, SignalParams
 from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TICK
 
 
@@ -116,7 +116,7 @@ def test_on_ticks_when_small_batches_match_vectorised_path(batches: list) -> Non
 
 def _vector(strat: MeanReversion, ticks: np.ndarray, out: np.ndarray) -> int:
     """Force the vectorised path whatever the batch size."""
-    import engines._signal as signal_module
+    import engines.strategy._signal as signal_module
 
     saved, signal_module.SMALL_BATCH = signal_module.SMALL_BATCH, 0
     try:

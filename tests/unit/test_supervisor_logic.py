@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from supervisor_fakes import FakeClock, FakeHost, FakeTable, engine, group, report_ready, topology
 
+from engines.spec import RingConfig, RingPolicy
 from nautilusd import paths
-from nautilusd.config import RingConfig, RingPolicy, SupervisorConfig
+from nautilusd.config.model import SupervisorConfig
 from nautilusd.errors import UnknownTargetError
 from nautilusd.loop import EventLoop
 from nautilusd.ringset import RingSet
@@ -192,7 +193,7 @@ def test_startup_when_never_ready_kills_after_startup_timeout():
 
 def test_exit_when_policy_never_stays_exited():
     """restart = never leaves the instance EXITED."""
-    from nautilusd.config import RestartPolicy
+    from engines.spec import RestartPolicy
 
     rig = Rig(engine("a", restart=RestartPolicy.NEVER))
     rig.sup.start_all()

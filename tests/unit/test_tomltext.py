@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from nautilusd.tomltext import toml_document, toml_value
+from nautilusd.config.tomlwriter import toml_document, toml_value
 
 
 def test_toml_value_when_nested_values_round_trip_through_tomllib() -> None:

@@ -1,0 +1,258 @@
+"""Order management and the simulated venue: the order state table, idempotency, matching.
+
+`OrderManager.on_decision` takes approved decisions once per order id (a strategy's ids only
+grow, so a per-strategy high-water mark is the seen set); `match` fills marketable orders
+against the latest tick, with venue latency and partial fills, as FILL tuples.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import MutableSequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines.records import COUNTER_MASK
+from shm.layout import (
+    FILL_CANCELLED,
+    FILL_FILLED,
+    FILL_PARTIAL,
+    LIQUIDITY_TAKER,
+    TIF_FOK,
+    TIF_IOC,
+    TYPE_MARKET,
+    VERDICT_APPROVED,
+)
+
+
+class OrderState(enum.Enum):
+    # Members are singletons: hash by identity (C) instead of Enum's hash(name) (Python),
+    # which the per-order transition lookups would otherwise pay four times per fill.
+    __hash__ = object.__hash__
+
+    NEW = "new"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class OrderEvent(enum.Enum):
+    __hash__ = object.__hash__
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    PARTIAL_FILL = "partial_fill"
+    FILL = "fill"
+    CANCEL = "cancel"
+
+
+S, E = OrderState, OrderEvent
+ORDER_TRANSITIONS: dict[tuple[OrderState, OrderEvent], OrderState] = {
+    (S.NEW, E.ACCEPT): S.ACCEPTED,
+    (S.NEW, E.REJECT): S.REJECTED,
+    (S.ACCEPTED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.ACCEPTED, E.FILL): S.FILLED,
+    (S.ACCEPTED, E.CANCEL): S.CANCELLED,
+    (S.PARTIALLY_FILLED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, E.FILL): S.FILLED,
+    (S.PARTIALLY_FILLED, E.CANCEL): S.CANCELLED,
+}
+TERMINAL = frozenset({S.FILLED, S.CANCELLED, S.REJECTED})
+
+
+class InvalidOrderTransition(Exception):
+    """An order event that the state table does not allow from the order's state."""
+
+    def __init__(self, order_id: int, state: OrderState, event: OrderEvent) -> None:
+        super().__init__(f"order {order_id}: no transition from {state.name} on {event.name}")
+        self.order_id, self.state, self.event = order_id, state, event
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VenueParams:
+    """The simulated venue: latency before an order can trade, and how much of the touch."""
+
+    latency_us: float = 0.0
+    max_fill_fraction: float = 1.0  # of the displayed touch size per match: < 1 gives partials
+
+
+class Order:
+    """One live order: its state, quantities, and the timestamps carried into its fills."""
+
+    __slots__ = (
+        "decided_ts_ns",
+        "due_ns",
+        "filled",
+        "leaves",
+        "order_id",
+        "order_ts_ns",
+        "origin_seq",
+        "origin_ts_ns",
+        "price",
+        "side",
+        "state",
+        "strategy_id",
+        "symbol_id",
+        "tif",
+        "type",
+    )
+
+    def __init__(self, row: tuple, due_ns: int) -> None:  # type: ignore[type-arg]
+        # A DECISION tuple: from ndarray.tolist() (19 items) or engines._records (18 items).
+        (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif,
+         _p0, _p1, qty, self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns,
+         ) = row[:13]
+        self.decided_ts_ns = row[17]
+        self.leaves, self.filled, self.state, self.due_ns = qty, 0, S.NEW, due_ns
+
+    def apply(self, event: OrderEvent) -> None:
+        nxt = ORDER_TRANSITIONS.get((self.state, event))
+        if nxt is None:
+            raise InvalidOrderTransition(self.order_id, self.state, event)
+        self.state = nxt
+
+
+class OrderManager:
+    """Live orders by id, every id ever accepted, and the matching against last quotes."""
+
+    def __init__(self, params: VenueParams, high_water: MutableSequence[int] | np.ndarray) -> None:
+        self.params = params
+        # Last order counter accepted per strategy id; persisted by the caller across restarts.
+        self.high_water = high_water
+        self.pending: deque[Order] = deque()  # waiting out the venue latency
+        self.resting: dict[int, Order] = {}  # DAY/GTC orders not yet marketable
+        self.exec_id = 0
+        self.duplicates = 0
+        self.order_prices: list[float] = []  # limit price of each fill made, for slippage
+        self.ignored_rejected = 0
+        self._latency_ns = int(params.latency_us * 1000)
+
+    def on_decision(self, row: tuple, now_ns: int) -> None:  # type: ignore[type-arg]
+        """Take one DECISION row (as a tuple); only new approved order ids go further."""
+        if row[13] != VERDICT_APPROVED:
+            self.ignored_rejected += 1  # fail closed: an unapproved order never trades
+            return
+        strategy_id, counter = row[1], row[0] & COUNTER_MASK
+        if strategy_id >= len(self.high_water) or counter <= self.high_water[strategy_id]:
+            self.duplicates += 1  # seen before (or unknown strategy): never trade it again
+            return
+        self.high_water[strategy_id] = counter
+        order = Order(row, now_ns + self._latency_ns)
+        order.apply(E.ACCEPT)
+        self.pending.append(order)
+
+    def trade_now(self, row: tuple, now_ns: int,  # type: ignore[type-arg]
+                  quotes: dict[int, tuple[float, float, int, int]],
+                  out: list[tuple]) -> bool:  # type: ignore[type-arg]
+        """on_decision(row, now_ns) then the match of that order at `now_ns`, for the commonest
+        order: IOC/FOK, quantity > 0, no venue latency and nothing pending ahead of it. Such an
+        order ends in its one trade, so neither an Order object nor the transition table is
+        needed; the fills, counters and marks are the ones the two calls would give. Returns
+        False, having done nothing, for any other order (call on_decision and match then)."""
+        # Deliberately unrolled from on_decision, _trade, _executable and _fill (one decision
+        # costs a few microseconds less); tests hold it to the general path.
+        tif, qty = row[5], row[8]
+        if self._latency_ns or self.pending or qty <= 0 or (tif != TIF_IOC and tif != TIF_FOK):
+            return False
+        if row[13] != VERDICT_APPROVED:
+            self.ignored_rejected += 1
+            return True
+        strategy_id, counter, high_water = row[1], row[0] & COUNTER_MASK, self.high_water
+        if strategy_id >= len(high_water) or counter <= high_water[strategy_id]:
+            self.duplicates += 1
+            return True
+        high_water[strategy_id] = counter
+        order_id, _, symbol_id, side, type_, _, _, _, _, price, order_ts, seq, origin_ts = row[:13]
+        filled, px, quote = 0, 0.0, quotes.get(symbol_id)
+        if quote is not None:
+            bid, ask, bid_size, ask_size = quote
+            if side > 0 and (type_ == TYPE_MARKET or price >= ask):
+                filled, px = min(qty, max(1, int(ask_size * self.params.max_fill_fraction))), ask
+            elif side < 0 and (type_ == TYPE_MARKET or price <= bid):
+                filled, px = min(qty, max(1, int(bid_size * self.params.max_fill_fraction))), bid
+            if tif == TIF_FOK and filled < qty:
+                filled = 0
+        leaves, decided_ts = qty - filled, row[17]
+        if filled:
+            self.exec_id += 1
+            self.order_prices.append(price)
+            out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
+                        FILL_PARTIAL if leaves else FILL_FILLED, 0, 0, filled, px, leaves,
+                        now_ns, seq, origin_ts, order_ts, decided_ts))
+        if leaves:  # IOC/FOK: what did not trade now is cancelled
+            self.exec_id += 1
+            self.order_prices.append(price)
+            out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
+                        FILL_CANCELLED, 0, 0, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts,
+                        decided_ts))
+        if self.resting:  # as _trade: a terminal order leaves the resting book
+            self.resting.pop(order_id, None)
+        return True
+
+    def match(self, now_ns: int, quotes: dict[int, tuple[float, float, int, int]],
+              out: list[tuple]) -> None:  # type: ignore[type-arg]
+        """Append FILL tuples for every due order against `quotes` (symbol -> bid, ask, sizes).
+
+        Each order trades at most once per call (one look at the touch): an order that comes
+        due and rests after a partial fill waits for the next call, not the same quote again."""
+        resting = list(self.resting.values())
+        while self.pending and self.pending[0].due_ns <= now_ns:
+            order = self.pending.popleft()
+            self._trade(order, quotes.get(order.symbol_id), now_ns, out)
+        for order in resting:
+            self._trade(order, quotes.get(order.symbol_id), now_ns, out)
+
+    def take_order_prices(self) -> list[float]:
+        """The order prices behind the fills made since the last call (then forgotten)."""
+        prices, self.order_prices = self.order_prices, []
+        return prices
+
+    def next_due_s(self, now_ns: int) -> float | None:
+        if not self.pending:
+            return None
+        return max(0.0, (self.pending[0].due_ns - now_ns) * 1e-9)
+
+    def _trade(self, order: Order, quote: tuple[float, float, int, int] | None, now_ns: int,
+               out: list[tuple]) -> None:  # type: ignore[type-arg]
+        qty, px = _executable(order, quote, self.params.max_fill_fraction)
+        if order.tif == TIF_FOK and qty < order.leaves:
+            qty = 0
+        if qty > 0:
+            order.leaves -= qty
+            order.filled += qty
+            done = order.leaves == 0
+            order.apply(E.FILL if done else E.PARTIAL_FILL)
+            out.append(self._fill(order, qty, px, FILL_FILLED if done else FILL_PARTIAL, now_ns))
+        if order.leaves and order.tif in (TIF_IOC, TIF_FOK):
+            order.apply(E.CANCEL)
+            order.leaves = 0
+            out.append(self._fill(order, 0, 0.0, FILL_CANCELLED, now_ns))
+        if order.state in TERMINAL:
+            self.resting.pop(order.order_id, None)
+        else:
+            self.resting[order.order_id] = order
+
+    def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int) -> tuple:  # type: ignore[type-arg]
+        self.exec_id += 1
+        self.order_prices.append(o.price)
+        return (o.order_id, self.exec_id, o.strategy_id, o.symbol_id, o.side, LIQUIDITY_TAKER,
+                status, 0, 0, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
+                o.order_ts_ns, o.decided_ts_ns)
+
+
+def _executable(order: Order, quote: tuple[float, float, int, int] | None,
+                fraction: float) -> tuple[int, float]:
+    """(quantity, price) tradeable now: a buy lifts the ask, a sell hits the bid, if marketable."""
+    if quote is None:
+        return 0, 0.0
+    bid, ask, bid_size, ask_size = quote
+    market = order.type == TYPE_MARKET
+    if order.side > 0 and (market or order.price >= ask):
+        return min(order.leaves, max(1, int(ask_size * fraction))), ask
+    if order.side < 0 and (market or order.price <= bid):
+        return min(order.leaves, max(1, int(bid_size * fraction))), bid
+    return 0, 0.0

@@ -1,0 +1,240 @@
+"""The execution engine: order manager and simulated venue between decisions and fills.
+
+Acts only on approved decisions (fail closed), once per order id, also across restarts: the
+per-strategy high-water mark of accepted ids lives in a small file in the runtime dir. It moves,
+and the decisions are committed, only once their fills are on the ring; at start the mark is
+raised to the orders found in the tail of the fills ring (published just before a crash).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines.base import Engine
+from engines.execution._orders import OrderManager, VenueParams
+from engines.params import parse_params
+from engines.persist import StateFile
+from engines.records import COUNTER_MASK, DECISION_S, FILL_S, TICK_S, TOUCH_OFFSET, TOUCH_S
+from engines.wiring import no_ticks, one_reader, one_writer, tick_quotes
+from shm.layout import DECISION, FILL
+from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
+
+W_DUPLICATES = W_CUSTOM0
+W_IGNORED_REJECTED = W_CUSTOM0 + 1
+W_FILLED_QTY = W_CUSTOM0 + 2
+FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can publish
+SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExecutionParams(VenueParams):
+    max_batch: int = 1_024
+    max_strategies: int = 64
+    publish_executions: bool = True  # trading.executions.<strategy_id>, one message per batch
+    # False: ticks do not wake execution; a decision's quote comes from the tick ring's
+    # latest-value board when it has one, else the ticks are read when decisions come.
+    wake_on_ticks: bool = False
+
+
+# Message field -> position in a FILL tuple (the order of shm.layout.FILL).
+_EXECUTION_FIELDS = tuple((name, FILL.names.index(name)) for name in (
+    "order_id", "exec_id", "symbol_id", "side", "status", "qty", "price", "leaves_qty", "ts_ns",
+    "origin_ts_ns", "order_ts_ns", "decided_ts_ns"))
+
+
+class ExecutionEngine(Engine):
+    """Reads ticks and decisions, writes fills, publishes executions."""
+
+    def on_start(self) -> None:
+        self.p = parse_params(ExecutionParams, self.ctx.params, f"engines.{self.ctx.name}")
+        # With a board, the venue looks up the touch of each symbol it trades: no tick is read.
+        self.ticks, self.latest = tick_quotes(self.ctx, self.p.wake_on_ticks)
+        self.read_ticks = self._read_ticks if self.latest is None else no_ticks
+        self.decisions = one_reader(self.ctx, DECISION)
+        self.fills = one_writer(self.ctx, FILL)
+        # No fill ever written on this ring: nothing can be filled twice, start clean.
+        self.hwm = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.hwm",
+                             {"high_water": ("<i8", self.p.max_strategies)},
+                             fresh=self.fills.cursor == 0)
+        # Orders are deduplicated on a copy (a list: Python ints in the one-decision path); the
+        # file only learns of orders already reported.
+        self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist())
+        self.hwm_v = memoryview(self.hwm.arrays["high_water"])
+        self._catch_up_from_fills()
+        self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
+        self.quotes: dict[int, tuple[float, float, int, int]] = {}
+        self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
+        self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
+        self.words = self.ctx.status.words
+        self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
+
+    def poll(self) -> int:
+        n = self.read_ticks()
+        decisions, om = self.decisions, self.om
+        k = decisions.available()
+        if k == 1:
+            return n + self._one_decision()
+        if k:
+            now, on_decision = time.time_ns(), om.on_decision
+            # Not committed until their fills are published: a crash before re-reads them.
+            batch = decisions.read(self.p.max_batch)
+            k = batch.shape[0]
+            if k <= SMALL_BATCH:
+                raw, unpack = batch.view(np.uint8).data, DECISION_S.unpack_from
+                size = DECISION_S.size
+                for i in range(k):
+                    on_decision(unpack(raw, i * size), now)
+            else:
+                for row in batch.tolist():
+                    on_decision(row, now)
+            self.words[W_RECORDS_IN] += k
+        if om.pending or om.resting:
+            if self.latest is not None:
+                self._quotes_from_board()
+            om.match(time.time_ns(), self.quotes, self.pending_fills)
+        if self.pending_fills:
+            self._write_fills()
+        if k:
+            self.hwm.arrays["high_water"][:] = om.high_water
+            decisions.advance(k)
+        elif self.latest is not None:
+            self.ticks.skip_to_end()  # never read: keep the slot's lag at zero, off the path
+        return n + k
+
+    def _one_decision(self) -> int:
+        """The commonest poll, one decision: read from its bytes, traded at once when it can be
+        (OrderManager.trade_now), its mark stored alone. read_one() lends the record until the
+        next read, so it is committed only after its fills and its mark are stored."""
+        record = self.decisions.read_one()
+        if record is None:
+            return 0
+        row, now, om, fills = DECISION_S.unpack(record), time.time_ns(), self.om, self.pending_fills
+        latest, quotes = self.latest, self.quotes
+        if latest is not None and (quote := latest(row[2])) is not None:
+            quotes[row[2]] = TOUCH_S.unpack_from(quote, TOUCH_OFFSET)  # the touch, now
+        if not om.trade_now(row, now, quotes, fills):
+            om.on_decision(row, now)
+        if om.pending or om.resting:
+            if latest is not None:
+                self._quotes_from_board()
+            om.match(now, quotes, fills)
+        if fills:
+            self._write_fills()
+        strategy_id = row[1]
+        if strategy_id < len(self.hwm_v):
+            self.hwm_v[strategy_id] = om.high_water[strategy_id]
+        self.words[W_RECORDS_IN] += 1
+        return 1
+
+    def _catch_up_from_fills(self) -> None:
+        """Raise the marks to every order found in the last fills published (a crash may have
+        come after their fills and before the marks were stored)."""
+        marks = self.om.high_water
+        _, tail = self.fills.history(self.fills.cursor - FILLS_TAIL)
+        for strategy_id, order_id in zip(tail["strategy_id"].tolist(),
+                                         tail["order_id"].tolist(), strict=True):
+            if strategy_id < len(marks):
+                marks[strategy_id] = max(int(marks[strategy_id]), order_id & COUNTER_MASK)
+        self.hwm.arrays["high_water"][:] = marks
+
+    def _quotes_from_board(self) -> None:
+        """The touch of every symbol with an order waiting (latency) or resting, from the
+        board: those are the symbols match() trades."""
+        latest, quotes, unpack, om = self.latest, self.quotes, TOUCH_S.unpack_from, self.om
+        symbols = {o.symbol_id for o in om.pending}
+        symbols.update(o.symbol_id for o in om.resting.values())
+        for sym in symbols:
+            quote = latest(sym)  # type: ignore[misc]
+            if quote is not None:
+                quotes[sym] = unpack(quote, TOUCH_OFFSET)
+
+    def _read_ticks(self) -> int:
+        """Keep the last quote per symbol (read_one finds an empty ring cheaper than available)."""
+        ticks, quotes = self.ticks, self.quotes
+        record = ticks.read_one()
+        if record is None:
+            return 0
+        read_one, unpack = ticks.read_one, TICK_S.unpack
+        _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+        quotes[s] = (bid, ask, bid_size, ask_size)
+        record = read_one()
+        if record is None:  # the commonest case: one tick since the last poll
+            return 1
+        _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+        quotes[s] = (bid, ask, bid_size, ask_size)
+        n = ticks.available()
+        if n < SMALL_BATCH:
+            for _ in range(n):
+                record = read_one()
+                if record is None:
+                    break
+                _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+                quotes[s] = (bid, ask, bid_size, ask_size)
+            return 2 + n
+        batch = ticks.read(4_096)
+        n = batch.shape[0]
+        # keep only the last tick per symbol before going to Python objects
+        sym = batch["symbol_id"]
+        last = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
+        last[sym] = np.arange(n)
+        for _, _, s, _, bid, ask, bid_size, ask_size, _ in batch[last[last >= 0]].tolist():
+            quotes[s] = (bid, ask, bid_size, ask_size)
+        ticks.advance(n)
+        return 2 + n
+
+    def _write_fills(self) -> None:
+        rows, om = self.pending_fills, self.om
+        k = len(rows)
+        if k <= SMALL_BATCH:
+            write, pack, buf = self.fills.write_bytes, FILL_S.pack_into, self.buf
+            for i, row in enumerate(rows):
+                pack(buf, 0, *row)  # into one reused buffer: no bytes object per fill
+                if not write(buf):  # the ring is short: wait for room for the rest
+                    self.fills.write(np.array(rows[i:], dtype=FILL))
+                    break
+            qty = 0
+            for row in rows:
+                qty += row[9]
+        else:
+            fills = np.array(rows, dtype=FILL)
+            self.fills.write(fills)
+            qty = int(fills["qty"].sum())
+        words = self.words
+        words[W_RECORDS_OUT] += k
+        words[W_FILLED_QTY] += qty
+        words[W_DUPLICATES] = om.duplicates
+        words[W_IGNORED_REJECTED] = om.ignored_rejected
+        if self.p.publish_executions:
+            self._publish(rows, om.take_order_prices())
+        else:
+            om.order_prices.clear()
+        rows.clear()
+
+    def _publish(self, rows: list[tuple], prices: list[float]) -> None:  # type: ignore[type-arg]
+        """One `trading.executions.<strategy_id>` message per strategy in the batch."""
+        pub = self.ctx.publisher()
+        for strategy_id in sorted({row[2] for row in rows}):
+            mine = [i for i, row in enumerate(rows) if row[2] == strategy_id]
+            msg = {name: [rows[i][col] for i in mine] for name, col in _EXECUTION_FIELDS}
+            msg["order_price"] = [prices[i] for i in mine]
+            pub.publish(f"trading.executions.{strategy_id}", msg)
+
+    def next_wakeup_s(self) -> float | None:
+        if self.om.resting:
+            return 0.001  # resting orders trade on new ticks, which do not wake us
+        return self.om.next_due_s(time.time_ns())
+
+    def on_stop(self) -> None:
+        deadline = time.monotonic() + 1.0
+        while self.om.pending and time.monotonic() < deadline:  # let latency-delayed orders trade
+            self.om.match(time.time_ns(), self.quotes, self.pending_fills)
+            if self.pending_fills:
+                self._write_fills()
+        self.log.info("execution_stopped", fills=self.ctx.status.get(W_RECORDS_OUT),
+                      duplicates=self.om.duplicates, ignored_rejected=self.om.ignored_rejected)
+        self.hwm.flush()
+        if not self.p.wake_on_ticks:
+            self.ticks.close()

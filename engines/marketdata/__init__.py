@@ -1,0 +1,5 @@
+"""The market-data engine: a GBM or replayed feed onto the ticks ring, bars on the bus."""
+
+from engines.marketdata.engine import MarketDataEngine
+
+__all__ = ["MarketDataEngine"]

@@ -1,0 +1,133 @@
+"""The positions engine: positions and P&L per symbol and strategy from fills and ticks.
+
+Publishes snapshots on `trading.positions.<strategy_id>` and `trading.positions.all`,
+answers `positions.get`, and can keep the latest snapshot in a JSON file for audits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engines.base import Engine
+from engines.params import parse_params
+from engines.positions._book import PositionBook
+from engines.service import ServiceServer, service_endpoint
+from engines.wiring import Every, one_reader, quiet
+from shm.layout import FILL, TICK
+from shm.status import W_RECORDS_IN
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PositionsParams:
+    snapshot_interval_s: float = 1.0
+    snapshot_file: str = ""  # "" = none; relative paths are under the runtime dir
+    wake_on_ticks: bool = False  # False: marks are refreshed when fills come and per snapshot
+
+
+class PositionsEngine(Engine):
+    """Reads fills (block ring: none missed) and ticks (marks); publishes snapshots."""
+
+    def on_start(self) -> None:
+        self.p = parse_params(PositionsParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.fills = one_reader(self.ctx, FILL)
+        self.ticks = one_reader(self.ctx, TICK, required=False)
+        if self.ticks is not None and not self.p.wake_on_ticks:
+            quiet(self.ctx, self.ticks)
+        self.book = PositionBook(self.ctx.symbols or ("SYM0",))
+        self._replay_fills()
+        self.timer = Every(self.p.snapshot_interval_s)
+        self.dirty = True
+        self.snapshot_path = (self.ctx.runtime_dir / self.p.snapshot_file
+                              if self.p.snapshot_file else None)
+        self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name),
+                                     {"positions.get": self._get})
+
+    def _replay_fills(self) -> None:
+        """Positions are derived state: a restarted engine rebuilds its book from every fill
+        still on the ring before its committed cursor (the whole session while it fits)."""
+        first, done = self.fills.history(0)
+        if first > 0:  # the ring no longer holds the start of the session
+            self.log.warning("positions_replay_partial", first=first, cursor=self.fills.cursor)
+        for f in done[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
+            self.book.on_fill(*f)
+
+    def poll(self) -> int:
+        n = self._read_ticks() + self._read_fills()
+        if n == 0:
+            self.service.serve()
+            if self.timer.due(time.monotonic_ns()) and self.dirty:
+                self.publish_snapshots()
+        return n
+
+    def _read_ticks(self) -> int:
+        if self.ticks is None:
+            return 0
+        ticks = self.ticks.read(4_096)
+        n = ticks.shape[0]
+        if n:
+            sym = ticks["symbol_id"]
+            last = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
+            last[sym] = np.arange(n)
+            for seq, _, s, _, bid, ask, *_ in ticks[last[last >= 0]].tolist():
+                self.book.on_mark(s, (bid + ask) * 0.5, seq)
+            self.ticks.advance(n)
+            self.dirty = True
+        return n
+
+    def _read_fills(self) -> int:
+        fills = self.fills.read(4_096)
+        n = fills.shape[0]
+        if n:
+            for f in fills[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
+                self.book.on_fill(*f)
+            self.fills.advance(n)
+            self.ctx.status.add(W_RECORDS_IN, n)
+            self.dirty = True
+        return n
+
+    def publish_snapshots(self) -> None:
+        pub = self.ctx.publisher()
+        strategies = sorted({strat for strat, _ in self.book.positions})
+        for strat in strategies:
+            pub.publish(f"trading.positions.{strat}", self.book.snapshot(strat))
+        total = self.book.snapshot()
+        total["ts_ns"] = time.time_ns()
+        total["fills_read"] = self.fills.cursor
+        pub.publish("trading.positions.all", total)
+        if self.snapshot_path is not None:
+            tmp = self.snapshot_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(total))
+            os.replace(tmp, self.snapshot_path)  # readers never see a half-written file
+        self.dirty = False
+
+    def _get(self, strategy_id: int | None = None) -> dict[str, Any]:
+        """args {"strategy_id": n} (optional) -> that strategy's (or every) position."""
+        return self.book.snapshot(strategy_id)
+
+    def next_wakeup_s(self) -> float | None:
+        return self.timer.seconds_left(time.monotonic_ns())
+
+    def wait_handles(self) -> list[Any]:
+        return [self.service.socket]
+
+    def on_stop(self) -> None:
+        while self._read_fills():
+            pass
+        self.publish_snapshots()
+        self.service.close()
+        if self.ticks is not None and not self.p.wake_on_ticks:
+            self.ticks.close()
+        self.log.info("positions_stopped", fills=self.book.fills_applied,
+                      pnl=self.book.totals())
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    """The last snapshot written to `snapshot_file` (for audits and tests)."""
+    return json.loads(path.read_text())  # type: ignore[no-any-return]

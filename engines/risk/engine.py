@@ -1,0 +1,363 @@
+"""The risk engine: pre-trade checks on every order ring, decisions to one ring, alerts.
+
+Batches are checked vectorised (engines._risk_checks); the kill switch is engaged by the
+`risk.kill_switch` service request or by the P&L drawdown limit. Nothing passes while down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zmq
+
+from engines.base import Engine
+from engines.compiled import build
+from engines.params import parse_params
+from engines.persist import StateFile
+from engines.records import (
+    BID_ASK_S,
+    COUNTER_MASK,
+    DECISION_SUFFIX_S,
+    ORDER_S,
+    TICK_S,
+    TOUCH_OFFSET,
+    Room,
+)
+from engines.risk._checks import (
+    SMALL_BATCH,
+    RiskLimits,
+    RiskState,
+    decide,
+    state_layout,
+)
+from engines.risk._dedupe import DecidedIds
+from engines.service import ServiceServer, service_endpoint
+from engines.wiring import Every, no_ticks, one_writer, readers_of, tick_quotes
+from shm import layout
+from shm.layout import DECISION, ORDER, VERDICT_APPROVED, VERDICT_REJECTED
+from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
+
+REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
+                if k.startswith("REASON_")}
+W_REJECTED = W_CUSTOM0
+W_KILLED = W_CUSTOM0 + 1
+W_DUPLICATES = W_CUSTOM0 + 2
+NO_REASONS = np.zeros(0, dtype=np.intp)
+HOUSEKEEPING_NS = 5_000_000
+# A gap this long between two idle polls means the runner waited (a park, or the core was
+# taken): whatever woke it may be on the bus. Back-to-back idle polls are much closer.
+WOKEN_NS = 2_000
+FAR_FUTURE = 1 << 62
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RiskParams(RiskLimits):
+    max_batch: int = 4_096
+    alert_interval_s: float = 1.0  # alerts per reason are summed over this window
+    pnl_topic: str = "trading.positions.all"
+    # False: ticks do not wake risk; each order's quote comes from the tick ring's latest-value
+    # board when it has one, else the ticks are read when orders come (and every 5 ms).
+    wake_on_ticks: bool = False
+
+
+def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
+    """Risk's compiled one-order path over `state` and the marks, or None."""
+    lim = state.limits
+    return build("check", state.last_mid, state.position, state._flags, state.rate_bucket,
+                 state.rate_count, decided.high_water, out, state.n_symbols,
+                 lim.max_strategies, state.band, lim.max_order_qty, float(lim.max_notional),
+                 lim.max_orders_per_s, lim.max_position, lim.max_gross)
+
+
+class RiskEngine(Engine):
+    """Reads ticks and every order ring; writes decisions; publishes `risk.alerts.*`."""
+
+    def on_start(self) -> None:
+        self.p = parse_params(RiskParams, self.ctx.params, f"engines.{self.ctx.name}")
+        limits = RiskLimits(**{f.name: getattr(self.p, f.name)
+                               for f in dataclasses.fields(RiskLimits)})
+        # With a board, an order's mid is looked up as it is checked: no tick is read at all.
+        self.ticks, self.latest = tick_quotes(self.ctx, self.p.wake_on_ticks)
+        self.read_ticks = self._read_ticks if self.latest is None else no_ticks
+        self.order_rings = readers_of(self.ctx, ORDER)
+        self.decisions = one_writer(self.ctx, DECISION)
+        self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
+        # Projected positions, rate buckets and the kill switch survive a restart of risk;
+        # a decisions ring never written to means a new session: start from zero.
+        n_symbols = max(len(self.ctx.symbols), 1)
+        self.saved = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.state",
+                               state_layout(n_symbols, limits) | {
+                                   "pnl_peak": ("<f8", 1),
+                                   "decided": ("<i8", limits.max_strategies)},
+                               fresh=self.decisions.cursor == 0)
+        self.state = RiskState(n_symbols, limits, self.saved.arrays)
+        self.decided = DecidedIds(self.saved.arrays["decided"])
+        self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
+        self.rejected_v = memoryview(self.rejected)
+        self.room = Room(self.decisions)
+        self.buf = bytearray(DECISION.itemsize)  # one decision for RingWriter.write_bytes
+        self.words = self.ctx.status.words
+        self.alert_timer = Every(self.p.alert_interval_s)
+        # Bus and service sockets are looked at every few ms, never between a tick and an order.
+        self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
+        self.idle_since_ns = FAR_FUTURE  # end of the last idle poll; FAR_FUTURE after work
+        self.check = self.state.check_fields
+        # The compiled one-order path (engines/_kernels.c) over the same arrays, or None.
+        self.kernel = _check_kernel(self.state, self.decided, self.buf)
+        self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
+        self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
+        self.service = ServiceServer(
+            service_endpoint(self.ctx.runtime_dir, self.ctx.name),
+            {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
+
+    def poll(self) -> int:
+        n_ticks = self.read_ticks()  # board mode: nothing to read (0)
+        done = 0
+        for ring in self.order_rings:
+            n = ring.available()
+            if n == 0:
+                continue
+            if n <= SMALL_BATCH and self.room.fits(n):
+                done += self._decide_small(ring, n)
+            else:
+                done += self._decide(ring)
+        if done:
+            self.idle_since_ns = FAR_FUTURE
+            return done + n_ticks
+        # Idle. The bus and service sockets are looked at when the housekeeping timer is due,
+        # or when the runner waited since the last idle poll: a P&L snapshot or a service
+        # request may be what woke it, and it would wake it again until served.
+        now = time.monotonic_ns()
+        if self.latest is not None:
+            self.ticks.skip_to_end()  # never read: keep the slot's lag at zero, off the path
+        if now >= self.housekeeping_ns:
+            self.housekeeping_ns = now + HOUSEKEEPING_NS
+            self._housekeeping()
+            now = time.monotonic_ns()
+        elif now - self.idle_since_ns > WOKEN_NS:
+            if self._bus_ready():
+                self._housekeeping()
+            now = time.monotonic_ns()
+        self.idle_since_ns = now
+        return n_ticks
+
+    def _mids_from_board(self) -> None:
+        """Every symbol's mid from the board (before a vectorised batch)."""
+        latest, mids, unpack = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
+        for sym in range(self.state.n_symbols):
+            quote = latest(sym)  # type: ignore[misc]
+            if quote is not None:
+                bid, ask = unpack(quote, TOUCH_OFFSET)
+                mids[sym] = (bid + ask) * 0.5
+
+    def _read_ticks(self) -> int:
+        """Remember the last mid per symbol (read_one finds an empty ring cheaper than
+        available()); more than a few ticks at once go as one batch."""
+        ticks, n_symbols, mids = self.ticks, self.state.n_symbols, self.state.mid_v
+        record = ticks.read_one()
+        if record is None:
+            return 0
+        read_one, unpack = ticks.read_one, TICK_S.unpack
+        while True:  # RiskState.on_tick_row, inlined
+            _, _, sym, _, bid, ask, _, _, _ = unpack(record)
+            if sym < n_symbols:
+                mids[sym] = (bid + ask) * 0.5
+            n = ticks.available()
+            if n == 0:
+                return 1
+            if n > SMALL_BATCH:
+                break
+            for _ in range(n):
+                record = read_one()
+                if record is None:
+                    break
+                _, _, sym, _, bid, ask, _, _, _ = unpack(record)
+                if sym < n_symbols:
+                    mids[sym] = (bid + ask) * 0.5
+            return 1 + n
+        batch = ticks.read(self.p.max_batch)
+        self.state.on_ticks(batch)
+        ticks.advance(batch.shape[0])
+        return 1 + batch.shape[0]
+
+    def _decide_small(self, ring: Any, n: int) -> int:
+        """A few orders, each decided and published from its bytes: no numpy per order.
+
+        Each order is lent by read_one() until the next one is read, so a crash re-reads at
+        most the order in hand; its mark in `decided` then keeps it from a second decision."""
+        if self.kernel is not None:
+            return self._decide_small_compiled(ring, n)
+        read_one, unpack, decided, check = ring.read_one, ORDER_S.unpack, self.decided, self.check
+        buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_S.pack_into
+        marks, n_marks = decided.marks, decided.size  # DecidedIds.seen/mark, inlined
+        latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
+        n_symbols = self.state.n_symbols
+        now, out, rejected = time.time_ns(), 0, 0
+        for _ in range(n):
+            record = read_one()
+            if record is None:
+                break
+            oid, strat, sym, side, _, _, _, _, qty, price, ts, _, _ = unpack(record)
+            counter = oid & COUNTER_MASK
+            known = strat < n_marks
+            if known and counter <= marks[strat]:
+                decided.duplicates += 1
+                continue
+            if latest is not None and sym < n_symbols and (quote := latest(sym)) is not None:
+                bid, ask = mid_of(quote, TOUCH_OFFSET)  # this symbol's quote, now
+                mids[sym] = (bid + ask) * 0.5
+            code = check(strat, sym, side, qty, price, ts)
+            buf[:64] = record
+            pack(buf, 64, VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, now)
+            write(buf)
+            if known:
+                marks[strat] = counter  # ids only grow: this order is the new high-water mark
+            out += 1
+            if code:
+                self.rejected_v[code] += 1
+                rejected += 1
+        return self._count_small(n, out, rejected)
+
+    def _decide_small_compiled(self, ring: Any, n: int) -> int:
+        """_decide_small through the kernel: the DECISION's bytes straight from the order's,
+        the same checks, marks and counts (commit() marks an order once it is published)."""
+        read_one, write, buf = ring.read_one, self.decisions.write_bytes, self.buf
+        decide, commit, latest = self.kernel.decide, self.kernel.commit, self.latest
+        now, out, rejected, duplicates = time.time_ns(), 0, 0, 0
+        for _ in range(n):
+            record = read_one()
+            if record is None:
+                break
+            code = decide(record, latest, now)
+            if code < 0:
+                duplicates += 1
+                continue
+            write(buf)
+            commit()
+            out += 1
+            if code:
+                self.rejected_v[code] += 1
+                rejected += 1
+        self.decided.duplicates += duplicates
+        return self._count_small(n, out, rejected)
+
+    def _count_small(self, n: int, out: int, rejected: int) -> int:
+        """The status counters after a one-by-one pass over `n` orders; returns n."""
+        words = self.words
+        words[W_RECORDS_IN] += n
+        words[W_RECORDS_OUT] += out
+        words[W_DUPLICATES] = self.decided.duplicates
+        if rejected:
+            words[W_REJECTED] += rejected
+        return n
+
+    def _decide(self, ring: Any) -> int:
+        orders = ring.read(self.max_batch)
+        n = orders.shape[0]
+        if n == 0:
+            return 0
+        if self.latest is not None:
+            self._mids_from_board()
+        rejected = self._decide_batch(orders)
+        ring.advance(n)
+        status = self.ctx.status
+        status.add(W_RECORDS_IN, n)
+        status.put(W_DUPLICATES, self.decided.duplicates)
+        if rejected.size:
+            self.rejected += np.bincount(rejected, minlength=self.rejected.size)
+            status.add(W_REJECTED, int(rejected.size))
+        return n
+
+    def _decide_batch(self, orders: np.ndarray) -> np.ndarray:
+        """A batch (checked one by one when small, else vectorised), written with one claim;
+        returns the reasons of the rejected ones."""
+        fresh = self.decided.fresh(orders)
+        if fresh.shape[0] == 0:
+            return NO_REASONS
+        out = self.decisions.claim(fresh.shape[0])
+        reason = decide(self.state, fresh, out, time.time_ns())
+        self.decisions.publish()
+        self.decided.record(fresh)
+        self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
+        return reason[reason != 0]
+
+    def _housekeeping(self) -> None:
+        """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""
+        while (msg := self.pnl_sub.recv(0)) is not None:
+            self._on_pnl(msg[1])
+        self.service.serve()
+        if self.alert_timer.due(time.monotonic_ns()):
+            self._flush_alerts()
+
+    @property
+    def pnl_peak(self) -> float:
+        return float(self.saved.arrays["pnl_peak"][0])
+
+    def _on_pnl(self, snapshot: dict) -> None:  # type: ignore[type-arg]
+        pnl = float(snapshot.get("pnl", 0.0))
+        self.saved.arrays["pnl_peak"][0] = max(self.pnl_peak, pnl)
+        drawdown = self.pnl_peak - pnl
+        if drawdown > self.p.max_drawdown and not self.state.killed:
+            self._engage(f"drawdown {drawdown:.2f} over limit {self.p.max_drawdown:.2f}")
+
+    def _engage(self, why: str) -> None:
+        self.state.killed = True
+        self.ctx.status.put(W_KILLED, 1)
+        self.log.warning("kill_switch_engaged", why=why)
+        self.pub.publish("risk.alerts.kill_switch",
+                                     {"engine": self.ctx.name, "engaged": True, "why": why})
+
+    def _kill_switch(self, engage: bool = True, why: str = "operator request") -> dict:  # type: ignore[type-arg]
+        """args {"engage": true|false, "why": "..."} -> the switch's state after the request."""
+        if engage and not self.state.killed:
+            self._engage(why)
+        elif not engage and self.state.killed:
+            self.state.killed = False
+            self.ctx.status.put(W_KILLED, 0)
+            self.log.warning("kill_switch_released", why=why)
+            self.pub.publish("risk.alerts.kill_switch",
+                                         {"engine": self.ctx.name, "engaged": False})
+        return {"killed": self.state.killed}
+
+    def _status(self) -> dict:  # type: ignore[type-arg]
+        return {"killed": self.state.killed, "gross": int(self.state.gross),
+                "position": self.state.position.tolist(), "pnl_peak": self.pnl_peak,
+                "rejected": {REASON_NAMES[i]: int(c) for i, c in enumerate(self.rejected) if c}}
+
+    def _flush_alerts(self) -> None:
+        if not self.rejected.any():
+            return
+        pub = self.pub
+        for code in np.flatnonzero(self.rejected):
+            name = REASON_NAMES.get(int(code), str(code))
+            pub.publish(f"risk.alerts.{name}", {"engine": self.ctx.name, "reason": name,
+                                                 "count": int(self.rejected[code]),
+                                                 "window_s": self.p.alert_interval_s})
+        self.rejected[:] = 0
+
+    def _bus_ready(self) -> bool:
+        """A P&L snapshot or a service request is waiting (what woke an idle risk)."""
+        return bool(self.pnl_sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                    or self.service.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+    def next_wakeup_s(self) -> float | None:
+        # The bus and service sockets wake the runner themselves; a timer only for alerts.
+        if any(self.rejected_v):
+            return max(self.alert_timer.seconds_left(time.monotonic_ns()), 0.001)
+        return None
+
+    def wait_handles(self) -> list[Any]:
+        return [self.pnl_sub.socket, self.service.socket]
+
+    def on_stop(self) -> None:
+        self._flush_alerts()
+        self.service.close()
+        self.saved.flush()
+        if not self.p.wake_on_ticks:
+            self.ticks.close()
+        self.log.info("risk_stopped", decided=self.ctx.status.get(W_RECORDS_OUT),
+                      rejected=self.ctx.status.get(W_REJECTED), killed=self.state.killed)

@@ -1,0 +1,231 @@
+"""The strategy's signal: per-symbol mean reversion around a batch EMA, position-aware sizing.
+
+Pure and vectorised: `MeanReversion.on_ticks(ticks, out)` turns a TICK batch into at most one
+ORDER per symbol, written into a caller-owned ORDER buffer; ids come from `OrderIds`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engines.compiled import build
+from engines.records import COUNTER_BITS, COUNTER_MASK
+from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
+
+SMALL_BATCH = 8  # up to this many ticks a Python loop beats numpy's per-call cost
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalParams:
+    """The signal, documented: buy when the mid is `threshold_bps` under its EMA, sell above.
+
+    The EMA is updated once per batch with the batch's mean mid per symbol, weighted as if
+    each tick had been applied (1 - (1 - alpha)^n). Order size shrinks linearly as the
+    strategy's own running position approaches `max_position`, and no order ever takes that
+    position beyond it. One order per symbol per batch, at most one per `cooldown_ms`.
+    """
+
+    strategy_id: int = 1
+    alpha: float = 0.05
+    threshold_bps: float = 3.0
+    order_qty: int = 100
+    max_position: int = 1_000
+    cooldown_ms: float = 50.0
+
+
+class OrderIds:
+    """Host-unique order ids: strategy_id << 40 | counter; the counter resumes after restart."""
+
+    def __init__(self, strategy_id: int, last_counter: int = 0) -> None:
+        if not 0 < strategy_id < (1 << 23):
+            raise ValueError(f"strategy_id {strategy_id} out of range 1..{(1 << 23) - 1}")
+        self.base = strategy_id << COUNTER_BITS
+        self.counter = last_counter
+
+    @staticmethod
+    def counter_of(order_id: int) -> int:
+        return int(order_id) & COUNTER_MASK
+
+    def take(self, n: int) -> np.ndarray:
+        ids = np.arange(self.counter + 1, self.counter + n + 1, dtype=np.uint64)
+        self.counter += n
+        return ids + np.uint64(self.base)
+
+
+class MeanReversion:
+    """State per symbol (EMA, own position, last order time) and the batch signal."""
+
+    def __init__(self, n_symbols: int, params: SignalParams, ids: OrderIds) -> None:
+        self.p = params
+        self.ids = ids
+        self.ema = np.full(n_symbols, np.nan)
+        self.position = np.zeros(n_symbols, dtype=np.int64)
+        self.last_order_ns = np.full(n_symbols, -(1 << 62), dtype=np.int64)
+        self._threshold = params.threshold_bps * 1e-4
+        self._cooldown_ns = int(params.cooldown_ms * 1e6)
+        # The one-tick path reads and writes the same arrays through memoryviews: a Python
+        # float or int per item instead of a numpy scalar (a third of the cost).
+        self._ema, self._pos = memoryview(self.ema), memoryview(self.position)
+        self._last = memoryview(self.last_order_ns)
+        # 1 - (1 - alpha)^count for the counts a small batch can have, as the batch path has it
+        self._weights = [1.0 - (1.0 - params.alpha) ** c for c in range(SMALL_BATCH + 1)]
+        self._alpha1 = self._weights[1]
+        self._cap, self._cap_div = params.max_position, max(params.max_position, 1)
+        self._qty, self._sid = params.order_qty, params.strategy_id
+        # The compiled one-tick path (engines/_kernels.c) over the same arrays, or None:
+        # kernel.on_tick(tick, now_ns, ids.counter) -> the order's qty, the ORDER in order_buf.
+        self.order_buf = bytearray(ORDER.itemsize)
+        self.kernel = _signal_kernel(self, ids)
+
+    def on_ticks(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
+        """Write the batch's orders into `out` (an ORDER buffer); returns how many."""
+        if ticks.shape[0] <= SMALL_BATCH:
+            return self._on_ticks_small(ticks, out, now_ns) if ticks.shape[0] else 0
+        sym = ticks["symbol_id"].astype(np.intp)
+        mid = (ticks["bid"] + ticks["ask"]) * 0.5
+        ema = self.ema[sym]
+        dev = mid / ema - 1.0  # NaN until the symbol's first batch: no order
+        candidate = np.abs(dev) >= self._threshold
+        candidate &= ticks["ts_ns"] >= self.last_order_ns[sym] + self._cooldown_ns
+        self._update_ema(sym, mid)
+        rows = np.flatnonzero(candidate)
+        if rows.size == 0:
+            return 0
+        first = np.full(self.ema.shape[0], -1, dtype=np.int64)
+        first[sym[rows][::-1]] = rows[::-1]  # the last write wins: each symbol's first row
+        rows = first[first >= 0][: out.shape[0]]
+        return self._emit(ticks, rows, sym[rows], np.sign(-dev[rows]), out, now_ns)
+
+    def _emit(self, ticks: np.ndarray, rows: np.ndarray, sym: np.ndarray, sign: np.ndarray,
+              out: np.ndarray, now_ns: int) -> int:
+        side = np.where(sign >= 0, SIDE_BUY, SIDE_SELL).astype(np.int8)
+        pos = self.position[sym]
+        room = np.where(side > 0, self.p.max_position - pos, self.p.max_position + pos)
+        scale = np.clip(1.0 - np.abs(pos) / max(self.p.max_position, 1), 0.1, 1.0)
+        qty = np.minimum(np.maximum((self.p.order_qty * scale).astype(np.int64), 1), room)
+        keep = qty > 0
+        rows, sym, side, qty = rows[keep], sym[keep], side[keep], qty[keep]
+        n = rows.size
+        if n == 0:
+            return 0
+        o = out[:n]
+        o["order_id"] = self.ids.take(n)
+        o["strategy_id"] = self.p.strategy_id
+        o["symbol_id"] = sym
+        o["side"] = side
+        o["type"] = TYPE_LIMIT
+        o["tif"] = TIF_IOC
+        o["_pad0"] = 0
+        o["_pad1"] = 0
+        o["qty"] = qty
+        # marketable: cross the spread at the touch seen
+        o["price"] = np.where(side > 0, ticks["ask"][rows], ticks["bid"][rows])
+        o["ts_ns"] = now_ns
+        o["origin_seq"] = ticks["seq"][rows]
+        o["origin_ts_ns"] = ticks["ts_ns"][rows]
+        np.add.at(self.position, sym, side.astype(np.int64) * qty)
+        self.last_order_ns[sym] = ticks["ts_ns"][rows]
+        return n
+
+    def _on_ticks_small(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
+        """The same decisions as the vectorised path for a small TICK array, into `out`."""
+        orders = self.on_rows(ticks.tolist(), now_ns, out.shape[0])
+        for i, order in enumerate(orders):
+            out[i] = order
+        return len(orders)
+
+    def on_rows(self, rows: list[tuple], now_ns: int, limit: int) -> list[tuple]:  # type: ignore[type-arg]
+        """The batch's orders (ORDER tuples, at most `limit`) for up to SMALL_BATCH ticks given
+        as TICK tuples: the vectorised path's decisions, one tick at a time."""
+        if len(rows) == 1:
+            order = self.on_row(rows[0], now_ns, limit)
+            return [] if order is None else [order]
+        ema, last, cooldown, threshold = self._ema, self._last, self._cooldown_ns, self._threshold
+        chosen: dict[int, tuple[int, int, float, float, float]] = {}
+        sums: dict[int, list[float]] = {}
+        for row in rows:
+            seq, ts, sym, _, bid, ask = row[:6]
+            mid = (bid + ask) * 0.5
+            dev = _deviation(mid, ema[sym])
+            if sym not in chosen and abs(dev) >= threshold and ts >= last[sym] + cooldown:
+                chosen[sym] = (seq, ts, bid, ask, dev)
+            acc = sums.get(sym)
+            if acc is None:
+                sums[sym] = [mid, 1]
+            else:
+                acc[0] += mid
+                acc[1] += 1
+        for sym, (total, count) in sums.items():
+            mean, old = total / count, ema[sym]
+            ema[sym] = mean if old != old else old + self._weights[count] * (mean - old)
+        orders: list[tuple] = []  # type: ignore[type-arg]
+        for sym in sorted(chosen) if len(chosen) > 1 else chosen:
+            if len(orders) < limit:
+                order = self._order(sym, *chosen[sym], now_ns)
+                if order is not None:
+                    orders.append(order)
+        return orders
+
+    def on_row(self, row: tuple, now_ns: int,  # type: ignore[type-arg]
+               limit: int = 1) -> tuple | None:  # type: ignore[type-arg]
+        """on_rows for the commonest batch, one tick (a TICK tuple): its order or None, with no
+        per-symbol bookkeeping."""
+        seq, ts, sym, _, bid, ask = row[:6]
+        mid, ema = (bid + ask) * 0.5, self._ema
+        old = ema[sym]
+        dev = mid / old - 1.0 if old else _deviation(mid, old)
+        ema[sym] = mid if old != old else old + self._alpha1 * (mid - old)
+        if (abs(dev) >= self._threshold and ts >= self._last[sym] + self._cooldown_ns
+                and limit > 0):
+            return self._order(sym, seq, ts, bid, ask, dev, now_ns)
+        return None
+
+    def _order(self, sym: int, seq: int, ts: int, bid: float, ask: float, dev: float,
+               now_ns: int) -> tuple | None:  # type: ignore[type-arg]
+        side = SIDE_BUY if -dev >= 0 else SIDE_SELL
+        pos, cap = self._pos[sym], self._cap
+        room = cap - pos if side > 0 else cap + pos
+        scale = min(max(1.0 - abs(pos) / self._cap_div, 0.1), 1.0)
+        qty = min(max(int(self._qty * scale), 1), room)
+        if qty <= 0:
+            return None
+        ids = self.ids
+        ids.counter += 1
+        self._pos[sym] = pos + side * qty
+        self._last[sym] = ts
+        return (ids.base + ids.counter, self._sid, sym, side, TYPE_LIMIT, TIF_IOC, 0, 0, qty,
+                ask if side > 0 else bid, now_ns, seq, ts)
+
+    def undo(self, sent: np.ndarray) -> None:
+        """Forget the last orders written into `sent` (they could not be published)."""
+        np.add.at(self.position, sent["symbol_id"].astype(np.intp),
+                  -sent["side"].astype(np.int64) * sent["qty"])
+        self.ids.counter -= sent.shape[0]
+
+    def _update_ema(self, sym: np.ndarray, mid: np.ndarray) -> None:
+        n_sym = self.ema.shape[0]
+        counts = np.bincount(sym, minlength=n_sym)
+        sums = np.bincount(sym, weights=mid, minlength=n_sym)
+        seen = counts > 0
+        mean = sums[seen] / counts[seen]
+        weight = 1.0 - (1.0 - self.p.alpha) ** counts[seen]
+        old = self.ema[seen]
+        self.ema[seen] = np.where(np.isnan(old), mean, old + weight * (mean - old))
+
+
+def _signal_kernel(signal: MeanReversion, ids: OrderIds) -> Any:
+    p = signal.p
+    return build("signal", signal.ema, signal.position, signal.last_order_ns,
+                 signal.order_buf, signal._alpha1, signal._threshold, signal._cooldown_ns,
+                 p.max_position, p.order_qty, ids.base, p.strategy_id)
+
+
+def _deviation(mid: float, ema: float) -> float:
+    """mid / ema - 1 as numpy has it: NaN before the first batch (no order), inf over 0."""
+    if ema:
+        return mid / ema - 1.0
+    return math.copysign(math.inf, mid) - 1.0 if mid else math.nan

@@ -1,0 +1,146 @@
+"""The strategy engine: ticks in batches -> mean-reversion signal -> its own orders ring.
+
+Order ids are strategy_id << 40 | counter, and the counter is the orders ring's published
+cursor: one id per record ever published, so a restarted strategy continues past every id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from engines.base import Engine
+from engines.params import parse_params
+from engines.records import ORDER_S, TICK_S, Room
+from engines.strategy._signal import SMALL_BATCH, MeanReversion, OrderIds, SignalParams
+from engines.wiring import one_reader, one_writer
+from shm.errors import RingFullError
+from shm.layout import ORDER, TICK
+from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StrategyParams(SignalParams):
+    max_batch: int = 4_096  # ticks taken per poll
+    write_timeout_s: float = 0.5  # a full orders ring for longer drops the batch (counted)
+
+
+class StrategyEngine(Engine):
+    """Reads the ticks ring, writes orders; see engines._signal for the signal itself."""
+
+    def on_start(self) -> None:
+        self.p = parse_params(StrategyParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.ticks = one_reader(self.ctx, TICK)
+        self.orders = one_writer(self.ctx, ORDER)
+        signal = SignalParams(**{f.name: getattr(self.p, f.name)
+                                 for f in dataclasses.fields(SignalParams)})
+        ids = OrderIds(self.p.strategy_id, last_counter=self.orders.cursor)
+        self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
+        self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
+        self.n_out = self.out.shape[0]
+        self.room = Room(self.orders)
+        self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
+        self.lost_seen = self.ticks.lost
+        self.log.info("strategy_started", strategy_id=self.p.strategy_id,
+                      next_order_id=ids.base | (ids.counter + 1))
+
+    def poll(self) -> int:
+        n = self.ticks.available()
+        if n == 0:
+            return 0
+        if n == 1:  # the commonest case when the feed is paced
+            n = self._poll_one()
+        else:
+            n = self._poll_small(n) if n <= SMALL_BATCH else self._poll_batch()
+        lost = self.ticks.lost
+        if lost != self.lost_seen:
+            self.ctx.status.add(W_DROPPED, lost - self.lost_seen)
+            self.lost_seen = lost
+        return n
+
+    def _poll_one(self) -> int:
+        """One tick, its order (if any) packed straight into the ring: no numpy, no list."""
+        record = self.ticks.read_one()  # overwrite ring: a checked copy, consumed when returned
+        if record is None:
+            return 0
+        signal, words = self.signal, self.words
+        words[W_RECORDS_IN] += 1
+        kernel = signal.kernel
+        if kernel is not None:  # compiled: the order's bytes straight from the tick's
+            ids = signal.ids
+            qty = kernel.on_tick(record, time.time_ns(), ids.counter)
+            if qty:
+                ids.counter += 1
+                self._publish_one(signal.order_buf, qty)
+            return 1
+        order = signal.on_row(TICK_S.unpack(record), time.time_ns())
+        if order is not None:
+            self._publish_one(ORDER_S.pack(*order), order[8])
+        return 1
+
+    def _publish_one(self, order: bytes | bytearray, qty: int) -> None:
+        if self.orders.write_bytes(order):
+            words = self.words
+            words[W_RECORDS_OUT] += 1
+            words[W_CUSTOM0] += qty  # quantity sent
+        else:  # the ring is full: wait for room (or give up) as the batch path does
+            self.out[0] = np.frombuffer(order, ORDER)[0]
+            self._send(1)
+
+    def _poll_small(self, n: int) -> int:
+        """A few ticks as tuples, orders packed straight into the ring: no numpy per tick."""
+        read_one, unpack = self.ticks.read_one, TICK_S.unpack
+        rows = []
+        for _ in range(n):
+            record = read_one()
+            if record is None:
+                break
+            rows.append(unpack(record))
+        if not rows:
+            return 0
+        n = len(rows)
+        orders = self.signal.on_rows(rows, time.time_ns(), self.n_out)
+        words = self.words
+        words[W_RECORDS_IN] += n
+        if orders:
+            if self.room.fits(len(orders)):
+                write, pack = self.orders.write_bytes, ORDER_S.pack
+                for order in orders:
+                    write(pack(*order))
+                words[W_RECORDS_OUT] += len(orders)
+                words[W_CUSTOM0] += sum(order[8] for order in orders)  # quantity sent
+            else:  # the ring is short: wait for room (or give up) as the batch path does
+                for i, order in enumerate(orders):
+                    self.out[i] = order
+                self._send(len(orders))
+        return n
+
+    def _poll_batch(self) -> int:
+        ticks = self.ticks.read(self.p.max_batch)
+        n = ticks.shape[0]
+        if n == 0:
+            return 0
+        k = self.signal.on_ticks(ticks, self.out, time.time_ns())
+        self.ticks.advance(n)
+        self.ctx.status.add(W_RECORDS_IN, n)
+        if k:
+            self._send(k)
+        return n
+
+    def _send(self, k: int) -> None:
+        try:
+            self.orders.write(self.out[:k], timeout_s=self.p.write_timeout_s)
+        except RingFullError:
+            # Give the ids back so ids stay equal to ring positions; the orders never existed.
+            self.signal.undo(self.out[:k])
+            self.ctx.status.add(W_ERRORS, 1)
+            return
+        self.ctx.status.add(W_RECORDS_OUT, k)
+        self.ctx.status.add(W_CUSTOM0, int(self.out["qty"][:k].sum()))  # quantity sent
+
+    def on_stop(self) -> None:
+        self.log.info("strategy_stopped", orders=self.ctx.status.get(W_RECORDS_OUT),
+                      last_order_id=self.signal.ids.base | self.signal.ids.counter)

@@ -1,0 +1,186 @@
+"""The faults a chaos run injects, one function each; every one returns a result row.
+
+A row says what was done (`fault`, `engine`), whether it killed a process (`kills`), how long
+the victim took from kill to ready again (`kill_to_ready_ms`, from the bus lifecycle events),
+and whether the whole pipeline was ready again afterwards (`recovered`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from typing import Any
+
+from nautilusd.chaos._config import CRASH_LOOP_ENGINE, LIVENESS_TIMEOUT_MS, MEMORY_ENGINE
+from nautilusd.chaos._rig import Rig
+
+RECOVERY_S = 25.0
+# The input ring of the engines killed "mid-batch", and their reader slot on it.
+INPUT_RING = {"risk": ("orders", 0), "execution": ("decisions", 0)}
+TICKS_SLOT = {"strategy": 0, "risk": 1, "execution": 2, "positions": 3}
+
+
+def _row(fault: str, engine: str, kills: int, since: float | None, ready_at: float | None,
+         rig: Rig, **extra: Any) -> dict[str, Any]:
+    recovered = ready_at is not None and rig.wait_until(rig.all_ready, RECOVERY_S)
+    ms = None if ready_at is None or since is None else round((ready_at - since) * 1e3, 3)
+    timed = extra.pop("in_percentiles", True)
+    return {"fault": fault, "engine": engine, "kills": kills, "kill_to_ready_ms": ms,
+            "in_percentiles": timed and ms is not None, "recovered": recovered,
+            "detail": extra}
+
+
+def _ready_after(rig: Rig, name: str, since: float, old_pid: int) -> float | None:
+    """Arrival time of `name`'s first ready event after `since` from a new process."""
+    rig.wait_until(lambda: rig.event_after(since, name, "ready", old_pid) is not None,
+                   RECOVERY_S)
+    ev = rig.event_after(since, name, "ready", old_pid)
+    return None if ev is None else ev.at
+
+
+def _lag(rig: Rig, ring: str, slot: int) -> int:
+    stats = rig.ring(ring)
+    return int(stats["readers"][slot]["lag"]) if stats else 0
+
+
+def kill(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
+    """SIGKILL engine `name` wherever it is."""
+    pid = rig.pid(name)
+    since = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    return _row("sigkill", name, 1, since, _ready_after(rig, name, since, pid), rig)
+
+
+def kill_mid_batch(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
+    """Stop `name` until its input ring holds a backlog, resume it and SIGKILL it a random
+    fraction of a millisecond later: the kill lands while it works through the batch."""
+    ring, slot = INPUT_RING[name]
+    pid = rig.pid(name)
+    os.kill(pid, signal.SIGSTOP)
+    rig.wait_until(lambda: _lag(rig, ring, slot) >= 40, LIVENESS_TIMEOUT_MS / 2000)
+    backlog = _lag(rig, ring, slot)
+    os.kill(pid, signal.SIGCONT)
+    time.sleep(rng.uniform(0.0, 0.002))
+    os.kill(pid, signal.SIGKILL)
+    since = time.monotonic()
+    return _row("sigkill_mid_batch", name, 1, since, _ready_after(rig, name, since, pid), rig,
+                backlog=backlog)
+
+
+def hang(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
+    """SIGSTOP `name` for good: the liveness check must kill and replace it."""
+    pid = rig.pid(name)
+    stopped = time.monotonic()
+    os.kill(pid, signal.SIGSTOP)
+    rig.wait_until(lambda: rig.event_after(stopped, name, "killed") is not None,
+                   LIVENESS_TIMEOUT_MS * 3 / 1000)
+    killed = rig.event_after(stopped, name, "killed")
+    if killed is None:  # not detected: do not leave a stopped process behind
+        os.kill(pid, signal.SIGKILL)
+        return _row("hang", name, 1, None, None, rig, detected_after_ms=None)
+    return _row("hang", name, 1, killed.at, _ready_after(rig, name, killed.at, pid), rig,
+                reason=killed.fields.get("reason"),
+                detected_after_ms=round((killed.at - stopped) * 1e3, 1))
+
+
+def slow_reader(rig: Rig, rng: random.Random, name: str = "positions") -> dict[str, Any]:
+    """Stop a reader of the overwrite ticks ring until the writer laps it (shorter than its
+    liveness timeout): the writer must not wait, the reader must count the records it lost."""
+    slot, pid = TICKS_SLOT[name], rig.pid(name)
+    before = rig.ring("ticks")
+    os.kill(pid, signal.SIGSTOP)
+    cap = before["capacity"]
+    rig.wait_until(lambda: rig.ring("ticks")["cursor"] - before["cursor"] > cap * 1.5,
+                   LIVENESS_TIMEOUT_MS * 0.7 / 1000)
+    during = rig.ring("ticks")
+    os.kill(pid, signal.SIGCONT)
+    caught_up = rig.wait_until(lambda: _lag(rig, "ticks", slot) < cap, 5.0)
+    after = rig.ring("ticks")
+    advanced = during["cursor"] - before["cursor"]
+    lost = after["readers"][slot]["lost"] - before["readers"][slot]["lost"]
+    lagged = during["cursor"] - before["readers"][slot]["cursor"]
+    # Lapped by `lagged - cap` at least, and never more than what it had not read.
+    consistent = (lagged <= cap or lost >= lagged - cap) and lost <= after["cursor"] - before[
+        "readers"][slot]["cursor"]
+    return _row("slow_reader", name, 0, None, 0.0, rig, writer_advanced=advanced,
+                lapped=lagged > cap, reader_lost=lost, lost_consistent=consistent and caught_up,
+                same_pid=rig.pid(name) == pid)
+
+
+def block_reader_death(rig: Rig, rng: random.Random, name: str = "positions") -> dict[str, Any]:
+    """A reader of the block fills ring dies while it holds the ring back; its successor must
+    resume at the committed cursor and catch up."""
+    pid = rig.pid(name)
+    os.kill(pid, signal.SIGSTOP)
+    rig.wait_until(lambda: _lag(rig, "fills", 0) > 0, LIVENESS_TIMEOUT_MS / 2000)
+    held = _lag(rig, "fills", 0)
+    os.kill(pid, signal.SIGKILL)
+    since = time.monotonic()
+    ready = _ready_after(rig, name, since, pid)
+    caught_up = rig.wait_until(lambda: _lag(rig, "fills", 0) == 0, 10.0)
+    return _row("block_reader_death", name, 1, since, ready, rig, held_back=held,
+                caught_up=caught_up)
+
+
+def memory_cap(rig: Rig, rng: random.Random, apply: Any, restore: Any) -> dict[str, Any]:
+    """Give an engine an RSS cap it exceeds: it is killed for memory, restarted, killed
+    again (a loop with backoff) until the cap is lifted again."""
+    name, since = MEMORY_ENGINE, time.monotonic()
+    apply()
+    rig.wait_until(lambda: _killed_for(rig, since, name, "memory") >= 2, 15.0)
+    kills = _killed_for(rig, since, name, "memory")
+    first = next((e for e in rig.events if e.at >= since and e.name == name
+                  and e.event == "killed"), None)
+    lifted = time.monotonic()
+    restore()
+    ready = _ready_after(rig, name, lifted, 0)
+    return _row("memory_cap", name, kills, first.at if first else None,
+                ready if kills else None, rig, in_percentiles=False,
+                rss_bytes=first.fields.get("rss_bytes") if first else None)
+
+
+def _killed_for(rig: Rig, since: float, name: str, reason: str) -> int:
+    return sum(1 for e in rig.events if e.at >= since and e.name == name
+               and e.event == "killed" and e.fields.get("reason") == reason)
+
+
+def crash_loop(rig: Rig, rng: random.Random, apply: Any, restore: Any) -> dict[str, Any]:
+    """An engine that fails at every start: backoff, restart intensity, FATAL; an operator
+    `start` after the fix brings it back."""
+    name, since = CRASH_LOOP_ENGINE, time.monotonic()
+    apply()
+    rig.wait_until(lambda: rig.event_after(since, name, "fatal") is not None, 20.0)
+    fatal = rig.event_after(since, name, "fatal")
+    exits = sum(1 for e in rig.events if e.at >= since and e.name == name and e.event == "exited")
+    fixed = time.monotonic()
+    restore()
+    rig.request("start", target=name)
+    ready = _ready_after(rig, name, fixed, 0)
+    return _row("crash_loop", name, 0, fixed, ready if fatal else None, rig,
+                in_percentiles=False, exits=exits, fatal=fatal is not None)
+
+
+def daemon_kill(rig: Rig, rng: random.Random) -> dict[str, Any]:
+    """SIGKILL nautilusd: its engines die with it; a new nautilusd adopts the rings and every
+    engine resumes from its committed cursor."""
+    pids = [int(e["pid"]) for e in rig.engines().values() if e.get("pid")]
+    cursors = {r: rig.ring(r).get("cursor") for r in ("orders", "decisions", "fills")}
+    since = time.monotonic()
+    rig.kill_daemon()
+    rig.wait_until(lambda: not any(_alive(p) for p in pids), 5.0)
+    rig.start()
+    ready = rig.wait_until(rig.all_ready, RECOVERY_S, poll_s=0.02)
+    at = time.monotonic() if ready else None
+    kept = all(rig.ring(r).get("cursor", 0) >= (c or 0) for r, c in cursors.items())
+    return _row("daemon_sigkill", "nautilusd", 1, since, at, rig, engines=len(pids),
+                rings_kept=kept, cursors_before=cursors)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False

@@ -1,0 +1,199 @@
+"""`nautilusctl chaos`: the default pipeline under load, faults injected, then reconciled.
+
+Usage: nautilusctl chaos [--duration S] [--kills N] [--seed X] [--faults a,b] [--json]
+A seeded plan of SIGKILLs (every engine kind, risk and execution mid-batch), hangs, a crash
+loop, a memory cap, a slow and a dying ring reader and a SIGKILL of nautilusd itself runs
+against a real `nautilusd run`; then the feed stops, the pipeline drains, nautilusd stops
+cleanly and the kept rings are reconciled. Exit 1 if anything was lost, doubled, filled
+without approval or not recovered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nautilusd.bench.report import emit, percentiles
+from nautilusd.chaos import _faults as faults
+from nautilusd.chaos._config import chaos_doc, crash_loop_doc, memory_cap_doc, write_doc
+from nautilusd.chaos._reconcile import RingWrapped, reconcile, unlink_instance
+from nautilusd.chaos._rig import Rig, RigError
+from nautilusd.errors import NautilusdError
+
+KINDS = ("marketdata", "strategy", "risk", "execution", "positions", "analytics",
+         "notification")
+SPECIALS = ("hang", "slow_reader", "block_reader_death", "memory_cap", "crash_loop",
+            "daemon_kill")
+SPECIAL_KILLS = {"hang": 1, "block_reader_death": 1, "memory_cap": 1, "daemon_kill": 1}
+DRAIN_S = 40.0
+STARTUP_S = 60.0
+SHM_ROOT = Path("/dev/shm")
+
+Step = tuple[str, str]  # (fault, engine)
+
+
+def plan(kills: int, specials: tuple[str, ...], rng: random.Random) -> list[Step]:
+    """Every engine kind killed at least once, more kills at random up to `kills` in all,
+    risk and execution mostly mid-batch, the special faults spread in between."""
+    n = max(kills - sum(SPECIAL_KILLS.get(s, 0) for s in specials), len(KINDS))
+    victims = list(KINDS)
+    rng.shuffle(victims)
+    victims += [rng.choice(KINDS) for _ in range(n - len(KINDS))]
+    steps: list[Step] = [
+        ("kill_mid_batch" if v in faults.INPUT_RING and rng.random() < 0.7 else "kill", v)
+        for v in victims]
+    for special in specials:
+        victim = rng.choice(("strategy", "risk", "execution")) if special == "hang" else ""
+        steps.insert(rng.randint(1, len(steps)), (special, victim))
+    return steps
+
+
+class ChaosRun:
+    """One chaos run in private dirs: start, inject `steps` over `duration_s`, drain, check."""
+
+    def __init__(self, work: Path, seed: int) -> None:
+        self.rng = random.Random(seed)
+        # Rings on tmpfs as in production; a private directory, removed with the run.
+        self.shm_dir = (SHM_ROOT / work.name) if SHM_ROOT.is_dir() else work / "shm"
+        self.runtime_dir = work / "run"
+        self.shm_dir.mkdir(mode=0o700)
+        self.runtime_dir.mkdir(mode=0o700)
+        self.base = chaos_doc(self.shm_dir, self.runtime_dir, seed)
+        self.config = write_doc(work / "chaos.toml", self.base)
+        self.instance = self.base["supervisor"]["instance"]
+        self.rig = Rig(self.config, self.runtime_dir, self.shm_dir, self.instance)
+        self.rows: list[dict[str, Any]] = []
+
+    def run(self, steps: list[Step], duration_s: float) -> None:
+        self.rig.start()
+        if not self.rig.wait_until(self.rig.all_ready, STARTUP_S, poll_s=0.05):
+            raise RigError("the pipeline did not become ready")
+        self.rig.wait_until(lambda: self.rig.ring("orders").get("cursor", 0) > 0, 20.0, 0.05)
+        start = time.monotonic()
+        slot_s = duration_s / (len(steps) + 1)
+        for i, (fault, engine) in enumerate(steps):
+            due = start + (i + 1 + self.rng.uniform(-0.2, 0.2)) * slot_s
+            self.rig.wait_until(lambda d=due: time.monotonic() >= d, slot_s * 2)
+            self.rows.append(self._inject(fault, engine, time.monotonic() - start))
+        self.rig.wait_until(lambda: time.monotonic() - start >= duration_s, duration_s)
+
+    def _inject(self, fault: str, engine: str, at_s: float) -> dict[str, Any]:
+        self.rig.wait_until(self.rig.all_ready, faults.RECOVERY_S)
+        action = self._action(fault, engine)
+        try:
+            row = action()
+        except (RigError, NautilusdError, OSError, KeyError) as exc:
+            row = {"fault": fault, "engine": engine, "kills": 0, "kill_to_ready_ms": None,
+                   "recovered": self.rig.wait_until(self.rig.all_ready, faults.RECOVERY_S),
+                   "detail": {"error": f"{type(exc).__name__}: {exc}"}}
+        return {"at_s": round(at_s, 2), **row}
+
+    def _action(self, fault: str, engine: str) -> Callable[[], dict[str, Any]]:
+        rig, rng = self.rig, self.rng
+        if fault in ("kill", "kill_mid_batch", "hang", "slow_reader", "block_reader_death"):
+            fn = getattr(faults, fault)
+            return lambda: fn(rig, rng, engine) if engine else fn(rig, rng)
+        if fault == "daemon_kill":
+            return lambda: faults.daemon_kill(rig, rng)
+        variant = {"memory_cap": memory_cap_doc, "crash_loop": crash_loop_doc}[fault]
+        apply = self._reload_with(variant(self.base))
+        restore = self._reload_with(self.base)
+        return lambda: getattr(faults, fault)(rig, rng, apply, restore)
+
+    def _reload_with(self, doc: dict[str, Any]) -> Callable[[], None]:
+        def reload() -> None:
+            write_doc(self.config, doc)
+            self.rig.request("reload", config=str(self.config))
+        return reload
+
+    def drain_and_stop(self) -> dict[str, Any]:
+        """Stop the feed, wait until every order ring reader has read everything, stop."""
+        not_ready = [n for n, e in self.rig.engines().items() if e["state"] != "READY"]
+        self.rig.request("stop", target="marketdata")
+        seen: list[Any] = [None]
+
+        def drained() -> bool:
+            now = [(r, self.rig.ring(r).get("cursor"), self.rig.ring(r).get("readers", [{}])[0]
+                    .get("lag")) for r in ("orders", "decisions", "fills")]
+            stable = now == seen[0] and all(lag == 0 for _, _, lag in now)
+            seen[0] = now
+            return stable
+        ok = self.rig.wait_until(drained, DRAIN_S, poll_s=1.0)
+        code = self.rig.stop_daemon()
+        return {"fault": "drain_and_stop", "recovered": not not_ready and code == 0,
+                "detail": {"drained": ok, "exit_code": code, "not_ready_at_end": not_ready}}
+
+    def close(self) -> None:
+        self.rig.close()
+        unlink_instance(self.shm_dir, self.instance)
+        shutil.rmtree(self.shm_dir, ignore_errors=True)
+
+
+def summarise(rows: list[dict[str, Any]], recon: dict[str, Any]) -> dict[str, Any]:
+    """The summary with exactly the keys of the chaos suite."""
+    timed = [r["kill_to_ready_ms"] for r in rows if r.get("kills") and r.get("in_percentiles")]
+    pct = percentiles(timed)
+    return {
+        "kills": sum(int(r.get("kills") or 0) for r in rows),
+        "orders_published": recon.get("orders_published", 0),
+        "orders_lost": recon.get("orders_lost", -1),
+        "duplicate_fills": recon.get("duplicate_fills", -1),
+        "unapproved_fills": recon.get("unapproved_fills", -1),
+        "engines_not_recovered": sum(1 for r in rows if r.get("recovered") is False),
+        "kill_to_ready_p50_ms": pct["p50"],
+        "kill_to_ready_p99_ms": pct["p99"],
+    }
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nautilusctl chaos", description=__doc__)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults")
+    parser.add_argument("--kills", type=int, default=20, help="processes to kill in all")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--faults", default=",".join(SPECIALS),
+                        help=f"special faults to include (default all: {','.join(SPECIALS)})")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    specials = tuple(s for s in args.faults.split(",") if s)
+    unknown = sorted(set(specials) - set(SPECIALS))
+    if unknown:
+        sys.stderr.write(f"chaos: unknown fault(s) {unknown}; known: {list(SPECIALS)}\n")
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="nautilusd-chaos-"))
+    chaos = ChaosRun(work, args.seed)
+    recon: dict[str, Any] = {}
+    try:
+        chaos.run(plan(args.kills, specials, chaos.rng), args.duration)
+        chaos.rows.append(chaos.drain_and_stop())
+        recon = reconcile(chaos.shm_dir, chaos.instance, chaos.runtime_dir)
+    except (RigError, RingWrapped, NautilusdError) as exc:
+        chaos.rows.append({"fault": "run", "recovered": False,
+                           "detail": {"error": f"{type(exc).__name__}: {exc}"}})
+    finally:
+        chaos.close()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    rows = [*chaos.rows, {"fault": "reconcile", "detail": recon}] if recon else chaos.rows
+    summary = summarise(chaos.rows, recon)
+    emit("chaos", rows, summary, args.json)
+    if args.keep:
+        sys.stderr.write(f"chaos: logs kept in {work}\n")
+    bad = (summary["orders_lost"], summary["duplicate_fills"], summary["unapproved_fills"],
+           summary["engines_not_recovered"])
+    return 0 if all(v == 0 for v in bad) and recon else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The control socket: a ZeroMQ ROUTER in nautilusd's loop that serves nautilusctl requests.
+
+It owns the socket's safety: permissions and peer-credential checks, bounded message size,
+bounded work per wake, and sends that never block on a slow or vanished client.
+
+Who may connect (what holds, in order):
+1. the runtime dir is 0700 and the socket file is created 0600 (umask around bind, then a
+   chmod), so other non-root users cannot even connect(2);
+2. libzmq's ZMQ_IPC_FILTER_UID (present and working in libzmq 4.3.5 on Linux) drops, at
+   accept, any peer whose SO_PEERCRED uid is not ours (or root's): such a peer's messages
+   never reach us;
+3. each message's "Peer-Address" metadata carries the peer's SO_PEERCRED as
+   `<addr>:<uid>:<gid>:<pid>` (libzmq stream engine); a message from another uid gets a
+   FORBIDDEN reply, in case (2) is unavailable in another libzmq build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import structlog
+import zmq
+
+from nautilusd.control.commands import COMMANDS, Command, CommandContext
+from nautilusd.control.protocol import (
+    MAX_REQUEST_BYTES,
+    ErrorCode,
+    decode_request,
+    encode_error,
+    encode_ok,
+    request_id_of,
+)
+from nautilusd.errors import ControlError, NautilusdError
+
+log = structlog.get_logger("nautilusd.control.server")
+
+MAX_PER_WAKE = 64  # requests served per wake, so timers and exits are never starved
+SEND_HWM = 256  # queued replies per peer; a client that never reads loses replies, not us
+READ_ONLY = frozenset({"ping", "info", "status", "rings", "health"})  # served while stopping
+_PEER_CRED = re.compile(r":(\d+):(\d+):(\d+)$")
+
+# Supervisor errors mapped to wire codes by class name, so this module need not import
+# the supervisor (which may define its own subclasses).
+_CODE_BY_ERROR = {
+    "UnknownTargetError": ErrorCode.UNKNOWN_TARGET,
+    "ConfigError": ErrorCode.CONFIG_INVALID,
+}
+
+
+class ControlServer:
+    """ROUTER bound at `endpoint`, registered with `loop`, dispatching to `supervisor`."""
+
+    def __init__(self, endpoint: str, supervisor: Any, loop: Any, *,
+                 context: zmq.Context[Any] | None = None,
+                 commands: dict[str, Command] | None = None,
+                 endpoints: dict[str, str] | None = None,
+                 max_per_wake: int = MAX_PER_WAKE) -> None:
+        self.endpoint = endpoint
+        self.allowed_uids = frozenset({os.geteuid(), 0})
+        self.max_per_wake = max_per_wake
+        self._commands = dict(COMMANDS if commands is None else commands)
+        self._loop = loop
+        self.counters = {"requests": 0, "errors": 0, "forbidden": 0, "reply_drops": 0,
+                         "busy_wakes": 0}
+        ipc_path = _ipc_path(endpoint)
+        self._ctx = CommandContext(supervisor=supervisor, loop=loop,
+                                   runtime_dir=ipc_path.parent if ipc_path else None,
+                                   endpoints={"control": endpoint, **(endpoints or {})},
+                                   server_stats=self.stats)
+        self.socket = self._bind((context or zmq.Context.instance()), endpoint)
+        loop.add_reader(self.socket, self._on_readable)
+
+    def _bind(self, context: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
+        sock: zmq.Socket[Any] = context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # oversize peer: disconnected
+        # Mandatory routing + NOBLOCK sends: a vanished peer (EHOSTUNREACH) or a full one
+        # (EAGAIN) raises at once, so the loss is counted instead of silently dropped.
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        sock.setsockopt(zmq.SNDHWM, SEND_HWM)
+        sock.setsockopt(zmq.SNDTIMEO, 0)
+        for uid in sorted(self.allowed_uids):
+            sock.setsockopt(zmq.IPC_FILTER_UID, uid)
+        path = _ipc_path(endpoint)
+        old_umask = os.umask(0o177)  # the socket file is born 0600: no window before chmod
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError:
+            sock.close(linger=0)
+            raise
+        finally:
+            os.umask(old_umask)
+        if path is not None:
+            os.chmod(path, 0o600)
+            _warn_if_open(path.parent)
+        return sock
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.counters)
+
+    def close(self) -> None:
+        """Unregister from the loop and close the socket (idempotent)."""
+        if self.socket.closed:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self._loop.remove_reader(self.socket)
+        self.socket.close(linger=0)
+        path = _ipc_path(self.endpoint)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _on_readable(self) -> None:
+        """Serve what is queued, at most max_per_wake requests; the poller wakes us again."""
+        for _ in range(self.max_per_wake):
+            try:
+                frames = self.socket.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._serve(frames)
+        self.counters["busy_wakes"] += 1
+
+    def _serve(self, frames: list[zmq.Frame]) -> None:
+        envelope = [f.bytes for f in frames[:-1]]  # [identity] (DEALER) or [identity, b""]
+        body = frames[-1]
+        self.counters["requests"] += 1
+        if not envelope:
+            return  # a ROUTER always prefixes the identity: nothing to answer to
+        uid = _peer_uid(body)
+        if uid is not None and uid not in self.allowed_uids:
+            self.counters["forbidden"] += 1
+            reply = encode_error(None, ErrorCode.FORBIDDEN,
+                                 f"uid {uid} may not use this daemon (runs as uid {os.geteuid()})")
+        else:
+            reply = self._reply_for(body.bytes)
+        self._send(envelope, reply)
+
+    def _reply_for(self, raw: bytes) -> bytes:
+        request_id = None
+        try:
+            request = decode_request(raw)
+            request_id = request.id
+            command = self._commands.get(request.cmd)
+            if self._shutting_down() and request.cmd not in READ_ONLY:
+                raise ControlError(ErrorCode.UNAVAILABLE.value,
+                                   f"nautilusd is shutting down; {request.cmd!r} refused")
+            if command is None:
+                raise ControlError(ErrorCode.UNKNOWN_COMMAND.value,
+                                   f"unknown command {request.cmd!r}; known: "
+                                   f"{', '.join(sorted(self._commands))}")
+            return encode_ok(request_id, command(self._ctx, request.args))
+        except ControlError as exc:
+            self.counters["errors"] += 1
+            return encode_error(request_id if request_id is not None else request_id_of(raw),
+                                exc.code, exc.message)
+        except NautilusdError as exc:
+            self.counters["errors"] += 1
+            return encode_error(request_id, _code_for(exc), str(exc))
+        except Exception as exc:  # the dispatch edge: a bug must not take the daemon down
+            self.counters["errors"] += 1
+            log.exception("control_command_failed", request_id=request_id)
+            return encode_error(request_id, ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+    def _shutting_down(self) -> bool:
+        return bool(getattr(self._ctx.supervisor, "shutting_down", False))
+
+    def _send(self, envelope: list[bytes], reply: bytes) -> None:
+        try:
+            self.socket.send_multipart([*envelope, reply], zmq.NOBLOCK)
+        except zmq.ZMQError:  # peer gone or its queue full: its loss, never the loop's
+            self.counters["reply_drops"] += 1
+
+
+def _code_for(exc: BaseException) -> ErrorCode:
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _CODE_BY_ERROR:
+            return _CODE_BY_ERROR[cls.__name__]
+    return ErrorCode.FAILED
+
+
+def _peer_uid(frame: zmq.Frame) -> int | None:
+    """The peer's uid from libzmq's SO_PEERCRED metadata, None where it is not provided."""
+    try:
+        address = frame.get("Peer-Address")
+    except zmq.ZMQError:
+        return None
+    match = _PEER_CRED.search(address) if isinstance(address, str) else None
+    return int(match.group(1)) if match else None
+
+
+def _ipc_path(endpoint: str) -> Path | None:
+    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
+
+
+def _warn_if_open(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        mode = directory.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning("control_dir_not_private", directory=str(directory), mode=oct(mode))

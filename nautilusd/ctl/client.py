@@ -1,0 +1,133 @@
+"""The control client: one DEALER socket that sends a request and waits for its reply.
+
+`ControlClient.request(cmd, **args)` returns the result or raises a typed error: the daemon
+is not running, it did not answer in time, we may not talk to it, or it answered an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import zmq
+
+from nautilusd.control.protocol import decode_reply, encode_request
+from nautilusd.errors import ControlError, NautilusdError
+
+DEFAULT_TIMEOUT_MS = 5_000
+
+
+class DaemonNotRunning(NautilusdError):
+    """No control socket at the endpoint, or nothing listening on it."""
+
+    def __init__(self, endpoint: str, reason: str = "no control socket") -> None:
+        self.endpoint = endpoint
+        super().__init__(f"nautilusd is not running ({reason} at {_where(endpoint)})")
+
+
+class PermissionDenied(NautilusdError):
+    """The control socket exists but this user may not use it."""
+
+    def __init__(self, endpoint: str, reason: str) -> None:
+        self.endpoint = endpoint
+        super().__init__(f"permission denied for control socket {_where(endpoint)}: {reason}")
+
+
+class RequestTimeout(NautilusdError):
+    """The daemon did not reply within the time-out."""
+
+    def __init__(self, endpoint: str, cmd: str, timeout_ms: int) -> None:
+        self.endpoint, self.cmd, self.timeout_ms = endpoint, cmd, timeout_ms
+        super().__init__(f"no reply to {cmd!r} from {_where(endpoint)} within {timeout_ms} ms")
+
+
+class RemoteError(ControlError):
+    """The daemon answered with an error reply; `code` is the wire code."""
+
+
+class ControlClient:
+    """A request/reply client of one daemon; cheap to create, close it (or use `with`)."""
+
+    def __init__(self, endpoint: str, timeout_ms: int = DEFAULT_TIMEOUT_MS, *,
+                 context: zmq.Context[Any] | None = None) -> None:
+        self.endpoint = endpoint
+        self.timeout_ms = timeout_ms
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.Socket[Any] | None = None
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> ControlClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def request(self, cmd: str, timeout_ms: int | None = None, **args: Any) -> Any:
+        """Send `cmd` with `args`; return the result or raise a typed error."""
+        timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
+        sock = self._connect()
+        request_id = next(self._ids)
+        sock.send(encode_request(cmd, args, request_id), zmq.NOBLOCK)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0 or not sock.poll(left_ms, zmq.POLLIN):
+                self.close()  # a late reply must not be mistaken for the next request's
+                raise RequestTimeout(self.endpoint, cmd, timeout_ms)
+            reply = decode_reply(sock.recv())
+            if reply.get("id") not in (request_id, None):
+                continue  # a stale reply to an earlier request that timed out
+            if reply["ok"]:
+                return reply.get("result")
+            error = reply["error"]
+            raise RemoteError(error["code"], str(error.get("message", "")))
+
+    def _connect(self) -> zmq.Socket[Any]:
+        if self._socket is None:
+            _check_reachable(self.endpoint)
+            sock = self._context.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(self.endpoint)
+            self._socket = sock
+        return self._socket
+
+
+def _check_reachable(endpoint: str) -> None:
+    """Turn the common failures into clear errors before ZeroMQ's silent reconnect loop."""
+    if not endpoint.startswith("ipc://"):
+        return
+    path = Path(endpoint[len("ipc://"):])
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DaemonNotRunning(endpoint) from None
+    except PermissionError:
+        raise PermissionDenied(endpoint, f"{path.parent} is not accessible to uid "
+                                         f"{os.geteuid()}") from None
+    if os.geteuid() not in (0, st.st_uid):
+        raise PermissionDenied(endpoint, f"it belongs to uid {st.st_uid}, you are uid "
+                                         f"{os.geteuid()}: the daemon refuses other users")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:  # ZeroMQ would retry a refused connect forever: ask the kernel once, up front
+        probe.connect(str(path))
+    except ConnectionRefusedError:
+        raise DaemonNotRunning(endpoint, "stale control socket, nothing listening") from None
+    except PermissionError:
+        raise PermissionDenied(endpoint, f"no write access for uid {os.geteuid()}") from None
+    finally:
+        probe.close()
+
+
+def _where(endpoint: str) -> str:
+    return endpoint[len("ipc://"):] if endpoint.startswith("ipc://") else endpoint
