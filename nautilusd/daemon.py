@@ -205,7 +205,7 @@ class Daemon:
         address = self.topology.supervisor.metrics_address
         if not address:
             return
-        from nautilusd.metrics._source import StatusTableSource
+        from nautilusd.metrics.source import StatusTableSource
         from nautilusd.metrics.server import MetricsServer
 
         source = StatusTableSource(self.table, self.topology)

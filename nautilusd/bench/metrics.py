@@ -26,7 +26,7 @@ from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Rig, engine, ring
 from nautilusd.bench.report import emit, percentiles
 from nautilusd.config.model import SupervisorConfig, Topology
-from nautilusd.metrics._source import StatusTableSource
+from nautilusd.metrics.source import StatusTableSource
 from nautilusd.metrics.server import MetricsServer
 from shm.status import W_RECORDS_IN
 

@@ -27,7 +27,7 @@ class MetricsSource(Protocol):
     """What the metrics server reads; every method runs in the server thread.
 
     Implementations must answer from shared memory, immutable config and psutil only (see
-    `nautilusd.metrics._source.StatusTableSource`, which the daemon uses): no call into the
+    `nautilusd.metrics.source.StatusTableSource`, which the daemon uses): no call into the
     event loop, no lock it holds. Two optional methods are used when present:
     `loop_stats() -> Mapping[str, float]` (daemon loop counters; keys ending in `_total` are
     counters) and `latency_histograms() -> Sequence[Mapping]` (each {"path", "buckets":

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from engines.spec import EngineConfig, RingConfig, RingPolicy
 from nautilusd import paths
 from nautilusd.config.model import GroupConfig, SupervisorConfig, Topology
-from nautilusd.metrics._source import StatusTableSource
+from nautilusd.metrics.source import StatusTableSource
 from nautilusd.metrics.server import MetricsServer, parse_address
 from nautilusd.states import State
 from shm.layout import FILL, RAW64
