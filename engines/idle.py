@@ -20,8 +20,7 @@ from typing import Any
 
 import zmq
 
-from engines.spec import WaitKind
-from shm.wait import BLOCKING_SPIN_S
+from shm.wait import BLOCKING_SPIN_S, WaitKind
 
 SPIN_S = BLOCKING_SPIN_S  # after work, watch the rings this long before parking
 

@@ -24,6 +24,7 @@ from engines.base import Engine, EngineContext
 from engines.idle import IdleWait
 from engines.log import configure_logging, get_logger
 from engines.spec import EngineConfig, RingConfig, SpinKind
+from shm import Blocking, RingReader, RingWriter, WaitKind, make_wait
 from shm.status import (
     PHASE_DRAINING,
     PHASE_READY,
@@ -160,8 +161,6 @@ def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
     if not spec.rings:
         return
     from shm.layout import RECORDS
-    from shm.ring import RingReader, RingWriter
-    from shm.wait import Blocking, make_wait
 
     cfg = spec.config
     for ring in spec.rings:
@@ -172,7 +171,7 @@ def _attach_rings(spec: LaunchSpec, ctx: EngineContext) -> None:
             ctx.readers[ring.name] = RingReader.attach(
                 segment, dtype, ring.readers.index(spec.config.name), directory=spec.shm_dir,
                 wait=Blocking(spin_s=cfg.spin_us * 1e-6) if cfg.spin_us is not None
-                and cfg.wait.value == "blocking" else make_wait(cfg.wait.value),
+                and cfg.wait is WaitKind.BLOCKING else make_wait(cfg.wait),
             )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from shm import Policy, WaitKind
+
 EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 
 
@@ -19,18 +21,6 @@ class RestartPolicy(enum.Enum):
     ALWAYS = "always"
     ON_FAILURE = "on-failure"
     NEVER = "never"
-
-
-class RingPolicy(enum.Enum):
-    BLOCK = "block"
-    OVERWRITE = "overwrite"
-
-
-class WaitKind(enum.Enum):
-    BUSY_SPIN = "busy_spin"
-    YIELDING = "yielding"
-    SLEEPING = "sleeping"
-    BLOCKING = "blocking"
 
 
 class SpinKind(enum.Enum):
@@ -49,7 +39,7 @@ class RingConfig:
     name: str
     record: str  # a name from shm.layout.RECORDS
     capacity: int  # a power of two
-    policy: RingPolicy
+    policy: Policy  # TOML: "block" or "overwrite"
     writer: str  # engine name
     readers: tuple[str, ...]  # engine names; reader slot index = position in this tuple
     block_timeout_ms: int = 1_000

@@ -205,8 +205,8 @@ class Daemon:
         address = self.topology.supervisor.metrics_address
         if not address:
             return
-        from nautilusd.metrics.source import StatusTableSource
         from nautilusd.metrics.server import MetricsServer
+        from nautilusd.metrics.source import StatusTableSource
 
         source = StatusTableSource(self.table, self.topology)
         self.sup.add_reload_listener(lambda topology: setattr(source, "topology", topology))

@@ -8,23 +8,14 @@ config, so committed records and cursors survive. They go at a clean shutdown, u
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-from engines.spec import RingConfig, RingPolicy
+from engines.spec import RingConfig
 from nautilusd import paths
 from nautilusd.config.model import Topology
-from shm import _control as c
-from shm.doorbell import make_fifo
-from shm.errors import ShmError
-from shm.layout import fingerprint, record_dtype
-from shm.ring import Ring, latest_slots_of, ring_stats
-from shm.segment import KIND_RING, Segment, process_alive, process_start_ticks
-
-# Header words (int64 index) of the owner identity: bytes 56 and 64 of the segment header.
-OWNER_PID_WORD = 7
-OWNER_TICKS_WORD = 8
+from shm import Policy, Ring, ring_stats
+from shm.layout import record_dtype
 
 
 def _max_readers(ring: RingConfig) -> int:
@@ -57,7 +48,7 @@ class RingSet:
                     continue
                 made[ring.name] = Ring.create(
                     paths.ring_segment(instance, ring.name), record_dtype(ring.record),
-                    ring.capacity, ring.policy.value, max_readers=_max_readers(ring),
+                    ring.capacity, ring.policy, max_readers=_max_readers(ring),
                     directory=directory, block_timeout_ms=ring.block_timeout_ms,
                     readers=len(ring.readers), latest_slots=latest_slots(ring, topology.symbols),
                 )
@@ -84,7 +75,7 @@ class RingSet:
         released = []
         for cfg in topology.rings.values():
             ring = self.rings.get(cfg.name)
-            if ring is None or engine not in cfg.readers or cfg.policy is not RingPolicy.BLOCK:
+            if ring is None or engine not in cfg.readers or cfg.policy is not Policy.BLOCK:
                 continue
             index = cfg.readers.index(engine)
             reader = ring.stats()["readers"][index]
@@ -116,59 +107,13 @@ def adopt_rings(topology: Topology, directory: Path) -> dict[str, Ring]:
     """
     adopted: dict[str, Ring] = {}
     for ring in topology.rings.values():
-        seg = _attach_matching(paths.ring_segment(topology.supervisor.instance, ring.name),
-                               ring, directory, latest_slots(ring, topology.symbols))
-        if seg is not None:
-            adopted[ring.name] = _take_over(seg, ring)
-    return adopted
-
-
-def _attach_matching(name: str, ring: RingConfig, directory: Path,
-                     slots: int) -> Segment | None:
-    if not (directory / name).is_file():
-        return None
-    dtype = record_dtype(ring.record)
-    try:
-        seg = Segment.attach(name, kind=KIND_RING, fingerprint=fingerprint(dtype),
-                             capacity=ring.capacity, record_size=dtype.itemsize,
-                             directory=directory)
-    except ShmError:
-        return None
-    h = seg.header
-    try:
-        board = latest_slots_of(seg, dtype)
-    except ShmError:
-        board = -1  # a damaged board: not ours to adopt
-    same = (h.policy == c.Policy.parse(ring.policy) and
-            h.control_blocks == 1 + _max_readers(ring) and board == slots)
-    if not same or process_alive(h.owner_pid, h.owner_start_ticks):
-        seg.close()
-        return None
-    return seg
-
-
-def _take_over(seg: Segment, ring: RingConfig) -> Ring:
-    """Own the segment; forget the dead writer and readers but keep every cursor."""
-    seg.owner = True
-    me = os.getpid()
-    seg.words[OWNER_TICKS_WORD] = process_start_ticks(me)
-    seg.words[OWNER_PID_WORD] = me
-    w = seg.block(0)
-    w[c.W_PID] = w[c.W_START_TICKS] = 0
-    w[c.W_BLOCK_TIMEOUT_MS] = ring.block_timeout_ms
-    w.release()
-    seg.set_writer_pid(0)
-    adopted = Ring(seg, record_dtype(ring.record))
-    for k in range(adopted.max_readers):
-        slot = c.reader_slot(seg, k)
-        slot[c.R_PID] = slot[c.R_START_TICKS] = 0
-        slot.release()
-        make_fifo(c.bell_path(seg.path, k))  # a fresh doorbell, no stale rings
-        if k >= len(ring.readers):
-            adopted.release_reader(k)  # nobody would ever advance it: it must not gate
-        else:
-            adopted.reserve_reader(k)  # active at its committed cursor (kept if it had one)
-    parked = c.parked_view(seg)
-    parked[:] = bytes(len(parked))
-    parked.release()
+        found = Ring.adopt(
+            paths.ring_segment(topology.supervisor.instance, ring.name),
+            record_dtype(ring.record), ring.capacity, ring.policy,
+            max_readers=_max_readers(ring), directory=directory,
+            block_timeout_ms=ring.block_timeout_ms, readers=len(ring.readers),
+            latest_slots=latest_slots(ring, topology.symbols),
+        )
+        if found is not None:
+            adopted[ring.name] = found
     return adopted

@@ -3,6 +3,8 @@
 Depends on numpy and the standard library only; see shm.ring for the memory model.
 """
 
+from shm._control import Policy
+from shm._fastpath import load_compiled, ring_paths
 from shm.errors import (
     AttachError,
     EpochChangedError,
@@ -13,17 +15,20 @@ from shm.errors import (
     ShmError,
     UnsupportedPlatformError,
 )
+from shm.observer import RingObserver
 from shm.ring import Ring, RingReader, RingWriter, ring_stats
-from shm.wait import Blocking, BusySpin, Sleeping, WaitStrategy, Yielding, make_wait
+from shm.wait import Blocking, BusySpin, Sleeping, WaitKind, WaitStrategy, Yielding, make_wait
 
 __all__ = [
     "AttachError",
     "Blocking",
     "BusySpin",
     "EpochChangedError",
+    "Policy",
     "ReaderSlotError",
     "Ring",
     "RingFullError",
+    "RingObserver",
     "RingReader",
     "RingWriter",
     "SegmentExistsError",
@@ -31,8 +36,11 @@ __all__ = [
     "ShmError",
     "Sleeping",
     "UnsupportedPlatformError",
+    "WaitKind",
     "WaitStrategy",
     "Yielding",
+    "load_compiled",
     "make_wait",
+    "ring_paths",
     "ring_stats",
 ]

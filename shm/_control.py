@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 
@@ -59,20 +59,22 @@ class SlotState(enum.IntEnum):
 
 
 class Policy(enum.IntEnum):
-    """What the writer does when the slowest reader is a full ring behind."""
+    """What the writer does when the slowest reader is a full ring behind: wait for it
+    (BLOCK) or lap it (OVERWRITE). The value is the segment header's code; the config and
+    `Ring.create` spell it by name, "block" or "overwrite"."""
 
     BLOCK = 1
     OVERWRITE = 2
 
     @classmethod
-    def parse(cls, value: str | Policy | enum.Enum) -> Policy:
+    def parse(cls, value: Policy | str) -> Policy:
+        """`value` itself, or the policy named by it ("block", "overwrite")."""
         if isinstance(value, Policy):
             return value
-        text = str(getattr(value, "value", value))
         try:
-            return cls[text.upper()]
+            return cls[str(value).upper()]
         except KeyError:
-            raise ShmError(f"invalid ring policy {text!r}: use 'block' or 'overwrite'") from None
+            raise ShmError(f"invalid ring policy {value!r}: use 'block' or 'overwrite'") from None
 
 
 def bell_path(segment_path: Path, index: int) -> Path:
@@ -168,7 +170,7 @@ def record_views(body: memoryview, record_size: int, capacity: int) -> list[memo
     return None
 
 
-def release_views(views: Any) -> None:
+def release_views(views: list[memoryview] | None) -> None:
     if isinstance(views, list):
         for view in views:
             view.release()

@@ -46,6 +46,11 @@ _native = _load_native()
 NATIVE = _native is not None
 
 
+def ring_paths() -> str:
+    """Which one-record paths rings attached from now on run: "compiled" or "python"."""
+    return "python" if _native is None else "compiled"
+
+
 def use_native(flag: bool) -> bool:
     """Choose the implementation for rings attached from now on (tests compare the two);
     returns whether the compiled one is in use (False when it is not built)."""

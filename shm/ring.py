@@ -1,7 +1,7 @@
 """Rings: one writer, up to N broadcast readers, over one shared-memory segment.
 
-`Ring` is the owner's handle (nautilusd creates and destroys rings); engines attach a
-`RingWriter` or a `RingReader`; `ring_stats` is the read-only snapshot for metrics.
+`Ring` is the owner's handle (nautilusd creates, adopts and destroys rings); engines attach
+a `RingWriter` or a `RingReader`; `ring_stats` is the read-only snapshot for metrics.
 
 Memory model (x86-64 TSO, checked by shm.platform.check_memory_model at create and attach):
 the writer stores records, then the cursor with one aligned 8-byte store; a reader loads
@@ -25,7 +25,7 @@ from shm.latest import Board, board_bytes, board_offset, init_board
 from shm.layout import fingerprint
 from shm.platform import check_memory_model
 from shm.reader import RingReader
-from shm.segment import DEFAULT_DIRECTORY, KIND_RING, Segment
+from shm.segment import DEFAULT_DIRECTORY, KIND_RING, Segment, process_alive
 from shm.writer import RingWriter
 
 __all__ = ["Ring", "RingReader", "RingWriter", "ring_stats"]
@@ -45,7 +45,7 @@ class Ring:
 
     @classmethod
     def create(
-        cls, name: str, dtype: np.dtype[Any], capacity: int, policy: str | Any,
+        cls, name: str, dtype: np.dtype[Any], capacity: int, policy: c.Policy | str,
         max_readers: int = 8, directory: Path | str = DEFAULT_DIRECTORY,
         block_timeout_ms: int = 1000, readers: int = 0, latest_slots: int = 0,
     ) -> Ring:
@@ -85,6 +85,43 @@ class Ring:
         ring = cls(seg, dtype)
         for k in range(readers):
             ring.reserve_reader(k)
+        return ring
+
+    @classmethod
+    def adopt(
+        cls, name: str, dtype: np.dtype[Any], capacity: int, policy: c.Policy | str,
+        max_readers: int = 8, directory: Path | str = DEFAULT_DIRECTORY,
+        block_timeout_ms: int = 1000, readers: int = 0, latest_slots: int = 0,
+    ) -> Ring | None:
+        """Take over ring `name` from its dead owner when it is what `create` with these
+        arguments would make: forget the dead writer and readers, keep every cursor. Slots
+        0..readers-1 stay active at their committed cursors; the others are freed (nobody
+        would advance them). None when there is no such segment, it differs, it cannot be
+        read, or its owner still runs."""
+        dtype = np.dtype(dtype)
+        seg = _matching(name, dtype, capacity, c.Policy.parse(policy), max_readers,
+                        Path(directory), latest_slots)
+        if seg is None:
+            return None
+        seg.take_ownership()
+        w = seg.block(0)
+        w[c.W_PID] = w[c.W_START_TICKS] = 0
+        w[c.W_BLOCK_TIMEOUT_MS] = block_timeout_ms
+        w.release()
+        seg.set_writer_pid(0)
+        ring = cls(seg, dtype)
+        for k in range(ring.max_readers):
+            slot = c.reader_slot(seg, k)
+            slot[c.R_PID] = slot[c.R_START_TICKS] = 0
+            slot.release()
+            make_fifo(c.bell_path(seg.path, k))  # a fresh doorbell, no stale rings
+            if k < readers:
+                ring.reserve_reader(k)  # active at its committed cursor (kept if it had one)
+            else:
+                ring.release_reader(k)
+        parked = c.parked_view(seg)
+        parked[:] = bytes(len(parked))
+        parked.release()
         return ring
 
     def reserve_reader(self, index: int) -> None:
@@ -133,6 +170,29 @@ class Ring:
         tb: TracebackType | None,
     ) -> None:
         self.destroy()
+
+
+def _matching(name: str, dtype: np.dtype[np.void], capacity: int, policy: c.Policy,
+              max_readers: int, directory: Path, latest_slots: int) -> Segment | None:
+    """Ring segment `name` attached, if it has this geometry and its owner is dead."""
+    if not (directory / name).is_file():
+        return None
+    try:
+        seg = Segment.attach(name, kind=KIND_RING, fingerprint=fingerprint(dtype),
+                             capacity=capacity, record_size=dtype.itemsize, directory=directory)
+    except ShmError:
+        return None
+    h = seg.header
+    try:
+        board = latest_slots_of(seg, dtype)
+    except ShmError:
+        board = -1  # a damaged board: not ours to adopt
+    same = (h.policy == policy and h.control_blocks == 1 + max_readers
+            and board == latest_slots)
+    if not same or process_alive(h.owner_pid, h.owner_start_ticks):
+        seg.close()
+        return None
+    return seg
 
 
 def latest_slots_of(seg: Segment, dtype: np.dtype[Any]) -> int:

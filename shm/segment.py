@@ -37,6 +37,8 @@ _HEADER = struct.Struct("<QIIQQQIIQqQqQQQq")
 # Byte offsets of the fields that change after creation (read/written as aligned int64).
 OFF_FLAGS = 44
 OFF_EPOCH = 48
+OFF_OWNER_PID = 56
+OFF_OWNER_START_TICKS = 64
 OFF_WRITER_PID = 72
 
 
@@ -232,6 +234,14 @@ class Segment:
     def stale(self) -> bool:
         """True if the segment was re-initialised or retired since this party attached."""
         return self.current_epoch() != self.epoch or self.retired()
+
+    def take_ownership(self) -> None:
+        """Become the owner of an attached segment whose owner died: the header names this
+        process from now on, and leaving a `with` block unlinks the segment."""
+        me = os.getpid()
+        self.words[OFF_OWNER_START_TICKS // 8] = process_start_ticks(me)
+        self.words[OFF_OWNER_PID // 8] = me
+        self.owner = True
 
     def set_writer_pid(self, pid: int) -> None:
         self.words[OFF_WRITER_PID // 8] = pid

@@ -6,6 +6,7 @@ parks a reader on its doorbell FIFO (via a `Parker`); without a parker it sleeps
 
 from __future__ import annotations
 
+import enum
 import os
 import select
 import time
@@ -28,6 +29,15 @@ class Parker(Protocol):
     def fileno(self) -> int: ...
 
 
+class WaitKind(enum.Enum):
+    """The wait strategies by name: the `wait` of an engine's config, the `kind` of each."""
+
+    BUSY_SPIN = "busy_spin"
+    YIELDING = "yielding"
+    SLEEPING = "sleeping"
+    BLOCKING = "blocking"
+
+
 def _deadline(timeout_s: float | None) -> float:
     return float("inf") if timeout_s is None else time.monotonic() + timeout_s
 
@@ -35,7 +45,7 @@ def _deadline(timeout_s: float | None) -> float:
 class WaitStrategy:
     """Base class: `wait(ready, timeout_s, parker)` returns ready()'s last (possibly 0) value."""
 
-    kind: ClassVar[str] = ""
+    kind: ClassVar[WaitKind]
 
     def wait(
         self, ready: Callable[[], int], timeout_s: float | None, parker: Parker | None = None
@@ -46,7 +56,7 @@ class WaitStrategy:
 class BusySpin(WaitStrategy):
     """Poll without pause: lowest latency, burns a whole core (dedicated cores only)."""
 
-    kind = "busy_spin"
+    kind = WaitKind.BUSY_SPIN
 
     def wait(
         self, ready: Callable[[], int], timeout_s: float | None, parker: Parker | None = None
@@ -64,7 +74,7 @@ class BusySpin(WaitStrategy):
 class Yielding(WaitStrategy):
     """Spin briefly, then give the core away with sched_yield between polls."""
 
-    kind = "yielding"
+    kind = WaitKind.YIELDING
 
     def __init__(self, spins: int = 100) -> None:
         self.spins = spins
@@ -91,7 +101,7 @@ class Yielding(WaitStrategy):
 class Sleeping(WaitStrategy):
     """Spin, yield, then sleep with an exponential backoff from min_sleep_s to max_sleep_s."""
 
-    kind = "sleeping"
+    kind = WaitKind.SLEEPING
 
     def __init__(self, spins: int = 100, yields: int = 100, min_sleep_s: float = 50e-6,
                  max_sleep_s: float = 1e-3) -> None:
@@ -130,7 +140,7 @@ class Blocking(WaitStrategy):
     case by re-checking the cursor at least that often while parked.
     """
 
-    kind = "blocking"
+    kind = WaitKind.BLOCKING
 
     def __init__(self, spin_s: float = BLOCKING_SPIN_S, recheck_s: float = 0.05) -> None:
         self.spin_s = spin_s
@@ -180,19 +190,20 @@ class Blocking(WaitStrategy):
         return poller
 
 
-_KINDS: dict[str, type[WaitStrategy]] = {
+_KINDS: dict[WaitKind, type[WaitStrategy]] = {
     cls.kind: cls for cls in (BusySpin, Yielding, Sleeping, Blocking)
 }
 
 
-def make_wait(kind: str | WaitStrategy | None = None) -> WaitStrategy:
-    """A strategy for `kind` ("busy_spin", "yielding", "sleeping", "blocking" or a WaitKind)."""
+def make_wait(kind: WaitKind | str | WaitStrategy | None = None) -> WaitStrategy:
+    """A strategy for `kind` (a WaitKind or its value, "busy_spin" ... "blocking"); None is
+    Blocking, a strategy is returned as it is."""
     if isinstance(kind, WaitStrategy):
         return kind
     if kind is None:
         return Blocking()
-    text = str(getattr(kind, "value", kind))
     try:
-        return _KINDS[text]()
-    except KeyError:
-        raise ShmError(f"unknown wait strategy {text!r}; known: {sorted(_KINDS)}") from None
+        return _KINDS[WaitKind(kind)]()
+    except ValueError:
+        known = sorted(k.value for k in WaitKind)
+        raise ShmError(f"unknown wait strategy {kind!r}; known: {known}") from None

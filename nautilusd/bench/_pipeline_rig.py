@@ -17,9 +17,10 @@ from typing import Any
 
 from engines.runner import LaunchSpec
 from engines.runner import run as run_engine
-from engines.spec import EngineConfig, RingConfig, RingPolicy, SpinKind, WaitKind
+from engines.spec import EngineConfig, RingConfig, SpinKind
 from nautilusd.forkserver import apply_nice
 from nautilusd.ringset import latest_slots
+from shm import Policy, WaitKind
 from shm.layout import RECORDS
 from shm.ring import Ring
 from shm.status import StatusTable
@@ -58,7 +59,7 @@ def engine(name: str, entry: str, tuning: Tuning | str = "blocking", **params: A
 
 def ring(name: str, record: str, writer: str, readers: tuple[str, ...], capacity: int = 4096,
          policy: str = "block", latest: bool = False) -> RingConfig:
-    return RingConfig(name=name, record=record, capacity=capacity, policy=RingPolicy(policy),
+    return RingConfig(name=name, record=record, capacity=capacity, policy=Policy.parse(policy),
                       writer=writer, readers=readers, latest=latest)
 
 
@@ -81,7 +82,7 @@ class Rig:
         self.segments: dict[str, Ring] = {}
         for r in rings:
             self.segments[r.name] = Ring.create(
-                self.prefix + r.name, RECORDS[r.record], r.capacity, r.policy.value,
+                self.prefix + r.name, RECORDS[r.record], r.capacity, r.policy,
                 directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers),
                 latest_slots=latest_slots(r, symbols))
         self.procs: dict[str, Any] = {}

@@ -20,8 +20,9 @@ from engines.base import EngineContext
 from engines.idle import SPIN_S
 from engines.log import configure_logging, get_logger
 from engines.runner import freeze_heap, load_engine_class, pin
-from engines.spec import EngineConfig, WaitKind
+from engines.spec import EngineConfig
 from nautilusd.forkserver import apply_nice
+from shm import WaitKind
 from shm.status import StatusTable
 
 MAX_RECORDS = 1 << 16

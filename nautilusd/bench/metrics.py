@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 import psutil
 
-from engines.spec import RingConfig, RingPolicy
+from engines.spec import RingConfig
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Rig, engine, ring
 from nautilusd.bench.report import emit, percentiles
 from nautilusd.config.model import SupervisorConfig, Topology
-from nautilusd.metrics.source import StatusTableSource
 from nautilusd.metrics.server import MetricsServer
+from nautilusd.metrics.source import StatusTableSource
+from shm import Policy
 from shm.status import W_RECORDS_IN
 
 TARGET_RATIO_TOLERANCE = 0.02
@@ -96,7 +97,7 @@ def _run(phase_s: float, rounds: int, rate_hz: float, cpus: dict[str, int]) -> d
     shm, rt = runs._dirs()
     # A block ring: every tick written is read, so ticks/s is the pipeline's throughput. Its
     # timeout is long: on a loaded box the reader may be descheduled for over a second.
-    ticks = RingConfig(name="ticks", record="tick", capacity=65536, policy=RingPolicy.BLOCK,
+    ticks = RingConfig(name="ticks", record="tick", capacity=65536, policy=Policy.BLOCK,
                        writer="marketdata", readers=("strategy",), block_timeout_ms=60_000)
     rings = [ticks,
              ring("orders", "order", "strategy", (), capacity=65536)]

@@ -20,7 +20,7 @@ from engines.spec import SpinKind
 from nautilusd.bench import _pipeline_runs as runs
 from nautilusd.bench._pipeline_rig import Tuning
 from nautilusd.bench.report import emit, percentiles
-from shm import _fastpath
+from shm import ring_paths
 
 PIPELINE = ("marketdata", "strategy", "risk", "execution")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "default.toml"
@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     zmq = runs.zmq_tick_to_fill(latency_s, args.rate, tuning)
     # which one-record paths ran: the kernels on both sides, compiled ring paths on one
     kernels = "compiled" if _compiled.kernels() is not None else "python"
-    ring_paths = "compiled" if _fastpath.NATIVE else "python"
+    paths_ran = ring_paths()
     for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
-        extra = ({"latest_board": latest, "ring_paths": ring_paths} if name == "rings"
+        extra = ({"latest_board": latest, "ring_paths": paths_ran} if name == "rings"
                  else {})
         extra["kernels"] = kernels
         results.append({"measure": "tick_to_fill_us", "transport": name, "wait": wait_label,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nautilusd import paths
-from shm import _control as c
+from shm import RingObserver
 from shm.layout import (
     DECISION,
     FILL,
@@ -27,7 +27,6 @@ from shm.layout import (
     VERDICT_APPROVED,
 )
 from shm.ring import ring_stats
-from shm.segment import KIND_RING, Segment
 
 FINAL = (FILL_FILLED, FILL_CANCELLED)
 
@@ -38,21 +37,12 @@ class RingWrapped(Exception):
 
 def read_ring(shm_dir: Path, instance: str, ring: str, dtype: np.dtype[Any]) -> np.ndarray:
     """Every record ever published on `ring` (a copy), refusing a ring that wrapped."""
-    seg = Segment.attach(paths.ring_segment(instance, ring), kind=KIND_RING,
-                         directory=shm_dir)
-    try:
-        w = seg.block(0)
-        cursor = int(w[c.W_PUBLISHED])
-        w.release()
-        if cursor > seg.header.capacity:
+    with RingObserver.attach(paths.ring_segment(instance, ring), dtype, shm_dir) as observer:
+        cursor = observer.published()
+        if cursor > observer.capacity:
             raise RingWrapped(f"ring {ring!r}: {cursor} records published, capacity "
-                              f"{seg.header.capacity}; raise it for a run this long")
-        body = seg.body()
-        out = np.frombuffer(body, dtype=dtype, count=cursor).copy()
-        body.release()
-        return out
-    finally:
-        seg.close()
+                              f"{observer.capacity}; raise it for a run this long")
+        return observer.history(0, cursor)[1]
 
 
 def unlink_instance(shm_dir: Path, instance: str) -> list[str]:

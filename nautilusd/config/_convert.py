@@ -148,18 +148,24 @@ def _range(low: int | None, high: int | None) -> str:
     return f"{low}..{high}"
 
 
+def enum_text(member: enum.Enum) -> str:
+    """How a config file spells `member`: its value when that is text ("on-failure",
+    "busy_spin"), else its name in lower case (a ring policy, whose value is a header code)."""
+    return member.value if isinstance(member.value, str) else member.name.lower()
+
+
 def choice(cls: type[enum.Enum], label: str) -> Converter:
-    """An enum member given by its value, e.g. restart = "on-failure"."""
-    values = [member.value for member in cls]
+    """An enum member given by its text (`enum_text`), e.g. restart = "on-failure"."""
+    members = {enum_text(member): member for member in cls}
 
     def convert(c: Collector, path: str, value: Any) -> Any:
         if not isinstance(value, str):
             return c.wrong_type(path, "string", value)
-        if value not in values:
+        if value not in members:
             c.error(path, f"not a valid {label}: {show(value)} "
-                          f"(expected one of: {', '.join(values)})")
+                          f"(expected one of: {', '.join(members)})")
             return INVALID
-        return cls(value)
+        return members[value]
 
     return convert
 

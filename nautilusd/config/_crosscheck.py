@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
-from engines.spec import EngineConfig, RingConfig, SpinKind, WaitKind
+from engines.spec import EngineConfig, RingConfig, SpinKind
 from nautilusd.config._convert import Collector, key_path
 from nautilusd.config.model import GroupConfig, SupervisorConfig
+from shm import WaitKind
 
 RESERVED_TARGETS = frozenset({"all"})  # nautilusctl's word for every engine
 

@@ -9,18 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from engines.spec import (
-    EngineConfig,
-    RestartPolicy,
-    RingConfig,
-    RingPolicy,
-    RLimits,
-    SpinKind,
-    WaitKind,
-)
+from engines.spec import EngineConfig, RestartPolicy, RingConfig, RLimits, SpinKind
 from nautilusd.config import _convert as cv
 from nautilusd.config._convert import INVALID, Collector, Field
 from nautilusd.config.model import GroupConfig, GroupStrategy, SupervisorConfig
+from shm import Policy, WaitKind
 from shm.errors import ShmError
 from shm.latest import key_format
 from shm.layout import RECORDS
@@ -66,7 +59,7 @@ GROUP_SPEC: Final = {
 RING_SPEC: Final = {
     "record": Field(cv.one_of(tuple(RECORDS), "record type")),
     "capacity": Field(cv.integer(1)),
-    "policy": Field(cv.choice(RingPolicy, "ring policy")),
+    "policy": Field(cv.choice(Policy, "ring policy")),
     "writer": Field(cv.string()),
     "readers": Field(cv.array(cv.string(), distinct=True)),
     "block_timeout_ms": Field(_positive),

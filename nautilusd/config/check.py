@@ -11,12 +11,13 @@ import sys
 from typing import Any, TextIO
 
 from engines.spec import EngineConfig, RingConfig, SpinKind
+from nautilusd.config._convert import enum_text
 from nautilusd.config.load import default_host_cpus, load_config, start_order
 from nautilusd.config.model import Topology
 from nautilusd.errors import ConfigError
 from nautilusd.paths import default_runtime_dir
 from nautilusd.ringset import latest_slots
-from shm import _fastpath
+from shm import ring_paths
 from shm.layout import RECORDS
 
 EXIT_OK = 0
@@ -63,8 +64,7 @@ def explain(topology: Topology) -> dict[str, Any]:
         },
         "engines": [_engine(topology.engines[n], free) for n in start_order(topology)],
         "rings": [_ring(r, latest_slots(r, topology.symbols)) for r in topology.rings.values()],
-        # which one-record ring paths this install runs (shm._fastpath): compiled or python
-        "ring_paths": "compiled" if _fastpath.NATIVE else "python",
+        "ring_paths": ring_paths(),  # which one-record ring paths this install runs
     }
 
 
@@ -92,7 +92,7 @@ def _ring(ring: RingConfig, slots: int) -> dict[str, Any]:
         "record": ring.record,
         "record_size": RECORDS[ring.record].itemsize,
         "capacity": ring.capacity,
-        "policy": ring.policy.value,
+        "policy": enum_text(ring.policy),
         "writer": ring.writer,
         "readers": list(ring.readers),
         "latest_slots": slots,

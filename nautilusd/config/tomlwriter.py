@@ -6,12 +6,18 @@ inline tables, so this small writer beats another dependency.
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any
 
+from nautilusd.config._convert import enum_text
+
 
 def toml_value(value: Any) -> str:
-    """`value` as a TOML literal: booleans, numbers, strings, lists and inline tables."""
+    """`value` as a TOML literal: booleans, numbers, strings, lists, inline tables, and enum
+    members as the config spells them (`Policy.BLOCK` is "block")."""
+    if isinstance(value, enum.Enum):  # before int: a Policy is an IntEnum
+        return toml_value(enum_text(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from shm import _control as c
+from shm import RingObserver
 from shm.errors import ShmError
-from shm.segment import Segment
 
 # Bucket upper bounds in seconds: 1 us .. 1 s.
 BOUNDS_S = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
@@ -54,14 +53,14 @@ class RingLatency:
         self.paths = paths_for(dtype)
         self.counts = {p: np.zeros(len(BOUNDS_S) + 1, np.int64) for p in self.paths}
         self.sums_ns = dict.fromkeys(self.paths, 0)
-        self._seg: Segment | None = None
+        self._observer: RingObserver | None = None
         self._next = 0  # first position not yet sampled
 
     def sample(self) -> None:
-        seg = self._segment()
-        if seg is None:
+        ring = self._attached()
+        if ring is None:
             return
-        records = self._new_records(seg)
+        records = self._new_records(ring)
         for path, (start, end) in self.paths.items():
             t0, t1 = records[start], records[end]
             lat = (t1 - t0)[(t0 > 0) & (t1 >= t0)]
@@ -69,50 +68,27 @@ class RingLatency:
                                              minlength=len(BOUNDS_S) + 1)
             self.sums_ns[path] += int(lat.sum())
 
-    def _segment(self) -> Segment | None:
-        seg = self._seg
-        if seg is not None and (seg.current_epoch() != seg.epoch or seg.retired()):
-            seg.close()  # re-created (reload, restart of nautilusd): start over
-            seg = self._seg = None
-        if seg is None:
+    def _attached(self) -> RingObserver | None:
+        ring = self._observer
+        if ring is not None and ring.stale():
+            ring.close()  # re-created (reload, restart of nautilusd): start over
+            ring = self._observer = None
+        if ring is None:
             try:
-                seg = self._seg = c.attach_segment(self.segment_name, self.dtype,
-                                                   self.directory)
+                ring = self._observer = RingObserver.attach(self.segment_name, self.dtype,
+                                                        self.directory)
             except (ShmError, OSError):
                 return None
-            self._next = self._published(seg)  # only what is published from now on
-        return seg
+            self._next = ring.published()  # only what is published from now on
+        return ring
 
-    def _published(self, seg: Segment) -> int:
-        w = seg.block(0)
-        try:
-            return int(w[c.W_PUBLISHED])
-        finally:
-            w.release()
-
-    def _new_records(self, seg: Segment) -> np.ndarray:
-        cap = seg.header.capacity
-        end = self._published(seg)
-        start = max(self._next, end - min(cap // 2, self.max_records))
+    def _new_records(self, ring: RingObserver) -> np.ndarray:
+        """Copies of the records published since the last sample (at most a cap of the
+        newest), those the writer reached meanwhile dropped (seqlock-checked)."""
+        end = ring.published()
+        start = max(self._next, end - min(ring.capacity // 2, self.max_records))
         self._next = end
-        if end <= start:
-            return np.zeros(0, self.dtype)
-        body = seg.body()
-        try:
-            data = np.frombuffer(body, self.dtype)
-            slots = np.arange(start, end) & (cap - 1)
-            copied = data[slots]  # fancy indexing copies, wrap included
-        finally:
-            del data
-            body.release()
-        # Seqlock check: a record whose slot the writer may have reused since is dropped.
-        w = seg.block(0)
-        try:
-            newest = max(int(w[c.W_PUBLISHED]), int(w[c.W_CLAIM]))
-        finally:
-            w.release()
-        valid: np.ndarray = copied[np.arange(start, end) + cap > newest]
-        return valid
+        return ring.history(start, end)[1]
 
     def histograms(self) -> list[dict[str, Any]]:
         found = []
@@ -124,6 +100,6 @@ class RingLatency:
         return found
 
     def close(self) -> None:
-        if self._seg is not None:
-            self._seg.close()
-            self._seg = None
+        if self._observer is not None:
+            self._observer.close()
+            self._observer = None

@@ -22,13 +22,13 @@ from daemon_helpers import gone, start_daemon, stop, wait_ready, write_config
 
 from engines.base import Engine
 from engines.harness import Harness
-from engines.spec import RingConfig, RingPolicy
+from engines.spec import RingConfig
 from nautilusd import paths
 from nautilusd.chaos.run import SPECIALS, plan
 from nautilusd.config.model import SupervisorConfig, Topology
 from nautilusd.ctl import main as cli
-from nautilusd.ringset import OWNER_PID_WORD, RingSet, adopt_rings
-from shm import _control as c
+from nautilusd.ringset import RingSet, adopt_rings
+from shm import Policy
 from shm.layout import (
     DECISION,
     FILL,
@@ -40,6 +40,7 @@ from shm.layout import (
     VERDICT_APPROVED,
 )
 from shm.ring import Ring, RingReader, RingWriter, ring_stats
+from shm.segment import OFF_OWNER_PID
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = {"kills", "orders_published", "orders_lost", "duplicate_fills",
@@ -96,7 +97,7 @@ def test_nautilusctl_chaos_when_fault_unknown_exits_2_naming_it(
 def _topology(shm_dir: Path, capacity: int = 256, latest: bool = False,
               symbols: tuple[str, ...] = ()) -> Topology:
     orders = RingConfig(name="orders", record="order", capacity=capacity,
-                        policy=RingPolicy.BLOCK, writer="strategy", readers=("risk",),
+                        policy=Policy.BLOCK, writer="strategy", readers=("risk",),
                         latest=latest)
     return Topology(source=Path("adopt.toml"),
                     supervisor=SupervisorConfig(instance="adopt", shm_dir=shm_dir),
@@ -109,7 +110,7 @@ def _orphan(ring: Ring) -> None:
     process), and close our handle without unlinking."""
     proc = subprocess.Popen(["true"])
     proc.wait()
-    ring.segment.words[OWNER_PID_WORD] = proc.pid
+    ring.segment.words[OFF_OWNER_PID // 8] = proc.pid
     ring.segment.close()
 
 
@@ -259,7 +260,8 @@ def _crash(h: Harness, eng: Engine) -> None:
     committed (only what it advanced)."""
     h.contexts.remove(eng.ctx)
     for reader in eng.ctx.readers.values():
-        reader._st[0] = int(reader._r[c.R_CURSOR])  # forget the record read_one() lent
+        stats = ring_stats(reader.name, directory=reader.segment.path.parent)
+        reader._st[0] = stats["readers"][reader.index]["cursor"]  # forget what read_one() lent
     eng.ctx.close()
     service = getattr(eng, "service", None)
     if service is not None:

@@ -7,18 +7,19 @@ from types import MappingProxyType
 
 import pytest
 
-from engines.spec import RingConfig, RingPolicy
+from engines.spec import RingConfig
 from nautilusd import paths
 from nautilusd.config.model import SupervisorConfig, Topology
 from nautilusd.ringset import RingSet
+from shm import Policy
 
 
 def topology(shm_dir: Path) -> Topology:
     rings = {
         "ticks": RingConfig(name="ticks", record="tick", capacity=1024,
-                            policy=RingPolicy.OVERWRITE, writer="md", readers=("s1", "s2")),
+                            policy=Policy.OVERWRITE, writer="md", readers=("s1", "s2")),
         "orders": RingConfig(name="orders", record="order", capacity=256,
-                             policy=RingPolicy.BLOCK, writer="s1", readers=("risk",)),
+                             policy=Policy.BLOCK, writer="s1", readers=("risk",)),
     }
     return Topology(source=Path("rings.toml"),
                     supervisor=SupervisorConfig(instance="rs", shm_dir=shm_dir),

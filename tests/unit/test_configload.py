@@ -10,10 +10,11 @@ from types import MappingProxyType
 
 import pytest
 
-from engines.spec import RestartPolicy, RingPolicy, SpinKind, WaitKind
+from engines.spec import RestartPolicy, SpinKind
 from nautilusd.config.load import load_config, loads_config, start_order
 from nautilusd.config.model import GroupStrategy
 from nautilusd.errors import ConfigError, NautilusdError
+from shm import Policy, WaitKind
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -52,7 +53,7 @@ def test_load_when_pipeline_fixture_converts_every_field_type() -> None:
     assert topo.engines["sidecar"].command == ("/bin/sleep", "3600")
     assert topo.groups["trading"].strategy is GroupStrategy.REST_FOR_ONE
     assert topo.groups["default"].strategy is GroupStrategy.ONE_FOR_ONE
-    assert topo.rings["data"].policy is RingPolicy.BLOCK
+    assert topo.rings["data"].policy is Policy.BLOCK
     assert topo.rings["data"].readers == ("consumer",)
     assert topo.symbols == ("AAPL", "MSFT") and topo.supervisor.cpus == (0,)
     assert list(topo.engines) == ["producer", "consumer", "sidecar"]

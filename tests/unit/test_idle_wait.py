@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engines.idle import IdleWait
-from engines.spec import WaitKind
+from shm import WaitKind
 from shm.layout import TICK
 from shm.ring import Ring, RingReader, RingWriter
 

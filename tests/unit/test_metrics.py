@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from engines.spec import EngineConfig, RingConfig, RingPolicy
+from engines.spec import EngineConfig, RingConfig
 from nautilusd import paths
 from nautilusd.config.model import GroupConfig, SupervisorConfig, Topology
-from nautilusd.metrics.source import StatusTableSource
 from nautilusd.metrics.server import MetricsServer, parse_address
+from nautilusd.metrics.source import StatusTableSource
 from nautilusd.states import State
+from shm import Policy
 from shm.layout import FILL, RAW64
 from shm.ring import Ring, RingReader, RingWriter
 from shm.status import W_RECORDS_IN, W_RESTARTS, W_STATE, StatusTable
@@ -36,7 +37,7 @@ def topology(shm_dir: Path) -> Topology:
         "risk": EngineConfig(name="risk", group="critical"),
         "analytics": EngineConfig(name="analytics", group="default"),
     }
-    ring = RingConfig(name="orders", record="raw64", capacity=64, policy=RingPolicy.BLOCK,
+    ring = RingConfig(name="orders", record="raw64", capacity=64, policy=Policy.BLOCK,
                       writer="analytics", readers=("risk",))
     return Topology(
         source=Path("test.toml"),
@@ -237,7 +238,7 @@ def test_scrape_when_fills_published_reports_sampled_latency_histograms(
     per-hop latency histograms, across the ring's wrap."""
     name = paths.ring_segment(INSTANCE, "fills")
     base = topology(shm_dir)
-    fills_ring = RingConfig(name="fills", record="fill", capacity=64, policy=RingPolicy.BLOCK,
+    fills_ring = RingConfig(name="fills", record="fill", capacity=64, policy=Policy.BLOCK,
                             writer="analytics", readers=())
     topo = Topology(source=base.source, supervisor=base.supervisor, groups=base.groups,
                     rings=MappingProxyType({"fills": fills_ring}), engines=base.engines)

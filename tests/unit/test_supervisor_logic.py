@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from supervisor_fakes import FakeClock, FakeHost, FakeTable, engine, group, report_ready, topology
 
-from engines.spec import RingConfig, RingPolicy
+from engines.spec import RingConfig
 from nautilusd import paths
 from nautilusd.config.model import SupervisorConfig
 from nautilusd.errors import UnknownTargetError
@@ -19,6 +19,7 @@ from nautilusd.loop import EventLoop
 from nautilusd.ringset import RingSet
 from nautilusd.states import State
 from nautilusd.supervisor import READY_POLL_S, Supervisor
+from shm import Policy
 from shm.layout import FILL
 from shm.ring import RingWriter
 from shm.status import W_HEARTBEAT_NS, W_PID, W_RESTARTS, W_STATE
@@ -326,7 +327,7 @@ def test_pin_when_core_missing_raises_and_keeps_cores():
 
 def _rings_rig(shm_dir, critical: bool):
     """positions reads a block fills ring from execution; positions' group is `critical`."""
-    fills = RingConfig(name="fills", record="fill", capacity=64, policy=RingPolicy.BLOCK,
+    fills = RingConfig(name="fills", record="fill", capacity=64, policy=Policy.BLOCK,
                        writer="execution", readers=("positions",))
     rig = Rig(engine("execution"),
               engine("positions", max_restarts=0, group="support", backoff_initial_ms=1),

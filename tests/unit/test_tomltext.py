@@ -6,7 +6,9 @@ import tomllib
 
 import pytest
 
+from engines.spec import RestartPolicy
 from nautilusd.config.tomlwriter import toml_document, toml_value
+from shm import Policy, WaitKind
 
 
 def test_toml_value_when_nested_values_round_trip_through_tomllib() -> None:
@@ -28,3 +30,12 @@ def test_toml_document_when_topology_shaped_round_trips_through_tomllib() -> Non
     doc = {"symbols": ["A", "B"], "supervisor": {"instance": "x", "keep_rings": True},
            "engines": {"risk": {"entry": "engines.risk:RiskEngine", "params": {"q": 5}}}}
     assert tomllib.loads(toml_document(doc)) == doc
+
+
+def test_toml_value_when_config_enums_writes_the_text_the_loader_reads() -> None:
+    """Ring policies, wait kinds and restart policies are written as their TOML words."""
+    doc = {"policy": Policy.OVERWRITE, "wait": WaitKind.BUSY_SPIN,
+           "restart": RestartPolicy.ON_FAILURE}
+    text = "\n".join(f"{k} = {toml_value(v)}" for k, v in doc.items())
+    assert tomllib.loads(text) == {"policy": "overwrite", "wait": "busy_spin",
+                                   "restart": "on-failure"}

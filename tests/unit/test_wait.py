@@ -18,6 +18,7 @@ from shm import (
     RingWriter,
     ShmError,
     Sleeping,
+    WaitKind,
     Yielding,
     make_wait,
     ring_stats,
@@ -40,6 +41,8 @@ def test_make_wait_when_kind_known_returns_strategy_else_raises() -> None:
     assert [type(make_wait(k)) for k in ("busy_spin", "yielding", "sleeping", "blocking")] == [
         BusySpin, Yielding, Sleeping, Blocking,
     ]
+    assert [type(make_wait(k)) for k in WaitKind] == [BusySpin, Yielding, Sleeping, Blocking]
+    assert [cls.kind for cls in (BusySpin, Yielding, Sleeping, Blocking)] == list(WaitKind)
     with pytest.raises(ShmError, match="unknown wait strategy 'nap'"):
         make_wait("nap")
 
