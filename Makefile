@@ -12,7 +12,10 @@ RING_SUITES := tests/unit/test_ring.py tests/unit/test_latest_board.py \
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml setup.py shm/_native.c engines/_kernels.c
+# The engines' kernels include engines/_schema.h, which setup.py regenerates from shm/layout.py.
+KERNELS := engines/strategy/_kernel.c engines/risk/_kernel.c engines/_kernel.h shm/layout.py
+
+$(STAMP): pyproject.toml setup.py shm/_native.c $(KERNELS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -35,4 +38,5 @@ bench: $(STAMP)
 	$(BIN)/nautilusctl bench rings --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info shm/*.so .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info shm/*.so engines/*/_kernel*.so .pytest_cache .mypy_cache \
+		.ruff_cache

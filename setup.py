@@ -1,15 +1,53 @@
-"""Build hook for the compiled one-record paths: the rings' (shm/_native.c) and the order
-path's kernels (engines/_kernels.c); metadata is in pyproject.toml. Both are optional: without
-a C compiler the Python paths, which are also the reference, run instead (`nautilusd check`
-says which)."""
+"""Build hook for the compiled one-record paths: the rings' (shm/_native.c) and each shipped
+engine's kernel beside it (engines/<engine>/_kernel.c); metadata is in pyproject.toml. All are
+optional: without a C compiler the Python paths, which are also the reference, run instead
+(`nautilusd check` says which).
+
+Before compiling, the kernels' record header (engines/_schema.h) is regenerated from
+shm/layout.py, so a kernel is always built for the layouts of the tree it is built from."""
+
+import importlib.util
+from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
+ROOT = Path(__file__).resolve().parent
 # IEEE arithmetic as Python's: no fused multiply-add, no fast-math.
 FLAGS = ["-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+KERNEL_HEADERS = ["engines/_schema.h", "engines/_kernel.h"]
 
-setup(ext_modules=[
-    Extension("shm._native", ["shm/_native.c"], optional=True, extra_compile_args=FLAGS),
-    Extension("engines._kernels", ["engines/_kernels.c"], optional=True,
-              extra_compile_args=FLAGS),
-])
+
+def _load(relative: str):
+    """A module of this tree by its path (not through its package: nothing else runs)."""
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class BuildWithSchema(build_ext):
+    """build_ext that writes engines/_schema.h from shm/layout.py first."""
+
+    def run(self) -> None:
+        layout, schema = _load("shm/layout.py"), _load("engines/_schema.py")
+        text = schema.render(layout.RECORDS, schema.constants_of(layout))
+        if schema.write(ROOT / "engines/_schema.h", text):
+            print("engines/_schema.h regenerated from shm/layout.py")
+        super().run()
+
+
+def _kernel(engine: str) -> Extension:
+    return Extension(f"engines.{engine}._kernel", [f"engines/{engine}/_kernel.c"],
+                     include_dirs=["engines"], depends=KERNEL_HEADERS, optional=True,
+                     extra_compile_args=FLAGS)
+
+
+setup(
+    cmdclass={"build_ext": BuildWithSchema},
+    ext_modules=[
+        Extension("shm._native", ["shm/_native.c"], optional=True, extra_compile_args=FLAGS),
+        _kernel("strategy"),
+        _kernel("risk"),
+    ],
+)

@@ -1,4 +1,4 @@
-"""Errors raised by the engine SDK's bus and service helpers.
+"""Errors raised by the engine SDK's bus and service helpers and its kernel loader.
 
 Each names the endpoint, service or topic it concerns, so an operator can act on it.
 """
@@ -33,3 +33,14 @@ class ServiceTimeout(EngineError):
         self.service, self.endpoint, self.timeout_ms = service, endpoint, timeout_ms
         super().__init__(f"no reply from service {service!r} at {endpoint} "
                          f"within {timeout_ms} ms")
+
+
+class KernelSchemaError(EngineError):
+    """A compiled kernel was built for other record layouts than shm.layout declares."""
+
+    def __init__(self, module: str, problems: list[str]) -> None:
+        self.module, self.problems = module, problems
+        super().__init__(
+            f"kernel {module} was built for another record schema: {'; '.join(problems)}; "
+            "rebuild it (python setup.py build_ext --inplace), or set NAUTILUSD_PURE_PYTHON=1 "
+            "to run the Python paths")

@@ -103,6 +103,15 @@ class RingWriter:
         """Records that can be claimed right now without waiting."""
         return self._cap - (self._st[0] - self.refresh_gate())
 
+    def has_room(self, n: int) -> bool:
+        """Whether `n` records can be written now without waiting (one-record writes of them
+        will not fail): the cached gate first, the readers' cursors only when it says no.
+
+        Readers only ever free slots, so the gate seen last stays a safe bound whatever path
+        wrote since; every path that re-reads the cursors (write_bytes too) refreshes it."""
+        pos = self._st[0] + n - self._cap
+        return pos <= self._gate or pos <= self.refresh_gate()
+
     # -- claim / publish ------------------------------------------------------------------------
 
     def try_claim(self, n: int) -> np.ndarray | None:

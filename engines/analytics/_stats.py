@@ -56,4 +56,4 @@ class LatencyHistogram:
 
     def encode(self) -> str:
         """The compressed HDR payload, so other tools can merge or plot it."""
-        return self.hist.encode().decode()
+        return str(self.hist.encode().decode())

@@ -2,7 +2,8 @@
 
 `OrderManager.on_decision` takes approved decisions once per order id (a strategy's ids only
 grow, so a per-strategy high-water mark is the seen set); `match` fills marketable orders
-against the latest tick, with venue latency and partial fills, as FILL tuples.
+against the latest tick, with venue latency and partial fills. Decisions come in as
+DECISION_READ tuples and fills go out as FILL_WRITTEN tuples (shm.layout names the fields).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import enum
 from collections import deque
 from collections.abc import MutableSequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from engines.records import COUNTER_MASK
+from engines.records import COUNTER_MASK, Fields
 from shm.layout import (
+    DECISION,
+    FILL,
     FILL_CANCELLED,
     FILL_FILLED,
     FILL_PARTIAL,
@@ -25,6 +29,20 @@ from shm.layout import (
     TYPE_MARKET,
     VERDICT_APPROVED,
 )
+
+# What the order manager reads of a decision, and writes of a fill (every other byte zero).
+DECISION_READ = Fields(DECISION, (
+    "order_id", "strategy_id", "symbol_id", "side", "type", "tif", "qty", "price", "ts_ns",
+    "origin_seq", "origin_ts_ns", "verdict", "decided_ts_ns"))
+FILL_WRITTEN = Fields(FILL, (
+    "order_id", "exec_id", "strategy_id", "symbol_id", "side", "liquidity", "status", "qty",
+    "price", "leaves_qty", "ts_ns", "origin_seq", "origin_ts_ns", "order_ts_ns",
+    "decided_ts_ns"))
+DecisionRow = tuple[Any, ...]  # a DECISION_READ tuple
+FillRow = tuple[Any, ...]  # a FILL_WRITTEN tuple
+Quote = tuple[float, float, int, int]  # a symbol's touch: bid, ask, bid size, ask size
+_ORDER_ID, _STRATEGY_ID, _VERDICT = (
+    DECISION_READ.order_id, DECISION_READ.strategy_id, DECISION_READ.verdict)
 
 
 class OrderState(enum.Enum):
@@ -101,12 +119,10 @@ class Order:
         "type",
     )
 
-    def __init__(self, row: tuple, due_ns: int) -> None:  # type: ignore[type-arg]
-        # A DECISION tuple: from ndarray.tolist() (19 items) or engines._records (18 items).
-        (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif,
-         _p0, _p1, qty, self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns,
-         ) = row[:13]
-        self.decided_ts_ns = row[17]
+    def __init__(self, row: DecisionRow, due_ns: int) -> None:
+        (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif, qty,
+         self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns, _verdict,
+         self.decided_ts_ns) = row
         self.leaves, self.filled, self.state, self.due_ns = qty, 0, S.NEW, due_ns
 
     def apply(self, event: OrderEvent) -> None:
@@ -131,12 +147,12 @@ class OrderManager:
         self.ignored_rejected = 0
         self._latency_ns = int(params.latency_us * 1000)
 
-    def on_decision(self, row: tuple, now_ns: int) -> None:  # type: ignore[type-arg]
-        """Take one DECISION row (as a tuple); only new approved order ids go further."""
-        if row[13] != VERDICT_APPROVED:
+    def on_decision(self, row: DecisionRow, now_ns: int) -> None:
+        """Take one decision (a DECISION_READ tuple); only new approved order ids go further."""
+        if row[_VERDICT] != VERDICT_APPROVED:
             self.ignored_rejected += 1  # fail closed: an unapproved order never trades
             return
-        strategy_id, counter = row[1], row[0] & COUNTER_MASK
+        strategy_id, counter = row[_STRATEGY_ID], row[_ORDER_ID] & COUNTER_MASK
         if strategy_id >= len(self.high_water) or counter <= self.high_water[strategy_id]:
             self.duplicates += 1  # seen before (or unknown strategy): never trade it again
             return
@@ -145,9 +161,8 @@ class OrderManager:
         order.apply(E.ACCEPT)
         self.pending.append(order)
 
-    def trade_now(self, row: tuple, now_ns: int,  # type: ignore[type-arg]
-                  quotes: dict[int, tuple[float, float, int, int]],
-                  out: list[tuple]) -> bool:  # type: ignore[type-arg]
+    def trade_now(self, row: DecisionRow, now_ns: int, quotes: dict[int, Quote],
+                  out: list[FillRow]) -> bool:
         """on_decision(row, now_ns) then the match of that order at `now_ns`, for the commonest
         order: IOC/FOK, quantity > 0, no venue latency and nothing pending ahead of it. Such an
         order ends in its one trade, so neither an Order object nor the transition table is
@@ -155,18 +170,18 @@ class OrderManager:
         False, having done nothing, for any other order (call on_decision and match then)."""
         # Deliberately unrolled from on_decision, _trade, _executable and _fill (one decision
         # costs a few microseconds less); tests hold it to the general path.
-        tif, qty = row[5], row[8]
+        (order_id, strategy_id, symbol_id, side, type_, tif, qty, price, order_ts, seq,
+         origin_ts, verdict, decided_ts) = row
         if self._latency_ns or self.pending or qty <= 0 or (tif != TIF_IOC and tif != TIF_FOK):
             return False
-        if row[13] != VERDICT_APPROVED:
+        if verdict != VERDICT_APPROVED:
             self.ignored_rejected += 1
             return True
-        strategy_id, counter, high_water = row[1], row[0] & COUNTER_MASK, self.high_water
+        counter, high_water = order_id & COUNTER_MASK, self.high_water
         if strategy_id >= len(high_water) or counter <= high_water[strategy_id]:
             self.duplicates += 1
             return True
         high_water[strategy_id] = counter
-        order_id, _, symbol_id, side, type_, _, _, _, _, price, order_ts, seq, origin_ts = row[:13]
         filled, px, quote = 0, 0.0, quotes.get(symbol_id)
         if quote is not None:
             bid, ask, bid_size, ask_size = quote
@@ -176,26 +191,25 @@ class OrderManager:
                 filled, px = min(qty, max(1, int(bid_size * self.params.max_fill_fraction))), bid
             if tif == TIF_FOK and filled < qty:
                 filled = 0
-        leaves, decided_ts = qty - filled, row[17]
+        leaves = qty - filled
         if filled:
             self.exec_id += 1
             self.order_prices.append(price)
             out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
-                        FILL_PARTIAL if leaves else FILL_FILLED, 0, 0, filled, px, leaves,
-                        now_ns, seq, origin_ts, order_ts, decided_ts))
+                        FILL_PARTIAL if leaves else FILL_FILLED, filled, px, leaves, now_ns,
+                        seq, origin_ts, order_ts, decided_ts))
         if leaves:  # IOC/FOK: what did not trade now is cancelled
             self.exec_id += 1
             self.order_prices.append(price)
             out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
-                        FILL_CANCELLED, 0, 0, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts,
+                        FILL_CANCELLED, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts,
                         decided_ts))
         if self.resting:  # as _trade: a terminal order leaves the resting book
             self.resting.pop(order_id, None)
         return True
 
-    def match(self, now_ns: int, quotes: dict[int, tuple[float, float, int, int]],
-              out: list[tuple]) -> None:  # type: ignore[type-arg]
-        """Append FILL tuples for every due order against `quotes` (symbol -> bid, ask, sizes).
+    def match(self, now_ns: int, quotes: dict[int, Quote], out: list[FillRow]) -> None:
+        """Append FILL_WRITTEN tuples for every due order against `quotes` (symbol -> touch).
 
         Each order trades at most once per call (one look at the touch): an order that comes
         due and rests after a partial fill waits for the next call, not the same quote again."""
@@ -216,8 +230,8 @@ class OrderManager:
             return None
         return max(0.0, (self.pending[0].due_ns - now_ns) * 1e-9)
 
-    def _trade(self, order: Order, quote: tuple[float, float, int, int] | None, now_ns: int,
-               out: list[tuple]) -> None:  # type: ignore[type-arg]
+    def _trade(self, order: Order, quote: Quote | None, now_ns: int,
+               out: list[FillRow]) -> None:
         qty, px = _executable(order, quote, self.params.max_fill_fraction)
         if order.tif == TIF_FOK and qty < order.leaves:
             qty = 0
@@ -236,16 +250,24 @@ class OrderManager:
         else:
             self.resting[order.order_id] = order
 
-    def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int) -> tuple:  # type: ignore[type-arg]
+    def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int) -> FillRow:
         self.exec_id += 1
         self.order_prices.append(o.price)
         return (o.order_id, self.exec_id, o.strategy_id, o.symbol_id, o.side, LIQUIDITY_TAKER,
-                status, 0, 0, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
+                status, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
                 o.order_ts_ns, o.decided_ts_ns)
 
 
-def _executable(order: Order, quote: tuple[float, float, int, int] | None,
-                fraction: float) -> tuple[int, float]:
+def fill_records(rows: list[FillRow]) -> np.ndarray:
+    """FILL_WRITTEN tuples as a FILL array (the fields not written are zero)."""
+    size, pack = FILL.itemsize, FILL_WRITTEN.struct.pack_into
+    raw = bytearray(len(rows) * size)
+    for i, row in enumerate(rows):
+        pack(raw, i * size, *row)
+    return np.frombuffer(raw, FILL)
+
+
+def _executable(order: Order, quote: Quote | None, fraction: float) -> tuple[int, float]:
     """(quantity, price) tradeable now: a buy lifts the ask, a sell hits the bid, if marketable."""
     if quote is None:
         return 0, 0.0

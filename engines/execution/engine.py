@@ -14,12 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.base import Engine
-from engines.execution._orders import OrderManager, VenueParams
+from engines.execution._orders import (
+    DECISION_READ,
+    FILL_WRITTEN,
+    FillRow,
+    OrderManager,
+    Quote,
+    VenueParams,
+    fill_records,
+)
 from engines.params import parse_params
 from engines.persist import StateFile
-from engines.records import COUNTER_MASK, DECISION_S, FILL_S, TICK_S, TOUCH_OFFSET, TOUCH_S
+from engines.records import COUNTER_MASK, TOUCH_F, Fields
 from engines.wiring import no_ticks, one_reader, one_writer, tick_quotes
-from shm.layout import DECISION, FILL
+from shm.layout import DECISION, FILL, TICK
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 W_DUPLICATES = W_CUSTOM0
@@ -39,10 +47,13 @@ class ExecutionParams(VenueParams):
     wake_on_ticks: bool = False
 
 
-# Message field -> position in a FILL tuple (the order of shm.layout.FILL).
-_EXECUTION_FIELDS = tuple((name, FILL.names.index(name)) for name in (
+# Message field -> position in a FILL_WRITTEN tuple.
+_EXECUTION_FIELDS = tuple((name, FILL_WRITTEN[name]) for name in (
     "order_id", "exec_id", "symbol_id", "side", "status", "qty", "price", "leaves_qty", "ts_ns",
     "origin_ts_ns", "order_ts_ns", "decided_ts_ns"))
+TICK_QUOTE = Fields(TICK, ("symbol_id", "bid", "ask", "bid_size", "ask_size"))
+_SYMBOL_ID, _STRATEGY_ID = DECISION_READ.symbol_id, DECISION_READ.strategy_id
+_FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
 
 
 class ExecutionEngine(Engine):
@@ -62,34 +73,28 @@ class ExecutionEngine(Engine):
         # Orders are deduplicated on a copy (a list: Python ints in the one-decision path); the
         # file only learns of orders already reported.
         self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist())
-        self.hwm_v = memoryview(self.hwm.arrays["high_water"])
+        self.hwm_v = self.hwm.arrays["high_water"].data
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
-        self.quotes: dict[int, tuple[float, float, int, int]] = {}
-        self.pending_fills: list[tuple] = []  # type: ignore[type-arg]
+        self.quotes: dict[int, Quote] = {}
+        self.pending_fills: list[FillRow] = []
         self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
-        n = self.read_ticks()
+        n: int = self.read_ticks()
         decisions, om = self.decisions, self.om
-        k = decisions.available()
+        k: int = decisions.available()
         if k == 1:
             return n + self._one_decision()
         if k:
             now, on_decision = time.time_ns(), om.on_decision
             # Not committed until their fills are published: a crash before re-reads them.
-            batch = decisions.read(self.p.max_batch)
-            k = batch.shape[0]
-            if k <= SMALL_BATCH:
-                raw, unpack = batch.view(np.uint8).data, DECISION_S.unpack_from
-                size = DECISION_S.size
-                for i in range(k):
-                    on_decision(unpack(raw, i * size), now)
-            else:
-                for row in batch.tolist():
-                    on_decision(row, now)
+            batch: np.ndarray = decisions.read(self.p.max_batch)
+            k = int(batch.shape[0])
+            for row in DECISION_READ.struct.iter_unpack(batch.view(np.uint8).data):
+                on_decision(row, now)
             self.words[W_RECORDS_IN] += k
         if om.pending or om.resting:
             if self.latest is not None:
@@ -111,10 +116,10 @@ class ExecutionEngine(Engine):
         record = self.decisions.read_one()
         if record is None:
             return 0
-        row, now, om, fills = DECISION_S.unpack(record), time.time_ns(), self.om, self.pending_fills
-        latest, quotes = self.latest, self.quotes
-        if latest is not None and (quote := latest(row[2])) is not None:
-            quotes[row[2]] = TOUCH_S.unpack_from(quote, TOUCH_OFFSET)  # the touch, now
+        row, now, om = DECISION_READ.struct.unpack(record), time.time_ns(), self.om
+        latest, quotes, fills = self.latest, self.quotes, self.pending_fills
+        if latest is not None and (quote := latest(symbol_id := row[_SYMBOL_ID])) is not None:
+            quotes[symbol_id] = TOUCH_F.struct.unpack(quote)  # the touch, now
         if not om.trade_now(row, now, quotes, fills):
             om.on_decision(row, now)
         if om.pending or om.resting:
@@ -123,7 +128,7 @@ class ExecutionEngine(Engine):
             om.match(now, quotes, fills)
         if fills:
             self._write_fills()
-        strategy_id = row[1]
+        strategy_id = row[_STRATEGY_ID]
         if strategy_id < len(self.hwm_v):
             self.hwm_v[strategy_id] = om.high_water[strategy_id]
         self.words[W_RECORDS_IN] += 1
@@ -143,13 +148,13 @@ class ExecutionEngine(Engine):
     def _quotes_from_board(self) -> None:
         """The touch of every symbol with an order waiting (latency) or resting, from the
         board: those are the symbols match() trades."""
-        latest, quotes, unpack, om = self.latest, self.quotes, TOUCH_S.unpack_from, self.om
+        latest, quotes, unpack, om = self.latest, self.quotes, TOUCH_F.struct.unpack, self.om
         symbols = {o.symbol_id for o in om.pending}
         symbols.update(o.symbol_id for o in om.resting.values())
         for sym in symbols:
             quote = latest(sym)  # type: ignore[misc]
             if quote is not None:
-                quotes[sym] = unpack(quote, TOUCH_OFFSET)
+                quotes[sym] = unpack(quote)
 
     def _read_ticks(self) -> int:
         """Keep the last quote per symbol (read_one finds an empty ring cheaper than available)."""
@@ -157,30 +162,32 @@ class ExecutionEngine(Engine):
         record = ticks.read_one()
         if record is None:
             return 0
-        read_one, unpack = ticks.read_one, TICK_S.unpack
-        _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+        read_one, unpack = ticks.read_one, TICK_QUOTE.struct.unpack
+        s, bid, ask, bid_size, ask_size = unpack(record)
         quotes[s] = (bid, ask, bid_size, ask_size)
         record = read_one()
         if record is None:  # the commonest case: one tick since the last poll
             return 1
-        _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+        s, bid, ask, bid_size, ask_size = unpack(record)
         quotes[s] = (bid, ask, bid_size, ask_size)
-        n = ticks.available()
+        n: int = ticks.available()
         if n < SMALL_BATCH:
             for _ in range(n):
                 record = read_one()
                 if record is None:
                     break
-                _, _, s, _, bid, ask, bid_size, ask_size, _ = unpack(record)
+                s, bid, ask, bid_size, ask_size = unpack(record)
                 quotes[s] = (bid, ask, bid_size, ask_size)
             return 2 + n
-        batch = ticks.read(4_096)
-        n = batch.shape[0]
+        batch: np.ndarray = ticks.read(4_096)
+        n = int(batch.shape[0])
         # keep only the last tick per symbol before going to Python objects
         sym = batch["symbol_id"]
         last = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
         last[sym] = np.arange(n)
-        for _, _, s, _, bid, ask, bid_size, ask_size, _ in batch[last[last >= 0]].tolist():
+        newest = batch[last[last >= 0]]  # a copy: contiguous
+        for s, bid, ask, bid_size, ask_size in TICK_QUOTE.struct.iter_unpack(
+                newest.view(np.uint8).data):
             quotes[s] = (bid, ask, bid_size, ask_size)
         ticks.advance(n)
         return 2 + n
@@ -189,17 +196,17 @@ class ExecutionEngine(Engine):
         rows, om = self.pending_fills, self.om
         k = len(rows)
         if k <= SMALL_BATCH:
-            write, pack, buf = self.fills.write_bytes, FILL_S.pack_into, self.buf
+            write, pack, buf = self.fills.write_bytes, FILL_WRITTEN.struct.pack_into, self.buf
             for i, row in enumerate(rows):
                 pack(buf, 0, *row)  # into one reused buffer: no bytes object per fill
                 if not write(buf):  # the ring is short: wait for room for the rest
-                    self.fills.write(np.array(rows[i:], dtype=FILL))
+                    self.fills.write(fill_records(rows[i:]))
                     break
             qty = 0
             for row in rows:
-                qty += row[9]
+                qty += row[_FILL_QTY]
         else:
-            fills = np.array(rows, dtype=FILL)
+            fills = fill_records(rows)
             self.fills.write(fills)
             qty = int(fills["qty"].sum())
         words = self.words
@@ -213,11 +220,11 @@ class ExecutionEngine(Engine):
             om.order_prices.clear()
         rows.clear()
 
-    def _publish(self, rows: list[tuple], prices: list[float]) -> None:  # type: ignore[type-arg]
+    def _publish(self, rows: list[FillRow], prices: list[float]) -> None:
         """One `trading.executions.<strategy_id>` message per strategy in the batch."""
-        pub = self.ctx.publisher()
-        for strategy_id in sorted({row[2] for row in rows}):
-            mine = [i for i, row in enumerate(rows) if row[2] == strategy_id]
+        pub, strategy = self.ctx.publisher(), _FILL_STRATEGY_ID
+        for strategy_id in sorted({row[strategy] for row in rows}):
+            mine = [i for i, row in enumerate(rows) if row[strategy] == strategy_id]
             msg = {name: [rows[i][col] for i in mine] for name, col in _EXECUTION_FIELDS}
             msg["order_price"] = [prices[i] for i in mine]
             pub.publish(f"trading.executions.{strategy_id}", msg)

@@ -5,6 +5,8 @@ Vectorised per batch; `flush(second)` returns finished bars as msgpack-ready dic
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 
@@ -18,12 +20,13 @@ class BarAggregator:
         self.close = np.full(n, np.nan)
         self.count = np.zeros(n, dtype=np.int64)
         # The same arrays as Python scalars, for one tick at a time (no numpy call per tick).
-        self._v = tuple(memoryview(a) for a in (self.open, self.high, self.low, self.close,
-                                                self.count))
+        self._prices = tuple(cast("memoryview[float]", a.data)
+                             for a in (self.open, self.high, self.low, self.close))
+        self._count = self.count.data
 
     def update_one(self, sym: int, mid: float) -> None:
         """update() for a single tick of symbol `sym`."""
-        open_, high, low, close, count = self._v
+        (open_, high, low, close), count = self._prices, self._count
         if count[sym] == 0:
             open_[sym] = mid
         if mid > high[sym]:

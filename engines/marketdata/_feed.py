@@ -10,16 +10,23 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from engines.params import ParamError
-from engines.records import group_cumsum
+from engines.records import Fields, group_cumsum
 from shm.layout import TICK
 
 FLAG_SYNTHETIC = 1
 FLAG_REPLAYED = 2
 FLAG_BURST = 4
+# The fields a feed gives a tick (GbmFeed.next_one's tuple); every other byte is zero.
+TICK_FED = Fields(TICK, ("seq", "ts_ns", "symbol_id", "flags", "bid", "ask", "bid_size",
+                         "ask_size"))
+# A replay file's columns besides `symbol`: each is the TICK field of its name.
+_CSV_COLUMNS: dict[str, type[int] | type[float]] = {
+    "ts_ns": int, "bid": float, "ask": float, "bid_size": int, "ask_size": int}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,8 +58,8 @@ class GbmFeed:
         self._vol = params.sigma_per_sqrt_s * math.sqrt(dt)
         self._half_spread = params.spread_bps * 1e-4 / 2
 
-    def next_one(self, ts_ns: int, flags: int = FLAG_SYNTHETIC) -> tuple:  # type: ignore[type-arg]
-        """One new tick as a TICK tuple: fill() for a batch of one, drawing the same random
+    def next_one(self, ts_ns: int, flags: int = FLAG_SYNTHETIC) -> tuple[Any, ...]:
+        """One new tick as a TICK_FED tuple: fill() for a batch of one, drawing the same random
         numbers, without a numpy call per field (a paced feed mostly sends one at a time)."""
         rng = self.rng
         sym = int(rng.integers(0, self.n_symbols, size=1, dtype=np.uint32)[0])
@@ -62,11 +69,11 @@ class GbmFeed:
         half = mid * self._half_spread
         bid_size, ask_size = rng.integers(1, 2 * self.params.size_mean, size=2).tolist()
         self.seq += 1
-        return (self.seq, ts_ns, sym, flags, mid - half, mid + half, bid_size, ask_size, 0)
+        return (self.seq, ts_ns, sym, flags, mid - half, mid + half, bid_size, ask_size)
 
     def fill(self, out: np.ndarray, ts_ns: int, flags: int = FLAG_SYNTHETIC) -> None:
         """Write len(out) new ticks into `out` (a TICK view), all stamped `ts_ns`."""
-        n = out.shape[0]
+        n = int(out.shape[0])
         if n == 0:
             return
         sym = self.rng.integers(0, self.n_symbols, size=n, dtype=np.uint32)
@@ -134,18 +141,24 @@ class ReplayFeed:
 def load_csv(path: Path, symbols: tuple[str, ...]) -> np.ndarray:
     """The file's ticks for known symbols, as a TICK array (rows of other symbols skipped)."""
     index = {s: i for i, s in enumerate(symbols)}
-    rows = []
+    syms: list[int] = []
+    columns: dict[str, list[int | float]] = {name: [] for name in _CSV_COLUMNS}
     with open(path, newline="") as fh:
         for lineno, row in enumerate(csv.DictReader(fh), start=2):
             sym = index.get(row["symbol"])
             if sym is None:
                 continue
             try:
-                rows.append((0, int(row["ts_ns"]), sym, FLAG_REPLAYED, float(row["bid"]),
-                             float(row["ask"]), int(row["bid_size"]), int(row["ask_size"]), 0))
+                values = [convert(row[name]) for name, convert in _CSV_COLUMNS.items()]
             except (KeyError, ValueError) as exc:
                 raise ParamError(f"{path}:{lineno}: bad tick row {row!r}: {exc}") from None
-    ticks = np.array(rows, dtype=TICK)
+            syms.append(sym)
+            for column, value in zip(columns.values(), values, strict=True):
+                column.append(value)
+    ticks = np.zeros(len(syms), TICK)
+    ticks["symbol_id"], ticks["flags"] = syms, FLAG_REPLAYED
+    for name, column in columns.items():
+        ticks[name] = column
     return ticks[np.argsort(ticks["ts_ns"], kind="stable")]
 
 

@@ -18,10 +18,13 @@ import numpy as np
 from engines.base import Engine
 from engines.params import parse_params
 from engines.positions._book import PositionBook
+from engines.records import Fields
 from engines.service import ServiceServer, service_endpoint
 from engines.wiring import Every, one_reader, quiet
 from shm.layout import FILL, TICK
 from shm.status import W_RECORDS_IN
+
+TICK_MARK = Fields(TICK, ("seq", "symbol_id", "bid", "ask"))  # what marks a position
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -69,21 +72,22 @@ class PositionsEngine(Engine):
     def _read_ticks(self) -> int:
         if self.ticks is None:
             return 0
-        ticks = self.ticks.read(4_096)
-        n = ticks.shape[0]
+        ticks: np.ndarray = self.ticks.read(4_096)
+        n = int(ticks.shape[0])
         if n:
             sym = ticks["symbol_id"]
             last = np.full(int(sym.max()) + 1, -1, dtype=np.int64)
             last[sym] = np.arange(n)
-            for seq, _, s, _, bid, ask, *_ in ticks[last[last >= 0]].tolist():
+            newest = ticks[last[last >= 0]]  # a copy: contiguous
+            for seq, s, bid, ask in TICK_MARK.struct.iter_unpack(newest.view(np.uint8).data):
                 self.book.on_mark(s, (bid + ask) * 0.5, seq)
             self.ticks.advance(n)
             self.dirty = True
         return n
 
     def _read_fills(self) -> int:
-        fills = self.fills.read(4_096)
-        n = fills.shape[0]
+        fills: np.ndarray = self.fills.read(4_096)
+        n = int(fills.shape[0])
         if n:
             for f in fills[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
                 self.book.on_fill(*f)

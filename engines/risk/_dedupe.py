@@ -16,7 +16,7 @@ _MASK = np.uint64(COUNTER_MASK)
 class DecidedIds:
     def __init__(self, high_water: np.ndarray) -> None:
         self.high_water = high_water
-        self.marks = memoryview(high_water)  # the same marks as Python ints, for one order
+        self.marks = high_water.data  # the same marks as Python ints, for one order
         self.size = high_water.shape[0]
         self.duplicates = 0
 

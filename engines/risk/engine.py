@@ -1,6 +1,6 @@
 """The risk engine: pre-trade checks on every order ring, decisions to one ring, alerts.
 
-Batches are checked vectorised (engines._risk_checks); the kill switch is engaged by the
+Batches are checked vectorised (engines.risk._checks); the kill switch is engaged by the
 `risk.kill_switch` service request or by the P&L drawdown limit. Nothing passes while down.
 """
 
@@ -15,20 +15,13 @@ import numpy as np
 import zmq
 
 from engines.base import Engine
-from engines.compiled import build
+from engines.compiled import CHECK, build
 from engines.params import parse_params
 from engines.persist import StateFile
-from engines.records import (
-    BID_ASK_S,
-    COUNTER_MASK,
-    DECISION_SUFFIX_S,
-    ORDER_S,
-    TICK_S,
-    TOUCH_OFFSET,
-    Room,
-)
+from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
 from engines.risk._checks import (
     SMALL_BATCH,
+    TICK_MID,
     RiskLimits,
     RiskState,
     decide,
@@ -52,6 +45,9 @@ HOUSEKEEPING_NS = 5_000_000
 # taken): whatever woke it may be on the bus. Back-to-back idle polls are much closer.
 WOKEN_NS = 2_000
 FAR_FUTURE = 1 << 62
+# What the one-order path reads of an order: its id and the checked fields.
+ORDER_CHECKED = Fields(ORDER, ("order_id", "strategy_id", "symbol_id", "side", "qty", "price",
+                               "ts_ns"))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,7 +63,7 @@ class RiskParams(RiskLimits):
 def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
     """Risk's compiled one-order path over `state` and the marks, or None."""
     lim = state.limits
-    return build("check", state.last_mid, state.position, state._flags, state.rate_bucket,
+    return build(CHECK, "check", state.last_mid, state.position, state._flags, state.rate_bucket,
                  state.rate_count, decided.high_water, out, state.n_symbols,
                  lim.max_strategies, state.band, lim.max_order_qty, float(lim.max_notional),
                  lim.max_orders_per_s, lim.max_position, lim.max_gross)
@@ -97,8 +93,7 @@ class RiskEngine(Engine):
         self.state = RiskState(n_symbols, limits, self.saved.arrays)
         self.decided = DecidedIds(self.saved.arrays["decided"])
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
-        self.rejected_v = memoryview(self.rejected)
-        self.room = Room(self.decisions)
+        self.rejected_v = self.rejected.data
         self.buf = bytearray(DECISION.itemsize)  # one decision for RingWriter.write_bytes
         self.words = self.ctx.status.words
         self.alert_timer = Every(self.p.alert_interval_s)
@@ -106,7 +101,7 @@ class RiskEngine(Engine):
         self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
         self.idle_since_ns = FAR_FUTURE  # end of the last idle poll; FAR_FUTURE after work
         self.check = self.state.check_fields
-        # The compiled one-order path (engines/_kernels.c) over the same arrays, or None.
+        # The compiled one-order path (engines/risk/_kernel.c) over the same arrays, or None.
         self.kernel = _check_kernel(self.state, self.decided, self.buf)
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
         self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
@@ -121,7 +116,7 @@ class RiskEngine(Engine):
             n = ring.available()
             if n == 0:
                 continue
-            if n <= SMALL_BATCH and self.room.fits(n):
+            if n <= SMALL_BATCH and self.decisions.has_room(n):
                 done += self._decide_small(ring, n)
             else:
                 done += self._decide(ring)
@@ -147,11 +142,11 @@ class RiskEngine(Engine):
 
     def _mids_from_board(self) -> None:
         """Every symbol's mid from the board (before a vectorised batch)."""
-        latest, mids, unpack = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
+        latest, mids, unpack = self.latest, self.state.mid_v, BID_ASK_F.struct.unpack
         for sym in range(self.state.n_symbols):
             quote = latest(sym)  # type: ignore[misc]
             if quote is not None:
-                bid, ask = unpack(quote, TOUCH_OFFSET)
+                bid, ask = unpack(quote)
                 mids[sym] = (bid + ask) * 0.5
 
     def _read_ticks(self) -> int:
@@ -161,12 +156,12 @@ class RiskEngine(Engine):
         record = ticks.read_one()
         if record is None:
             return 0
-        read_one, unpack = ticks.read_one, TICK_S.unpack
+        read_one, unpack = ticks.read_one, TICK_MID.struct.unpack
         while True:  # RiskState.on_tick_row, inlined
-            _, _, sym, _, bid, ask, _, _, _ = unpack(record)
+            sym, bid, ask = unpack(record)
             if sym < n_symbols:
                 mids[sym] = (bid + ask) * 0.5
-            n = ticks.available()
+            n: int = ticks.available()
             if n == 0:
                 return 1
             if n > SMALL_BATCH:
@@ -175,14 +170,14 @@ class RiskEngine(Engine):
                 record = read_one()
                 if record is None:
                     break
-                _, _, sym, _, bid, ask, _, _, _ = unpack(record)
+                sym, bid, ask = unpack(record)
                 if sym < n_symbols:
                     mids[sym] = (bid + ask) * 0.5
             return 1 + n
-        batch = ticks.read(self.p.max_batch)
+        batch: np.ndarray = ticks.read(self.p.max_batch)
         self.state.on_ticks(batch)
         ticks.advance(batch.shape[0])
-        return 1 + batch.shape[0]
+        return 1 + int(batch.shape[0])
 
     def _decide_small(self, ring: Any, n: int) -> int:
         """A few orders, each decided and published from its bytes: no numpy per order.
@@ -191,28 +186,29 @@ class RiskEngine(Engine):
         most the order in hand; its mark in `decided` then keeps it from a second decision."""
         if self.kernel is not None:
             return self._decide_small_compiled(ring, n)
-        read_one, unpack, decided, check = ring.read_one, ORDER_S.unpack, self.decided, self.check
-        buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_S.pack_into
+        read_one, unpack = ring.read_one, ORDER_CHECKED.struct.unpack
+        decided, check = self.decided, self.check
+        buf, write, pack = self.buf, self.decisions.write_bytes, DECISION_SUFFIX_F.struct.pack_into
         marks, n_marks = decided.marks, decided.size  # DecidedIds.seen/mark, inlined
-        latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_S.unpack_from
-        n_symbols = self.state.n_symbols
+        latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_F.struct.unpack
+        n_symbols, order_size = self.state.n_symbols, ORDER.itemsize
         now, out, rejected = time.time_ns(), 0, 0
         for _ in range(n):
             record = read_one()
             if record is None:
                 break
-            oid, strat, sym, side, _, _, _, _, qty, price, ts, _, _ = unpack(record)
+            oid, strat, sym, side, qty, price, ts = unpack(record)
             counter = oid & COUNTER_MASK
             known = strat < n_marks
             if known and counter <= marks[strat]:
                 decided.duplicates += 1
                 continue
             if latest is not None and sym < n_symbols and (quote := latest(sym)) is not None:
-                bid, ask = mid_of(quote, TOUCH_OFFSET)  # this symbol's quote, now
+                bid, ask = mid_of(quote)  # this symbol's quote, now
                 mids[sym] = (bid + ask) * 0.5
             code = check(strat, sym, side, qty, price, ts)
-            buf[:64] = record
-            pack(buf, 64, VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, now)
+            buf[:order_size] = record
+            pack(buf, order_size, VERDICT_REJECTED if code else VERDICT_APPROVED, code, now)
             write(buf)
             if known:
                 marks[strat] = counter  # ids only grow: this order is the new high-water mark
@@ -256,8 +252,8 @@ class RiskEngine(Engine):
         return n
 
     def _decide(self, ring: Any) -> int:
-        orders = ring.read(self.max_batch)
-        n = orders.shape[0]
+        orders: np.ndarray = ring.read(self.max_batch)
+        n = int(orders.shape[0])
         if n == 0:
             return 0
         if self.latest is not None:
@@ -283,7 +279,8 @@ class RiskEngine(Engine):
         self.decisions.publish()
         self.decided.record(fresh)
         self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
-        return reason[reason != 0]
+        rejected: np.ndarray = reason[reason != 0]
+        return rejected
 
     def _housekeeping(self) -> None:
         """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""

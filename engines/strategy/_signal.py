@@ -1,22 +1,29 @@
 """The strategy's signal: per-symbol mean reversion around a batch EMA, position-aware sizing.
 
 Pure and vectorised: `MeanReversion.on_ticks(ticks, out)` turns a TICK batch into at most one
-ORDER per symbol, written into a caller-owned ORDER buffer; ids come from `OrderIds`.
+ORDER per symbol, written into a caller-owned ORDER buffer; ids come from `OrderIds`. The
+one-tick path reads the TICK fields of TICK_READ and gives the ORDER fields of ORDER_WRITTEN.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from engines.compiled import build
-from engines.records import COUNTER_BITS, COUNTER_MASK
-from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
+from engines.compiled import SIGNAL, build
+from engines.records import COUNTER_BITS, COUNTER_MASK, Fields
+from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TICK, TIF_IOC, TYPE_LIMIT
 
 SMALL_BATCH = 8  # up to this many ticks a Python loop beats numpy's per-call cost
+# What the one-tick path reads of a TICK, and writes of an ORDER (every other byte zero).
+TICK_READ = Fields(TICK, ("seq", "ts_ns", "symbol_id", "bid", "ask"))
+ORDER_WRITTEN = Fields(ORDER, ("order_id", "strategy_id", "symbol_id", "side", "type", "tif",
+                               "qty", "price", "ts_ns", "origin_seq", "origin_ts_ns"))
+TickRow = tuple[int, int, int, float, float]  # a TICK_READ tuple
+OrderRow = tuple[Any, ...]  # an ORDER_WRITTEN tuple
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -69,14 +76,14 @@ class MeanReversion:
         self._cooldown_ns = int(params.cooldown_ms * 1e6)
         # The one-tick path reads and writes the same arrays through memoryviews: a Python
         # float or int per item instead of a numpy scalar (a third of the cost).
-        self._ema, self._pos = memoryview(self.ema), memoryview(self.position)
-        self._last = memoryview(self.last_order_ns)
+        self._ema = cast("memoryview[float]", self.ema.data)
+        self._pos, self._last = self.position.data, self.last_order_ns.data
         # 1 - (1 - alpha)^count for the counts a small batch can have, as the batch path has it
         self._weights = [1.0 - (1.0 - params.alpha) ** c for c in range(SMALL_BATCH + 1)]
         self._alpha1 = self._weights[1]
         self._cap, self._cap_div = params.max_position, max(params.max_position, 1)
         self._qty, self._sid = params.order_qty, params.strategy_id
-        # The compiled one-tick path (engines/_kernels.c) over the same arrays, or None:
+        # The compiled one-tick path (engines/strategy/_kernel.c) over the same arrays, or None:
         # kernel.on_tick(tick, now_ns, ids.counter) -> the order's qty, the ORDER in order_buf.
         self.order_buf = bytearray(ORDER.itemsize)
         self.kernel = _signal_kernel(self, ids)
@@ -133,36 +140,36 @@ class MeanReversion:
 
     def _on_ticks_small(self, ticks: np.ndarray, out: np.ndarray, now_ns: int) -> int:
         """The same decisions as the vectorised path for a small TICK array, into `out`."""
-        orders = self.on_rows(ticks.tolist(), now_ns, out.shape[0])
-        for i, order in enumerate(orders):
-            out[i] = order
+        rows = list(TICK_READ.struct.iter_unpack(np.ascontiguousarray(ticks).view(np.uint8).data))
+        orders = self.on_rows(rows, now_ns, out.shape[0])
+        write_orders(orders, out)
         return len(orders)
 
-    def on_rows(self, rows: list[tuple], now_ns: int, limit: int) -> list[tuple]:  # type: ignore[type-arg]
-        """The batch's orders (ORDER tuples, at most `limit`) for up to SMALL_BATCH ticks given
-        as TICK tuples: the vectorised path's decisions, one tick at a time."""
+    def on_rows(self, rows: list[TickRow], now_ns: int, limit: int) -> list[OrderRow]:
+        """The batch's orders (ORDER_WRITTEN tuples, at most `limit`) for up to SMALL_BATCH
+        ticks given as TICK_READ tuples: the vectorised path's decisions, one tick at a time."""
         if len(rows) == 1:
             order = self.on_row(rows[0], now_ns, limit)
             return [] if order is None else [order]
         ema, last, cooldown, threshold = self._ema, self._last, self._cooldown_ns, self._threshold
         chosen: dict[int, tuple[int, int, float, float, float]] = {}
-        sums: dict[int, list[float]] = {}
-        for row in rows:
-            seq, ts, sym, _, bid, ask = row[:6]
+        totals: dict[int, float] = {}
+        counts: dict[int, int] = {}
+        for seq, ts, sym, bid, ask in rows:
             mid = (bid + ask) * 0.5
             dev = _deviation(mid, ema[sym])
             if sym not in chosen and abs(dev) >= threshold and ts >= last[sym] + cooldown:
                 chosen[sym] = (seq, ts, bid, ask, dev)
-            acc = sums.get(sym)
-            if acc is None:
-                sums[sym] = [mid, 1]
+            total = totals.get(sym)
+            if total is None:
+                totals[sym], counts[sym] = mid, 1
             else:
-                acc[0] += mid
-                acc[1] += 1
-        for sym, (total, count) in sums.items():
+                totals[sym], counts[sym] = total + mid, counts[sym] + 1
+        for sym, total in totals.items():
+            count = counts[sym]
             mean, old = total / count, ema[sym]
             ema[sym] = mean if old != old else old + self._weights[count] * (mean - old)
-        orders: list[tuple] = []  # type: ignore[type-arg]
+        orders: list[OrderRow] = []
         for sym in sorted(chosen) if len(chosen) > 1 else chosen:
             if len(orders) < limit:
                 order = self._order(sym, *chosen[sym], now_ns)
@@ -170,11 +177,10 @@ class MeanReversion:
                     orders.append(order)
         return orders
 
-    def on_row(self, row: tuple, now_ns: int,  # type: ignore[type-arg]
-               limit: int = 1) -> tuple | None:  # type: ignore[type-arg]
-        """on_rows for the commonest batch, one tick (a TICK tuple): its order or None, with no
-        per-symbol bookkeeping."""
-        seq, ts, sym, _, bid, ask = row[:6]
+    def on_row(self, row: TickRow, now_ns: int, limit: int = 1) -> OrderRow | None:
+        """on_rows for the commonest batch, one tick (a TICK_READ tuple): its order or None,
+        with no per-symbol bookkeeping."""
+        seq, ts, sym, bid, ask = row
         mid, ema = (bid + ask) * 0.5, self._ema
         old = ema[sym]
         dev = mid / old - 1.0 if old else _deviation(mid, old)
@@ -185,7 +191,7 @@ class MeanReversion:
         return None
 
     def _order(self, sym: int, seq: int, ts: int, bid: float, ask: float, dev: float,
-               now_ns: int) -> tuple | None:  # type: ignore[type-arg]
+               now_ns: int) -> OrderRow | None:
         side = SIDE_BUY if -dev >= 0 else SIDE_SELL
         pos, cap = self._pos[sym], self._cap
         room = cap - pos if side > 0 else cap + pos
@@ -197,7 +203,7 @@ class MeanReversion:
         ids.counter += 1
         self._pos[sym] = pos + side * qty
         self._last[sym] = ts
-        return (ids.base + ids.counter, self._sid, sym, side, TYPE_LIMIT, TIF_IOC, 0, 0, qty,
+        return (ids.base + ids.counter, self._sid, sym, side, TYPE_LIMIT, TIF_IOC, qty,
                 ask if side > 0 else bid, now_ns, seq, ts)
 
     def undo(self, sent: np.ndarray) -> None:
@@ -217,9 +223,16 @@ class MeanReversion:
         self.ema[seen] = np.where(np.isnan(old), mean, old + weight * (mean - old))
 
 
+def write_orders(orders: list[OrderRow], out: np.ndarray) -> None:
+    """Pack ORDER_WRITTEN tuples into the first records of an ORDER array."""
+    raw, size, pack = out.view(np.uint8).data, ORDER.itemsize, ORDER_WRITTEN.struct.pack_into
+    for i, order in enumerate(orders):
+        pack(raw, i * size, *order)
+
+
 def _signal_kernel(signal: MeanReversion, ids: OrderIds) -> Any:
     p = signal.p
-    return build("signal", signal.ema, signal.position, signal.last_order_ns,
+    return build(SIGNAL, "signal", signal.ema, signal.position, signal.last_order_ns,
                  signal.order_buf, signal._alpha1, signal._threshold, signal._cooldown_ns,
                  p.max_position, p.order_qty, ids.base, p.strategy_id)
 

@@ -14,12 +14,21 @@ import numpy as np
 
 from engines.base import Engine
 from engines.params import parse_params
-from engines.records import ORDER_S, TICK_S, Room
-from engines.strategy._signal import SMALL_BATCH, MeanReversion, OrderIds, SignalParams
+from engines.strategy._signal import (
+    ORDER_WRITTEN,
+    SMALL_BATCH,
+    TICK_READ,
+    MeanReversion,
+    OrderIds,
+    SignalParams,
+    write_orders,
+)
 from engines.wiring import one_reader, one_writer
 from shm.errors import RingFullError
 from shm.layout import ORDER, TICK
 from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
+
+_QTY = ORDER_WRITTEN.qty  # an order's quantity in its ORDER_WRITTEN tuple
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,7 +50,6 @@ class StrategyEngine(Engine):
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
         self.n_out = self.out.shape[0]
-        self.room = Room(self.orders)
         self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
         self.lost_seen = self.ticks.lost
         self.log.info("strategy_started", strategy_id=self.p.strategy_id,
@@ -76,9 +84,9 @@ class StrategyEngine(Engine):
                 ids.counter += 1
                 self._publish_one(signal.order_buf, qty)
             return 1
-        order = signal.on_row(TICK_S.unpack(record), time.time_ns())
+        order = signal.on_row(TICK_READ.struct.unpack(record), time.time_ns())
         if order is not None:
-            self._publish_one(ORDER_S.pack(*order), order[8])
+            self._publish_one(ORDER_WRITTEN.struct.pack(*order), order[_QTY])
         return 1
 
     def _publish_one(self, order: bytes | bytearray, qty: int) -> None:
@@ -92,7 +100,7 @@ class StrategyEngine(Engine):
 
     def _poll_small(self, n: int) -> int:
         """A few ticks as tuples, orders packed straight into the ring: no numpy per tick."""
-        read_one, unpack = self.ticks.read_one, TICK_S.unpack
+        read_one, unpack = self.ticks.read_one, TICK_READ.struct.unpack
         rows = []
         for _ in range(n):
             record = read_one()
@@ -106,21 +114,20 @@ class StrategyEngine(Engine):
         words = self.words
         words[W_RECORDS_IN] += n
         if orders:
-            if self.room.fits(len(orders)):
-                write, pack = self.orders.write_bytes, ORDER_S.pack
+            if self.orders.has_room(len(orders)):
+                write, pack = self.orders.write_bytes, ORDER_WRITTEN.struct.pack
                 for order in orders:
                     write(pack(*order))
                 words[W_RECORDS_OUT] += len(orders)
-                words[W_CUSTOM0] += sum(order[8] for order in orders)  # quantity sent
+                words[W_CUSTOM0] += sum(order[_QTY] for order in orders)  # quantity sent
             else:  # the ring is short: wait for room (or give up) as the batch path does
-                for i, order in enumerate(orders):
-                    self.out[i] = order
+                write_orders(orders, self.out)
                 self._send(len(orders))
         return n
 
     def _poll_batch(self) -> int:
         ticks = self.ticks.read(self.p.max_batch)
-        n = ticks.shape[0]
+        n: int = ticks.shape[0]
         if n == 0:
             return 0
         k = self.signal.on_ticks(ticks, self.out, time.time_ns())

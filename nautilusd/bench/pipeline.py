@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ring = runs.ring_tick_to_fill(latency_s, args.rate, tuning, latest)
     zmq = runs.zmq_tick_to_fill(latency_s, args.rate, tuning)
     # which one-record paths ran: the kernels on both sides, compiled ring paths on one
-    kernels = "compiled" if _compiled.kernels() is not None else "python"
+    kernels = "compiled" if _compiled.running() else "python"
     paths_ran = ring_paths()
     for name, lat in (("rings", ring), ("zmq_ipc", zmq)):
         extra = ({"latest_board": latest, "ring_paths": paths_ran} if name == "rings"

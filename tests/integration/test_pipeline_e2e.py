@@ -43,7 +43,7 @@ def _test_config(shm_dir: Path, runtime_dir: Path) -> dict[str, Any]:
     engines["risk"]["params"]["max_orders_per_s"] = 20  # some orders must be refused
     engines["positions"]["params"].update(snapshot_file="positions.json",
                                           snapshot_interval_s=0.3)
-    engines["audit"] = {"entry": "engines._audit:AuditEngine", "group": "support",
+    engines["audit"] = {"entry": "engines.audit:AuditEngine", "group": "support",
                         "wait": "blocking", "params": {"out_dir": "audit"}}
     for ring in AUDITED:
         doc["rings"][ring]["readers"].append("audit")

@@ -1,5 +1,6 @@
-"""Property tests: the compiled order-path kernels (engines/_kernels.c) against the Python
-reference paths they mirror, over the same generated ticks and orders.
+"""Property tests: the compiled order-path kernels (engines/strategy/_kernel.c,
+engines/risk/_kernel.c) against the Python reference paths they mirror, over the same
+generated ticks and orders.
 
 The signal kernel must give the same ORDER bytes (or none) and leave the same EMA, position
 and cooldown state as MeanReversion.on_row; the check kernel the same DECISION bytes, the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,14 +20,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines import compiled as _compiled
-from engines.records import COUNTER_MASK, DECISION_SUFFIX_S, ORDER_S, TICK_S
+from engines.records import COUNTER_MASK, DECISION_SUFFIX_F
 from engines.risk._checks import RiskLimits, RiskState
 from engines.risk._dedupe import DecidedIds
-from engines.strategy._signal import MeanReversion, OrderIds, SignalParams
-from shm.layout import DECISION, VERDICT_APPROVED, VERDICT_REJECTED
+from engines.risk.engine import ORDER_CHECKED
+from engines.strategy._signal import (
+    ORDER_WRITTEN,
+    TICK_READ,
+    MeanReversion,
+    OrderIds,
+    SignalParams,
+)
+from shm.layout import DECISION, ORDER, TICK, VERDICT_APPROVED, VERDICT_REJECTED
 
-pytestmark = pytest.mark.skipif(_compiled.kernels() is None, reason="kernels not built")
+pytestmark = pytest.mark.skipif(not _compiled.running(), reason="kernels not built")
 N_SYMBOLS = 3
+
+
+def _record(dtype: np.dtype, **fields: Any) -> bytes:
+    """One record's bytes, its fields set by name (the rest zero)."""
+    r = np.zeros(1, dtype)
+    for name, value in fields.items():
+        r[name] = value
+    return r.tobytes()
+
+
+def _tick_bytes(seq: int, ts: int, sym: int, bid: float, ask: float, size: int = 10) -> bytes:
+    return _record(TICK, seq=seq, ts_ns=ts, symbol_id=sym, bid=bid, ask=ask, bid_size=size,
+                   ask_size=size)
 
 _price = st.one_of(st.floats(90.0, 110.0), st.sampled_from([100.0, 100.01, 99.99]),
                    st.sampled_from([0.0, -1.0, math.nan, math.inf]))
@@ -71,16 +93,16 @@ def test_signal_kernel_when_any_ticks_gives_the_python_orders_and_state(
     ts = 1_700_000_000_000_000_000
     for seq, (sym, bid, spread, dt) in enumerate(ticks, 1):
         ts += dt
-        record = TICK_S.pack(seq, ts, sym, 0, bid, bid + spread, 10, 20, 0)
+        record = _tick_bytes(seq, ts, sym, bid, bid + spread)
         now = ts + 500
         qty = compiled.kernel.on_tick(record, now, compiled.ids.counter)
         if qty:
             compiled.ids.counter += 1
         got = bytes(compiled.order_buf) if qty else None
-        order = python.on_row(TICK_S.unpack(record), now)
-        want = None if order is None else ORDER_S.pack(*order)
-        assert got == want, (seq, ORDER_S.unpack(got) if got else None, order)
-        assert qty == (0 if order is None else order[8])
+        order = python.on_row(TICK_READ.struct.unpack(record), now)
+        want = None if order is None else ORDER_WRITTEN.struct.pack(*order)
+        assert got == want, (seq, ORDER_WRITTEN.struct.unpack(got) if got else None, order)
+        assert qty == (0 if order is None else order[ORDER_WRITTEN.qty])
         assert compiled.ids.counter == python.ids.counter
         for name in ("ema", "position", "last_order_ns"):
             assert _same(getattr(compiled, name), getattr(python, name)), name
@@ -99,10 +121,18 @@ _order = st.tuples(
 )
 
 
+def _order_bytes(order_id: int, strat: int, sym: int, side: int, qty: int, price: float,
+           ts: int) -> bytes:
+    """An ORDER as strategies send them: limit IOC, carrying its tick's seq and time."""
+    return _record(ORDER, order_id=order_id, strategy_id=strat, symbol_id=sym, side=side,
+                   type=1, tif=1, qty=qty, price=price, ts_ns=ts, origin_seq=1,
+                   origin_ts_ns=ts - 10)
+
+
 def _decide_python(state: RiskState, decided: DecidedIds, record: bytes,
                    quote: tuple[float, float] | None, now: int) -> bytes | None:
     """RiskEngine._decide_small's Python body for one order (the reference)."""
-    oid, strat, sym, side, _, _, _, _, qty, price, ts, _, _ = ORDER_S.unpack(record)
+    oid, strat, sym, side, qty, price, ts = ORDER_CHECKED.struct.unpack(record)
     counter = oid & COUNTER_MASK
     known = strat < decided.size
     if known and counter <= decided.marks[strat]:
@@ -112,9 +142,9 @@ def _decide_python(state: RiskState, decided: DecidedIds, record: bytes,
         state.mid_v[sym] = (quote[0] + quote[1]) * 0.5
     code = state.check_fields(strat, sym, side, qty, price, ts)
     buf = bytearray(DECISION.itemsize)
-    buf[:64] = record
-    DECISION_SUFFIX_S.pack_into(buf, 64, VERDICT_REJECTED if code else VERDICT_APPROVED, 0,
-                                code, 0, now)
+    buf[: ORDER.itemsize] = record
+    DECISION_SUFFIX_F.struct.pack_into(buf, DECISION_SUFFIX_F.start,
+                                       VERDICT_REJECTED if code else VERDICT_APPROVED, code, now)
     if known:
         decided.marks[strat] = counter
     return bytes(buf)
@@ -136,7 +166,7 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
     states = [RiskState(N_SYMBOLS, limits) for _ in range(2)]
     marks = [DecidedIds(np.zeros(3, np.int64)) for _ in range(2)]  # strategy 3 unknown
     out = bytearray(DECISION.itemsize)
-    kernel = _compiled.kernels().check(  # type: ignore[union-attr]
+    kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
         states[0].last_mid, states[0].position, states[0]._flags, states[0].rate_bucket,
         states[0].rate_count, marks[0].high_water, out, N_SYMBOLS, limits.max_strategies,
         states[0].band, limits.max_order_qty, limits.max_notional, limits.max_orders_per_s,
@@ -149,11 +179,10 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
         now += 1_000
         for s in states:
             s.killed = kill and step % 2 == 0
-        record = ORDER_S.pack((strat << 40) | counters[strat], strat, sym, side, 1, 1, 0, 0,
-                              qty, price, ts, 1, ts - 10)
+        record = _order_bytes((strat << 40) | counters[strat], strat, sym, side, qty, price, ts)
         quote = None if bid is None else (bid, bid + 0.02)
         board = None if quote is None else (
-            lambda s, q=quote, t=ts: TICK_S.pack(1, t, s, 0, q[0], q[1], 5, 5, 0))
+            lambda s, q=quote, t=ts: _tick_bytes(1, t, s, q[0], q[1], 5))
         code = kernel.decide(record, board, now)
         got = None
         if code >= 0:
@@ -164,7 +193,8 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
         want = _decide_python(states[1], marks[1], record, quote, now)
         assert got == want
         if want is not None:
-            assert code == DECISION_SUFFIX_S.unpack_from(want, 64)[2]
+            assert code == DECISION_SUFFIX_F.struct.unpack_from(
+                want, DECISION_SUFFIX_F.start)[DECISION_SUFFIX_F.reason]
         assert marks[0].duplicates == marks[1].duplicates
         for name in ("position", "rate_bucket", "rate_count", "_flags", "last_mid"):
             assert _same(getattr(states[0], name), getattr(states[1], name)), name
@@ -177,11 +207,11 @@ def test_check_kernel_when_decided_but_not_committed_decides_the_order_again() -
     limits = RiskLimits(max_strategies=4)
     state, decided = RiskState(N_SYMBOLS, limits), DecidedIds(np.zeros(4, np.int64))
     out = bytearray(DECISION.itemsize)
-    kernel = _compiled.kernels().check(  # type: ignore[union-attr]
+    kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
         state.last_mid, state.position, state._flags, state.rate_bucket, state.rate_count,
         decided.high_water, out, N_SYMBOLS, 4, state.band, limits.max_order_qty,
         limits.max_notional, limits.max_orders_per_s, limits.max_position, limits.max_gross)
-    record = ORDER_S.pack((1 << 40) | 5, 1, 0, 1, 1, 1, 0, 0, 10, 100.0, 1, 1, 1)
+    record = _order_bytes((1 << 40) | 5, 1, 0, 1, 10, 100.0, 1)
     assert kernel.decide(record, None, 1) >= 0
     assert kernel.decide(record, None, 2) >= 0  # not committed: not a duplicate yet
     kernel.commit()
@@ -196,4 +226,4 @@ def test_kernels_when_given_a_short_record_raise_a_clear_error() -> None:
     with pytest.raises(ValueError, match="TICK record must be 64 bytes, got 10"):
         signal.kernel.on_tick(b"x" * 10, 0, 0)
     with pytest.raises(IndexError, match="symbol_id 9"):
-        signal.kernel.on_tick(TICK_S.pack(1, 1, 9, 0, 1.0, 1.0, 1, 1, 0), 0, 0)
+        signal.kernel.on_tick(_tick_bytes(1, 1, 9, 1.0, 1.0), 0, 0)

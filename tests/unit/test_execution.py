@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines.execution._orders import (
+    DECISION_READ,
+    FILL_WRITTEN,
     ORDER_TRANSITIONS,
     InvalidOrderTransition,
     Order,
@@ -19,11 +21,11 @@ from engines.execution._orders import (
     OrderManager,
     OrderState,
     VenueParams,
+    fill_records,
 )
 from engines.harness import Harness
 from shm.layout import (
     DECISION,
-    FILL,
     FILL_CANCELLED,
     FILL_FILLED,
     FILL_PARTIAL,
@@ -37,14 +39,26 @@ from shm.layout import (
 )
 
 QUOTES = {0: (99.99, 100.01, 300, 300)}
+STATUS, QTY, ORDER_ID = FILL_WRITTEN.status, FILL_WRITTEN.qty, FILL_WRITTEN.order_id
 
 
-def _decision(counter: int, side: int = 1, qty: int = 100, price: float = 100.01,
-              verdict: int = VERDICT_APPROVED, tif: int = TIF_IOC) -> tuple:
+def _decision_record(counter: int, side: int = 1, qty: int = 100, price: float = 100.01,
+                     verdict: int = VERDICT_APPROVED, tif: int = TIF_IOC, strategy_id: int = 1,
+                     symbol_id: int = 0, type_: int = 1) -> np.ndarray:
+    """One DECISION, its fields set by name (the rest zero)."""
     d = np.zeros(1, DECISION)
-    d[0] = ((1 << 40) | counter, 1, 0, side, 1, tif, 0, 0, qty, price, 5, 9, 3, verdict, 0, 0, 0, 7,
-            (0, 0))
-    return d.tolist()[0]
+    for name, value in (("order_id", (strategy_id << 40) | counter),
+                        ("strategy_id", strategy_id), ("symbol_id", symbol_id), ("side", side),
+                        ("type", type_), ("tif", tif), ("qty", qty), ("price", price),
+                        ("ts_ns", 5), ("origin_seq", 9), ("origin_ts_ns", 3),
+                        ("verdict", verdict), ("decided_ts_ns", 7)):
+        d[name] = value
+    return d
+
+
+def _decision(counter: int, **fields: Any) -> tuple:
+    """The same decision as the order manager reads it (a DECISION_READ tuple)."""
+    return DECISION_READ.struct.unpack(_decision_record(counter, **fields).tobytes())
 
 
 def test_transition_table_when_terminal_state_allows_nothing() -> None:
@@ -65,7 +79,7 @@ def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
     om, out = OrderManager(VenueParams(), [0] * 4), []
     om.on_decision(_decision(1), 0)
     om.match(10, QUOTES, out)
-    fill = np.array(out, dtype=FILL)
+    fill = fill_records(out)
     assert fill["status"].tolist() == [FILL_FILLED] and fill["qty"].tolist() == [100]
     assert fill["price"][0] == 100.01 and fill["leaves_qty"][0] == 0
     assert (fill["origin_seq"][0], fill["origin_ts_ns"][0], fill["decided_ts_ns"][0]) == (9, 3, 7)
@@ -80,7 +94,7 @@ def test_on_decision_when_duplicate_order_id_fills_once() -> None:
     om.on_decision(_decision(1), 0)
     om.on_decision(_decision(2), 0)
     om.match(20, QUOTES, out)
-    assert [f[0] & 0xFF for f in out] == [1, 2] and om.duplicates == 2
+    assert [f[ORDER_ID] & 0xFF for f in out] == [1, 2] and om.duplicates == 2
 
 
 def test_on_decision_when_seen_before_restart_is_not_filled_again() -> None:
@@ -104,7 +118,7 @@ def test_match_when_touch_too_small_partially_fills_and_cancels_ioc_rest() -> No
     om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
     om.on_decision(_decision(1, qty=200), 0)
     om.match(10, QUOTES, out)
-    fills = np.array(out, dtype=FILL)
+    fills = fill_records(out)
     assert fills["status"].tolist() == [FILL_PARTIAL, FILL_CANCELLED]
     assert fills["qty"].tolist() == [150, 0] and fills["leaves_qty"].tolist() == [50, 0]
 
@@ -114,10 +128,10 @@ def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
     om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
     om.on_decision(_decision(1, qty=200, tif=TIF_DAY), 0)
     om.match(10, QUOTES, out)
-    assert [(f[6], f[9]) for f in out] == [(FILL_PARTIAL, 150)]  # one look at the touch
+    assert [(f[STATUS], f[QTY]) for f in out] == [(FILL_PARTIAL, 150)]  # one look at the touch
     assert list(om.resting) == [(1 << 40) | 1]
     om.match(20, QUOTES, out)
-    assert [f[6] for f in out] == [FILL_PARTIAL, FILL_FILLED] and not om.resting
+    assert [f[STATUS] for f in out] == [FILL_PARTIAL, FILL_FILLED] and not om.resting
 
 
 def test_match_when_not_marketable_ioc_is_cancelled() -> None:
@@ -125,7 +139,7 @@ def test_match_when_not_marketable_ioc_is_cancelled() -> None:
     om, out = OrderManager(VenueParams(), [0] * 4), []
     om.on_decision(_decision(1, price=99.0), 0)
     om.match(10, QUOTES, out)
-    assert [(f[6], f[9]) for f in out] == [(FILL_CANCELLED, 0)]
+    assert [(f[STATUS], f[QTY]) for f in out] == [(FILL_CANCELLED, 0)]
 
 
 def test_match_when_venue_latency_not_elapsed_waits() -> None:
@@ -161,10 +175,9 @@ def test_trade_now_when_random_decisions_matches_on_decision_then_match(
     params = VenueParams(max_fill_fraction=fraction, latency_us=latency)
     fast, slow = OrderManager(params, [0] * 4), OrderManager(params, [0] * 4)
     for i, (counter, strat, sym, side, type_, tif, qty, price, verdict) in enumerate(rows):
-        d = np.zeros(1, DECISION)
-        d[0] = ((strat << 40) | counter, strat, sym, side, type_, tif, 0, 0, qty, price, 5, 9,
-                3, verdict, 0, 0, 0, 7, (0, 0))
-        row, now = d.tolist()[0], 1_000 * (i + 1)
+        row = _decision(counter, strategy_id=strat, symbol_id=sym, side=side, type_=type_,
+                        tif=tif, qty=qty, price=price, verdict=verdict)
+        now = 1_000 * (i + 1)
         out_fast: list = []
         out_slow: list = []
         if not fast.trade_now(row, now, QUOTES, out_fast):
@@ -193,7 +206,7 @@ def _feed(h: Harness, *counters: int, verdict: int = VERDICT_APPROVED) -> None:
     tick["seq"], tick["bid"], tick["ask"] = 1, 99.99, 100.01
     tick["bid_size"] = tick["ask_size"] = 500
     h.writer("ticks").write(tick)
-    rows = np.array([_decision(c, verdict=verdict) for c in counters], dtype=DECISION)
+    rows = np.concatenate([_decision_record(c, verdict=verdict) for c in counters])
     h.writer("decisions").write(rows)
 
 
@@ -261,7 +274,7 @@ def test_engine_when_ticks_ring_has_board_fills_at_latest_touch(
         tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = \
             2, 99.49, 99.51, 500, 3
         h.writer("ticks").write(tick)
-        h.writer("decisions").write(np.array([_decision(2)], dtype=DECISION))
+        h.writer("decisions").write(_decision_record(2))
         _poll_until(eng, lambda: fills.available() == 3)  # 3 traded, the IOC rest cancelled
         got = fills.read(4)
         assert got["price"].tolist()[:2] == [100.01, 99.51]

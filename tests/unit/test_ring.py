@@ -86,6 +86,31 @@ def test_try_claim_when_block_ring_full_returns_none_and_claim_raises(shm_dir: P
     r.close(), w.close(), ring.destroy()
 
 
+def test_has_room_when_block_ring_fills_says_no_until_the_reader_moves(shm_dir: Path) -> None:
+    """has_room(n) is true while n one-record writes cannot fail, whichever path wrote."""
+    ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    assert w.has_room(4) and not w.has_room(5)
+    w.write(np.zeros(1, RAW64))
+    assert w.write_bytes(_rec(1))
+    assert w.has_room(2) and not w.has_room(3)
+    for i in range(2):
+        assert w.write_bytes(_rec(2 + i))
+    assert not w.has_room(1) and not w.write_bytes(_rec(9))
+    r.advance(len(r.read(3)))  # the cached gate is stale: has_room re-reads the cursors
+    assert w.has_room(3) and not w.has_room(4)
+    r.close(), w.close(), ring.destroy()
+
+
+def test_has_room_when_overwrite_ring_full_says_yes(shm_dir: Path) -> None:
+    """An overwrite writer never waits: any n up to the capacity fits."""
+    ring = Ring.create("r", RAW64, 4, "overwrite", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    w.write(np.zeros(4, RAW64))
+    assert w.has_room(4) and not w.has_room(5)
+    r.close(), w.close(), ring.destroy()
+
+
 def test_leave_when_reader_lags_unblocks_writer(shm_dir: Path) -> None:
     """A reader that leaves stops gating the writer."""
     ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir, readers=1)

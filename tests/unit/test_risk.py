@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engines.harness import Harness
-from engines.records import DECISION_SUFFIX_S
+from engines.records import DECISION_SUFFIX_F
 from engines.risk._checks import (
     RiskLimits,
     RiskState,
@@ -195,7 +195,7 @@ def test_one_order_checker_when_random_orders_matches_vectorised_batches_of_one(
 
 def test_decide_when_small_or_vectorised_matches_one_record_encoding() -> None:
     """decide() (one by one for a small batch, vectorised for a large one) writes the same
-    bytes as the one-record path of the engine: order bytes + DECISION_SUFFIX_S."""
+    bytes as the one-record path of the engine: order bytes + DECISION_SUFFIX_F."""
     rows = [(1, i % 3, 1 if i % 3 else -1, 40 + i, 10.0 + (i % 4) * 0.03, i * 10**9)
             for i in range(12)]
     orders = _orders(rows)
@@ -209,8 +209,8 @@ def test_decide_when_small_or_vectorised_matches_one_record_encoding() -> None:
     for i, code in enumerate(reasons_small):
         one = bytearray(DECISION.itemsize)
         one[: ORDER.itemsize] = orders[i : i + 1].tobytes()
-        DECISION_SUFFIX_S.pack_into(one, ORDER.itemsize,
-                                    VERDICT_REJECTED if code else VERDICT_APPROVED, 0, code, 0, 77)
+        DECISION_SUFFIX_F.struct.pack_into(one, DECISION_SUFFIX_F.start,
+                                           VERDICT_REJECTED if code else VERDICT_APPROVED, code, 77)
         assert bytes(one) == out_small[i : i + 1].tobytes() == out_vector[i : i + 1].tobytes()
 
 
