@@ -26,13 +26,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check nautilusd engines shm tests
-	$(BIN)/mypy shm
+	$(BIN)/mypy shm engines nautilusd
 	$(BIN)/pytest
 	NAUTILUSD_PURE_PYTHON=1 $(BIN)/pytest -q $(RING_SUITES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check nautilusd engines shm tests
-	$(BIN)/mypy shm nautilusd engines
+	$(BIN)/mypy shm engines nautilusd
 
 bench: $(STAMP)
 	$(BIN)/nautilusctl bench rings --quick

@@ -9,13 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+from structlog.typing import FilteringBoundLogger
+
+from engines.rings import RecordReader, RecordWriter
 from engines.spec import EngineConfig
 from shm.status import StatusSlot
 
 if TYPE_CHECKING:
+    import zmq
+
     from engines.bus import Publisher, Subscriber
+
+# What an engine may add to its idle wait: a zmq socket or a file descriptor.
+Pollable: TypeAlias = "zmq.Socket[Any] | int"
 
 
 @dataclass(kw_only=True, slots=True)
@@ -24,17 +32,17 @@ class EngineContext:
 
     name: str  # instance name (`risk`, or `strategy-1` with replicas)
     config: EngineConfig
-    params: Mapping[str, Any]
+    params: Mapping[str, Any]  # the free-form [engines.<name>.params]: see engines.params
     symbols: tuple[str, ...]
-    log: Any  # structlog logger bound with engine=name
+    log: FilteringBoundLogger  # bound with engine=name
     status: StatusSlot
-    readers: dict[str, Any] = field(default_factory=dict)  # ring name -> shm RingReader
-    writers: dict[str, Any] = field(default_factory=dict)  # ring name -> shm RingWriter
+    readers: dict[str, RecordReader] = field(default_factory=dict)  # by ring name
+    writers: dict[str, RecordWriter] = field(default_factory=dict)  # by ring name
     bus_pub_endpoint: str = ""
     bus_sub_endpoint: str = ""
     runtime_dir: Path = Path(".")
-    _publisher: Any = None
-    _subscribers: list[Any] = field(default_factory=list)
+    _publisher: Publisher | None = None
+    _subscribers: list[Subscriber] = field(default_factory=list)
 
     def publisher(self) -> Publisher:
         """The engine's bus publisher, created on first use and shared."""
@@ -42,8 +50,7 @@ class EngineContext:
             from engines.bus import Publisher
 
             self._publisher = Publisher(self.bus_pub_endpoint)
-        publisher: Publisher = self._publisher
-        return publisher
+        return self._publisher
 
     def subscriber(self, topics: list[str] | tuple[str, ...]) -> Subscriber:
         """A new bus subscriber on `topics` (closed by the runner at exit)."""
@@ -59,8 +66,10 @@ class EngineContext:
             sub.close()
         if self._publisher is not None:
             self._publisher.close()
-        for ring in (*self.readers.values(), *self.writers.values()):
-            ring.close()
+        for reader in self.readers.values():
+            reader.close()
+        for writer in self.writers.values():
+            writer.close()
 
 
 class Engine:
@@ -86,7 +95,7 @@ class Engine:
         """Longest the runner may wait when idle (producers and timers); None = until input."""
         return None
 
-    def wait_handles(self) -> list[Any]:
+    def wait_handles(self) -> list[Pollable]:
         """Extra pollables (zmq sockets, fds) that should wake the engine when readable."""
         return []
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
-
-import structlog
 
 from engines.base import Engine, EngineContext
+from engines.log import get_logger
 from engines.runner import load_engine_class
 from engines.spec import EngineConfig
 from shm.layout import RECORDS
@@ -48,14 +46,14 @@ class Harness:
                                  self.shm_dir)
 
     def engine(self, entry: str, name: str, reads: tuple[str, ...], writes: tuple[str, ...],
-               symbols: tuple[str, ...] = ("A", "B"), **params: Any) -> Engine:
+               symbols: tuple[str, ...] = ("A", "B"), **params: object) -> Engine:
         """A started engine (on_start done), as the runner would have it."""
         cfg = EngineConfig(name=name, entry=entry, params=MappingProxyType(params))
         slot = self.status.slot(len(self.contexts) % self.status.slots)
         slot.reset(name)
         ctx = EngineContext(
             name=name, config=cfg, params=cfg.params, symbols=symbols,
-            log=structlog.get_logger().bind(engine=name), status=slot,
+            log=get_logger(engine=name), status=slot,
             readers={r: RingReader.attach(self.prefix + r, self.rings[r].dtype, 0,
                                           self.shm_dir) for r in reads},
             writers={w: self.writer(w) for w in writes},

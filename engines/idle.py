@@ -16,10 +16,11 @@ import os
 import select
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import zmq
 
+from engines.base import Pollable
+from shm import RingReader
 from shm.wait import BLOCKING_SPIN_S, WaitKind
 
 SPIN_S = BLOCKING_SPIN_S  # after work, watch the rings this long before parking
@@ -36,7 +37,7 @@ class IdleWait:
     sockets or fds). Without handles the wait is a select.poll on plain fds (cheaper than
     zmq_poll); with them a zmq.Poller watches both kinds."""
 
-    def __init__(self, kind: WaitKind, readers: Sequence[Any], handles: Sequence[Any],
+    def __init__(self, kind: WaitKind, readers: Sequence[RingReader], handles: Sequence[Pollable],
                  stop_fd: int, on_stop_fd: Callable[[], None], spin_s: float | None = None,
                  hot: bool = False) -> None:
         self.kind = kind
@@ -48,17 +49,18 @@ class IdleWait:
         self.spin_ns = int(spin_s * 1e9) if kind is WaitKind.BLOCKING and readers else 0
         self.hot = hot and self.spin_ns > 0
         self.after_work_yield = self.hot  # the runner's hand-over (module doc)
-        poller: Any
+        fds = (stop_fd, *(r.fileno() for r in self.readers))
+        self._poll: Callable[[int], Sequence[tuple[object, int]]]
         if handles:
-            poller = zmq.Poller()
-            flag = zmq.POLLIN
+            zpoller = zmq.Poller()
+            for pollable in (*fds, *handles):
+                zpoller.register(pollable, zmq.POLLIN)
+            self._poll = zpoller.poll
         else:
             poller = select.poll()
-            flag = select.POLLIN
-        fds = (stop_fd, *(r.fileno() for r in self.readers), *handles)
-        for fd in fds:
-            poller.register(fd, flag)
-        self._poll: Callable[[int], list[tuple[Any, int]]] = poller.poll
+            for fd in fds:
+                poller.register(fd, select.POLLIN)
+            self._poll = poller.poll
         # poll() counts in milliseconds; select() takes microseconds: producers pacing below a
         # millisecond (marketdata at 1 kHz and up) would otherwise always wait a whole one.
         self._fine_fds = None if handles else list(fds)
@@ -102,6 +104,7 @@ class IdleWait:
             for reader in readers:
                 pending += reader.park()
             if not pending:
+                woke: Sequence[object]
                 if timeout_s < 0.001 and self._fine_fds is not None:
                     woke = select.select(self._fine_fds, [], [], timeout_s)[0]
                 else:

@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from engines._journal import (
     DEFAULT_JOURNAL_SOCKET,
@@ -108,9 +109,10 @@ def resolve_format(fmt: str, journal_socket: str | None = None) -> str:
     return "json"
 
 
-def get_logger(**bind: Any) -> Any:
-    """A structlog logger with `bind` bound (e.g. `get_logger(component="control")`)."""
-    return structlog.get_logger(**bind)
+def get_logger(**bind: object) -> FilteringBoundLogger:
+    """A structlog logger with `bind` bound (e.g. `get_logger(component="control")`), of the
+    filtering class configure_logging installs."""
+    return cast(FilteringBoundLogger, structlog.get_logger(**bind))
 
 
 def log_stats() -> dict[str, Any]:

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from types import FrameType, MappingProxyType
 
 import psutil
+from structlog.typing import FilteringBoundLogger
 
 from engines.base import Engine, EngineContext
 from engines.idle import IdleWait
@@ -43,7 +43,7 @@ EXIT_SETUP_FAILED = 121
 EXIT_ENGINE_FAILED = 122  # import, construction or on_start raised
 
 # Config objects hold MappingProxyType (immutable maps); let them cross the pickle boundary.
-def _mapping_proxy(items: dict[str, Any]) -> MappingProxyType[str, Any]:
+def _mapping_proxy(items: dict[str, object]) -> MappingProxyType[str, object]:
     return MappingProxyType(items)
 
 
@@ -118,7 +118,8 @@ def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False) ->
         table.close()
 
 
-def _run_attached(spec: LaunchSpec, table: StatusTable, log: Any, stop: _StopSignal) -> int:
+def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogger,
+                  stop: _StopSignal) -> int:
     slot = table.slot(spec.slot)
     slot.put(W_STARTED_NS, time.monotonic_ns())
     slot.heartbeat()
@@ -185,7 +186,7 @@ class _StopSignal:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
 
-    def _on_signal(self, _signum: int, _frame: Any) -> None:
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self.requested = True
 
     def drain(self) -> None:
@@ -204,7 +205,10 @@ class _Loop:
         # Heartbeat four times per liveness timeout, at most once a second when idle.
         self.heartbeat_s = min(1.0, ctx.config.liveness_timeout_ms / 4000)
         spin_us = ctx.config.spin_us
-        self.idle = IdleWait(ctx.config.wait, list(ctx.readers.values()), engine.wait_handles(),
+        # The rings whose doorbells wake the engine: those it still reads through its context
+        # (engines.wiring.quiet takes some out), all attached by the runner as shm readers.
+        rings = [r for r in ctx.readers.values() if isinstance(r, RingReader)]
+        self.idle = IdleWait(ctx.config.wait, rings, engine.wait_handles(),
                              stop.read_fd, stop.drain,
                              spin_s=None if spin_us is None else spin_us * 1e-6,
                              hot=ctx.config.spin is SpinKind.HOT)

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
+from engines.base import EngineContext
 from engines.params import ParamError
+from engines.rings import RecordReader, RecordWriter
+
+Quote = Callable[[int], memoryview | None]  # symbol id -> its latest tick's bytes, or None
 
 
-def readers_of(ctx: Any, dtype: np.dtype, *, required: bool = True) -> list[Any]:
+def readers_of(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: bool = True) -> list[RecordReader]:
     """Every reader ring of this record layout, in ring-name order."""
     found = [r for _, r in sorted(ctx.readers.items()) if r.dtype == dtype]
     if required and not found:
@@ -24,7 +29,15 @@ def readers_of(ctx: Any, dtype: np.dtype, *, required: bool = True) -> list[Any]
     return found
 
 
-def one_reader(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any:
+@overload
+def one_reader(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: Literal[True] = ...) -> RecordReader: ...
+@overload
+def one_reader(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: bool) -> RecordReader | None: ...
+def one_reader(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: bool = True) -> RecordReader | None:
+    """The one reader ring of this layout (None when there is none and it is not required)."""
     found = readers_of(ctx, dtype, required=required)
     if len(found) > 1:
         raise ParamError(f"engine {ctx.name}: expects one {_kind(dtype)} reader ring, "
@@ -32,7 +45,15 @@ def one_reader(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any:
     return found[0] if found else None
 
 
-def one_writer(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any:
+@overload
+def one_writer(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: Literal[True] = ...) -> RecordWriter: ...
+@overload
+def one_writer(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: bool) -> RecordWriter | None: ...
+def one_writer(ctx: EngineContext, dtype: np.dtype[Any], *,
+               required: bool = True) -> RecordWriter | None:
+    """The one writer ring of this layout (None when there is none and it is not required)."""
     found = [w for _, w in sorted(ctx.writers.items()) if w.dtype == dtype]
     if len(found) != 1 and (required or found):
         raise ParamError(f"engine {ctx.name}: expects one {_kind(dtype)} writer ring, "
@@ -40,7 +61,7 @@ def one_writer(ctx: Any, dtype: np.dtype, *, required: bool = True) -> Any:
     return found[0] if found else None
 
 
-def quiet(ctx: Any, reader: Any) -> Any:
+def quiet(ctx: EngineContext, reader: RecordReader) -> RecordReader:
     """Stop the runner from waking this engine for `reader` (it is read when other work comes).
 
     Every tick would otherwise wake every tick reader at once, and on a small box those
@@ -51,7 +72,7 @@ def quiet(ctx: Any, reader: Any) -> Any:
     return reader
 
 
-def tick_quotes(ctx: Any, wake_on_ticks: bool) -> tuple[Any, Callable[[int], Any] | None]:
+def tick_quotes(ctx: EngineContext, wake_on_ticks: bool) -> tuple[RecordReader, Quote | None]:
     """The engine's tick reader, and the quote look-up it should use instead of reading ticks:
     `latest(symbol_id)` of the ring's latest-value board when ticks do not wake the engine and
     the ring keeps one, else None (read the ticks). Unless ticks wake it, the reader is made
@@ -62,7 +83,7 @@ def tick_quotes(ctx: Any, wake_on_ticks: bool) -> tuple[Any, Callable[[int], Any
     if wake_on_ticks:
         return ticks, None
     quiet(ctx, ticks)
-    return ticks, ticks.latest if getattr(ticks, "latest_slots", 0) > 0 else None
+    return ticks, ticks.latest if ticks.latest_slots > 0 else None
 
 
 def no_ticks() -> int:
@@ -70,7 +91,7 @@ def no_ticks() -> int:
     return 0
 
 
-def _kind(dtype: np.dtype) -> str:
+def _kind(dtype: np.dtype[Any]) -> str:
     from shm.layout import RECORDS
 
     return next((k for k, v in RECORDS.items() if v == dtype), str(dtype))

@@ -17,6 +17,9 @@ from typing import Any
 import msgpack
 import zmq
 
+from nautilusd.events import EventSource
+from nautilusd.loop import EventLoop
+
 DEFAULT_HWM = 10_000  # messages per peer queued before drops start
 MAX_PER_WAKE = 256  # messages forwarded per wake, so the loop stays responsive
 
@@ -24,7 +27,7 @@ MAX_PER_WAKE = 256  # messages forwarded per wake, so the loop stays responsive
 class BusProxy:
     """XSUB bound at `xsub_endpoint`, XPUB bound at `xpub_endpoint`, both in `loop`."""
 
-    def __init__(self, xsub_endpoint: str, xpub_endpoint: str, loop: Any, *,
+    def __init__(self, xsub_endpoint: str, xpub_endpoint: str, loop: EventLoop, *,
                  context: zmq.Context[Any] | None = None, hwm: int = DEFAULT_HWM,
                  max_per_wake: int = MAX_PER_WAKE) -> None:
         ctx = context or zmq.Context.instance()
@@ -64,7 +67,7 @@ class BusProxy:
         self.counters["published"] += 1
         return True
 
-    def attach_to(self, supervisor: Any) -> None:
+    def attach_to(self, supervisor: EventSource) -> None:
         """Publish every lifecycle event of `supervisor` as system.engine.<name>.<event>."""
         supervisor.add_event_listener(self.on_lifecycle_event)
 

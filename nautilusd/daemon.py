@@ -15,7 +15,7 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +24,7 @@ import zmq
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.load import load_config
+from nautilusd.config.model import Topology
 from nautilusd.control.server import ControlServer
 from nautilusd.errors import ConfigError, NautilusdError
 from nautilusd.host import RealHost
@@ -104,7 +105,7 @@ def reclaim_instance(instance: str, shm_dir: Path, keep: Iterable[str] = ()) -> 
 class Daemon:
     """One nautilusd instance: resources are made in order and released in reverse."""
 
-    def __init__(self, topology: Any, runtime_dir: Path,
+    def __init__(self, topology: Topology, runtime_dir: Path,
                  summary_out: TextIO | None = None) -> None:
         self.topology = topology
         self.runtime_dir = runtime_dir
@@ -113,7 +114,7 @@ class Daemon:
         self.loop = EventLoop()
         self.shm_dir = Path(topology.supervisor.shm_dir)
         self.exit_code = 0
-        self._closers: list[Any] = []
+        self._closers: list[Callable[[], object]] = []  # released in reverse order
         self.notifier = Notifier.from_env(unset_environment=True)
         self._ready_sent = False
 

@@ -6,11 +6,17 @@ Listeners (the bus proxy, systemd notifications, tests) get `(name, event, field
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from nautilusd.log import get_logger
 
 EventListener = Callable[[str, str, dict[str, Any]], None]
+
+
+class EventSource(Protocol):
+    """What emits lifecycle events (the supervisor): listeners subscribe here."""
+
+    def add_event_listener(self, callback: EventListener) -> None: ...
 
 # Log level of the lifecycle events that are not routine.
 LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "killed": "warning",

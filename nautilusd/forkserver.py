@@ -18,7 +18,11 @@ import select
 import signal
 import socket
 import sys
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the server imports the runner only with its preloads, after PDEATHSIG
+    from engines.runner import LaunchSpec
 
 PR_SET_PDEATHSIG = 1
 MCL_CURRENT, MCL_FUTURE = 1, 2
@@ -32,7 +36,7 @@ _stop_requested = False
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
-def _note_stop(_signum: int, _frame: Any) -> None:
+def _note_stop(_signum: int, _frame: FrameType | None) -> None:
     global _stop_requested
     _stop_requested = True
 
@@ -74,7 +78,7 @@ def apply_nice(nice: int) -> bool:
     return True
 
 
-def prepare_child(spec: Any) -> None:
+def prepare_child(spec: LaunchSpec) -> None:
     """Everything the OS needs before engine code: priority, limits, memory lock, user, env.
 
     Pinning is done (and verified) by the caller first, so nothing runs on a wrong core.
@@ -97,7 +101,7 @@ def prepare_child(spec: Any) -> None:
     os.environ.update(config.environment)
 
 
-def _child(spec: Any) -> int:
+def _child(spec: LaunchSpec) -> int:
     """Runs in the forked child: become engine `spec.name`; returns the exit code."""
     from engines import runner
     from engines.log import configure_logging, get_logger
@@ -142,7 +146,7 @@ class _Server:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.wake_w = wake_w
 
-    def send(self, *message: Any) -> None:
+    def send(self, *message: object) -> None:
         self.sock.send(pickle.dumps(message))
 
     def serve(self) -> None:
@@ -164,7 +168,7 @@ class _Server:
                     self._spawn(spec)
                     self._refill()
 
-    def _spawn(self, spec: Any) -> None:
+    def _spawn(self, spec: LaunchSpec) -> None:
         payload = pickle.dumps(spec)
         while True:
             pid, spec_w = self.spares.pop() if self.spares else self._fork()

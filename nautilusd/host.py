@@ -85,21 +85,25 @@ class RealHost:
         self.loop.add_reader(self._pidfd, self._on_server_exit)
 
     def _recv(self, timeout_s: float) -> tuple[object, ...]:
-        assert self._sock is not None
-        ready, _, _ = select.select([self._sock], [], [], timeout_s)
+        sock = self._sock
+        if sock is None:
+            raise SpawnError("forkserver", "the forkserver is not running")
+        ready, _, _ = select.select([sock], [], [], timeout_s)
         if not ready:
             raise SpawnError("forkserver", f"no answer within {timeout_s} s")
-        data = self._sock.recv(MAX_MESSAGE_BYTES)
+        data = sock.recv(MAX_MESSAGE_BYTES)
         if not data:
             raise SpawnError("forkserver", "the forkserver closed its socket")
         message: tuple[object, ...] = pickle.loads(data)
         return message
 
     def _on_readable(self) -> None:
-        assert self._sock is not None
+        sock = self._sock
+        if sock is None:  # closed since the poll said readable
+            return
         while True:
             try:
-                data = self._sock.recv(MAX_MESSAGE_BYTES)
+                data = sock.recv(MAX_MESSAGE_BYTES)
             except BlockingIOError:
                 break
             if not data:
@@ -111,7 +115,7 @@ class RealHost:
         backlog, self._backlog = self._backlog, []
         for message in backlog:
             if message[0] == "exited":
-                pid, code = int(message[1]), int(message[2])  # type: ignore[call-overload]
+                pid, code = _ints(message, 2)
                 callback = self._on_exit.pop(pid, None)
                 if callback is not None:
                     callback(code)
@@ -148,7 +152,7 @@ class RealHost:
                 self._backlog.append(message)
         finally:
             self._sock.setblocking(False)
-        pid: int = int(message[1])  # type: ignore[call-overload]
+        (pid,) = _ints(message, 1)
         self._on_exit[pid] = on_exit
         if self._backlog:
             self.loop.call_later(0, self._dispatch_backlog)
@@ -210,3 +214,11 @@ class RealHost:
             except subprocess.TimeoutExpired:
                 self._server.kill()
                 self._server.wait()
+
+
+def _ints(message: tuple[object, ...], n: int) -> tuple[int, ...]:
+    """The `n` integers after the verb of a forkserver message ("exited", pid, code)."""
+    values = [v for v in message[1 : 1 + n] if isinstance(v, int)]
+    if len(values) != n:
+        raise SpawnError("forkserver", f"malformed message {message!r}")
+    return tuple(values)

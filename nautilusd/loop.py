@@ -11,11 +11,21 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import zmq
 
 Callback = Callable[[], object]
+
+
+class HasFileno(Protocol):
+    """A socket, pipe or file: anything select() can watch through its fileno()."""
+
+    def fileno(self) -> int: ...
+
+
+Key: TypeAlias = "zmq.Socket[Any] | int"  # what the poller registers
+Pollable: TypeAlias = "zmq.Socket[Any] | int | HasFileno"
 
 
 class Timer:
@@ -33,7 +43,7 @@ class Timer:
         self.cancelled = True
 
 
-def _key(pollable: Any) -> Any:
+def _key(pollable: Pollable) -> Key:
     # zmq sockets are their own key; fds and objects with fileno() are keyed by the fd.
     if isinstance(pollable, (zmq.Socket, int)):
         return pollable
@@ -46,7 +56,7 @@ class EventLoop:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._poller = zmq.Poller()
-        self._readers: dict[Any, Callback] = {}
+        self._readers: dict[Key, Callback] = {}
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._running = False
@@ -57,14 +67,14 @@ class EventLoop:
 
     # -- readers ------------------------------------------------------------------------------
 
-    def add_reader(self, pollable: Any, callback: Callback) -> None:
+    def add_reader(self, pollable: Pollable, callback: Callback) -> None:
         """Call `callback()` whenever `pollable` (zmq socket, fd, fileno() object) is readable."""
         key = _key(pollable)
         if key not in self._readers:
             self._poller.register(key, zmq.POLLIN)
         self._readers[key] = callback
 
-    def remove_reader(self, pollable: Any) -> None:
+    def remove_reader(self, pollable: Pollable) -> None:
         key = _key(pollable)
         if self._readers.pop(key, None) is not None:
             self._poller.unregister(key)

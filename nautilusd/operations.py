@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nautilusd import groups
 from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
+from nautilusd.loop import EventLoop, Timer
 from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
 from nautilusd.states import State
+
+if TYPE_CHECKING:
+    from nautilusd.host import Host
+    from nautilusd.ringset import RingSet
 
 
 class SupervisorCommands:
@@ -26,15 +32,15 @@ class SupervisorCommands:
 
     topology: Topology
     instances: dict[str, Instance]
-    host: Any
-    loop: Any
-    rings: Any
-    rng: Any
+    host: Host
+    loop: EventLoop
+    rings: RingSet | None
+    rng: random.Random
     shutting_down: bool
     started_at: float
     _order: list[str]
     _removing: set[str]
-    _shutdown_timer: Any
+    _shutdown_timer: Timer | None
     _shutdown_listeners: list[Callable[[], object]]
     _reload_listeners: list[Callable[[Topology], object]]
     # Lifecycle steps the Supervisor provides:

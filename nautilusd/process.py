@@ -39,7 +39,7 @@ class ExitRecord:
     reason: str  # "exit", "signal", or why nautilusd killed it (liveness, memory, ...)
     at: float  # loop time
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int | str]:
         if self.code < 0:
             return {"signal": -self.code, "reason": self.reason}
         return {"exit_code": self.code, "reason": self.reason}

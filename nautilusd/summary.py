@@ -8,12 +8,17 @@ socket in the daemon's own loop. On a terminal it redraws in place; elsewhere on
 from __future__ import annotations
 
 import time
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgpack
 import zmq
 
 from nautilusd.loop import EventLoop
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
 
 TOPICS = ("analytics.summary", "trading.positions.all")
 # Which engine's output counter measures which flow in the shipped pipeline.
@@ -24,9 +29,10 @@ FLOWS = (("ticks/s", "marketdata"), ("orders/s", "strategy"), ("decisions/s", "r
 class LiveSummary:
     """Owns one SUB socket and a renderer; `tick()` once a second from the event loop."""
 
-    def __init__(self, status: Any, bus_sub_endpoint: str, loop: EventLoop, out: TextIO,
-                 *, context: zmq.Context[Any] | None = None) -> None:
-        self._status = status  # callable returning the `nautilusctl status` document
+    def __init__(self, status: Callable[[], dict[str, Any]], bus_sub_endpoint: str,
+                 loop: EventLoop, out: TextIO, *, context: zmq.Context[Any] | None = None
+                 ) -> None:
+        self._status = status  # returns the `nautilusctl status` document
         self._loop = loop
         self._out = out
         self._sub = (context or zmq.Context.instance()).socket(zmq.SUB)
@@ -94,15 +100,15 @@ def _rates(last: tuple[float, dict[str, int]] | None, now: float,
     return {name: f"{max(0, n - last[1].get(name, 0)) / dt:,.0f}" for name, n in outs.items()}
 
 
-def _money(value: Any) -> str:
+def _money(value: float | None) -> str:
     return "-" if value is None else f"{float(value):,.2f}"
 
 
-def _us(value: Any) -> str:
+def _us(value: float | None) -> str:
     return "-" if value is None else f"{float(value):,.0f} us"
 
 
-def _make_live(out: TextIO) -> Any:
+def _make_live(out: TextIO) -> Live | None:
     if not out.isatty():
         return None
     from rich.console import Console
@@ -113,7 +119,7 @@ def _make_live(out: TextIO) -> Any:
     return live
 
 
-def _rich_table(rows: list[tuple[str, str]], doc: dict[str, Any]) -> Any:
+def _rich_table(rows: list[tuple[str, str]], doc: dict[str, Any]) -> Table:
     from rich.table import Table
 
     daemon = doc.get("daemon", {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import signal
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from engines.spec import EngineConfig
 from nautilusd import groups
@@ -23,6 +23,7 @@ from nautilusd.loop import EventLoop, Timer
 from nautilusd.operations import SupervisorCommands
 from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
+from nautilusd.ringset import RingSet
 from nautilusd.states import State, Trigger
 from shm.status import StatusSlot
 
@@ -40,7 +41,7 @@ class Supervisor(SupervisorCommands):
     """Owns every Instance; see the command API (status/start/stop/restart/...) below."""
 
     def __init__(self, topology: Topology, host: Host, loop: EventLoop, table: SlotTable, *,
-                 paths: LaunchPaths | None = None, rings: Any = None,
+                 paths: LaunchPaths | None = None, rings: RingSet | None = None,
                  rng: random.Random | None = None) -> None:
         self.topology = topology
         self.host = host
@@ -99,7 +100,7 @@ class Supervisor(SupervisorCommands):
         """`callback(topology)` after reload() applied a new topology."""
         self._reload_listeners.append(callback)
 
-    def _emit(self, inst: Instance, event: str, **fields: Any) -> None:
+    def _emit(self, inst: Instance, event: str, **fields: object) -> None:
         pid = fields.pop("pid", inst.pid)
         fields = {"engine": inst.engine, "pid": pid, "cpus": list(inst.cpus),
                   "restarts": inst.restarts, **fields}
@@ -196,7 +197,7 @@ class Supervisor(SupervisorCommands):
                     self._kill(inst, "memory", rss_bytes=rss,
                                memory_max_bytes=inst.config.memory_max_bytes)
 
-    def _kill(self, inst: Instance, reason: str, **fields: Any) -> None:
+    def _kill(self, inst: Instance, reason: str, **fields: object) -> None:
         if inst.kill_reason is not None or not inst.pid:
             return
         inst.kill_reason = reason

@@ -21,7 +21,7 @@ from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
 from shm.latest import Board
 from shm.segment import DEFAULT_DIRECTORY, Segment
-from shm.wait import WaitStrategy, make_wait
+from shm.wait import WaitKind, WaitStrategy, make_wait
 
 
 class RingReader:
@@ -76,7 +76,8 @@ class RingReader:
     @classmethod
     def attach(
         cls, name: str, dtype: np.dtype[Any], reader_index: int,
-        directory: Path | str = DEFAULT_DIRECTORY, wait: WaitStrategy | str | None = None,
+        directory: Path | str = DEFAULT_DIRECTORY,
+        wait: WaitStrategy | WaitKind | str | None = None,
     ) -> RingReader:
         """Join slot `reader_index`: resume at its committed cursor, or start at the
         published cursor when the slot was free."""

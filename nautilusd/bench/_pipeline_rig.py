@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import uuid
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
 
 from engines.runner import LaunchSpec
 from engines.runner import run as run_engine
@@ -23,7 +22,7 @@ from nautilusd.ringset import latest_slots
 from shm import Policy, WaitKind
 from shm.layout import RECORDS
 from shm.ring import Ring
-from shm.status import StatusTable
+from shm.status import W_READY, StatusSlot, StatusTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class Tuning:
         return f"{self.wait}{spin}{cpus}{ticks}"
 
 
-def engine(name: str, entry: str, tuning: Tuning | str = "blocking", **params: Any
+def engine(name: str, entry: str, tuning: Tuning | str = "blocking", **params: object
            ) -> EngineConfig:
     """An engine config; `tuning` gives its wait, spin budget, cores and tick wake-ups."""
     t = Tuning(tuning) if isinstance(tuning, str) else tuning
@@ -85,7 +84,7 @@ class Rig:
                 self.prefix + r.name, RECORDS[r.record], r.capacity, r.policy,
                 directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers),
                 latest_slots=latest_slots(r, symbols))
-        self.procs: dict[str, Any] = {}
+        self.procs: dict[str, BaseProcess] = {}
         self._mp = multiprocessing.get_context("fork")
 
     def segment(self, ring_name: str) -> str:
@@ -110,17 +109,17 @@ class Rig:
         proc.start()
         self.procs[name] = proc
 
-    def slot(self, name: str) -> Any:
+    def slot(self, name: str) -> StatusSlot:
         return self.status.slot(list(self.engines).index(name))
 
     def ready(self, name: str) -> bool:
-        return self.slot(name).get(4) == 1  # W_READY
+        return self.slot(name).get(W_READY) == 1
 
     def stop(self, timeout_s: float = 5.0) -> dict[str, int | None]:
         """SIGTERM every engine (reverse start order), wait, SIGKILL stragglers; exit codes."""
         for proc in reversed(list(self.procs.values())):
             if proc.is_alive():
-                os.kill(proc.pid, signal.SIGTERM)
+                proc.terminate()  # SIGTERM: the engine drains and exits 0
         codes = {}
         for name, proc in self.procs.items():
             proc.join(timeout_s)

@@ -13,14 +13,17 @@ import signal
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from engines.spec import EngineConfig
 from nautilusd.bench._pipeline_rig import Rig, Tuning, engine, ring
+from shm import RingReader
 from shm.layout import DECISION, FILL, ORDER, TICK
-from shm.status import W_RECORDS_IN, W_RECORDS_OUT
+from shm.status import W_READY, W_RECORDS_IN, W_RECORDS_OUT, StatusTable
 
 SYMBOLS = ("AAPL", "MSFT", "ESZ6", "EURUSD")
 BIG = 10**12
@@ -45,7 +48,7 @@ def _cleanup(*paths: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _latency_engines(rate: float, tuning: dict[str, Tuning]) -> list[Any]:
+def _latency_engines(rate: float, tuning: dict[str, Tuning]) -> list[EngineConfig]:
     return [
         engine("execution", "engines.execution:ExecutionEngine", tuning["execution"],
                **EXECUTION),
@@ -60,8 +63,6 @@ def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
                       latest: bool = True) -> np.ndarray:
     """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings;
     `latest`: the ticks ring keeps a latest-value board (as configs/default.toml has it)."""
-    from shm.ring import RingReader
-
     shm, rt = _dirs()
     rings = [ring("ticks", "tick", "marketdata", ("strategy", "risk", "execution"),
                   capacity=16384, policy="overwrite", latest=latest),
@@ -84,12 +85,12 @@ def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
         _cleanup(shm, rt)
 
 
-def _drain(reader: Any) -> np.ndarray | None:
+def _drain(reader: RingReader) -> np.ndarray | None:
     if reader.available() == 0:
         time.sleep(COLLECT_S)
         return None
-    batch = reader.read(65536).copy()
-    reader.advance(batch.shape[0])
+    batch: np.ndarray = reader.read(65536).copy()
+    reader.advance(len(batch))
     return batch
 
 
@@ -117,8 +118,6 @@ def zmq_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) 
     """The same engines and params, wired over pyzmq ipc (PUB/SUB ticks, PUSH/PULL the rest)."""
     import zmq
 
-    from shm.status import StatusTable
-
     shm, rt = _dirs()
     ep = {n: f"ipc://{rt}/z-{n}.sock" for n in ("ticks", "orders", "decisions", "fills")}
     status_name = f"nautilusd.benchz{uuid.uuid4().hex[:8]}.status"
@@ -127,7 +126,7 @@ def zmq_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) 
     sink = zctx.socket(zmq.PULL)
     sink.setsockopt(zmq.LINGER, 0)
     sink.connect(ep["fills"])
-    procs: list[Any] = []
+    procs: list[BaseProcess] = []
     try:
         _spawn_zmq_stages(procs, table, status_name, shm, rt, ep, rate, tuning)
 
@@ -148,8 +147,9 @@ def zmq_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) 
         _cleanup(shm, rt)
 
 
-def _spawn_zmq_stages(procs: list[Any], table: Any, status_name: str, shm: Path, rt: Path,
-                      ep: dict[str, str], rate: float, tuning: dict[str, Tuning]) -> None:
+def _spawn_zmq_stages(procs: list[BaseProcess], table: StatusTable, status_name: str,
+                      shm: Path, rt: Path, ep: dict[str, str], rate: float,
+                      tuning: dict[str, Tuning]) -> None:
     """Start each stage downstream first, each ready before the next (no slow joiners)."""
     from nautilusd.bench._pipeline_zmq import run_stage
 
@@ -162,14 +162,18 @@ def _spawn_zmq_stages(procs: list[Any], table: Any, status_name: str, shm: Path,
         proc = mp.Process(target=run_stage, args=args, daemon=True)
         proc.start()
         procs.append(proc)
-        _wait_for(lambda s=slot: bool(table.slot(s).get(4) == 1), 15.0)  # W_READY
+        _wait_for(partial(_ready, table, slot), 15.0)
         time.sleep(0.2)  # subscribers connect asynchronously: give them a moment
 
 
-def _stop(procs: list[Any]) -> None:
+def _ready(table: StatusTable, slot: int) -> bool:
+    return table.slot(slot).get(W_READY) == 1
+
+
+def _stop(procs: list[BaseProcess]) -> None:
     for p in reversed(procs):
         if p.is_alive():
-            os.kill(p.pid, signal.SIGTERM)
+            p.terminate()  # SIGTERM: the stage drains and exits
     for p in procs:
         p.join(5.0)
         if p.is_alive():

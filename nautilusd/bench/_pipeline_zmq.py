@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import zmq
 
-from engines.base import EngineContext
+from engines.base import Engine, EngineContext
 from engines.idle import SPIN_S
 from engines.log import configure_logging, get_logger
+from engines.rings import RecordReader, RecordWriter
 from engines.runner import freeze_heap, load_engine_class, pin
 from engines.spec import EngineConfig
 from nautilusd.forkserver import apply_nice
@@ -34,9 +35,10 @@ class ZmqReader:
     `available()` takes what the socket has queued (as a ring reader sees what is published);
     `read()` gives them as a record array, `read_one()` one record's bytes at a time."""
 
-    def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
+    def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype[Any]) -> None:
         self.sock, self.dtype = sock, dtype
         self.capacity, self.cursor, self.lost = MAX_RECORDS, 0, 0
+        self.latest_slots = 0
         self._rs = dtype.itemsize
         self._data = memoryview(b"")
         self._off = 0  # byte offset of the next record in _data
@@ -76,6 +78,19 @@ class ZmqReader:
         self._off += n * self._rs
         self.cursor += n
 
+    def skip_to_end(self) -> int:
+        n = self._take()
+        self.advance(n)
+        return n
+
+    def latest(self, key: int) -> memoryview | None:
+        """A socket keeps no latest-value board (latest_slots is 0)."""
+        return None
+
+    def history(self, start: int, end: int | None = None) -> tuple[int, np.ndarray]:
+        """A socket keeps nothing of what it delivered: no records to read back."""
+        return self.cursor, np.zeros(0, self.dtype)
+
     def close(self) -> None:
         self.sock.close(linger=0)
 
@@ -83,7 +98,7 @@ class ZmqReader:
 class ZmqWriter:
     """Looks like a RingWriter: claim/publish, write and write_bytes send one message each."""
 
-    def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype) -> None:
+    def __init__(self, sock: zmq.Socket[Any], dtype: np.dtype[Any]) -> None:
         self.sock, self.dtype = sock, dtype
         self.capacity, self.cursor = MAX_RECORDS, 0
         self._scratch = np.zeros(MAX_RECORDS, dtype)
@@ -97,14 +112,17 @@ class ZmqWriter:
         self._claimed = n
         return self._scratch[:n]
 
+    def try_claim(self, n: int) -> np.ndarray | None:
+        return self.claim(n)  # sends never wait here
+
     def publish(self) -> None:
         self.sock.send(self._scratch[: self._claimed].tobytes(), copy=True)
         self.cursor += self._claimed
 
     def write(self, records: np.ndarray, timeout_s: float | None = None) -> int:
         self.sock.send(np.ascontiguousarray(records).tobytes())
-        self.cursor += records.shape[0]
-        return records.shape[0]
+        self.cursor += len(records)
+        return len(records)
 
     def write_bytes(self, record: bytes | bytearray | memoryview) -> bool:
         self.sock.send(record, copy=True)
@@ -121,10 +139,14 @@ class ZmqWriter:
         self.sock.close(linger=0)
 
 
-def _sockets(zctx: zmq.Context[Any], inputs: dict[str, tuple[str, np.dtype]],
-             outputs: dict[str, tuple[str, np.dtype]]) -> tuple[dict[str, Any], dict[str, Any]]:
+Wiring = dict[str, tuple[str, np.dtype[Any]]]  # ring name -> (endpoint, record layout)
+
+
+def _sockets(zctx: zmq.Context[Any], inputs: Wiring, outputs: Wiring
+             ) -> tuple[dict[str, ZmqReader], dict[str, ZmqWriter]]:
     """Bind every output (PUB for ticks, PUSH otherwise), connect every input."""
-    readers, writers = {}, {}
+    readers: dict[str, ZmqReader] = {}
+    writers: dict[str, ZmqWriter] = {}
     for name, (endpoint, dtype) in outputs.items():
         sock = zctx.socket(zmq.PUB if name == "ticks" else zmq.PUSH)
         sock.setsockopt(zmq.LINGER, 0)
@@ -141,7 +163,7 @@ def _sockets(zctx: zmq.Context[Any], inputs: dict[str, tuple[str, np.dtype]],
 
 
 def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
-              inputs: dict[str, tuple[str, np.dtype]], outputs: dict[str, tuple[str, np.dtype]],
+              inputs: Wiring, outputs: Wiring,
               symbols: tuple[str, ...], runtime_dir: str) -> None:
     """Child body: build the engine on zmq adapters and drive poll() like the runner does."""
     configure_logging("json", "error", instance="bench", engine=cfg.name)  # keep stdout clean
@@ -155,9 +177,11 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     readers, writers = _sockets(zctx, inputs, outputs)
     table = StatusTable.attach(status_segment, directory=shm_dir)
     status = table.slot(slot)
+    ring_readers: dict[str, RecordReader] = dict(readers)
+    ring_writers: dict[str, RecordWriter] = dict(writers)
     ctx = EngineContext(name=cfg.name, config=cfg, params=cfg.params, symbols=symbols,
-                        log=get_logger(engine=cfg.name), status=status, readers=readers,
-                        writers=writers, bus_pub_endpoint=f"ipc://{runtime_dir}/zbus-in.sock",
+                        log=get_logger(engine=cfg.name), status=status, readers=ring_readers,
+                        writers=ring_writers, bus_pub_endpoint=f"ipc://{runtime_dir}/zbus-in.sock",
                         bus_sub_endpoint=f"ipc://{runtime_dir}/zbus-out.sock",
                         runtime_dir=Path(runtime_dir))
     engine = load_engine_class(cfg.entry or "")(ctx)
@@ -175,7 +199,7 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
     os._exit(0)
 
 
-def _drive(engine: Any, readers: dict[str, ZmqReader], wait: WaitKind, spin_ns: int,
+def _drive(engine: Engine, readers: dict[str, ZmqReader], wait: WaitKind, spin_ns: int,
            stop: dict[str, bool]) -> None:
     """poll() until SIGTERM; idle like the runner: spin/yield kinds never sleep; blocking
     watches its input sockets for `spin_ns` after work (sched_yield between looks), then

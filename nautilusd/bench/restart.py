@@ -18,8 +18,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 import zmq
@@ -35,7 +36,11 @@ INSTANCE = "benchrestart"
 ENGINE = "engines.reference:ReferenceEngine"
 
 
-def _wait(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
+T = TypeVar("T")
+
+
+def _wait(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    """The first true value of `condition()`, polled until `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = condition()
@@ -79,13 +84,13 @@ def _kill_loop(n: int, shm_dir: Path, daemon: subprocess.Popen[bytes], runtime_d
     slot = table.slot(0)
     # Lifecycle events come from the daemon's bus: the bench sleeps in recv instead of
     # polling, so it does not steal the CPU it is measuring.
-    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"system.engine.victim.")
     sub.connect(paths.bus_sub_endpoint(runtime_dir))
     respawn_ms, ready_ms = [], []
     try:
-        _wait(lambda: slot.get(W_STATE) == State.READY.code, 30, "first ready")
+        _wait(lambda: slot.get(W_STATE) == State.READY.code or None, 30, "first ready")
         time.sleep(0.3)  # let the subscription reach the proxy
         for _ in range(n):
             time.sleep(0.06)  # longer than the restart window: an isolated crash
@@ -110,6 +115,12 @@ def _try_attach(segment: Path) -> StatusTable | None:
         return StatusTable.attach(segment.name, directory=segment.parent)
     except ShmError:  # not there yet, or its header is still being written
         return None
+
+
+def _new_child(parent: psutil.Process, old: int) -> int | None:
+    """The pid of `parent`'s child unless it is `old` (None until a new one runs)."""
+    kids = parent.children()
+    return kids[0].pid if kids and kids[0].pid != old else None
 
 
 def _next_event(sub: zmq.Socket[Any], event: str, timeout_s: float = 10.0) -> float:
@@ -156,18 +167,14 @@ def measure_supervisord(n: int, workdir: Path) -> list[float]:
     )
     parent = psutil.Process(supervisord.pid)
 
-    def child() -> int:
-        kids = parent.children()
-        return kids[0].pid if kids else 0
-
     times = []
     try:
-        pid = _wait(child, 30, "supervisord child")
+        pid = _wait(partial(_new_child, parent, 0), 30, "supervisord child")
         for _ in range(n):
             time.sleep(1.2)  # past startsecs=1: supervisord counts the start as RUNNING
             t0 = time.monotonic()
             os.kill(pid, signal.SIGKILL)
-            pid = _wait(lambda old=pid: (c := child()) not in (0, old) and c, 30, "respawn")
+            pid = _wait(partial(_new_child, parent, pid), 30, "respawn")
             times.append((time.monotonic() - t0) * 1e3)
     finally:
         supervisord.send_signal(signal.SIGTERM)
@@ -186,18 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nd-bench-", dir="/tmp") as tmp:
         respawn, ready = measure_nautilusd(n, Path(tmp))
         baseline = measure_supervisord(n_supervisord, Path(tmp))
-    rows = [
-        {"system": "nautilusd", "metric": "crash_to_respawn_ms", **percentiles(respawn)},
-        {"system": "nautilusd", "metric": "crash_to_ready_ms", **percentiles(ready)},
-        {"system": "supervisord", "metric": "crash_to_respawn_ms", **percentiles(baseline)},
+    ours, ours_ready, theirs = percentiles(respawn), percentiles(ready), percentiles(baseline)
+    rows: list[dict[str, Any]] = [
+        {"system": "nautilusd", "metric": "crash_to_respawn_ms", **ours},
+        {"system": "nautilusd", "metric": "crash_to_ready_ms", **ours_ready},
+        {"system": "supervisord", "metric": "crash_to_respawn_ms", **theirs},
+        {"system": "ratio", "metric": "supervisord_p50 / nautilusd_p50",
+         "p50": round(theirs["p50"] / ours["p50"], 1)},
     ]
     summary = {
-        "nautilusd_respawn_p50_ms": rows[0]["p50"], "nautilusd_respawn_p99_ms": rows[0]["p99"],
-        "nautilusd_ready_p50_ms": rows[1]["p50"], "nautilusd_ready_p99_ms": rows[1]["p99"],
-        "supervisord_respawn_p50_ms": rows[2]["p50"],
+        "nautilusd_respawn_p50_ms": ours["p50"], "nautilusd_respawn_p99_ms": ours["p99"],
+        "nautilusd_ready_p50_ms": ours_ready["p50"], "nautilusd_ready_p99_ms": ours_ready["p99"],
+        "supervisord_respawn_p50_ms": theirs["p50"],
     }
-    rows.append({"system": "ratio", "metric": "supervisord_p50 / nautilusd_p50",
-                 "p50": round(rows[2]["p50"] / rows[0]["p50"], 1)})
     emit("restart", rows, summary, args.json)
     return 0
 
