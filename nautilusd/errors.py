@@ -1,4 +1,5 @@
-"""Errors raised by the nautilusd daemon: config, lifecycle, control and process boundaries.
+"""Errors raised by the nautilusd daemon: config, control and process boundaries (an illegal
+lifecycle move raises nautilusd.states.InvalidTransition, beside the table it breaks).
 
 Every error names the offending value and where it came from, so an operator can act on it.
 """
@@ -6,10 +7,7 @@ Every error names the offending value and where it came from, so an operator can
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from nautilusd.states import State, Trigger
+from typing import Any
 
 
 class NautilusdError(Exception):
@@ -30,18 +28,6 @@ class ConfigError(NautilusdError):
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across process boundaries
         return (type(self), (self.source, self.errors))
-
-
-class InvalidTransition(NautilusdError):
-    """A lifecycle trigger that the state table does not allow from the current state."""
-
-    def __init__(self, state: State, trigger: Trigger) -> None:
-        self.state = state
-        self.trigger = trigger
-        super().__init__(f"invalid transition: {trigger.name} in state {state.name}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.state, self.trigger))
 
 
 class UnknownTargetError(NautilusdError):

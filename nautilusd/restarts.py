@@ -60,11 +60,6 @@ class RestartTracker:
         while self._times and self._times[0] <= horizon:
             self._times.popleft()
 
-    def recent(self, now: float) -> int:
-        """Restarts inside the window ending at `now`."""
-        self._trim(now)
-        return len(self._times)
-
     def decide(self, now: float, exit_code: int, failure: bool = False) -> Decision:
         """Decide on an unexpected exit at `now`; records the restart when one is granted."""
         if not wants_restart(self.config.restart, exit_code, failure):

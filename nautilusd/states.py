@@ -1,6 +1,7 @@
-"""The engine lifecycle: states, triggers and the one table that says which moves are legal.
+"""The engine lifecycle: states, triggers, the one table that says which moves are legal, and
+the error an illegal move raises.
 
-Depends on nothing but the error type; every state change anywhere goes through `transition`.
+Depends on nothing but the daemon's error base; every state change goes through `transition`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from nautilusd.errors import InvalidTransition
+from nautilusd.errors import NautilusdError
 
 
 class State(enum.Enum):
@@ -68,6 +69,18 @@ TRANSITIONS: Final[Mapping[tuple[State, Trigger], State]] = MappingProxyType(
     }
 )
 
+class InvalidTransition(NautilusdError):
+    """A lifecycle trigger that the state table does not allow from the current state."""
+
+    def __init__(self, state: State, trigger: Trigger) -> None:
+        self.state = state
+        self.trigger = trigger
+        super().__init__(f"invalid transition: {trigger.name} in state {state.name}")
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable across process boundaries
+        return (type(self), (self.state, self.trigger))
+
+
 # States in which the engine has (or may have) a live process.
 RUNNING_STATES: Final = frozenset({State.STARTING, State.READY, State.STOPPING})
 
@@ -79,7 +92,3 @@ def transition(state: State, trigger: Trigger) -> State:
     except KeyError:
         raise InvalidTransition(state, trigger) from None
 
-
-def allowed_triggers(state: State) -> frozenset[Trigger]:
-    """The triggers the table accepts in `state` (for error hints and control replies)."""
-    return frozenset(t for (s, t) in TRANSITIONS if s is state)

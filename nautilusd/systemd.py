@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 NOTIFY_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
@@ -78,10 +78,6 @@ class Notifier:
     def watchdog(self) -> bool:
         return self.notify("WATCHDOG=1")
 
-    def extend_timeout(self, usec: int) -> bool:
-        """EXTEND_TIMEOUT_USEC: ask for `usec` more before the start/stop timeout fires."""
-        return self.notify(f"EXTEND_TIMEOUT_USEC={int(usec)}")
-
     def watchdog_interval_s(self) -> float | None:
         """How often to ping: half of WatchdogSec; None when the watchdog is off for us."""
         if not self.enabled or not self.watchdog_usec:
@@ -133,21 +129,6 @@ class WatchdogGate:
         return self.notifier.watchdog()
 
 
-def critical_groups(topology: Any) -> frozenset[str]:
-    """Groups whose FATAL member stops the watchdog: `critical = true` ones and the named one."""
-    named = topology.supervisor.watchdog_critical_group
-    flagged = {name for name, group in topology.groups.items() if group.critical}
-    return frozenset(flagged | ({named} if named else set()))
-
-
-def critical_group_healthy(status: Mapping[str, Any], groups: Collection[str]) -> bool:
-    """False when an engine of `groups` is FATAL in a `Supervisor.status()` document."""
-    return not any(
-        engine.get("group") in groups and _state_name(engine.get("state")) == "FATAL"
-        for engine in status.get("engines", ())
-    )
-
-
 def summary_line(engines: Iterable[Mapping[str, Any]]) -> str:
     """The one-line STATUS= summary, e.g. `7/8 engines ready, 3 restarts, fatal: risk`."""
     rows = list(engines)
@@ -158,5 +139,5 @@ def summary_line(engines: Iterable[Mapping[str, Any]]) -> str:
     return line + (f", fatal: {','.join(fatal)}" if fatal else "")
 
 
-def _state_name(state: Any) -> str:
+def _state_name(state: object) -> str:
     return str(getattr(state, "name", state)).upper()

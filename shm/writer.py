@@ -20,7 +20,7 @@ from shm.doorbell import BellRinger
 from shm.errors import RingFullError, ShmError
 from shm.latest import Board
 from shm.segment import DEFAULT_DIRECTORY, Segment
-from shm.wait import WaitStrategy, make_wait
+from shm.wait import WaitKind, WaitStrategy, make_wait
 
 
 class RingWriter:
@@ -68,7 +68,7 @@ class RingWriter:
     @classmethod
     def attach(
         cls, name: str, dtype: np.dtype[Any], directory: Path | str = DEFAULT_DIRECTORY,
-        wait: WaitStrategy | str | None = None,
+        wait: WaitStrategy | WaitKind | str | None = None,
     ) -> RingWriter:
         """Attach as the writer; refuses when another live process is the writer."""
         seg = c.attach_segment(name, np.dtype(dtype), directory)
@@ -231,18 +231,6 @@ class RingWriter:
                 flags >>= 8
                 k += 1
             first += 8
-
-    def release_dead_readers(self) -> list[int]:
-        """Free the slots of active readers whose process is gone; returns their indexes."""
-        freed = []
-        for k, slot in enumerate(self._slots):
-            pid, ticks = int(slot[c.R_PID]), int(slot[c.R_START_TICKS])
-            if slot[c.R_STATE] == c.SlotState.ACTIVE and pid > 0 and not c.live(pid, ticks):
-                slot[c.R_STATE] = c.SlotState.FREE
-                self._parked[k] = 0
-                freed.append(k)
-        self.refresh_gate()
-        return freed
 
     def _full_error(self, n: int, timeout_s: float) -> RingFullError:
         pos = self._st[0]

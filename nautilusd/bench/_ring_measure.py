@@ -283,7 +283,9 @@ def parked_idle_cpu(bench: Bench) -> float:
         ready, theirs = CTX.Pipe(duplex=False)
         window = bench.plan.idle_s
         proc = bench.peer(peers.idle_reader, str(d), theirs, window + 1.5)
-        assert ready.poll(10) and ready.recv()
+        if not (ready.poll(10) and ready.recv()):
+            raise RuntimeError(f"idle reader pid {proc.pid} did not attach within 10 s "
+                               f"(exit code {proc.exitcode})")
         time.sleep(0.5)  # let it finish its spin phase and park
         ps = psutil.Process(proc.pid)
         before, t0 = ps.cpu_times(), time.monotonic()

@@ -104,10 +104,6 @@ class Rig:
             raise RigError(f"nautilusd is not running (exit code {code}); see {self.runtime_dir}")
         return self.proc
 
-    def log_text(self) -> str:
-        return "".join(p.read_text(errors="replace")
-                       for p in sorted(self.runtime_dir.glob("nautilusd.*.log")))
-
     # -- control ------------------------------------------------------------------------------
 
     def request(self, cmd: str, **args: Any) -> Any:

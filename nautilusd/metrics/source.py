@@ -13,7 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from engines.spec import EngineConfig
 from nautilusd import paths
+from nautilusd.config.model import Topology
 from nautilusd.metrics._latency import RingLatency, paths_for
 from nautilusd.states import State
 from shm.errors import ShmError
@@ -39,7 +43,7 @@ class StatusTableSource:
     """
 
     def __init__(
-        self, table: StatusTable, topology: Any, *, ring_stats: RingStats | None = None,
+        self, table: StatusTable, topology: Topology, *, ring_stats: RingStats | None = None,
         loop_stats: Callable[[], Mapping[str, float]] | None = None,
         latency_histograms: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
@@ -68,7 +72,8 @@ class StatusTableSource:
                   "uptime_s": (now_ns - self._started_ns) / 1e9}
         return {"daemon": daemon, "engines": engines}
 
-    def _engine(self, row: Any, configs: Mapping[str, Any], now_ns: int) -> dict[str, Any]:
+    def _engine(self, row: np.void, configs: Mapping[str, EngineConfig],
+                now_ns: int) -> dict[str, Any]:
         name = row["name"].decode(errors="replace")
         config = configs.get(name)
         pid = int(row["pid"])
@@ -130,22 +135,21 @@ class StatusTableSource:
             sampler.close()
         self._latency.clear()
 
-    def _segment(self, topology: Any, ring: str) -> str:
+    def _segment(self, topology: Topology, ring: str) -> str:
         if self._segment_of is not None:
             return self._segment_of(ring)
         return paths.ring_segment(topology.supervisor.instance, ring)
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """0 when every configured engine is READY, 2 when a critical one is FATAL, else 1."""
-        from nautilusd.systemd import critical_groups
+        from nautilusd.groups import is_critical
 
         topology = self.topology
         states = {e["name"]: e for e in self.status_snapshot()["engines"]}
         expected = [n for e in topology.engines.values() for n in e.instance_names]
-        critical = critical_groups(topology)
         not_ready = [n for n in expected if states.get(n, {}).get("state") != "READY"]
         fatal = [n for n in expected if states.get(n, {}).get("state") == "FATAL"]
-        fatal_critical = [n for n in fatal if states[n]["group"] in critical]
+        fatal_critical = [n for n in fatal if is_critical(topology, states[n]["group"])]
         code = 2 if fatal_critical or not expected else (1 if not_ready else 0)
         return code, {"engines": len(expected), "not_ready": not_ready, "fatal": fatal,
                       "fatal_critical": fatal_critical}

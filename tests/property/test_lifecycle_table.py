@@ -11,8 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from nautilusd.errors import InvalidTransition
-from nautilusd.states import RUNNING_STATES, TRANSITIONS, State, Trigger, transition
+from nautilusd.states import (
+    RUNNING_STATES,
+    TRANSITIONS,
+    InvalidTransition,
+    State,
+    Trigger,
+    transition,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

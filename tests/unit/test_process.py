@@ -7,10 +7,9 @@ import random
 import pytest
 from supervisor_fakes import FakeTable, engine
 
-from nautilusd.errors import InvalidTransition
 from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
-from nautilusd.states import State, Trigger
+from nautilusd.states import InvalidTransition, State, Trigger
 from shm.status import W_EXIT_CODE, W_GENERATION, W_PID, W_READY, W_STATE
 
 

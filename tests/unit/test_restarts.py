@@ -60,4 +60,5 @@ def test_reset_when_operator_starts_clears_history():
     tracker = RestartTracker(engine("a", max_restarts=1))
     tracker.decide(0.0, 1)
     tracker.reset()
-    assert tracker.recent(0.1) == 0 and tracker.decide(0.2, 1).delay_s == 0
+    decision = tracker.decide(0.2, 1)
+    assert decision.restart and decision.attempt == 1 and decision.delay_s == 0

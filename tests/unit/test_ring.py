@@ -126,15 +126,16 @@ def _attach_and_exit(directory: str) -> None:
     os._exit(0)
 
 
-def test_release_dead_readers_when_reader_process_died_frees_slot(shm_dir: Path) -> None:
-    """The slot of a reader whose process is gone is released and no longer gates."""
+def test_release_reader_when_reader_process_died_unblocks_writer(shm_dir: Path) -> None:
+    """A reader whose process is gone keeps gating a block writer until the owner frees its
+    slot (as nautilusd does for a FATAL reader of a non-critical group)."""
     ring = Ring.create("r", RAW64, 4, "block", max_readers=2, directory=shm_dir)
     w = RingWriter.attach("r", RAW64, directory=shm_dir)
     child = mp.get_context("fork").Process(target=_attach_and_exit, args=(str(shm_dir),))
     child.start(), child.join(10)
     w.write(np.zeros(4, RAW64))
-    assert w.try_claim(1) is None
-    assert w.release_dead_readers() == [1]
+    assert w.try_claim(1) is None and not w.write_bytes(_rec(0))
+    ring.release_reader(1)
     assert w.write_bytes(_rec(0))
     w.close(), ring.destroy()
 

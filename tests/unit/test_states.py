@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from nautilusd.errors import InvalidTransition, NautilusdError
-from nautilusd.states import TRANSITIONS, State, Trigger, allowed_triggers, transition
+from nautilusd.errors import NautilusdError
+from nautilusd.states import TRANSITIONS, InvalidTransition, State, Trigger, transition
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -59,14 +59,6 @@ def test_table_when_written_to_refuses_mutation() -> None:
     """The table is read-only so no module can add a move behind the others' backs."""
     with pytest.raises(TypeError):
         TRANSITIONS[(State.READY, Trigger.START)] = State.STARTING  # type: ignore[index]
-
-
-def test_allowed_triggers_when_exited_lists_every_exit_move() -> None:
-    """allowed_triggers reports exactly the triggers the table accepts from a state."""
-    assert allowed_triggers(State.EXITED) == {
-        Trigger.START, Trigger.STOP, Trigger.BACKOFF, Trigger.GIVE_UP
-    }
-    assert allowed_triggers(State.STOPPING) == {Trigger.EXIT, Trigger.STOPPED}
 
 
 def test_invalid_transition_when_pickled_keeps_state_and_trigger() -> None:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
+import random
 import select
 import socket
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
+from supervisor_fakes import FakeClock, FakeHost, FakeTable, engine, group, topology
 
-from nautilusd.systemd import (
-    Notifier,
-    WatchdogGate,
-    critical_group_healthy,
-    critical_groups,
-    summary_line,
-)
+from nautilusd.loop import EventLoop
+from nautilusd.states import State
+from nautilusd.supervisor import Supervisor
+from nautilusd.systemd import Notifier, WatchdogGate, summary_line
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -51,9 +49,7 @@ def test_ready_when_under_systemd_sends_ready_and_status(
         assert received(sock) == ["READY=1", "STATUS=8/8 engines ready"]
         assert notifier.status("draining") and received(sock) == ["STATUS=draining"]
         assert notifier.stopping() and received(sock) == ["STOPPING=1"]
-        assert notifier.extend_timeout(5_000_000)
-        assert received(sock) == ["EXTEND_TIMEOUT_USEC=5000000"]
-        assert notifier.sent == 4
+        assert notifier.sent == 3
     finally:
         notifier.close()
 
@@ -138,33 +134,30 @@ def test_from_env_when_unset_environment_removes_variables(
 def test_watchdog_gate_when_critical_engine_fatal_stops_pinging(
     notify_socket: tuple[socket.socket, str],
 ) -> None:
-    """The gate pings while the critical group is healthy and withholds pings once one is FATAL."""
+    """Gated on the supervisor as the daemon wires it, the watchdog keeps pinging while only a
+    non-critical engine is FATAL and withholds pings once an engine of a critical group is."""
     sock, path = notify_socket
-    status = {"engines": [
-        {"name": "risk", "group": "critical", "state": "READY", "restarts": 0},
-        {"name": "analytics", "group": "default", "state": "FATAL", "restarts": 5},
-    ]}
+    clock = FakeClock()
+    host = FakeHost(clock)
+    topo = topology(engine("risk", group="orders", max_restarts=0),
+                    engine("analytics", max_restarts=0),
+                    groups=[group("orders", "one_for_one", critical=True)])
+    sup = Supervisor(topo, host, EventLoop(clock=clock), FakeTable(), rng=random.Random(1))
+    sup.start_all()
     notifier = Notifier(path, watchdog_usec=1_000_000)
-    gate = WatchdogGate(notifier, lambda: critical_group_healthy(status, {"critical"}))
+    gate = WatchdogGate(notifier, sup.critical_healthy)
     try:
+        host.exit(sup.instances["analytics"].pid, 1)
+        assert sup.instances["analytics"].state is State.FATAL
         assert gate.tick()
         assert received(sock) == ["WATCHDOG=1"]
-        status["engines"][0]["state"] = "FATAL"
+        host.exit(sup.instances["risk"].pid, 1)
+        assert sup.instances["risk"].state is State.FATAL
         assert not gate.tick() and not gate.tick()
         assert drained(sock)
         assert (gate.pings, gate.withheld) == (1, 2)
     finally:
         notifier.close()
-
-
-def test_critical_groups_when_topology_flags_groups_includes_named_group() -> None:
-    """Critical groups are those flagged critical plus [supervisor].watchdog_critical_group."""
-    topology = SimpleNamespace(
-        supervisor=SimpleNamespace(watchdog_critical_group="critical"),
-        groups={"orders": SimpleNamespace(critical=True),
-                "analytics": SimpleNamespace(critical=False)},
-    )
-    assert critical_groups(topology) == {"critical", "orders"}
 
 
 def test_summary_line_when_engines_fatal_names_them() -> None:
