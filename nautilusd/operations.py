@@ -43,13 +43,14 @@ class SupervisorCommands:
     _shutdown_timer: Timer | None
     _shutdown_listeners: list[Callable[[], object]]
     _reload_listeners: list[Callable[[Topology], object]]
-    # Lifecycle steps the Supervisor provides:
-    _queue_stop: Callable[..., None]
-    _advance: Callable[[], None]
-    _check_shutdown_done: Callable[[], None]
-    _kill: Callable[..., None]
-    _apply_topology: Callable[[Topology], None]
-    _emit: Callable[..., None]
+
+    if TYPE_CHECKING:  # the lifecycle steps Supervisor provides
+        def _queue_stop(self, names: list[str], restart: bool) -> None: ...
+        def _advance(self) -> None: ...
+        def _check_shutdown_done(self) -> None: ...
+        def _kill(self, inst: Instance, reason: str, **fields: object) -> None: ...
+        def _apply_topology(self, topology: Topology) -> None: ...
+        def _emit(self, inst: Instance, event: str, **fields: object) -> None: ...
 
     def resolve(self, target: str) -> list[str]:
         """Instance names for `target`: an instance, an engine, a group, or "all"."""

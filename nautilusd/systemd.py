@@ -12,6 +12,8 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from nautilusd.states import State
+
 NOTIFY_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
@@ -130,14 +132,11 @@ class WatchdogGate:
 
 
 def summary_line(engines: Iterable[Mapping[str, Any]]) -> str:
-    """The one-line STATUS= summary, e.g. `7/8 engines ready, 3 restarts, fatal: risk`."""
+    """The one-line STATUS= summary of the engine rows of a `Supervisor.status()` document,
+    e.g. `7/8 engines ready, 3 restarts, fatal: risk`."""
     rows = list(engines)
-    ready = sum(1 for e in rows if _state_name(e.get("state")) == "READY")
+    ready = sum(1 for e in rows if e.get("state") == State.READY.name)
     restarts = sum(int(e.get("restarts") or 0) for e in rows)
-    fatal = [str(e.get("name")) for e in rows if _state_name(e.get("state")) == "FATAL"]
+    fatal = [str(e.get("name")) for e in rows if e.get("state") == State.FATAL.name]
     line = f"{ready}/{len(rows)} engines ready, {restarts} restarts"
     return line + (f", fatal: {','.join(fatal)}" if fatal else "")
-
-
-def _state_name(state: object) -> str:
-    return str(getattr(state, "name", state)).upper()
