@@ -1,4 +1,5 @@
-"""Stand-ins for the control-plane tests: a supervisor with interface 5 and a served daemon.
+"""Stand-ins for the control-plane tests: a supervisor meeting the commands' SupervisorApi
+and a served daemon.
 
 The supervisor is pure logic over a dict of engines; sockets, loop and the ControlServer are
 real. `ServedControl` runs the loop in a thread that owns every socket it creates.
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import zmq
@@ -66,11 +68,13 @@ def make_loop() -> Any:
 
 
 class FakeSupervisor:
-    """Interface 5 over plain dicts: enough to drive every control command."""
+    """The commands' SupervisorApi over plain dicts: enough to drive every control command."""
 
     def __init__(self, names: tuple[str, ...] = ("marketdata", "strategy", "risk")) -> None:
         self.loop: Any = None
-        self.topology = type("T", (), {"source": Path("/nonexistent/base.toml")})()
+        self.shutting_down = False
+        self.topology = SimpleNamespace(source=Path("/nonexistent/base.toml"), rings={},
+                                        supervisor=SimpleNamespace(metrics_address=None))
         self.engines = {n: {"name": n, "state": "READY", "pid": 1000 + i, "cpus": [0],
                             "group": "critical" if n == "risk" else "default", "ready": True,
                             "restarts": 0, "uptime_s": 1.5, "heartbeat_age_ms": 3.0,
@@ -79,6 +83,10 @@ class FakeSupervisor:
         self.health_code = 0
         self.calls: list[tuple[str, Any]] = []
         self.raise_on_status: Exception | None = None
+
+    @property
+    def instances(self) -> dict[str, dict[str, Any]]:
+        return self.engines
 
     def _targets(self, target: str) -> list[str]:
         if target == "all":

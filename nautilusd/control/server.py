@@ -17,15 +17,21 @@ Who may connect (what holds, in order):
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 import zmq
 
+from engines.service import service_endpoint
+from nautilusd.config.load import load_config
+from nautilusd.config.model import Topology
 from nautilusd.control.commands import COMMANDS, Command, CommandContext
+from nautilusd.control.commands.context import CommandLoop, SupervisorApi
 from nautilusd.control.protocol import (
     MAX_REQUEST_BYTES,
     ErrorCode,
@@ -40,7 +46,6 @@ log = structlog.get_logger("nautilusd.control.server")
 
 MAX_PER_WAKE = 64  # requests served per wake, so timers and exits are never starved
 SEND_HWM = 256  # queued replies per peer; a client that never reads loses replies, not us
-READ_ONLY = frozenset({"ping", "info", "status", "rings", "health"})  # served while stopping
 _PEER_CRED = re.compile(r":(\d+):(\d+):(\d+)$")
 
 # Supervisor errors mapped to wire codes by class name, so this module need not import
@@ -51,12 +56,28 @@ _CODE_BY_ERROR = {
 }
 
 
+class ServerLoop(CommandLoop, Protocol):
+    """The daemon loop as the server uses it, besides what its commands use."""
+
+    def add_reader(self, pollable: zmq.Socket[Any], callback: Callable[[], None]) -> None: ...
+
+    def remove_reader(self, pollable: zmq.Socket[Any]) -> None: ...
+
+
+if TYPE_CHECKING:
+    from nautilusd.supervisor import Supervisor
+
+    def _supervisor_serves_commands(supervisor: Supervisor) -> SupervisorApi[Topology]:
+        """mypy proves here that the real Supervisor has everything the commands call."""
+        return supervisor
+
+
 class ControlServer:
     """ROUTER bound at `endpoint`, registered with `loop`, dispatching to `supervisor`."""
 
-    def __init__(self, endpoint: str, supervisor: Any, loop: Any, *,
+    def __init__(self, endpoint: str, supervisor: SupervisorApi[Topology], loop: ServerLoop, *,
                  context: zmq.Context[Any] | None = None,
-                 commands: dict[str, Command] | None = None,
+                 commands: Mapping[str, Command] | None = None,
                  endpoints: dict[str, str] | None = None,
                  max_per_wake: int = MAX_PER_WAKE) -> None:
         self.endpoint = endpoint
@@ -67,10 +88,12 @@ class ControlServer:
         self.counters = {"requests": 0, "errors": 0, "forbidden": 0, "reply_drops": 0,
                          "busy_wakes": 0}
         ipc_path = _ipc_path(endpoint)
-        self._ctx = CommandContext(supervisor=supervisor, loop=loop,
-                                   runtime_dir=ipc_path.parent if ipc_path else None,
-                                   endpoints={"control": endpoint, **(endpoints or {})},
-                                   server_stats=self.stats)
+        runtime_dir = ipc_path.parent if ipc_path else None
+        self._ctx = CommandContext(
+            supervisor=supervisor, loop=loop, load_topology=load_config, runtime_dir=runtime_dir,
+            endpoints={"control": endpoint, **(endpoints or {})}, server_stats=self.stats,
+            service_endpoint=functools.partial(service_endpoint, runtime_dir)
+            if runtime_dir else None)
         self.socket = self._bind((context or zmq.Context.instance()), endpoint)
         loop.add_reader(self.socket, self._on_readable)
 
@@ -145,14 +168,14 @@ class ControlServer:
             request = decode_request(raw)
             request_id = request.id
             command = self._commands.get(request.cmd)
-            if self._shutting_down() and request.cmd not in READ_ONLY:
+            if self._ctx.supervisor.shutting_down and not (command and command.read_only):
                 raise ControlError(ErrorCode.UNAVAILABLE.value,
                                    f"nautilusd is shutting down; {request.cmd!r} refused")
             if command is None:
                 raise ControlError(ErrorCode.UNKNOWN_COMMAND.value,
                                    f"unknown command {request.cmd!r}; known: "
                                    f"{', '.join(sorted(self._commands))}")
-            return encode_ok(request_id, command(self._ctx, request.args))
+            return encode_ok(request_id, command.run(self._ctx, request.args))
         except ControlError as exc:
             self.counters["errors"] += 1
             return encode_error(request_id if request_id is not None else request_id_of(raw),
@@ -164,9 +187,6 @@ class ControlServer:
             self.counters["errors"] += 1
             log.exception("control_command_failed", request_id=request_id)
             return encode_error(request_id, ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}")
-
-    def _shutting_down(self) -> bool:
-        return bool(getattr(self._ctx.supervisor, "shutting_down", False))
 
     def _send(self, envelope: list[bytes], reply: bytes) -> None:
         try:

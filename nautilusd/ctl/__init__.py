@@ -1,2 +1,2 @@
 """`nautilusctl`, the client: speaks the control protocol only and imports no engine and no
-ring code (benchmarks and chaos load lazily, when asked for)."""
+ring code (the config check, benchmarks and chaos run as child processes)."""

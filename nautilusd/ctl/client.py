@@ -1,7 +1,10 @@
-"""The control client: one DEALER socket that sends a request and waits for its reply.
+"""The request/reply client of nautilusctl: one DEALER that sends a request and awaits its reply.
 
-`ControlClient.request(cmd, **args)` returns the result or raises a typed error: the daemon
-is not running, it did not answer in time, we may not talk to it, or it answered an error.
+The control socket and an engine's service socket share one envelope: request
+`{<verb key>: str, "args": map, "id": int}`, reply `{"ok", "result" | "error", "id"}`; only
+the verb's key differs ("cmd" or "method"), so one client, told its `Peer`, serves both.
+`request(verb, **args)` returns the result or raises a typed error: the peer is not
+running, it did not answer in time, we may not talk to it, or it answered an error.
 """
 
 from __future__ import annotations
@@ -10,36 +13,55 @@ import itertools
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import zmq
 
-from nautilusd.control.protocol import decode_reply, encode_request
+from nautilusd.control.protocol import decode_reply, pack
 from nautilusd.errors import ControlError, NautilusdError
 
 DEFAULT_TIMEOUT_MS = 5_000
 
 
-class DaemonNotRunning(NautilusdError):
-    """No control socket at the endpoint, or nothing listening on it."""
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Who answers at an endpoint: its name and its socket's in messages, its verb's key."""
 
-    def __init__(self, endpoint: str, reason: str = "no control socket") -> None:
-        self.endpoint = endpoint
-        super().__init__(f"nautilusd is not running ({reason} at {_where(endpoint)})")
+    name: str
+    socket: str
+    verb_key: str
+
+
+DAEMON = Peer("nautilusd", "control socket", "cmd")
+
+
+def engine_service(engine: str) -> Peer:
+    """The peer at an engine instance's service socket (engines.service.ServiceServer)."""
+    return Peer(f"engine {engine!r}", "service socket", "method")
+
+
+class DaemonNotRunning(NautilusdError):
+    """No socket at the endpoint, or nothing listening on it (the peer is not running)."""
+
+    def __init__(self, endpoint: str, reason: str | None = None, peer: Peer = DAEMON) -> None:
+        self.endpoint, self.peer = endpoint, peer
+        super().__init__(f"{peer.name} is not running ({reason or f'no {peer.socket}'} "
+                         f"at {_where(endpoint)})")
 
 
 class PermissionDenied(NautilusdError):
-    """The control socket exists but this user may not use it."""
+    """The socket exists but this user may not use it."""
 
-    def __init__(self, endpoint: str, reason: str) -> None:
-        self.endpoint = endpoint
-        super().__init__(f"permission denied for control socket {_where(endpoint)}: {reason}")
+    def __init__(self, endpoint: str, reason: str, peer: Peer = DAEMON) -> None:
+        self.endpoint, self.peer = endpoint, peer
+        super().__init__(f"permission denied for {peer.socket} {_where(endpoint)}: {reason}")
 
 
 class RequestTimeout(NautilusdError):
-    """The daemon did not reply within the time-out."""
+    """The peer did not reply within the time-out."""
 
     def __init__(self, endpoint: str, cmd: str, timeout_ms: int) -> None:
         self.endpoint, self.cmd, self.timeout_ms = endpoint, cmd, timeout_ms
@@ -47,21 +69,22 @@ class RequestTimeout(NautilusdError):
 
 
 class RemoteError(ControlError):
-    """The daemon answered with an error reply; `code` is the wire code."""
+    """The peer answered with an error reply; `code` is the wire code."""
 
 
-class ControlClient:
-    """A request/reply client of one daemon; cheap to create, close it (or use `with`)."""
+class RequestClient:
+    """A request/reply client of one peer; cheap to create, close it (or use `with`)."""
 
-    def __init__(self, endpoint: str, timeout_ms: int = DEFAULT_TIMEOUT_MS, *,
+    def __init__(self, endpoint: str, peer: Peer, timeout_ms: int = DEFAULT_TIMEOUT_MS, *,
                  context: zmq.Context[Any] | None = None) -> None:
         self.endpoint = endpoint
+        self.peer = peer
         self.timeout_ms = timeout_ms
         self._context = context or zmq.Context.instance()
         self._socket: zmq.Socket[Any] | None = None
         self._ids = itertools.count(1)
 
-    def __enter__(self) -> ControlClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -73,18 +96,22 @@ class ControlClient:
             self._socket.close(linger=0)
             self._socket = None
 
-    def request(self, cmd: str, timeout_ms: int | None = None, **args: Any) -> Any:
-        """Send `cmd` with `args`; return the result or raise a typed error."""
+    def request(self, verb: str, timeout_ms: int | None = None, **args: Any) -> Any:
+        """Send `verb` with `args`; return the result or raise a typed error."""
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
         sock = self._connect()
         request_id = next(self._ids)
-        sock.send(encode_request(cmd, args, request_id), zmq.NOBLOCK)
+        try:
+            sock.send(pack({self.peer.verb_key: verb, "args": args, "id": request_id}),
+                      zmq.NOBLOCK)
+        except zmq.Again:
+            raise RequestTimeout(self.endpoint, verb, timeout_ms) from None
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0 or not sock.poll(left_ms, zmq.POLLIN):
                 self.close()  # a late reply must not be mistaken for the next request's
-                raise RequestTimeout(self.endpoint, cmd, timeout_ms)
+                raise RequestTimeout(self.endpoint, verb, timeout_ms)
             reply = decode_reply(sock.recv())
             if reply.get("id") not in (request_id, None):
                 continue  # a stale reply to an earlier request that timed out
@@ -95,7 +122,7 @@ class ControlClient:
 
     def _connect(self) -> zmq.Socket[Any]:
         if self._socket is None:
-            _check_reachable(self.endpoint)
+            _check_reachable(self.endpoint, self.peer)
             sock = self._context.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
             sock.connect(self.endpoint)
@@ -103,7 +130,15 @@ class ControlClient:
         return self._socket
 
 
-def _check_reachable(endpoint: str) -> None:
+class ControlClient(RequestClient):
+    """The request/reply client of nautilusd's control socket."""
+
+    def __init__(self, endpoint: str, timeout_ms: int = DEFAULT_TIMEOUT_MS, *,
+                 context: zmq.Context[Any] | None = None) -> None:
+        super().__init__(endpoint, DAEMON, timeout_ms, context=context)
+
+
+def _check_reachable(endpoint: str, peer: Peer) -> None:
     """Turn the common failures into clear errors before ZeroMQ's silent reconnect loop."""
     if not endpoint.startswith("ipc://"):
         return
@@ -111,20 +146,23 @@ def _check_reachable(endpoint: str) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise DaemonNotRunning(endpoint) from None
+        raise DaemonNotRunning(endpoint, peer=peer) from None
     except PermissionError:
         raise PermissionDenied(endpoint, f"{path.parent} is not accessible to uid "
-                                         f"{os.geteuid()}") from None
+                                         f"{os.geteuid()}", peer) from None
     if os.geteuid() not in (0, st.st_uid):
         raise PermissionDenied(endpoint, f"it belongs to uid {st.st_uid}, you are uid "
-                                         f"{os.geteuid()}: the daemon refuses other users")
+                                         f"{os.geteuid()}: {peer.name} refuses other users",
+                               peer)
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:  # ZeroMQ would retry a refused connect forever: ask the kernel once, up front
         probe.connect(str(path))
     except ConnectionRefusedError:
-        raise DaemonNotRunning(endpoint, "stale control socket, nothing listening") from None
+        raise DaemonNotRunning(endpoint, f"stale {peer.socket}, nothing listening",
+                               peer) from None
     except PermissionError:
-        raise PermissionDenied(endpoint, f"no write access for uid {os.geteuid()}") from None
+        raise PermissionDenied(endpoint, f"no write access for uid {os.geteuid()}",
+                               peer) from None
     finally:
         probe.close()
 

@@ -35,7 +35,8 @@ def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]
 
 
 def test_status_rings_top_check_when_daemon_runs_print_tables_and_json(daemon: Daemon) -> None:
-    """status, rings, top and check answer in tables and in JSON with live engine pids."""
+    """status, rings, top and check answer in tables and in JSON with live engine pids; call
+    finds through info that no engine serves methods."""
     status = daemon.ctl("status")
     assert status.returncode == 0 and status.stdout.splitlines()[2].startswith("ENGINE")
     doc = json.loads(daemon.ctl("status", "--json").stdout)
@@ -51,6 +52,9 @@ def test_status_rings_top_check_when_daemon_runs_print_tables_and_json(daemon: D
     frame = json.loads(daemon.ctl("top", "--once", "--json").stdout)
     assert set(frame) == {"status", "rings"}
     assert daemon.ctl("check", str(daemon.config)).returncode == 0
+    assert daemon.request("info")["services"] == {}  # the reference engine serves nothing
+    call = daemon.ctl("call", "alpha", "alpha.status")
+    assert call.returncode == 1 and "engine 'alpha' serves no methods" in call.stderr
 
 
 def test_lifecycle_commands_when_targets_given_change_states(daemon: Daemon) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -11,7 +12,10 @@ from pathlib import Path
 import pytest
 from _control_standins import FakeSupervisor, ServedControl
 
+from nautilusd.control.commands import REGISTRY
+from nautilusd.control.commands.pin import parse_cpus
 from nautilusd.ctl import main as cli
+from nautilusd.ctl.commands import CLI, CLIENT_REGISTRY
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -79,9 +83,15 @@ def test_pin_when_range_given_sends_expanded_cpus(runtime_dir: Path) -> None:
 
 def test_parse_cpus_when_malformed_names_the_bad_part() -> None:
     """A bad core list is refused with the offending part in the message."""
-    assert cli.parse_cpus("0-2,5") == [0, 1, 2, 5]
+    assert parse_cpus("0-2,5") == [0, 1, 2, 5]
     with pytest.raises(ValueError, match="'x'"):
-        cli.parse_cpus("1,x")
+        parse_cpus("1,x")
+
+
+def test_pin_when_cpus_malformed_exits_2_before_connecting(runtime_dir: Path) -> None:
+    """A bad core list is a usage error even with no daemon: nothing is sent."""
+    code, out, err = run(runtime_dir, "pin", "risk", "1,x")
+    assert (code, out) == (2, "") and "'x' is not N or N-M" in err
 
 
 @pytest.mark.parametrize("health_code", [0, 1, 2])
@@ -143,9 +153,65 @@ def test_logs_when_log_file_exists_prints_its_tail(runtime_dir: Path) -> None:
     assert code == 0 and out == "line one\nline two\n"
 
 
-def test_bench_when_suite_unknown_exits_2() -> None:
-    """An unknown bench suite is a usage error naming it."""
-    assert cli.main(["bench", "no_such_suite"]) == 2
+def test_bench_when_suite_unknown_exits_2_naming_the_suites() -> None:
+    """An unknown bench suite is a usage error naming it and the suites there are."""
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["bench", "no_such_suite"], out=out, err=err) == 2
+    assert "'no_such_suite'" in err.getvalue() and "rings" in err.getvalue()
+    assert "report" not in err.getvalue()  # a helper module without main() is no suite
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_parser_when_built_has_one_subcommand_per_registered_command() -> None:
+    """The subcommands are the daemon commands with a CLI part plus the client-only ones,
+    each registered once, in the registries' order."""
+    daemon = [c.name for c in REGISTRY if c.cli is not None]
+    client = [c.name for c in CLIENT_REGISTRY]
+    assert list(_subcommands(cli.build_parser(CLI))) == [*daemon, *client] == list(CLI)
+    assert not set(daemon) & set(client)
+    assert {"ping", "info"} <= {c.name for c in REGISTRY} - set(CLI)
+
+
+def test_help_when_printed_lists_every_command_with_its_help(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`nautilusctl --help` exits 0 and shows each subcommand next to its help text."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert exited.value.code == 0
+    for name, command in CLI.items():
+        assert f"{name} {' '.join(command.help.split())}" in shown, name
+
+
+CLIENT_PROBE = """
+import contextlib, io, json, sys
+from nautilusd.ctl import main as cli
+from nautilusd.ctl.commands import CLI
+cli.build_parser(CLI)
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    cli.main(["--help"])
+err = io.StringIO()
+code = cli.main(["call", "risk", "risk.status", "--runtime-dir", sys.argv[1]],
+                out=io.StringIO(), err=err)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("engines", "shm")
+                or m.startswith(("nautilusd.bench", "nautilusd.chaos")))
+print(json.dumps({"code": code, "loaded": loaded, "err": err.getvalue()}))
+"""
+
+
+def test_client_when_help_and_call_ran_loaded_no_engine_ring_bench_or_chaos_code(
+        runtime_dir: Path) -> None:
+    """In a fresh interpreter, the parser, --help and a `call` with no socket there load
+    no module of engines, shm, nautilusd.bench or nautilusd.chaos."""
+    result = subprocess.run([sys.executable, "-c", CLIENT_PROBE, str(runtime_dir)],
+                            capture_output=True, text=True, check=True, timeout=30)
+    probe = json.loads(result.stdout)
+    assert probe["loaded"] == []
+    assert probe["code"] == 3 and probe["err"].startswith("nautilusd is not running")
 
 
 def test_import_when_cli_loaded_pulls_no_engine_or_ring_code() -> None:

@@ -1,4 +1,4 @@
-"""Tests of the ControlServer on a real ipc socket, with a stand-in supervisor (interface 5)."""
+"""Tests of the ControlServer on a real ipc socket, with a stand-in SupervisorApi."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import zmq
 from _control_standins import FakeSupervisor, ServedControl
 
+from nautilusd.control.commands import COMMANDS, REGISTRY
 from nautilusd.control.protocol import MAX_REQUEST_BYTES, decode_reply, encode_request
 from nautilusd.ctl.client import ControlClient, DaemonNotRunning, RemoteError, RequestTimeout
 
@@ -46,7 +47,8 @@ def test_unknown_command_when_sent_returns_typed_error(runtime_dir: Path) -> Non
         with pytest.raises(RemoteError) as info:
             client.request("frobnicate")
         assert info.value.code == "UNKNOWN_COMMAND"
-        assert "frobnicate" in info.value.message and "status" in info.value.message
+        assert "frobnicate" in info.value.message
+        assert info.value.message.endswith(f"known: {', '.join(sorted(COMMANDS))}")
         assert client.request("ping")["pid"] == os.getpid()
 
 
@@ -248,10 +250,30 @@ def test_server_when_many_queued_and_small_budget_serves_them_all(runtime_dir: P
 def test_command_when_shutting_down_is_unavailable_but_status_answers(runtime_dir: Path) -> None:
     """While the supervisor shuts down, changes are refused with UNAVAILABLE; reads work."""
     supervisor = FakeSupervisor()
-    supervisor.shutting_down = True  # type: ignore[attr-defined]
+    supervisor.shutting_down = True
     with ServedControl(runtime_dir, supervisor) as served:
         error = _remote_error(served, "restart", target="risk")
         with ControlClient(served.endpoint) as client:
             assert client.request("status")["engines"]
-        supervisor.shutting_down = False  # type: ignore[attr-defined]
+        supervisor.shutting_down = False
     assert error.code == "UNAVAILABLE" and "restart" in error.message
+
+
+def test_registry_when_shutting_down_serves_exactly_the_read_only_commands(
+        runtime_dir: Path) -> None:
+    """While stopping, each command marked read_only in its module is answered; every
+    other registered command gets UNAVAILABLE (shutdown too: it is already under way)."""
+    supervisor = FakeSupervisor()
+    supervisor.shutting_down = True
+    answered = set()
+    with ServedControl(runtime_dir, supervisor) as served, \
+            ControlClient(served.endpoint) as client:
+        for command in REGISTRY:
+            try:
+                client.request(command.name)
+                answered.add(command.name)
+            except RemoteError as exc:
+                assert exc.code == "UNAVAILABLE", (command.name, exc)
+        supervisor.shutting_down = False
+    assert answered == {c.name for c in REGISTRY if c.read_only}
+    assert answered == {"ping", "info", "status", "rings", "health"}

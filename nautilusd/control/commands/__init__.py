@@ -1,14 +1,15 @@
-"""The control commands: one module per command, gathered in an explicit dispatch table.
+"""The daemon's control commands: one module per command, gathered in one registry.
 
-Each module has NAME and `run(ctx, args) -> result`; its docstring shows the wire message
-and the nautilusctl usage. Adding a command = writing the module and listing it below.
+Each module holds NAME, `run(ctx, args)` (the daemon's handler), its nautilusctl arguments,
+request and rendering, and ends with `COMMAND = Command(...)`; its docstring shows the wire
+message and the CLI usage. Adding a command = writing the module and listing it below once:
+the daemon's dispatch table, the nautilusctl parser and its --help are built from REGISTRY.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 from nautilusd.control.commands import (
     health,
@@ -25,12 +26,13 @@ from nautilusd.control.commands import (
     stop,
 )
 from nautilusd.control.commands.context import CommandContext
+from nautilusd.control.commands.spec import Command, Handler, Remote, UsageError
 
-Command = Callable[[CommandContext, dict[str, Any]], Any]
+# In nautilusctl --help order; ping and info have no subcommand.
+REGISTRY: tuple[Command, ...] = tuple(m.COMMAND for m in (
+    ping, info, status, start, stop, restart, reload, scale, pin, rings, health, shutdown))
 
-_MODULES = (ping, info, status, start, stop, restart, reload, scale, pin, rings, health,
-            shutdown)
+COMMANDS: Mapping[str, Command] = MappingProxyType({c.name: c for c in REGISTRY})
 
-COMMANDS: Mapping[str, Command] = MappingProxyType({m.NAME: m.run for m in _MODULES})
-
-__all__ = ["COMMANDS", "Command", "CommandContext"]
+__all__ = ["COMMANDS", "REGISTRY", "Command", "CommandContext", "Handler", "Remote",
+           "UsageError"]

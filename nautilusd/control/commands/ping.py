@@ -10,11 +10,15 @@ import os
 from typing import Any
 
 from nautilusd.control.commands import _args
-from nautilusd.control.commands.context import CommandContext
+from nautilusd.control.commands.context import CommandContext, TopologyT
+from nautilusd.control.commands.spec import Command
 
 NAME = "ping"
 
 
-def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
+def run(ctx: CommandContext[TopologyT], args: dict[str, Any]) -> dict[str, Any]:
     _args.no_args(NAME, args)
     return {"pid": os.getpid()}
+
+
+COMMAND = Command(name=NAME, run=run, read_only=True)

@@ -8,28 +8,34 @@ CLI:  nautilusctl rings [--json]
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Mapping
 from typing import Any
 
-from nautilusd.control.commands import _args
-from nautilusd.control.commands.context import CommandContext
+from nautilusd.control.commands import _args, text
+from nautilusd.control.commands.context import CommandContext, RingEnds, TopologyT
+from nautilusd.control.commands.spec import Command, Remote
 
 NAME = "rings"
+RING_COLUMNS = ("RING", "POLICY", "WRITER", "CAPACITY", "CURSOR", "FILL", "RATE/S",
+                "OVERRUNS", "BP WAITS", "BOARD")
+READER_COLUMNS = ("RING", "READER", "PID", "CURSOR", "LAG", "LOST", "PARKED", "ACTIVE")
 
 
-def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
+def run(ctx: CommandContext[TopologyT], args: dict[str, Any]) -> dict[str, Any]:
     _args.no_args(NAME, args)
     rings = [dict(ring) for ring in ctx.supervisor.status().get("rings", [])]
     now = ctx.loop.now()
     last: dict[str, tuple[float, int]] = ctx.memo.setdefault(NAME, {})
-    configured = getattr(getattr(ctx.supervisor, "topology", None), "rings", {}) or {}
+    configured = ctx.supervisor.topology.rings
     for ring in rings:
         _config_name(ring, configured)
         _derive(ring, now, last)
-        _name_engines(ring, configured.get(ring.get("name")))
+        _name_engines(ring, configured.get(ring.get("name", "")))
     return {"rings": rings}
 
 
-def _config_name(ring: dict[str, Any], configured: Any) -> None:
+def _config_name(ring: dict[str, Any], configured: Mapping[str, RingEnds]) -> None:
     """Show the ring's config name; a segment name (`<prefix>ring.<name>`) moves to `segment`."""
     name = str(ring.get("name", ""))
     if name in configured:
@@ -40,7 +46,7 @@ def _config_name(ring: dict[str, Any], configured: Any) -> None:
             return
 
 
-def _name_engines(ring: dict[str, Any], config: Any) -> None:
+def _name_engines(ring: dict[str, Any], config: RingEnds | None) -> None:
     """Put the configured writer and reader engine names next to the pids and slot indexes."""
     if config is None:
         return
@@ -66,3 +72,37 @@ def _derive(ring: dict[str, Any], now: float, last: dict[str, tuple[float, int]]
         rate = round((total - seen[1]) / (now - seen[0]), 1)
     ring["rate_per_s"] = rate
     last[name] = (now, total)
+
+
+def ring_rows(rings: list[dict[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The rows of the ring table and of the reader table."""
+    main, readers = [], []
+    for r in rings:
+        rate = r.get("rate_per_s")
+        main.append([r.get("name"), r.get("policy"), r.get("writer", r.get("writer_pid", "-")),
+                     r.get("capacity"), r.get("cursor"), f"{100 * (r.get('fill') or 0):.1f}%",
+                     "-" if rate is None else f"{rate:,.0f}", r.get("overruns", 0),
+                     r.get("backpressure_waits", 0), r.get("latest_slots") or "-"])
+        for rd in r.get("readers", []):
+            if "name" not in rd and not rd.get("active", True):
+                continue  # a spare slot no configured reader uses
+            readers.append([r.get("name"), rd.get("name", rd.get("index")), rd.get("pid") or "-",
+                            rd.get("cursor"), rd.get("lag"), rd.get("lost"),
+                            "yes" if rd.get("parked") else "no",
+                            "yes" if rd.get("active", True) else "no"])
+    return main, readers
+
+
+def rings_text(rings: list[dict[str, Any]]) -> str:
+    if not rings:
+        return "no rings"
+    main, readers = ring_rows(rings)
+    return text.table(RING_COLUMNS, main) + "\n\n" + text.table(READER_COLUMNS, readers)
+
+
+def render(args: argparse.Namespace, result: Any) -> str:
+    return rings_text(result["rings"])
+
+
+COMMAND = Command(name=NAME, run=run, read_only=True, cli=Remote(
+    help="ring cursors, lag, fill, overruns, rates", render=render))

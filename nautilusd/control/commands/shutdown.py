@@ -7,15 +7,25 @@ CLI:  nautilusctl shutdown [--json]
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from nautilusd.control.commands import _args
-from nautilusd.control.commands.context import CommandContext
+from nautilusd.control.commands.context import CommandContext, TopologyT
+from nautilusd.control.commands.spec import Command, Remote
 
 NAME = "shutdown"
 
 
-def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
+def run(ctx: CommandContext[TopologyT], args: dict[str, Any]) -> dict[str, Any]:
     _args.no_args(NAME, args)
     ctx.loop.call_later(0.0, ctx.supervisor.shutdown)
     return {"stopping": True}
+
+
+def render(args: argparse.Namespace, result: Any) -> str:
+    return "nautilusd is shutting down"
+
+
+COMMAND = Command(name=NAME, run=run, cli=Remote(
+    help="stop every engine and exit nautilusd", render=render))

@@ -7,26 +7,58 @@ CLI:  nautilusctl status [--json]
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from nautilusd.control.commands import _args
-from nautilusd.control.commands.context import CommandContext
+from nautilusd.control.commands import _args, text
+from nautilusd.control.commands.context import CommandContext, TopologyT
+from nautilusd.control.commands.spec import Command, Remote
 
 NAME = "status"
+ENGINE_COLUMNS = ("ENGINE", "STATE", "PID", "CPUS", "UPTIME", "RESTARTS", "LAST EXIT",
+                  "HB AGE", "READY", "IN", "OUT", "ERR")
 
 
-def run(ctx: CommandContext, args: dict[str, Any]) -> dict[str, Any]:
+def run(ctx: CommandContext[TopologyT], args: dict[str, Any]) -> dict[str, Any]:
     _args.no_args(NAME, args)
     doc: dict[str, Any] = ctx.supervisor.status()
     daemon = doc.setdefault("daemon", {})
     for key, endpoint in ctx.endpoints.items():
         daemon.setdefault(key, endpoint)
-    daemon.setdefault("metrics_url", _metrics_url(ctx.supervisor))
+    daemon.setdefault("metrics_url", _metrics_url(ctx))
     return doc
 
 
-def _metrics_url(supervisor: Any) -> str | None:
+def _metrics_url(ctx: CommandContext[TopologyT]) -> str | None:
     """Where Prometheus scrapes this daemon, from [supervisor].metrics_address (None: off)."""
-    config = getattr(getattr(supervisor, "topology", None), "supervisor", None)
-    address = getattr(config, "metrics_address", None)
+    address = ctx.supervisor.topology.supervisor.metrics_address
     return f"http://{address}/metrics" if address else None
+
+
+def engine_rows(doc: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for e in doc.get("engines", []):
+        counters = e.get("counters") or {}
+        rows.append([e.get("name"), e.get("state"), e.get("pid") or "-",
+                     text.cpus_text(e.get("cpus") or []), text.duration(e.get("uptime_s")),
+                     e.get("restarts", 0), text.exit_text(e.get("last_exit")),
+                     text.milliseconds(e.get("heartbeat_age_ms")),
+                     "yes" if e.get("ready") else "no", counters.get("records_in", 0),
+                     counters.get("records_out", 0), counters.get("errors", 0)])
+    return rows
+
+
+def status_text(doc: dict[str, Any]) -> str:
+    d = doc.get("daemon", {})
+    head = (f"nautilusd {d.get('instance', '?')}  pid {d.get('pid', '?')}  "
+            f"up {text.duration(d.get('uptime_s'))}  health {d.get('health', '?')}  "
+            f"engines {d.get('engines_ready', '?')}/{d.get('engines_total', '?')} ready")
+    return head + "\n\n" + text.table(ENGINE_COLUMNS, engine_rows(doc))
+
+
+def render(args: argparse.Namespace, result: Any) -> str:
+    return status_text(result)
+
+
+COMMAND = Command(name=NAME, run=run, read_only=True, cli=Remote(
+    help="engines, states, pids, cores, uptime, restarts, heartbeats", render=render))

@@ -1,0 +1,68 @@
+"""What a command module declares: its daemon handler and its nautilusctl half, one object.
+
+Each module in this package ends with `COMMAND = Command(...)`; the registry lists modules,
+and the daemon's dispatch table, the nautilusctl parser and its --help are built from these.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from nautilusd.control.commands.context import CommandContext
+
+# nautilusctl exit codes (health: its result code, and HEALTH_DOWN when the daemon is away)
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_NOT_RUNNING: Final = 3
+EXIT_DENIED: Final = 4
+HEALTH_DOWN: Final = 2
+
+Handler = Callable[[CommandContext[Any], dict[str, Any]], object]
+Arguments = Callable[[argparse.ArgumentParser], None]
+
+
+class UsageError(ValueError):
+    """A command-line value argparse let through but the command cannot use (exit 2)."""
+
+
+def no_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand takes nothing but the common options."""
+
+
+def no_request(args: argparse.Namespace) -> dict[str, Any]:
+    return {}
+
+
+def exit_ok(result: Any) -> int:
+    return EXIT_OK
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Remote:
+    """The nautilusctl half of a daemon command: one request, its reply rendered.
+
+    `request` turns the parsed arguments into the wire arguments (raising UsageError on a
+    value it cannot use); `render` gives the text shown without --json; `exit_code` reads
+    the result; `unreachable_exit` replaces exits 1, 3 and 4 when the daemon is not reached.
+    """
+
+    help: str
+    render: Callable[[argparse.Namespace, Any], str]
+    arguments: Arguments = no_arguments
+    request: Callable[[argparse.Namespace], dict[str, Any]] = no_request
+    exit_code: Callable[[Any], int] = exit_ok
+    unreachable_exit: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Command:
+    """A daemon command: its wire name and handler, and its nautilusctl half (None: none)."""
+
+    name: str
+    run: Handler
+    cli: Remote | None = None
+    read_only: bool = False  # served while the daemon shuts down
