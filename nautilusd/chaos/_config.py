@@ -16,7 +16,7 @@ from typing import Any
 
 from nautilusd.config.tomlwriter import toml_document
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "default.toml"
 AUDIT_CAPACITY = 1 << 17  # orders, decisions, fills: far more than a 60 s run publishes
 TICKS_CAPACITY = 512

@@ -22,7 +22,7 @@ from nautilusd.ctl.client import ControlClient, DaemonNotRunning, RemoteError, R
 from shm.errors import ShmError
 from shm.ring import ring_stats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONTROL_TIMEOUT_MS = 3_000
 
 
