@@ -172,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"chaos: unknown fault(s) {unknown}; known: {list(SPECIALS)}\n")
         return 2
     work = Path(tempfile.mkdtemp(prefix="nautilusd-chaos-"))
-    chaos = ChaosRun(work, args.seed)
+    try:
+        chaos = ChaosRun(work, args.seed)
+    except BaseException:  # nothing started yet: leave no work dir behind
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     recon: dict[str, Any] = {}
     try:
         chaos.run(plan(args.kills, specials, chaos.rng), args.duration)
