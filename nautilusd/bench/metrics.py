@@ -12,6 +12,7 @@ import argparse
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -195,3 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     emit("metrics", results, summary, args.json)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     emit("pipeline", results, summary, args.json)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,15 +10,13 @@ import subprocess
 import sys
 from typing import TextIO
 
-# `python -c` with this runs `<module>.main(argv)`: each suite's documented entry point.
-_RUN_MAIN = ("import importlib, sys; "
-             "sys.exit(importlib.import_module(sys.argv[1]).main(sys.argv[2:]))")
 INTERRUPTED = 130  # the shell's code for a run ended by Ctrl-C
 
 
 def python_main(module: str, argv: list[str]) -> list[str]:
-    """The argv of a fresh interpreter calling `module.main(argv)` and exiting with it."""
-    return [sys.executable, "-c", _RUN_MAIN, module, *argv]
+    """The argv of a fresh interpreter running `module` as a script (`python -m`): each
+    suite, chaos and nautilusd end with `sys.exit(main())`."""
+    return [sys.executable, "-m", module, *argv]
 
 
 def run(argv: list[str], out: TextIO, err: TextIO, *, interrupted: int = INTERRUPTED) -> int:

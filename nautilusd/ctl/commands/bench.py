@@ -26,10 +26,12 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def suites() -> list[str]:
-    """The suites: public modules of nautilusd/bench with a `main` (read, not imported)."""
+    """The suites: public modules of nautilusd/bench that run as a script (read, not
+    imported)."""
     return sorted(path.stem for root in nautilusd.__path__
                   for path in (Path(root) / "bench").glob("*.py")
-                  if not path.stem.startswith("_") and "\ndef main(" in path.read_text())
+                  if not path.stem.startswith("_")
+                  and '\nif __name__ == "__main__":' in path.read_text())
 
 
 def main(args: argparse.Namespace, session: Session) -> int:
