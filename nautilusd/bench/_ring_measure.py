@@ -264,6 +264,7 @@ def zmq_rate(bench: Bench, n: int, batched: bool) -> float:
         if batched:
             np.frombuffer(frame.buffer, dtype=RAW64)  # the same reinterpretation a ring gives
     seconds, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    go.send(True)  # every frame is in: the sender may close now
     _join(proc)
     sock.close(linger=0)
     ctx.term()

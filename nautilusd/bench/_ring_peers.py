@@ -96,7 +96,7 @@ def zmq_send(endpoint: str, n: int, batched: bool, go: Connection, cpu: int | No
     import zmq
 
     pin(cpu)
-    if not go.poll(30):
+    if not go.poll(30) or not go.recv():
         raise RuntimeError("the receiver never bound its socket")
     ctx = zmq.Context()
     sock = ctx.socket(zmq.PUSH)
@@ -109,7 +109,12 @@ def zmq_send(endpoint: str, n: int, batched: bool, go: Connection, cpu: int | No
     else:
         for _ in range(n):
             send(RECORD)
-    sock.close(linger=-1)  # deliver everything queued before exiting
+    # Stay connected until the receiver has counted every frame: with the connection
+    # closed early, libzmq drops the last few hundred frames queued on the receiver's side
+    # of it (seen here: ~450 of 600,000, one run in eight), and the receiver times out.
+    if not go.poll(60) or not go.recv():
+        raise RuntimeError("the receiver never confirmed it got every frame")
+    sock.close(linger=0)
     ctx.term()
 
 

@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"engines": args.engines, **result}]
     summary = {"nautilusd_idle_cpu_percent": result["daemon_cpu_percent"],
                "engines": args.engines, "window_s": result["window_s"]}
-    emit("idle", rows, summary, args.json)
-    return 0
+    return emit("idle", rows, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -194,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "scrape_bytes": got["scrape_bytes"],
         "within_2pct": bool(abs(ratio - 1.0) <= TARGET_RATIO_TOLERANCE),
     }
-    emit("metrics", results, summary, args.json)
-    return 0
+    return emit("metrics", results, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "zmq_tick_to_fill_p50_us": z["p50"], "zmq_tick_to_fill_p99_us": z["p99"],
         "risk_orders_per_s": round(risk), "ticks_per_s": round(ticks),
     }
-    emit("pipeline", results, summary, args.json)
-    return 0
+    return emit("pipeline", results, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Shared pieces of every benchmark suite: percentiles and the table / JSON report.
 
 A suite collects rows (one dict per measurement) and a summary with fixed keys, then calls
-`emit`. Figures are medians and percentiles of many samples, never a single timing.
+`emit` and exits with what it returns. Figures are medians and percentiles of many samples,
+never a single timing. A measurement that failed (an error row, a summary figure left
+empty) fails the suite: a report with a missing peer must not pass for a whole one.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -27,13 +30,32 @@ def percentiles(samples: Sequence[float] | np.ndarray, scale: float = 1.0) -> di
 
 
 def emit(suite: str, results: list[dict[str, Any]], summary: dict[str, Any], as_json: bool,
-         out: Any = None) -> None:
-    """Print the report: one JSON object, or an aligned table followed by the summary."""
-    out = out or sys.stdout
+         out: Any = None, err: Any = None) -> int:
+    """Print the report (one JSON object, or an aligned table followed by the summary) and
+    return the suite's exit code: 1, each failure named on `err`, if any measurement failed."""
+    out, err = out or sys.stdout, err or sys.stderr
+    failed = failures(results, summary)
+    for what in failed:
+        err.write(f"bench {suite}: {what}\n")
     if as_json:
-        doc = {"suite": suite, "host": host_info(), "results": results, "summary": summary}
+        doc = {"suite": suite, "host": host_info(), "results": results, "summary": summary,
+               "failed": failed}
         out.write(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-        return
+    else:
+        _table(out, suite, results, summary)
+    return 1 if failed else 0
+
+
+def failures(results: list[dict[str, Any]], summary: dict[str, Any]) -> list[str]:
+    """What failed: every error row, and every summary figure left empty."""
+    rows = [f"{row.get('transport', '?')} failed: {row.get('error', '?')}"
+            for row in results if row.get("measure") == "error"]
+    return rows + [f"summary {key} not measured" for key, v in summary.items()
+                   if v is None or (isinstance(v, float) and math.isnan(v))]
+
+
+def _table(out: Any, suite: str, results: list[dict[str, Any]],
+           summary: dict[str, Any]) -> None:
     out.write(f"suite: {suite}\n")
     if results:
         columns = list(dict.fromkeys(k for row in results for k in row))

@@ -206,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "nautilusd_ready_p50_ms": ours_ready["p50"], "nautilusd_ready_p99_ms": ours_ready["p99"],
         "supervisord_respawn_p50_ms": theirs["p50"],
     }
-    emit("restart", rows, summary, args.json)
-    return 0
+    return emit("restart", rows, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -107,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     result = run(QUICK if args.quick else FULL)
-    emit("rings", result["rows"], result["summary"], args.json)
-    return 0
+    return emit("rings", result["rows"], result["summary"], args.json)
 
 
 if __name__ == "__main__":

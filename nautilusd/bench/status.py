@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         log.close()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(shm_dir, ignore_errors=True)
-    _report(samples, args)
-    return 0
+    return _report(samples, args)
 
 
 def _stop(proc: subprocess.Popen[bytes], runtime_dir: Path) -> None:
@@ -123,7 +122,7 @@ def _stop(proc: subprocess.Popen[bytes], runtime_dir: Path) -> None:
             proc.wait(10)
 
 
-def _report(samples: dict[str, list[float]], args: argparse.Namespace) -> None:
+def _report(samples: dict[str, list[float]], args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = [
         {"request": name, "engines": args.engines, **percentiles(values, 1e-6)}
         for name, values in samples.items()]
@@ -135,7 +134,7 @@ def _report(samples: dict[str, list[float]], args: argparse.Namespace) -> None:
                                                  1e-6)["p50"],
                "target_p50_ms": TARGET_P50_MS,
                "within_target": bool(status["p50"] < TARGET_P50_MS)}
-    emit("status", results, summary, args.json)
+    return emit("status", results, summary, args.json)
 
 
 if __name__ == "__main__":

@@ -191,12 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     rows = [*chaos.rows, {"fault": "reconcile", "detail": recon}] if recon else chaos.rows
     summary = summarise(chaos.rows, recon)
-    emit("chaos", rows, summary, args.json)
+    report_failed = emit("chaos", rows, summary, args.json)
     if args.keep:
         sys.stderr.write(f"chaos: logs kept in {work}\n")
     bad = (summary["orders_lost"], summary["duplicate_fills"], summary["unapproved_fills"],
            summary["engines_not_recovered"])
-    return 0 if all(v == 0 for v in bad) and recon else 1
+    return 0 if all(v == 0 for v in bad) and recon and not report_failed else 1
 
 
 if __name__ == "__main__":
