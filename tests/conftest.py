@@ -1,7 +1,8 @@
 """Fixtures shared by every test: a private shm directory and leak checks.
 
 Each test that touches shared memory gets its own directory under /dev/shm, removed after
-the test; the session fails if any `nautilusd.*` segment or engine process is left behind.
+the test; the session fails if a segment this session created, or an engine process it
+started, is left behind. Other suites and daemons on the host are not this session's concern.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import psutil
 import pytest
 
 SHM_ROOT = Path("/dev/shm")
+# Names this session creates carry its token, so a leftover check never blames a daemon or
+# another suite running beside it (`make run` in another terminal, a second worktree).
+SESSION_TOKEN = uuid.uuid4().hex[:8]
+_PRESENT_AT_START: frozenset[str] = frozenset(p.name for p in SHM_ROOT.glob("nautilusd*"))
 
 
 @pytest.fixture
 def shm_dir() -> Iterator[Path]:
     """A fresh directory on tmpfs for this test's segments; must be empty at the end."""
-    path = SHM_ROOT / f"nautilusd-test-{uuid.uuid4().hex[:12]}"
+    path = SHM_ROOT / f"nautilusd-test-{SESSION_TOKEN}-{uuid.uuid4().hex[:8]}"
     path.mkdir(mode=0o700)
     try:
         yield path
@@ -76,7 +81,8 @@ def _no_leftover_children() -> Iterator[None]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    leftovers = sorted(p.name for p in SHM_ROOT.glob("nautilusd*"))
+    leftovers = sorted(p.name for p in SHM_ROOT.glob("nautilusd*")
+                       if SESSION_TOKEN in p.name and p.name not in _PRESENT_AT_START)
     if leftovers:
         print(f"\nWARNING: shared-memory leftovers in /dev/shm: {leftovers}")
         session.exitstatus = 1
