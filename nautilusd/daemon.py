@@ -17,7 +17,7 @@ import stat
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import zmq
 
@@ -37,6 +37,9 @@ from nautilusd.systemd import Notifier, WatchdogGate, summary_line
 from shm.errors import ShmError
 from shm.segment import MAGIC, process_alive, read_header_file, reclaim_stale
 from shm.status import StatusTable
+
+if TYPE_CHECKING:
+    from nautilusd.metrics.server import MetricsServer
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
@@ -117,6 +120,7 @@ class Daemon:
         self._closers: list[Callable[[], object]] = []  # released in reverse order
         self.notifier = Notifier.from_env(unset_environment=True)
         self._ready_sent = False
+        self.metrics: MetricsServer | None = None
 
     def run(self) -> int:
         try:
@@ -189,11 +193,14 @@ class Daemon:
         self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop)
         self.bus.attach_to(self.sup)
         self._closers.append(self.bus.close)
-        control = sup.control_endpoint or paths.control_endpoint(self.runtime_dir)
-        self.control = ControlServer(control, self.sup, self.loop, endpoints={
-            "bus_pub": self.bus_pub, "bus_sub": self.bus_sub})
-        self._closers.append(self.control.close)
         self._start_metrics()
+        endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub}
+        if self.metrics is not None:  # the bound port, also when the config asked for port 0
+            endpoints.update(metrics_url=self.metrics.metrics_url,
+                             health_url=self.metrics.health_url)
+        control = sup.control_endpoint or paths.control_endpoint(self.runtime_dir)
+        self.control = ControlServer(control, self.sup, self.loop, endpoints=endpoints)
+        self._closers.append(self.control.close)
         self._start_systemd()
         if self.summary_out is not None:
             from nautilusd.summary import LiveSummary

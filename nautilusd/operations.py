@@ -13,7 +13,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from nautilusd import groups
+from nautilusd import groups, health
 from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
@@ -169,15 +169,10 @@ class SupervisorCommands:
         return all(i.state is State.READY for i in self.instances.values() if i.wanted)
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """0 healthy, 1 degraded (something not ready or FATAL), 2 down (critical FATAL)."""
-        fatal = [n for n, i in self.instances.items() if i.state is State.FATAL]
-        critical = [n for n in fatal
-                    if groups.is_critical(self.topology, self.instances[n].config.group)]
-        not_ready = [n for n, i in self.instances.items()
-                     if i.wanted and i.state is not State.READY]
-        code = 2 if critical else 1 if fatal or not_ready else 0
-        return code, {"status": ("healthy", "degraded", "down")[code], "fatal": fatal,
-                      "critical_fatal": critical, "not_ready": not_ready}
+        """The one health model (nautilusd.health) over the instances' states."""
+        rows = [{"name": n, "state": i.state.name} for n, i in self.instances.items()]
+        found = health.assess(self.topology, rows)
+        return found.code, found.as_dict()
 
     def critical_healthy(self) -> bool:
         """No member of a critical group is FATAL (gates the systemd watchdog)."""
@@ -186,15 +181,16 @@ class SupervisorCommands:
     def status(self) -> dict[str, Any]:
         """The `nautilusctl status --json` document."""
         now, now_ns = self.loop.now(), self.host.monotonic_ns()
-        _, health = self.health()
+        _, health_doc = self.health()
         engines = [self.instances[n].status(now, now_ns) for n in self._order
                    if n in self.instances]
         return {
             "daemon": {"instance": self.topology.supervisor.instance, "pid": os.getpid(),
-                       "config": str(self.topology.source), "health": health["status"],
+                       "config": str(self.topology.source), "health": health_doc["status"],
                        "uptime_s": round(now - self.started_at, 3),
                        "engines_ready": sum(e["ready"] for e in engines),
                        "engines_total": len(engines), "shutting_down": self.shutting_down},
             "engines": engines,
             "rings": self.rings.stats() if self.rings is not None else [],
+            "health": health_doc,
         }

@@ -138,7 +138,9 @@ class FakeSupervisor:
         return list(cpus)
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        return self.health_code, {"fatal": [], "not_ready": []}
+        words = {0: "healthy", 1: "degraded", 2: "down"}
+        return self.health_code, {"status": words[self.health_code], "code": self.health_code,
+                                  "fatal": [], "not_ready": [], "reasons": []}
 
     def shutdown(self) -> None:
         self.calls.append(("shutdown", None))

@@ -18,6 +18,7 @@ import numpy as np
 from engines.spec import EngineConfig
 from nautilusd import paths
 from nautilusd.config.model import Topology
+from nautilusd.health import assess
 from nautilusd.metrics._latency import RingLatency, paths_for
 from nautilusd.states import State
 from shm.errors import ShmError
@@ -141,18 +142,9 @@ class StatusTableSource:
         return paths.ring_segment(topology.supervisor.instance, ring)
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """0 when every configured engine is READY, 2 when a critical one is FATAL, else 1."""
-        from nautilusd.groups import is_critical
-
-        topology = self.topology
-        states = {e["name"]: e for e in self.status_snapshot()["engines"]}
-        expected = [n for e in topology.engines.values() for n in e.instance_names]
-        not_ready = [n for n in expected if states.get(n, {}).get("state") != "READY"]
-        fatal = [n for n in expected if states.get(n, {}).get("state") == "FATAL"]
-        fatal_critical = [n for n in fatal if is_critical(topology, states[n]["group"])]
-        code = 2 if fatal_critical or not expected else (1 if not_ready else 0)
-        return code, {"engines": len(expected), "not_ready": not_ready, "fatal": fatal,
-                      "fatal_critical": fatal_critical}
+        """The one health model (nautilusd.health) over the status table's states."""
+        found = assess(self.topology, self.status_snapshot()["engines"])
+        return found.code, found.as_dict()
 
 
 def _state_name(code: int) -> str:

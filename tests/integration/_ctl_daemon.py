@@ -31,8 +31,9 @@ def engine_toml(name: str, cpus: tuple[int, ...] = (0,), group: str = "default",
     return "\n".join(lines) + "\n"
 
 
-def config_toml(shm_dir: Path, engines: str, instance: str, *, ring: bool = True) -> str:
-    head = (f'[supervisor]\ninstance = "{instance}"\nmetrics_address = ""\n'
+def config_toml(shm_dir: Path, engines: str, instance: str, *, ring: bool = True,
+                metrics_address: str = "") -> str:
+    head = (f'[supervisor]\ninstance = "{instance}"\nmetrics_address = "{metrics_address}"\n'
             f'shm_dir = "{shm_dir}"\nlog_format = "json"\nlog_level = "warning"\n\n'
             "[groups.critical]\ncritical = true\n\n")
     rings = ('[rings.r1]\nrecord = "tick"\ncapacity = 1024\npolicy = "overwrite"\n'
@@ -46,8 +47,9 @@ DEFAULT_ENGINES = (engine_toml("alpha", (0,)) + engine_toml("beta", (1,))
 
 class Daemon:
     def __init__(self, tmp: Path, runtime_dir: Path, shm_dir: Path,
-                 engines: str = DEFAULT_ENGINES) -> None:
+                 engines: str = DEFAULT_ENGINES, *, metrics_address: str = "") -> None:
         self.tmp = tmp
+        self.metrics_address = metrics_address  # "127.0.0.1:0": a free port, see status
         self.runtime_dir = runtime_dir
         self.shm_dir = shm_dir
         self.instance = f"ctl-{uuid.uuid4().hex[:8]}"
@@ -62,7 +64,8 @@ class Daemon:
     def write_config(self, filename: str, engines: str) -> Path:
         """A config for this daemon's instance and shm dir with `engines`, next to the first."""
         path = self.tmp / filename
-        path.write_text(config_toml(self.shm_dir, engines, self.instance))
+        path.write_text(config_toml(self.shm_dir, engines, self.instance,
+                                    metrics_address=self.metrics_address))
         return path
 
     def request(self, cmd: str, **args: Any) -> Any:

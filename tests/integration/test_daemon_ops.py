@@ -149,7 +149,7 @@ def test_daemon_when_critical_engine_dies_stops_watchdog_and_reports_down(
         notify.drain()
         time.sleep(0.05)
     health = json.loads(get(daemon["url"] + "/health")[1])
-    assert health["status"] == "down" and health["fatal_critical"] == ["alpha"]
+    assert health["status"] == "down" and health["critical_fatal"] == ["alpha"]
     notify.drain()  # pings sent before the engine went FATAL
     fatal_at = time.monotonic()
     with pytest.raises(AssertionError):

@@ -163,7 +163,7 @@ def test_health_when_all_ready_is_200_and_when_critical_fatal_is_503(
         assert (status, body["status"], body["not_ready"]) == (503, "degraded", ["analytics"])
         table.slot(0).put(W_STATE, State.FATAL.code)
         status, body = get_health(server)
-        assert (status, body["status"], body["fatal_critical"]) == (503, "down", ["risk"])
+        assert (status, body["status"], body["critical_fatal"]) == (503, "down", ["risk"])
         assert scrape(server)[("nautilusd_health", ())] == 2.0
 
 
