@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from structlog.typing import FilteringBoundLogger
 
@@ -78,7 +78,12 @@ class Engine:
     on_start() once (rings and bus attached; the runner sets ready when it returns), then
     poll() repeatedly (one non-blocking batch of work, returns records processed), then on
     SIGTERM on_stop() (drain in-flight work, flush writers) and the process exits 0.
+
+    `counters` names the custom status words W_CUSTOM0.. in order (engines.counters):
+    nautilusctl status, /metrics and the dashboard show them by these names.
     """
+
+    counters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx

@@ -10,6 +10,10 @@ class EngineError(Exception):
     """Base class for every error raised by the engine SDK."""
 
 
+class CounterNameError(EngineError):
+    """An engine class declares counter names nautilusd cannot use (engines.counters)."""
+
+
 class BusError(EngineError):
     """A bus socket could not be set up (bad endpoint, bad topic)."""
 

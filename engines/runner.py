@@ -21,6 +21,7 @@ import psutil
 from structlog.typing import FilteringBoundLogger
 
 from engines.base import Engine, EngineContext
+from engines.counters import check_names
 from engines.idle import IdleWait
 from engines.log import configure_logging, get_logger
 from engines.spec import EngineConfig, RingConfig, SpinKind
@@ -131,7 +132,9 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
     )
     try:
         _attach_rings(spec, ctx)
-        engine = load_engine_class(spec.config.entry or "")(ctx)
+        cls = load_engine_class(spec.config.entry or "")
+        check_names(cls.counters, f"{spec.config.entry}.counters")
+        engine = cls(ctx)
         engine.on_start()
     except Exception as exc:
         log.exception("engine_start_failed", error=str(exc))

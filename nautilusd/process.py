@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engines.counters import counter_names, named_values
 from engines.spec import EngineConfig
 from nautilusd.loop import Timer
 from nautilusd.restarts import RestartTracker
 from nautilusd.states import RUNNING_STATES, State, Trigger, transition
 from shm.status import (
+    CUSTOM_COUNTERS,
     NO_EXIT,
+    W_CUSTOM0,
     W_ERRORS,
     W_EXIT_CODE,
     W_GENERATION,
@@ -146,4 +149,7 @@ class Instance:
                 "errors": self.slot.get(W_ERRORS),
                 "dropped": self.slot.get(W_DROPPED_RECORDS),
             },
+            "named_counters": named_values(
+                counter_names(self.config.entry),
+                [self.slot.get(W_CUSTOM0 + i) for i in range(CUSTOM_COUNTERS)]),
         }

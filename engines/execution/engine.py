@@ -59,6 +59,8 @@ _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
 class ExecutionEngine(Engine):
     """Reads ticks and decisions, writes fills, publishes executions."""
 
+    counters = ("duplicates", "ignored_rejected", "filled_qty")
+
     def on_start(self) -> None:
         self.p = parse_params(ExecutionParams, self.ctx.params, f"engines.{self.ctx.name}")
         # With a board, the venue looks up the touch of each symbol it trades: no tick is read.

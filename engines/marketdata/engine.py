@@ -50,6 +50,8 @@ class MarketDataParams:
 class MarketDataEngine(Engine):
     """Writes ticks; the only writer of its ticks ring."""
 
+    counters = ("bursts",)
+
     def on_start(self) -> None:
         p = self.p = parse_params(MarketDataParams, self.ctx.params, f"engines.{self.ctx.name}")
         self.writer = one_writer(self.ctx, TICK)

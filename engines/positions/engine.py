@@ -22,7 +22,10 @@ from engines.records import Fields
 from engines.service import ServiceServer, service_endpoint
 from engines.wiring import Every, one_reader, quiet
 from shm.layout import FILL, TICK
-from shm.status import W_RECORDS_IN
+from shm.status import W_CUSTOM0, W_RECORDS_IN
+
+W_PNL_REALISED_CENTS = W_CUSTOM0
+W_PNL_UNREALISED_CENTS = W_CUSTOM0 + 1
 
 TICK_MARK = Fields(TICK, ("seq", "symbol_id", "bid", "ask"))  # what marks a position
 
@@ -36,6 +39,8 @@ class PositionsParams:
 
 class PositionsEngine(Engine):
     """Reads fills (block ring: none missed) and ticks (marks); publishes snapshots."""
+
+    counters = ("pnl_realised_cents", "pnl_unrealised_cents")  # refreshed with each snapshot
 
     def on_start(self) -> None:
         self.p = parse_params(PositionsParams, self.ctx.params, f"engines.{self.ctx.name}")
@@ -102,6 +107,8 @@ class PositionsEngine(Engine):
         for strat in strategies:
             pub.publish(f"trading.positions.{strat}", self.book.snapshot(strat))
         total = self.book.snapshot()
+        self.ctx.status.put(W_PNL_REALISED_CENTS, round(total["realised"] * 100))
+        self.ctx.status.put(W_PNL_UNREALISED_CENTS, round(total["unrealised"] * 100))
         total["ts_ns"] = time.time_ns()
         total["fills_read"] = self.fills.cursor
         pub.publish("trading.positions.all", total)

@@ -72,6 +72,8 @@ def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
 class RiskEngine(Engine):
     """Reads ticks and every order ring; writes decisions; publishes `risk.alerts.*`."""
 
+    counters = ("rejected", "kill_switch_engaged", "duplicates")  # W_REJECTED, W_KILLED, ...
+
     def on_start(self) -> None:
         self.p = parse_params(RiskParams, self.ctx.params, f"engines.{self.ctx.name}")
         limits = RiskLimits(**{f.name: getattr(self.p, f.name)
@@ -91,6 +93,9 @@ class RiskEngine(Engine):
                                    "decided": ("<i8", limits.max_strategies)},
                                fresh=self.decisions.cursor == 0)
         self.state = RiskState(n_symbols, limits, self.saved.arrays)
+        # The slot is zeroed on every spawn: an engaged switch restored from the state file
+        # must show as engaged, never as a silent 0.
+        self.ctx.status.put(W_KILLED, 1 if self.state.killed else 0)
         self.decided = DecidedIds(self.saved.arrays["decided"])
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
         self.rejected_v = self.rejected.data

@@ -40,6 +40,8 @@ class StrategyParams(SignalParams):
 class StrategyEngine(Engine):
     """Reads the ticks ring, writes orders; see engines._signal for the signal itself."""
 
+    counters = ("quantity_sent",)
+
     def on_start(self) -> None:
         self.p = parse_params(StrategyParams, self.ctx.params, f"engines.{self.ctx.name}")
         self.ticks = one_reader(self.ctx, TICK)

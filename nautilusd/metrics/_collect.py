@@ -18,6 +18,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from engines.counters import WELL_KNOWN
 from nautilusd.states import State
 
 P = "nautilusd_"
@@ -67,6 +68,12 @@ class NautilusdCollector:
             "cpu": _c("engine_cpu_seconds", "CPU time of the engine process", [*lab, "mode"]),
             "rss": _g("engine_resident_memory_bytes", "resident set size", lab),
             "custom": _c("engine_custom", "engine-defined counters", [*lab, "index"]),
+            "named": _g("engine_counter", "engine-defined status words by the names the engine "
+                        "declares (engines.counters)", [*lab, "name"]),
+            "kill_switch_engaged": _g("kill_switch_engaged",
+                                      "1 while the engine's kill switch is engaged", ["engine"]),
+            "pnl": _g("pnl", "profit and loss in price units (realised, unrealised)",
+                      ["engine", "kind"]),
         }
         counters = {k: _c(f"engine_{k}", doc, lab) for k, doc in _COUNTERS}
         live: set[int] = set()
@@ -93,6 +100,7 @@ class NautilusdCollector:
             family.add_metric(labels, float(engine_counters.get(key, 0)))
         for i, value in enumerate(engine_counters.get("custom", ())):
             fam["custom"].add_metric([*labels, str(i)], float(value))
+        _named(labels, e.get("named_counters") or {}, fam)
         pid = int(e.get("pid") or 0)
         if pid > 0:
             self._process(pid, labels, fam, live)
@@ -182,6 +190,16 @@ class NautilusdCollector:
             family.add_metric([str(h.get("ring", "")), str(h["path"])], buckets,
                               float(h["sum_s"]))
         yield family
+
+
+def _named(labels: list[str], named: Mapping[str, int], fam: dict[str, Any]) -> None:
+    """engine_counter for each named word, and the well-known names as their own gauges."""
+    for name, value in named.items():
+        fam["named"].add_metric([*labels, name], float(value))
+        known = WELL_KNOWN.get(name)
+        if known is not None:
+            metric, kind, scale = known
+            fam[metric].add_metric([labels[0], kind] if kind else [labels[0]], value * scale)
 
 
 def _bound(le: float | str) -> str:

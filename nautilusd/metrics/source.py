@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engines.counters import counter_names, named_values
 from engines.spec import EngineConfig
 from nautilusd import paths
 from nautilusd.config.model import Topology
@@ -91,6 +92,8 @@ class StatusTableSource:
                          "records_out": int(row["records_out"]),
                          "errors": int(row["errors"]), "dropped": int(row["dropped"]),
                          "custom": [int(v) for v in row["custom"]]},
+            "named_counters": named_values(counter_names(config.entry) if config else (),
+                                           [int(v) for v in row["custom"]]),
         }
 
     def ring_stats(self) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -26,7 +27,7 @@ from nautilusd.states import State
 from shm import Policy
 from shm.layout import FILL, RAW64
 from shm.ring import Ring, RingReader, RingWriter
-from shm.status import W_RECORDS_IN, W_RESTARTS, W_STATE, StatusTable
+from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RESTARTS, W_STATE, StatusTable
 
 pytestmark = pytest.mark.timeout(30)
 INSTANCE = "mtest"
@@ -128,6 +129,28 @@ def test_scrape_when_engines_ready_reports_state_restarts_counters_and_process(
     assert ("nautilusd_engine_cpu_seconds_total", (*risk, ("mode", "user"))) in samples
     assert samples[("nautilusd_health", ())] == 0.0
     assert ("nautilusd_process_resident_memory_bytes", ()) in samples
+
+
+def test_scrape_when_engines_declare_counter_names_exports_them_and_the_gauges(
+    table: StatusTable, shm_dir: Path,
+) -> None:
+    """Named custom words become engine_counter{name}; the kill switch and P&L their gauges."""
+    engines = {"risk": EngineConfig(name="risk", group="critical",
+                                    entry="engines.risk:RiskEngine"),
+               "analytics": EngineConfig(name="analytics", group="default",
+                                         entry="engines.positions:PositionsEngine")}
+    topo = dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+    table.slot(0).put(W_CUSTOM0 + 1, 1)  # risk: kill_switch_engaged
+    table.slot(1).put(W_CUSTOM0, -12345)  # positions: pnl_realised_cents
+    with MetricsServer("127.0.0.1:0", StatusTableSource(table, topo)) as server:
+        samples = scrape(server)
+    risk = (("engine", "risk"), ("group", "critical"))
+    assert samples[("nautilusd_engine_counter", (*risk, ("name", "kill_switch_engaged")))] == 1.0
+    assert samples[("nautilusd_engine_counter", (*risk, ("name", "rejected")))] == 0.0
+    assert samples[("nautilusd_kill_switch_engaged", (("engine", "risk"),))] == 1.0
+    assert samples[("nautilusd_pnl", (("engine", "analytics"), ("kind", "realised")))] == -123.45
+    assert not any(k[0] == "nautilusd_kill_switch_engaged" and ("engine", "analytics") in k[1]
+                   for k in samples), "an engine without the word must not report the gauge"
 
 
 def test_scrape_when_ring_has_lag_reports_cursor_lag_and_waits(

@@ -53,7 +53,14 @@ def status_text(doc: dict[str, Any]) -> str:
     head = (f"nautilusd {d.get('instance', '?')}  pid {d.get('pid', '?')}  "
             f"up {text.duration(d.get('uptime_s'))}  health {d.get('health', '?')}  "
             f"engines {d.get('engines_ready', '?')}/{d.get('engines_total', '?')} ready")
-    return head + "\n\n" + text.table(ENGINE_COLUMNS, engine_rows(doc))
+    return head + "\n\n" + text.table(ENGINE_COLUMNS, engine_rows(doc)) + counter_lines(doc)
+
+
+def counter_lines(doc: dict[str, Any]) -> str:
+    """One line per engine with named counters: `risk  rejected=3 kill_switch_engaged=0`."""
+    lines = [f"  {e.get('name')}  " + " ".join(f"{k}={v}" for k, v in named.items())
+             for e in doc.get("engines", []) if (named := e.get("named_counters"))]
+    return "\n\ncounters\n" + "\n".join(lines) if lines else ""
 
 
 def render(args: argparse.Namespace, result: Any) -> str:
