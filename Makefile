@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml setup.py shm/_native.c $(KERNELS)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/nautilusd run --config configs/default.toml --summary
+	$(BIN)/nautilusd run --config configs/default.toml --state-dir .state/default --summary
 
 test: $(STAMP)
 	$(BIN)/ruff check nautilusd engines shm tests

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engines.base import Engine, EngineContext, Pollable
     from engines.bus import Publisher, Subscriber
-    from engines.errors import BusError, EngineError, ServiceError, ServiceTimeout
+    from engines.errors import BusError, EngineError, ServiceError, ServiceTimeout, StateError
     from engines.harness import Harness
     from engines.params import ParamError, parse_params
     from engines.persist import StateFile
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from engines.runner import run as run_engine
     from engines.service import ServiceClient, ServiceServer, service_endpoint
     from engines.spec import EngineConfig, RestartPolicy, RingConfig, RLimits, SpinKind
+    from engines.statedir import StateDir
     from engines.wiring import Every, one_reader, one_writer, readers_of, tick_quotes
     from shm import Policy, WaitKind
 
@@ -49,6 +50,8 @@ _HOMES = {
     "ServiceServer": ("engines.service", "ServiceServer"),
     "ServiceTimeout": ("engines.errors", "ServiceTimeout"),
     "SpinKind": ("engines.spec", "SpinKind"),
+    "StateDir": ("engines.statedir", "StateDir"),
+    "StateError": ("engines.errors", "StateError"),
     "StateFile": ("engines.persist", "StateFile"),
     "Subscriber": ("engines.bus", "Subscriber"),
     "WaitKind": ("shm", "WaitKind"),
@@ -85,6 +88,8 @@ __all__ = [
     "ServiceServer",
     "ServiceTimeout",
     "SpinKind",
+    "StateDir",
+    "StateError",
     "StateFile",
     "Subscriber",
     "WaitKind",

@@ -15,6 +15,7 @@ from structlog.typing import FilteringBoundLogger
 
 from engines.rings import RecordReader, RecordWriter
 from engines.spec import EngineConfig
+from engines.statedir import StateDir
 from shm.status import StatusSlot
 
 if TYPE_CHECKING:
@@ -40,9 +41,17 @@ class EngineContext:
     writers: dict[str, RecordWriter] = field(default_factory=dict)  # by ring name
     bus_pub_endpoint: str = ""
     bus_sub_endpoint: str = ""
-    runtime_dir: Path = Path(".")
+    runtime_dir: Path = Path(".")  # sockets and other things a restart may lose
+    # What must survive every stop: a 0700 directory nautilusd made; open files through
+    # `self.state` (engines.statedir.StateDir: O_NOFOLLOW, owner and mode verified).
+    state_dir: Path = Path(".")
     _publisher: Publisher | None = None
     _subscribers: list[Subscriber] = field(default_factory=list)
+
+    @property
+    def state(self) -> StateDir:
+        """The state directory as a StateDir: `ctx.state.open(name, flags)` and friends."""
+        return StateDir(self.state_dir)
 
     def publisher(self) -> Publisher:
         """The engine's bus publisher, created on first use and shared."""

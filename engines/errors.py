@@ -48,3 +48,12 @@ class KernelSchemaError(EngineError):
             f"kernel {module} was built for another record schema: {'; '.join(problems)}; "
             "rebuild it (python setup.py build_ext --inplace), or set NAUTILUSD_PURE_PYTHON=1 "
             "to run the Python paths")
+
+
+class StateError(EngineError):
+    """A state directory or file is missing, unsafe (a symlink, someone else's, open to
+    others) or does not match what its reader expects; `path` names it."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"state {path}: {reason}")

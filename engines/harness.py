@@ -14,6 +14,7 @@ from engines.base import Engine, EngineContext
 from engines.log import get_logger
 from engines.runner import load_engine_class
 from engines.spec import EngineConfig
+from engines.statedir import StateDir
 from shm.layout import RECORDS
 from shm.ring import Ring, RingReader, RingWriter
 from shm.status import StatusTable
@@ -25,8 +26,11 @@ class Harness:
 
     def __init__(self, shm_dir: Path, runtime_dir: Path,
                  rings: dict[str, tuple[str, str, int]], latest: tuple[str, ...] = (),
-                 latest_slots: int = 2) -> None:
+                 latest_slots: int = 2, state_dir: Path | None = None) -> None:
         self.shm_dir, self.runtime_dir = shm_dir, runtime_dir
+        # Kept apart from the runtime dir as under nautilusd; pass the same one to a second
+        # harness to play a restart that lost every ring but kept the state.
+        self.state_dir = StateDir.create(state_dir or runtime_dir / "state").path
         self.prefix = f"nautilusd.h{uuid.uuid4().hex[:8]}."
         self.rings = {name: Ring.create(self.prefix + name, RECORDS[rec], cap, policy,
                                         directory=shm_dir, readers=2,
@@ -58,7 +62,7 @@ class Harness:
                                           self.shm_dir) for r in reads},
             writers={w: self.writer(w) for w in writes},
             bus_pub_endpoint=self.bus_pub, bus_sub_endpoint=self.bus_sub,
-            runtime_dir=self.runtime_dir)
+            runtime_dir=self.runtime_dir, state_dir=self.state_dir)
         self.contexts.append(ctx)
         eng = load_engine_class(entry)(ctx)
         eng.on_start()

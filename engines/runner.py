@@ -67,6 +67,7 @@ class LaunchSpec:
     bus_pub_endpoint: str = ""
     bus_sub_endpoint: str = ""
     runtime_dir: str = "."
+    state_dir: str = "."  # the instance's state directory (0700, made by nautilusd)
     instance: str = "default"
     log_format: str = "auto"
     log_level: str = "info"
@@ -129,6 +130,7 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
         name=spec.name, config=spec.config, params=spec.config.params, symbols=spec.symbols,
         log=log, status=slot, bus_pub_endpoint=spec.bus_pub_endpoint,
         bus_sub_endpoint=spec.bus_sub_endpoint, runtime_dir=Path(spec.runtime_dir),
+        state_dir=Path(spec.state_dir),
     )
     try:
         _attach_rings(spec, ctx)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import zmq
 
+from engines import StateDir, StateError
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.load import load_config
@@ -55,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
     sup = topology.supervisor
     runtime_dir = Path(args.runtime_dir or sup.runtime_dir or paths.default_runtime_dir(
         sup.instance))
+    state_dir = Path(getattr(args, "state_dir", None) or sup.state_dir
+                     or paths.default_state_dir(sup.instance)).absolute()
     summary_out = _divert_logs(runtime_dir) if getattr(args, "summary", False) else None
     configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
-    daemon = Daemon(topology, runtime_dir, summary_out=summary_out)
+    daemon = Daemon(topology, runtime_dir, summary_out=summary_out, state_dir=state_dir)
     try:
         return daemon.run()
-    except (NautilusdError, ShmError, OSError, zmq.ZMQError) as exc:
+    except (NautilusdError, ShmError, StateError, OSError, zmq.ZMQError) as exc:
         daemon.log.error("daemon_failed", error=str(exc))
         print(f"nautilusd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -109,9 +112,10 @@ class Daemon:
     """One nautilusd instance: resources are made in order and released in reverse."""
 
     def __init__(self, topology: Topology, runtime_dir: Path,
-                 summary_out: TextIO | None = None) -> None:
+                 summary_out: TextIO | None = None, state_dir: Path | None = None) -> None:
         self.topology = topology
         self.runtime_dir = runtime_dir
+        self.state_dir = state_dir or paths.default_state_dir(topology.supervisor.instance)
         self.summary_out = summary_out
         self.log = get_logger(engine="nautilusd")
         self.loop = EventLoop()
@@ -126,7 +130,8 @@ class Daemon:
         try:
             self._setup()
             self.log.info("daemon_started", pid=os.getpid(), config=str(self.topology.source),
-                          runtime_dir=str(self.runtime_dir), engines=len(self.sup.instances))
+                          runtime_dir=str(self.runtime_dir),
+                          state_dir=str(self.state_dir), engines=len(self.sup.instances))
             self.sup.start_all()
             self._on_lifecycle_event("", "ready", {})  # nothing to wait for: READY=1 now
             self.loop.run()
@@ -142,6 +147,7 @@ class Daemon:
         self._install_signals()  # first: a SIGTERM during setup is kept, then honoured
         self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.runtime_dir, 0o700)
+        StateDir.create(self.state_dir)  # 0700, ours, not a symlink: or the start fails here
         if sup.cpus:
             os.sched_setaffinity(0, sup.cpus)
         refuse_if_running(sup.instance, self.shm_dir)
@@ -171,6 +177,7 @@ class Daemon:
         self.bus_sub = sup.bus_sub_endpoint or paths.bus_sub_endpoint(self.runtime_dir)
         where = LaunchPaths(status_segment=paths.status_segment(sup.instance),
                             shm_dir=self.shm_dir, runtime_dir=self.runtime_dir,
+                            state_dir=self.state_dir,
                             bus_pub_endpoint=self.bus_pub, bus_sub_endpoint=self.bus_sub)
         self.sup = Supervisor(self.topology, self.host, self.loop, self.table, paths=where,
                               rings=self.rings)

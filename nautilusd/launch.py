@@ -26,6 +26,7 @@ class LaunchPaths:
     status_segment: str = "nautilusd.default.status"
     shm_dir: Path = Path("/dev/shm")
     runtime_dir: Path = Path("/tmp")
+    state_dir: Path = Path("/tmp")
     bus_pub_endpoint: str = ""
     bus_sub_endpoint: str = ""
 
@@ -50,5 +51,6 @@ def launch_spec(inst: Instance, topology: Topology, where: LaunchPaths) -> Launc
         ring_segments={r.name: paths.ring_segment(sup.instance, r.name) for r in rings},
         symbols=topology.symbols, bus_pub_endpoint=where.bus_pub_endpoint,
         bus_sub_endpoint=where.bus_sub_endpoint, runtime_dir=str(where.runtime_dir),
+        state_dir=str(where.state_dir),
         instance=sup.instance, log_format=sup.log_format, log_level=sup.log_level,
     )

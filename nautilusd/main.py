@@ -15,6 +15,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the supervisor in the foreground")
     run.add_argument("--config", "-c", required=True, help="TOML topology file")
     run.add_argument("--runtime-dir", help="override [supervisor].runtime_dir")
+    run.add_argument("--state-dir", help="override [supervisor].state_dir")
     run.add_argument("--summary", action="store_true", help="show a live one-screen summary")
     check = sub.add_parser("check", help="validate a config and explain it; exit 2 if invalid")
     check.add_argument("config", help="TOML topology file")

@@ -21,6 +21,21 @@ def default_runtime_dir(instance: str) -> Path:
     return Path(f"/tmp/nautilusd-{os.geteuid()}") / instance
 
 
+def default_state_dir(instance: str) -> Path:
+    """Where an instance keeps what must survive every stop ([supervisor].state_dir unset):
+    $STATE_DIRECTORY (systemd's StateDirectory=), else $XDG_STATE_HOME/nautilusd/<instance>,
+    else /var/lib/nautilusd/<instance> as root, else ~/.local/state/nautilusd/<instance>."""
+    systemd = os.environ.get("STATE_DIRECTORY")
+    if systemd:
+        return Path(systemd.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME")
+    if xdg:
+        return Path(xdg) / "nautilusd" / instance
+    if os.geteuid() == 0:
+        return Path("/var/lib/nautilusd") / instance
+    return Path.home() / ".local" / "state" / "nautilusd" / instance
+
+
 def control_endpoint(runtime_dir: Path) -> str:
     return f"ipc://{runtime_dir}/control.sock"
 

@@ -46,6 +46,17 @@ def runtime_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's state root: every daemon it starts without [supervisor].state_dir keeps
+    its state under it ($XDG_STATE_HOME/nautilusd/<instance>), never in the user's home."""
+    root = tmp_path / "xdg-state"
+    root.mkdir(mode=0o700)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(root))
+    return root
+
+
 @pytest.fixture
 def dgram_socket() -> Iterator[tuple[socket.socket, str]]:
     """A bound AF_UNIX datagram socket at a short path, standing in for journald's or

@@ -35,6 +35,7 @@ _metrics = cv.string(r"(\S*:\d{1,5})?", "an address 'HOST:PORT' (or '' to disabl
 SUPERVISOR_SPEC: Final = {
     "instance": Field(_name),
     "runtime_dir": Field(cv.path_value),
+    "state_dir": Field(cv.path_value),
     "shm_dir": Field(cv.path_value),
     "control_endpoint": Field(_endpoint),
     "bus_pub_endpoint": Field(_endpoint),

@@ -15,7 +15,7 @@ from nautilusd.config._convert import enum_text
 from nautilusd.config.load import default_host_cpus, load_config, start_order
 from nautilusd.config.model import Topology
 from nautilusd.errors import ConfigError
-from nautilusd.paths import default_runtime_dir
+from nautilusd.paths import default_runtime_dir, default_state_dir
 from nautilusd.ringset import latest_slots
 from shm import ring_paths
 from shm.layout import RECORDS
@@ -56,6 +56,7 @@ def explain(topology: Topology) -> dict[str, Any]:
         "config": str(topology.source),
         "instance": sup.instance,
         "runtime_dir": str(sup.runtime_dir or default_runtime_dir(sup.instance)),
+        "state_dir": str(sup.state_dir or default_state_dir(sup.instance)),
         "supervisor_cpus": list(sup.cpus),
         "symbols": list(topology.symbols),
         "groups": {
@@ -122,6 +123,7 @@ def render(doc: dict[str, Any]) -> str:
         f"{doc['config']}: valid",
         f"instance     {doc['instance']}",
         f"runtime dir  {doc['runtime_dir']}",
+        f"state dir    {doc['state_dir']}",
         f"own cpus     {_cpus(doc['supervisor_cpus']) or 'not pinned'}",
         f"ring paths   {_RING_PATHS[doc['ring_paths']]}",
         "",

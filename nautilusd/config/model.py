@@ -26,6 +26,9 @@ class SupervisorConfig:
 
     instance: str = "default"
     runtime_dir: Path | None = None  # None: $XDG_RUNTIME_DIR/nautilusd/<instance> or /tmp/...
+    # What must survive every stop (risk state, journal): None = paths.default_state_dir
+    # ($STATE_DIRECTORY under systemd). Never the runtime dir: that one may vanish.
+    state_dir: Path | None = None
     shm_dir: Path = Path("/dev/shm")
     control_endpoint: str | None = None  # None: ipc://<runtime_dir>/control.sock
     bus_pub_endpoint: str | None = None  # engines publish here (XSUB side of the proxy)
