@@ -210,6 +210,30 @@ def test_scrape_when_source_offers_loop_stats_and_latency_exports_them(
     assert samples[("nautilusd_pipeline_latency_seconds_count", path)] == 10
 
 
+def test_alert_rules_when_loaded_use_only_names_a_scrape_exports(
+    table: StatusTable, shm_dir: Path, orders_ring: Ring,
+) -> None:
+    """Every nautilusd_* series configs/alerts.rules.yml and the Grafana dashboard query is
+    exported: a renamed metric cannot leave a rule silently never firing."""
+    hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-4, 9)], "sum_s": 4e-4,
+            "count": 10}
+    engines = {"risk": EngineConfig(name="risk", group="critical",
+                                    entry="engines.risk:RiskEngine"),
+               "analytics": EngineConfig(name="analytics", group="default",
+                                         entry="engines.positions:PositionsEngine")}
+    topo = dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+    source = StatusTableSource(table, topo, latency_histograms=lambda: [hist],
+                               loop_stats=lambda: {"iterations_total": 1})
+    with MetricsServer("127.0.0.1:0", source) as server:
+        exported = {name for name, _ in scrape(server)}
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    for path in (configs / "alerts.rules.yml", configs / "grafana-dashboard.json"):
+        used = set(re.findall(r"nautilusd_[a-z_]+[a-z]", path.read_text()))
+        used -= {"nautilusd_loop"}  # part of a regex
+        assert used, path
+        assert used <= exported, f"{path.name} queries {sorted(used - exported)}"
+
+
 def test_server_when_path_unknown_answers_404_and_url_names_bound_port(
     table: StatusTable, shm_dir: Path,
 ) -> None:
