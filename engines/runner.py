@@ -98,10 +98,12 @@ def load_engine_class(entry: str) -> type[Engine]:
     return cls
 
 
-def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False) -> int:
+def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False,
+        table: StatusTable | None = None) -> int:
     """Run engine instance `spec.name` to completion in this process; return the exit code.
 
-    `stop_requested()` reports a SIGTERM that arrived before the runner's handler existed.
+    `stop_requested()` reports a SIGTERM that arrived before the runner's handler existed;
+    `table` is the status table when a spare mapped it ahead (engines.spare), else attached.
     """
     stop = _StopSignal()
     stop.requested = stop_requested()
@@ -113,7 +115,8 @@ def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False) ->
         except PinFailed as exc:
             log.error("pin_failed", cpus=list(spec.cpus), error=str(exc))
             return EXIT_PIN_FAILED
-    table = StatusTable.attach(spec.status_segment, directory=spec.shm_dir)
+    if table is None:
+        table = StatusTable.attach(spec.status_segment, directory=spec.shm_dir)
     try:
         return _run_attached(spec, table, log, stop)
     finally:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import zmq
 
 from engines import StateDir, StateError
+from engines.spare import Warmup
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.load import load_config
@@ -170,7 +171,10 @@ class Daemon:
     def _start_host_and_supervisor(self) -> None:
         sup = self.topology.supervisor
         entries = {e.entry.partition(":")[0] for e in self.topology.engines.values() if e.entry}
-        self.host = RealHost(self.loop, preload=sorted(entries))
+        warmup = Warmup(status_segment=paths.status_segment(sup.instance),
+                        shm_dir=str(self.shm_dir), log_format=sup.log_format,
+                        log_level=sup.log_level, instance=sup.instance)
+        self.host = RealHost(self.loop, preload=sorted(entries), warmup=warmup)
         self.host.start()
         self._closers.append(self.host.close)
         self.bus_pub = sup.bus_pub_endpoint or paths.bus_pub_endpoint(self.runtime_dir)

@@ -2,13 +2,17 @@
 
 It imports numpy, zmq and the engine modules once, so a respawn is a fork, not an interpreter
 start; it reaps its children and reports each exit to nautilusd over the same socket. Run as
-`python -m nautilusd.forkserver FD PARENT_PID SPARES [MODULE ...]`; it dies with nautilusd.
+`python -m nautilusd.forkserver FD PARENT_PID SPARES WARMUP_JSON [MODULE ...]`; it dies with
+nautilusd. Its heap is frozen (gc.freeze) before every fork: a child's collections then never
+write to the pages it shares with the server, and a spare does the engine-independent part of
+a start (engines.spare, WARMUP_JSON) before it is claimed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import os
 import pickle
@@ -23,12 +27,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the server imports the runner only with its preloads, after PDEATHSIG
     from engines.runner import LaunchSpec
+    from engines.spare import Prepared, Warmup
 
 PR_SET_PDEATHSIG = 1
 MCL_CURRENT, MCL_FUTURE = 1, 2
 MAX_MESSAGE_BYTES = 1 << 20
 PRELOAD = ("numpy", "zmq", "psutil", "structlog", "engines.base", "engines.runner",
-           "engines.reference")
+           "engines.spare", "engines.reference")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # A stop can arrive between fork and the runner's own handler: the inherited handler keeps it.
@@ -101,7 +106,7 @@ def prepare_child(spec: LaunchSpec) -> None:
     os.environ.update(config.environment)
 
 
-def _child(spec: LaunchSpec) -> int:
+def _child(spec: LaunchSpec, prepared: Prepared | None = None) -> int:
     """Runs in the forked child: become engine `spec.name`; returns the exit code."""
     from engines import runner
     from engines.log import configure_logging, get_logger
@@ -128,15 +133,17 @@ def _child(spec: LaunchSpec) -> int:
             return 0
         argv = list(spec.config.command)
         os.execvp(argv[0], argv)
-    return runner.run(spec, stop_requested)
+    table = None if prepared is None else prepared.take_table(spec.status_segment, spec.shm_dir)
+    return runner.run(spec, stop_requested, table)
 
 
 class _Server:
     """Forks children on request; keeps `spares` pre-forked children waiting for a spec so a
     respawn skips the fork (they are forked again off the critical path)."""
 
-    def __init__(self, sock: socket.socket, spares: int) -> None:
+    def __init__(self, sock: socket.socket, spares: int, warmup: Warmup | None = None) -> None:
         self.sock = sock
+        self.warmup = warmup
         self.spares_wanted = spares
         self.spares: list[tuple[int, int]] = []  # (pid, write end of its spec pipe)
         self.children: set[int] = set()
@@ -191,6 +198,7 @@ class _Server:
         # CPython drops signals that reach the child before its after-fork cleanup: hold
         # SIGTERM/SIGINT blocked across the fork so an early stop stays pending until then.
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        gc.freeze()  # what the server made since the last fork: never rescanned by a child
         pid = os.fork()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         if pid == 0:
@@ -198,16 +206,29 @@ class _Server:
             try:
                 os.close(spec_w)
                 self._become_child(server_pid)
+                prepared = self._prepare()
                 with os.fdopen(spec_r, "rb") as pipe:
                     data = pipe.read()
                 if data:
-                    code = _child(pickle.loads(data))
+                    code = _child(pickle.loads(data), prepared)
             finally:
                 sys.stdout.flush()
                 os._exit(code)
         os.close(spec_r)
         self.children.add(pid)
         return pid, spec_w
+
+    def _prepare(self) -> Prepared | None:
+        """The engine-independent start work, done while this spare waits (engines.spare)."""
+        if self.warmup is None:
+            return None
+        from engines.spare import Prepared
+
+        try:
+            return Prepared(self.warmup)
+        except Exception as exc:  # the claimed child starts the slow way and says why
+            print(f"forkserver: spare warm-up failed: {exc}", file=sys.stderr)
+            return None
 
     def _become_child(self, server_pid: int) -> None:
         self.sock.close()
@@ -246,7 +267,8 @@ class _Server:
 
 
 def main(argv: list[str]) -> int:
-    fd, parent_pid, spares, modules = int(argv[0]), int(argv[1]), int(argv[2]), argv[3:]
+    fd, parent_pid, spares, warmup_json = int(argv[0]), int(argv[1]), int(argv[2]), argv[3]
+    modules = argv[4:]
     die_with_parent(parent_pid)
     # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself; the
     # server only notes them, so that a child forked a moment before one arrives keeps it.
@@ -257,8 +279,13 @@ def main(argv: list[str]) -> int:
             importlib.import_module(name)
         except Exception as exc:  # a broken engine module fails its own spawn, not the server
             print(f"forkserver: cannot preload {name!r}: {exc}", file=sys.stderr)
+    from engines.spare import Warmup
+
+    warmup = Warmup.from_json(warmup_json) if warmup_json else None
+    gc.collect()
+    gc.freeze()  # the preloaded heap: shared with every child, never written by its collector
     sock = socket.socket(fileno=fd)
-    server = _Server(sock, spares)
+    server = _Server(sock, spares, warmup)
     try:
         server.serve()
     finally:

@@ -27,7 +27,7 @@ from nautilusd.ringset import RingSet
 from nautilusd.states import State, Trigger
 from shm.status import StatusSlot
 
-READY_POLL_S = 0.002  # readiness is read from shm this often, only while something starts
+READY_POLL_S = 0.001  # readiness is read from shm this often, only while something starts
 EXIT_SPAWN_FAILED = 127
 
 
