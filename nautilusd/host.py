@@ -1,8 +1,9 @@
 """Every OS side effect of the supervisor behind one object: spawn, signal, reap, pin, measure.
 
-`RealHost` forks engines from the preloaded forkserver and learns of every exit from the
-forkserver's socket, a pollable fd in the event loop; tests substitute a fake with the same
-methods to drive the supervisor's logic without processes.
+`RealHost` forks engines from the preloaded forkserver and sees each exit first through the
+engine's own pidfd in the event loop (nautilusd.exitwatch); the forkserver, the reaper,
+reports every exit on its socket too, which covers what a pidfd cannot tell. Tests substitute
+a fake with the same methods to drive the supervisor's logic without processes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Protocol
 import psutil
 
 from engines.runner import LaunchSpec
+from engines.spare import Warmup
 from nautilusd.errors import PinError, SpawnError
+from nautilusd.exitwatch import ExitWatch
 from nautilusd.forkserver import MAX_MESSAGE_BYTES
 from nautilusd.loop import EventLoop
 
@@ -46,8 +49,10 @@ class RealHost:
     """Processes forked by a forkserver child of this process; exits arrive on its socket."""
 
     def __init__(self, loop: EventLoop, preload: Iterable[str] = (),
-                 spawn_timeout_s: float = 30.0, spares: int = 1) -> None:
+                 spawn_timeout_s: float = 30.0, spares: int = 1,
+                 warmup: Warmup | None = None) -> None:
         self.loop = loop
+        self.warmup = warmup  # what spares prepare before they are claimed
         self.spares = spares  # pre-forked children kept ready by the forkserver
         self.preload = tuple(preload)
         self.spawn_timeout_s = spawn_timeout_s
@@ -57,6 +62,7 @@ class RealHost:
         self._sock: socket.socket | None = None
         self._pidfd = -1
         self._closing = False
+        self.exits = ExitWatch(loop, self._exited)
 
     def now(self) -> float:
         return self.loop.now()
@@ -71,7 +77,8 @@ class RealHost:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._server = subprocess.Popen(
             [sys.executable, "-m", "nautilusd.forkserver", str(theirs.fileno()),
-             str(os.getpid()), str(self.spares), *self.preload],
+             str(os.getpid()), str(self.spares),
+             "" if self.warmup is None else self.warmup.to_json(), *self.preload],
             pass_fds=(theirs.fileno(),), start_new_session=True,
         )
         theirs.close()
@@ -115,10 +122,15 @@ class RealHost:
         backlog, self._backlog = self._backlog, []
         for message in backlog:
             if message[0] == "exited":
-                pid, code = _ints(message, 2)
-                callback = self._on_exit.pop(pid, None)
-                if callback is not None:
-                    callback(code)
+                self._exited(*_ints(message, 2))
+
+    def _exited(self, pid: int, code: int) -> None:
+        """The first report of `pid`'s exit (its pidfd or the reaper's) reaches the supervisor;
+        the other one finds nothing left to do."""
+        self.exits.forget(pid)
+        callback = self._on_exit.pop(pid, None)
+        if callback is not None:
+            callback(code)
 
     def _on_server_exit(self) -> None:
         # The forkserver's children died with it (parent-death signal): report them all.
@@ -131,6 +143,7 @@ class RealHost:
         if self._server is not None:
             self._server.wait()
         callbacks, self._on_exit = self._on_exit, {}
+        self.exits.close()
         for callback in callbacks.values():
             callback(-signal.SIGKILL)
         if not self._closing:
@@ -154,6 +167,7 @@ class RealHost:
             self._sock.setblocking(False)
         (pid,) = _ints(message, 1)
         self._on_exit[pid] = on_exit
+        self.exits.watch(pid)
         if self._backlog:
             self.loop.call_later(0, self._dispatch_backlog)
         return pid
@@ -200,6 +214,7 @@ class RealHost:
     def close(self) -> None:
         """Close the forkserver's socket: it SIGKILLs what is left of its children and exits."""
         self._closing = True
+        self.exits.close()
         if self._sock is not None:
             self.loop.remove_reader(self._sock)
             self._sock.close()
