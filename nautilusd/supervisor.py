@@ -102,8 +102,11 @@ class Supervisor(SupervisorCommands):
 
     def _emit(self, inst: Instance, event: str, **fields: object) -> None:
         pid = fields.pop("pid", inst.pid)
-        fields = {"engine": inst.engine, "pid": pid, "cpus": list(inst.cpus),
-                  "restarts": inst.restarts, **fields}
+        # generation and the daemon's CLOCK_MONOTONIC stamp let an observer tell which
+        # process an event is about and when the daemon acted (bench restart's breakdown).
+        fields = {"engine": inst.engine, "pid": pid, "generation": inst.generation,
+                  "cpus": list(inst.cpus), "restarts": inst.restarts,
+                  "mono_ns": self.host.monotonic_ns(), **fields}
         self.events.emit(inst.name, event, fields)
         if self.on_event is not None:
             self.on_event(inst.name, event, fields)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -18,6 +20,19 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def git_revision(root: Path = Path(__file__).resolve().parents[2]) -> str:
+    """The checkout's commit ("-dirty" when it has local changes), or "unknown"."""
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{rev}-dirty" if dirty else rev
+
+
 def host_info() -> dict[str, Any]:
     import numpy
     import zmq
@@ -30,4 +45,6 @@ def host_info() -> dict[str, Any]:
         "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(),
         "kernel": platform.release(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # a shared host shows here
+        "git_revision": git_revision(),
     }

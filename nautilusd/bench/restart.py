@@ -1,9 +1,13 @@
 """`nautilusctl bench restart`: crash -> respawn and crash -> ready, nautilusd vs supervisord.
 
-Both run the same Python engine (engines.reference). Under nautilusd we SIGKILL it N times
-and watch its status slot; under a real supervisord (autorestart=true, defaults otherwise)
-we SIGKILL it and watch the process table for the new pid. Kills are isolated crashes:
-each comes after the engine has been up longer than its restart window (no backoff).
+Both run the same Python engine (engines.reference). Under nautilusd we SIGKILL it N times:
+each kill is timed from just before kill() to the bus events of that pid (exited, the
+restart decision) and of the new pid and generation (spawned, ready), stale events drained
+first and skipped (nautilusd.bench._restart_events), and the status table must then name
+the same new process READY. Each step is reported twice: on arrival here, and by the
+daemon's own CLOCK_MONOTONIC stamp in the event. Under a real supervisord (autorestart=true,
+defaults otherwise) we SIGKILL it and watch the process table for the new pid. Kills are
+isolated crashes: each comes after the engine has been up longer than its restart window.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from nautilusd import paths
 from nautilusd.bench.report import emit, percentiles
 from nautilusd.states import State
 from shm.errors import ShmError
-from shm.status import W_PID, W_STATE, StatusTable
+from nautilusd.bench._restart_events import STEPS, KillTiming, ZmqFeed, time_kill
+from shm.status import W_GENERATION, W_PID, W_STATE, StatusSlot, StatusTable
 
 POLL_S = 0.0002
 INSTANCE = "benchrestart"
@@ -60,8 +65,8 @@ def _nautilusd_config(directory: Path, shm_dir: Path) -> Path:
     return config
 
 
-def measure_nautilusd(n: int, workdir: Path) -> tuple[list[float], list[float]]:
-    """SIGKILL the engine `n` times; return crash->respawn and crash->ready times (ms)."""
+def measure_nautilusd(n: int, workdir: Path) -> list[KillTiming]:
+    """SIGKILL the engine `n` times; each kill's events matched to its processes."""
     shm_dir = Path("/dev/shm") / f"nautilusd-bench-{uuid.uuid4().hex[:8]}"
     shm_dir.mkdir(mode=0o700)
     daemon = subprocess.Popen(
@@ -78,36 +83,41 @@ def measure_nautilusd(n: int, workdir: Path) -> tuple[list[float], list[float]]:
 
 
 def _kill_loop(n: int, shm_dir: Path, daemon: subprocess.Popen[bytes], runtime_dir: Path
-               ) -> tuple[list[float], list[float]]:
+               ) -> list[KillTiming]:
     segment = shm_dir / paths.status_segment(INSTANCE)
     table = _wait(lambda: _try_attach(segment), 30, "nautilusd status table")
     slot = table.slot(0)
     # Lifecycle events come from the daemon's bus: the bench sleeps in recv instead of
     # polling, so it does not steal the CPU it is measuring.
-    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"system.engine.victim.")
-    sub.connect(paths.bus_sub_endpoint(runtime_dir))
-    respawn_ms, ready_ms = [], []
+    feed = ZmqFeed(paths.bus_sub_endpoint(runtime_dir), "victim")
+    timings = []
     try:
         _wait(lambda: slot.get(W_STATE) == State.READY.code or None, 30, "first ready")
         time.sleep(0.3)  # let the subscription reach the proxy
         for _ in range(n):
             time.sleep(0.06)  # longer than the restart window: an isolated crash
-            old = slot.get(W_PID)
+            feed.drain()  # whatever is queued is about an earlier process
+            old, generation = slot.get(W_PID), slot.get(W_GENERATION)
             t0 = time.monotonic()
             os.kill(old, signal.SIGKILL)
-            t1 = _next_event(sub, "spawned")
-            t2 = _next_event(sub, "ready")
-            respawn_ms.append((t1 - t0) * 1e3)
-            ready_ms.append((t2 - t0) * 1e3)
+            timing = time_kill(feed, old, generation, t0)
+            _cross_check(slot, timing)
+            timings.append(timing)
             if daemon.poll() is not None:
                 raise RuntimeError(f"nautilusd exited with {daemon.returncode}")
     finally:
-        sub.close()
+        feed.close()
         slot.release()
         table.close()
-    return respawn_ms, ready_ms
+    return timings
+
+
+def _cross_check(slot: StatusSlot, timing: KillTiming) -> None:
+    """The status table must name the process the ready event named, READY."""
+    seen = (slot.get(W_PID), slot.get(W_GENERATION), slot.get(W_STATE))
+    want = (timing.new_pid, timing.new_generation, State.READY.code)
+    if seen != want:
+        raise RuntimeError(f"status table says pid/generation/state {seen}, the bus {want}")
 
 
 def _try_attach(segment: Path) -> StatusTable | None:
@@ -121,18 +131,6 @@ def _new_child(parent: psutil.Process, old: int) -> int | None:
     """The pid of `parent`'s child unless it is `old` (None until a new one runs)."""
     kids = parent.children()
     return kids[0].pid if kids and kids[0].pid != old else None
-
-
-def _next_event(sub: zmq.Socket[Any], event: str, timeout_s: float = 10.0) -> float:
-    """Time of arrival of the next `event` of the victim engine on the bus."""
-    topic = f"system.engine.victim.{event}".encode()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if sub.poll(int((deadline - time.monotonic()) * 1000) + 1):
-            frames = sub.recv_multipart()
-            if frames[0] == topic:
-                return time.monotonic()
-    raise TimeoutError(f"no {event} event within {timeout_s} s")
 
 
 SUPERVISORD_CONF = """[unix_http_server]
@@ -182,28 +180,40 @@ def measure_supervisord(n: int, workdir: Path) -> list[float]:
     return times
 
 
+def _rows(timings: list[KillTiming], baseline: list[float]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for source in ("arrival", "daemon_stamp"):
+        for step in STEPS:
+            values = [v for t in timings if (v := (t.arrival_ms if source == "arrival"
+                                                   else t.stamped_ms).get(step)) is not None]
+            rows.append({"system": "nautilusd", "metric": f"kill_to_{step}_ms",
+                         "clock": source, **percentiles(values)})
+    rows.append({"system": "supervisord", "metric": "kill_to_respawn_ms", "clock": "arrival",
+                 **percentiles(baseline)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nautilusctl bench restart", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer kills (< 90 s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument("-n", type=int, help="kills under nautilusd (default 40, quick 25)")
+    parser.add_argument("-n", type=int, help="kills under nautilusd (default 100, quick 25)")
     args = parser.parse_args(argv)
     n = args.n or (25 if args.quick else 100)
     n_supervisord = 5 if args.quick else 12
     with tempfile.TemporaryDirectory(prefix="nd-bench-", dir="/tmp") as tmp:
-        respawn, ready = measure_nautilusd(n, Path(tmp))
+        timings = measure_nautilusd(n, Path(tmp))
         baseline = measure_supervisord(n_supervisord, Path(tmp))
-    ours, ours_ready, theirs = percentiles(respawn), percentiles(ready), percentiles(baseline)
-    rows: list[dict[str, Any]] = [
-        {"system": "nautilusd", "metric": "crash_to_respawn_ms", **ours},
-        {"system": "nautilusd", "metric": "crash_to_ready_ms", **ours_ready},
-        {"system": "supervisord", "metric": "crash_to_respawn_ms", **theirs},
-        {"system": "ratio", "metric": "supervisord_p50 / nautilusd_p50",
-         "p50": round(theirs["p50"] / ours["p50"], 1)},
-    ]
+    rows = _rows(timings, baseline)
+    by = {(r["metric"], r["clock"]): r for r in rows if r["system"] == "nautilusd"}
+    ours, ready = by[("kill_to_spawned_ms", "arrival")], by[("kill_to_ready_ms", "arrival")]
+    theirs = percentiles(baseline)
+    rows.append({"system": "ratio", "metric": "supervisord_p50 / nautilusd_p50",
+                 "p50": round(theirs["p50"] / ours["p50"], 1)})
     summary = {
+        "nautilusd_exit_seen_p50_ms": by[("kill_to_exited_ms", "arrival")]["p50"],
         "nautilusd_respawn_p50_ms": ours["p50"], "nautilusd_respawn_p99_ms": ours["p99"],
-        "nautilusd_ready_p50_ms": ours_ready["p50"], "nautilusd_ready_p99_ms": ours_ready["p99"],
+        "nautilusd_ready_p50_ms": ready["p50"], "nautilusd_ready_p99_ms": ready["p99"],
         "supervisord_respawn_p50_ms": theirs["p50"],
     }
     return emit("restart", rows, summary, args.json)

@@ -187,7 +187,7 @@ def test_startup_when_never_ready_kills_after_startup_timeout():
     rig = Rig(engine("a", startup_timeout_ms=50))
     rig.sup.start_all()
     pid = rig.pid("a")
-    for _ in range(40):
+    for _ in range(int(0.08 / READY_POLL_S)):  # 80 ms of readiness polls
         rig.advance(READY_POLL_S)
     assert (pid, signal.SIGKILL) in rig.host.signals
 
