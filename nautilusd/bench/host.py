@@ -20,7 +20,10 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def git_revision(root: Path = Path(__file__).resolve().parents[2]) -> str:
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def git_revision(root: Path = REPO_ROOT) -> str:
     """The checkout's commit ("-dirty" when it has local changes), or "unknown"."""
     try:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,

@@ -27,13 +27,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
-import zmq
 
 from nautilusd import paths
+from nautilusd.bench._restart_events import STEPS, KillTiming, ZmqFeed, time_kill
 from nautilusd.bench.report import emit, percentiles
 from nautilusd.states import State
 from shm.errors import ShmError
-from nautilusd.bench._restart_events import STEPS, KillTiming, ZmqFeed, time_kill
 from shm.status import W_GENERATION, W_PID, W_STATE, StatusSlot, StatusTable
 
 POLL_S = 0.0002
