@@ -14,6 +14,10 @@ class CounterNameError(EngineError):
     """An engine class declares counter names nautilusd cannot use (engines.counters)."""
 
 
+class GatewayConfigError(EngineError):
+    """The WebSocket gateway cannot get a usable token (engines.gateway)."""
+
+
 class BusError(EngineError):
     """A bus socket could not be set up (bad endpoint, bad topic)."""
 

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
+STATUS_TOPIC = "system.status"  # the `nautilusctl status --json` document, on the bus
+STATUS_INTERVAL_S = 1.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -204,6 +206,8 @@ class Daemon:
         self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop)
         self.bus.attach_to(self.sup)
         self._closers.append(self.bus.close)
+        # The status document on the bus once a second, for the gateway and its dashboard.
+        self.loop.call_every(STATUS_INTERVAL_S, self._publish_status)
         self._start_metrics()
         endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub}
         if self.metrics is not None:  # the bound port, also when the config asked for port 0
@@ -256,6 +260,10 @@ class Daemon:
             self.notifier.ready(line)
         else:
             self.notifier.status(line)
+
+    def _publish_status(self) -> None:
+        if not self.sup.shutting_down:
+            self.bus.publish(STATUS_TOPIC, self.sup.status())
 
     def _on_signal(self) -> None:
         try:

@@ -45,6 +45,8 @@ def chaos_doc(shm_dir: Path, runtime_dir: Path, seed: int) -> dict[str, Any]:
     for name in ("orders", "decisions", "fills"):
         doc["rings"][name]["capacity"] = AUDIT_CAPACITY
     doc["rings"]["ticks"]["capacity"] = TICKS_CAPACITY
+    if "gateway" in doc["engines"]:  # any free port: runs must not collide on 8765
+        doc["engines"]["gateway"].setdefault("params", {})["port"] = 0
     return doc
 
 

@@ -47,6 +47,7 @@ def _test_config(shm_dir: Path, runtime_dir: Path) -> dict[str, Any]:
                         "wait": "blocking", "params": {"out_dir": "audit"}}
     for ring in AUDITED:
         doc["rings"][ring]["readers"].append("audit")
+    engines["gateway"]["params"]["port"] = 0  # parallel runs must not collide on one port
     return doc
 
 
