@@ -37,7 +37,9 @@ from nautilusd.ringset import RingSet, adopt_rings
 from nautilusd.supervisor import Supervisor
 from nautilusd.systemd import Notifier, WatchdogGate, summary_line
 from shm.errors import ShmError
-from shm.segment import MAGIC, process_alive, read_header_file, reclaim_stale
+from shm.fileguard import check_owned, ensure_dir
+from shm.liveness import process_alive
+from shm.segment import MAGIC, read_header_file, reclaim_stale
 from shm.status import StatusTable
 
 if TYPE_CHECKING:
@@ -61,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
         sup.instance))
     state_dir = Path(getattr(args, "state_dir", None) or sup.state_dir
                      or paths.default_state_dir(sup.instance)).absolute()
-    summary_out = _divert_logs(runtime_dir) if getattr(args, "summary", False) else None
+    try:
+        summary_out = _divert_logs(runtime_dir) if getattr(args, "summary", False) else None
+    except (ShmError, OSError) as exc:
+        print(f"nautilusd: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
     configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
     daemon = Daemon(topology, runtime_dir, summary_out=summary_out, state_dir=state_dir)
     try:
@@ -75,9 +81,15 @@ def run(args: argparse.Namespace) -> int:
 def _divert_logs(runtime_dir: Path) -> TextIO:
     """Send stdout (the daemon's and every engine's log lines) to <runtime_dir>/nautilusd.log
     and return a stream on the original stdout for the live summary."""
-    runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ensure_dir(runtime_dir)
+    log_path = runtime_dir / "nautilusd.log"
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    try:
+        check_owned(os.fstat(log_fd), log_path)
+    except ShmError:
+        os.close(log_fd)
+        raise
     terminal = os.fdopen(os.dup(1), "w")
-    log_fd = os.open(runtime_dir / "nautilusd.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log_fd, 1)
     os.close(log_fd)
     terminal.write(f"logs: {runtime_dir / 'nautilusd.log'}\n")
@@ -87,7 +99,7 @@ def _divert_logs(runtime_dir: Path) -> TextIO:
 def refuse_if_running(instance: str, shm_dir: Path) -> None:
     """Raise if a live nautilusd owns `instance` (its status segment names a live owner)."""
     status_path = shm_dir / paths.status_segment(instance)
-    header = read_header_file(status_path) if status_path.is_file() else None
+    header = read_header_file(status_path)  # another uid's file or a symlink: refused
     if header is not None and header.magic == MAGIC and header.owner_pid != os.getpid() and (
         process_alive(header.owner_pid, header.owner_start_ticks)
     ):
@@ -105,7 +117,9 @@ def reclaim_instance(instance: str, shm_dir: Path, keep: Iterable[str] = ()) -> 
     removed = []
     # Doorbell FIFOs first: reading a FIFO's "header" would block until a writer opens it.
     for path in sorted(shm_dir.glob(f"{prefix}*")):
-        if stat.S_ISFIFO(path.lstat().st_mode) and not path.name.startswith(kept):
+        st = path.lstat()
+        if stat.S_ISFIFO(st.st_mode) and not path.name.startswith(kept):
+            check_owned(st, path, stat.S_IFIFO)  # a planted FIFO is reported, not touched
             path.unlink(missing_ok=True)
             removed.append(path.name)
     return removed + reclaim_stale(prefix, shm_dir)
@@ -148,8 +162,9 @@ class Daemon:
     def _setup(self) -> None:
         sup = self.topology.supervisor
         self._install_signals()  # first: a SIGTERM during setup is kept, then honoured
-        self.runtime_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.runtime_dir, 0o700)
+        ensure_dir(self.runtime_dir)
+        ensure_dir(self.shm_dir, shared_ok=True)
+        ensure_dir(self.state_dir)  # ancestors nobody else can change, then
         StateDir.create(self.state_dir)  # 0700, ours, not a symlink: or the start fails here
         if sup.cpus:
             os.sched_setaffinity(0, sup.cpus)

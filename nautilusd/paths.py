@@ -36,6 +36,12 @@ def default_state_dir(instance: str) -> Path:
     return Path.home() / ".local" / "state" / "nautilusd" / instance
 
 
+def default_shm_dir() -> Path:
+    """/dev/shm/nautilusd-<euid>: a directory only we can enter (created 0700 at start and
+    refused if someone else made it), so segment names cannot be planted or raced."""
+    return Path(f"/dev/shm/{SEGMENT_PREFIX}-{os.geteuid()}")
+
+
 def control_endpoint(runtime_dir: Path) -> str:
     return f"ipc://{runtime_dir}/control.sock"
 

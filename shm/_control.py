@@ -15,14 +15,13 @@ import numpy as np
 
 from shm.errors import AttachError, ShmError
 from shm.layout import fingerprint
+from shm.liveness import process_alive, process_start_ticks
 from shm.platform import check_memory_model
 from shm.segment import (
     BLOCK_BYTES,
     DEFAULT_DIRECTORY,
     KIND_RING,
     Segment,
-    process_alive,
-    process_start_ticks,
 )
 
 MAX_READERS: Final = 64

@@ -11,6 +11,9 @@ import os
 import stat
 from pathlib import Path
 
+from shm.errors import UnsafeFileError
+from shm.fileguard import check_path_owned, open_owned
+
 _DRAIN_BYTES = 4096
 
 
@@ -31,14 +34,11 @@ class Doorbell:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            st = os.stat(path)
-            if not stat.S_ISFIFO(st.st_mode):
-                path.unlink()
-                raise FileNotFoundError(path)
-        except FileNotFoundError:
+        self.fd = -1
+        # Ours and a FIFO, or refused (a symlink or a planted file is never opened through).
+        if not check_path_owned(path, stat.S_IFIFO):
             make_fifo(path)
-        self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd = open_owned(path, os.O_RDWR | os.O_NONBLOCK, stat.S_IFIFO)
 
     def fileno(self) -> int:
         return self.fd
@@ -77,7 +77,9 @@ class BellRinger:
         fd = self._fds[index]
         if fd < 0:
             try:
-                fd = os.open(self._paths[index], os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                fd = open_owned(self._paths[index], os.O_WRONLY | os.O_NONBLOCK, stat.S_IFIFO)
+            except UnsafeFileError:
+                return False  # not our doorbell: nobody of ours to wake there
             except OSError as exc:
                 if exc.errno in (errno.ENXIO, errno.ENOENT):
                     return False

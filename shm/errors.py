@@ -32,6 +32,17 @@ class AttachError(ShmError):
         )
 
 
+class UnsafeFileError(ShmError):
+    """A segment, doorbell or directory at one of our names is not ours alone (another
+    owner, a mode open to others, a symlink, extra links, a wrong file type): refused."""
+
+    def __init__(self, path: object, reason: str, found: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        self.found = found
+        super().__init__(f"refusing {self.path}: {reason} ({found})")
+
+
 class EpochChangedError(ShmError):
     """The segment was re-initialised after this party attached; re-attach."""
 

@@ -23,9 +23,10 @@ from shm.doorbell import make_fifo, remove_fifo
 from shm.errors import ReaderSlotError, ShmError
 from shm.latest import Board, board_bytes, board_offset, init_board
 from shm.layout import fingerprint
+from shm.liveness import process_alive
 from shm.platform import check_memory_model
 from shm.reader import RingReader
-from shm.segment import DEFAULT_DIRECTORY, KIND_RING, Segment, process_alive
+from shm.segment import DEFAULT_DIRECTORY, KIND_RING, Segment
 from shm.writer import RingWriter
 
 __all__ = ["Ring", "RingReader", "RingWriter", "ring_stats"]

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 from shm.errors import AttachError, SegmentExistsError, SegmentNotFoundError, ShmError
+from shm.fileguard import PRIVATE_MODE, check_owned, open_owned
+from shm.liveness import process_alive, process_start_ticks
 
 MAGIC = 0x314D48535455414E  # b"NAUTSHM1" little-endian
 LAYOUT_VERSION = 1
@@ -71,26 +73,6 @@ def validate_name(name: str) -> str:
     return name
 
 
-def process_start_ticks(pid: int) -> int:
-    """Start time of `pid` in clock ticks since boot (0 if the process does not exist)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return 0
-    # The command name may contain spaces and parentheses: split after the last ')'.
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return int(fields[19])
-
-
-def process_alive(pid: int, start_ticks: int) -> bool:
-    """True if `pid` runs and is the same process (same start time) as recorded."""
-    if pid <= 0:
-        return False
-    ticks = process_start_ticks(pid)
-    return ticks != 0 and (start_ticks == 0 or ticks == start_ticks)
-
-
 def _round_up(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
@@ -140,11 +122,14 @@ class Segment:
         total = _round_up(data_offset + capacity * record_size + trailer_bytes,
                           _alloc_unit(directory))
         epoch = 1
-        if path.exists():
+        if os.path.lexists(path):
             epoch = _retire_stale(path, name, reclaim_stale) + 1
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+        # O_EXCL|O_NOFOLLOW: a file or symlink planted since the look above fails the open.
+        flags = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_RDWR
+        fd = os.open(path, flags, PRIVATE_MODE)
         try:
-            os.fchmod(fd, 0o600)
+            os.fchmod(fd, PRIVATE_MODE)
+            check_owned(os.fstat(fd), path)
             os.ftruncate(fd, total)
             mm = mmap.mmap(fd, total, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         except BaseException:
@@ -176,7 +161,7 @@ class Segment:
         """Map an existing segment, refusing any mismatch with an error naming both values."""
         path = Path(directory) / validate_name(name)
         try:
-            fd = os.open(path, os.O_RDWR)
+            fd = open_owned(path, os.O_RDWR)  # ours alone, or UnsafeFileError before a read
         except FileNotFoundError:
             raise SegmentNotFoundError(f"no segment {name!r} in {directory}") from None
         try:
@@ -305,15 +290,15 @@ def read_header(buf: memoryview | bytes | mmap.mmap) -> Header:
 
 
 def read_header_file(path: Path) -> Header | None:
-    """Header of the segment file at `path`, or None when it is too short to hold one."""
+    """Header of the segment file at `path`, or None when it is missing or too short to hold
+    one; UnsafeFileError when what is there is not ours alone (a symlink, another owner, a
+    mode open to others, a FIFO): its bytes are never read."""
     try:
-        # O_NONBLOCK: a doorbell FIFO next to the segments must never block this read.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
+        # O_NONBLOCK: a FIFO planted at a segment's name must never block this open.
+        fd = open_owned(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
         return None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         raw = os.pread(fd, _HEADER.size, 0)
     except OSError:
         return None
@@ -342,10 +327,12 @@ def _retire_stale(path: Path, name: str, reclaim: bool) -> int:
 def _mark_retired(path: Path, header: Header) -> None:
     # Parties still mapping the old file see the epoch bump and the retired flag.
     try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
+        fd = open_owned(path, os.O_RDWR)
+    except FileNotFoundError:
         return
     try:
+        if os.fstat(fd).st_size < BLOCK_BYTES:
+            return
         with mmap.mmap(fd, BLOCK_BYTES) as mm:
             words = memoryview(mm).cast("q")
             words[OFF_FLAGS // 8] = (header.flags | FLAG_RETIRED) << 32 | header.policy
@@ -359,7 +346,11 @@ def reclaim_stale(prefix: str, directory: Path | str = DEFAULT_DIRECTORY) -> lis
     """Unlink every segment named `prefix*` whose owner is dead; return the names removed."""
     removed = []
     for path in sorted(Path(directory).glob(f"{prefix}*")):
-        header = read_header_file(path)
+        if stat.S_ISFIFO(os.lstat(path).st_mode):
+            check_owned(os.lstat(path), path, stat.S_IFIFO)
+            header = None
+        else:
+            header = read_header_file(path)
         if header is not None and header.magic == MAGIC and process_alive(
             header.owner_pid, header.owner_start_ticks
         ):

@@ -7,11 +7,12 @@ takes these objects, never raw dicts. Field names are the TOML keys.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 from engines.spec import EngineConfig, RingConfig
+from nautilusd import paths
 
 
 class GroupStrategy(enum.Enum):
@@ -29,7 +30,7 @@ class SupervisorConfig:
     # What must survive every stop (risk state, journal): None = paths.default_state_dir
     # ($STATE_DIRECTORY under systemd). Never the runtime dir: that one may vanish.
     state_dir: Path | None = None
-    shm_dir: Path = Path("/dev/shm")
+    shm_dir: Path = field(default_factory=paths.default_shm_dir)  # private 0700 dir
     control_endpoint: str | None = None  # None: ipc://<runtime_dir>/control.sock
     bus_pub_endpoint: str | None = None  # engines publish here (XSUB side of the proxy)
     bus_sub_endpoint: str | None = None  # engines subscribe here (XPUB side of the proxy)

@@ -107,7 +107,7 @@ def test_reclaim_stale_when_owner_dead_removes_segment_and_doorbells(shm_dir: Pa
     """reclaim_stale unlinks a dead owner's segment and its FIFOs without blocking on them."""
     child = mp.get_context("fork").Process(target=_create_and_die, args=(str(shm_dir),))
     child.start(), child.join(10)
-    os.mkfifo(shm_dir / "seg.r0.bell")
+    os.mkfifo(shm_dir / "seg.r0.bell", 0o600)
     assert reclaim_stale("seg", shm_dir) == ["seg", "seg.r0.bell"]
 
 
