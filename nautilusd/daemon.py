@@ -136,6 +136,7 @@ class Daemon:
         self.summary_out = summary_out
         self.log = get_logger(engine="nautilusd")
         self.loop = EventLoop()
+        self.loop.on_error = self._on_loop_error
         self.shm_dir = Path(topology.supervisor.shm_dir)
         self.exit_code = 0
         self._closers: list[Callable[[], object]] = []  # released in reverse order
@@ -279,6 +280,11 @@ class Daemon:
     def _publish_status(self) -> None:
         if not self.sup.shutting_down:
             self.bus.publish(STATUS_TOPIC, self.sup.status())
+
+    def _on_loop_error(self, exc: Exception, callback: object) -> None:
+        """A step of the loop raised: log it with its traceback and keep supervising."""
+        self.log.error("loop_step_failed", step=repr(callback), error=f"{type(exc).__name__}: "
+                       f"{exc}", exc_info=exc)
 
     def _on_signal(self) -> None:
         try:

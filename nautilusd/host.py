@@ -157,7 +157,11 @@ class RealHost:
             raise SpawnError(spec.name, "the forkserver is not running")
         self._sock.setblocking(True)
         try:
-            self._sock.send(pickle.dumps(("spawn", spec)))
+            try:
+                self._sock.send(pickle.dumps(("spawn", spec)))
+            except OSError as exc:  # e.g. EMSGSIZE: a spec too big for one message
+                raise SpawnError(spec.name, f"cannot send its spec to the forkserver: {exc}"
+                                 ) from None
             while True:
                 message = self._recv(self.spawn_timeout_s)
                 if message[0] == "spawned":
@@ -173,7 +177,10 @@ class RealHost:
         return pid
 
     def signal(self, pid: int, sig: int) -> bool:
-        """Signal the process group led by `pid` (engine and its children); False if gone."""
+        """Signal the process group led by `pid` (engine and its children); False if gone.
+        A pid <= 0 is never signalled: kill(0) or killpg(0) would reach nautilusd's own group."""
+        if pid <= 0:
+            return False
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

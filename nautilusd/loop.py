@@ -60,6 +60,7 @@ class EventLoop:
         self._timers: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
         self._running = False
+        self.on_error: Callable[[Exception, Callback], object] | None = None
 
     def now(self) -> float:
         """Monotonic seconds from the loop's clock."""
@@ -106,7 +107,7 @@ class EventLoop:
                 timer.deadline = max(timer.deadline + timer.interval, now)
                 heapq.heappush(self._timers, (timer.deadline, next(self._seq), timer))
             ran += 1
-            timer.callback()
+            self._call(timer.callback)
         return ran
 
     def next_deadline(self) -> float | None:
@@ -127,8 +128,20 @@ class EventLoop:
         for key, _ in self._poller.poll(timeout_ms):
             callback = self._readers.get(key)
             if callback is not None:
-                callback()
+                self._call(callback)
         self.run_timers()
+
+    def _call(self, callback: Callback) -> None:
+        """Run one callback; an exception in it is handed to `on_error` (the daemon logs it
+        with its traceback) and never ends the loop: one bad step must not stop supervision.
+        Without an `on_error` (tests of the loop itself) it propagates."""
+        if self.on_error is None:
+            callback()
+            return
+        try:
+            callback()
+        except Exception as exc:
+            self.on_error(exc, callback)
 
     def run(self) -> None:
         """Dispatch until `stop()` is called (from a callback)."""

@@ -70,6 +70,14 @@ class Supervisor(SupervisorCommands):
     # -- building -----------------------------------------------------------------------------
 
     def _apply_topology(self, topology: Topology) -> None:
+        """Take `topology`, adding its new instances; refused whole (nothing changed) when
+        the status table lacks a slot for any of them."""
+        new = [n for e in topology.engines.values() for n in e.instance_names
+               if n not in self.instances]
+        if len(new) > len(self._free_slots):
+            raise NautilusdError(
+                f"{len(new)} new instance(s) need a status slot, {len(self._free_slots)} free "
+                f"of status_slots = {self.table.slots}: refused, nothing changed")
         self.topology = topology
         self._order = groups.instance_order(topology)
         for engine in topology.engines.values():
@@ -150,7 +158,7 @@ class Supervisor(SupervisorCommands):
         inst.fire(Trigger.START)
         try:
             pid = self.host.spawn(spec, lambda code: self._on_exit(inst, generation, code))
-        except NautilusdError as exc:
+        except (NautilusdError, OSError) as exc:  # pid stays 0: nothing to signal later
             self._emit(inst, "spawn_failed", reason=str(exc))
             self.loop.call_later(0, lambda: self._on_exit(inst, generation, EXIT_SPAWN_FAILED))
             return
@@ -314,7 +322,8 @@ class Supervisor(SupervisorCommands):
         inst.restart_after_stop = restart
         if inst.state in (State.STARTING, State.READY):
             inst.fire(Trigger.STOP)
-            self.host.signal(inst.pid, signal.SIGTERM)
+            if inst.pid:  # 0: a failed spawn whose exit report is already on its way
+                self.host.signal(inst.pid, signal.SIGTERM)
             generation = inst.generation
             inst.timer = self.loop.call_later(inst.config.stop_timeout_ms / 1000,
                                               lambda: self._stop_timeout(inst, generation))
