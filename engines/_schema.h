@@ -73,8 +73,8 @@ static const schema_field TICK_SCHEMA[TICK_NFIELDS] = {
 #define ORDER_TIF_T uint8_t
 #define ORDER_PAD0_OFF 19
 #define ORDER_PAD0_T uint8_t
-#define ORDER_PAD1_OFF 20
-#define ORDER_PAD1_T uint32_t
+#define ORDER_TTL_MS_OFF 20
+#define ORDER_TTL_MS_T uint32_t
 #define ORDER_QTY_OFF 24
 #define ORDER_QTY_T int64_t
 #define ORDER_PRICE_OFF 32
@@ -94,7 +94,7 @@ static const schema_field ORDER_SCHEMA[ORDER_NFIELDS] = {
     {"type", 17, 1, "|u1"},
     {"tif", 18, 1, "|u1"},
     {"_pad0", 19, 1, "|u1"},
-    {"_pad1", 20, 4, "<u4"},
+    {"ttl_ms", 20, 4, "<u4"},
     {"qty", 24, 8, "<i8"},
     {"price", 32, 8, "<f8"},
     {"ts_ns", 40, 8, "<i8"},
@@ -118,8 +118,8 @@ static const schema_field ORDER_SCHEMA[ORDER_NFIELDS] = {
 #define DECISION_TIF_T uint8_t
 #define DECISION_PAD0_OFF 19
 #define DECISION_PAD0_T uint8_t
-#define DECISION_PAD1_OFF 20
-#define DECISION_PAD1_T uint32_t
+#define DECISION_TTL_MS_OFF 20
+#define DECISION_TTL_MS_T uint32_t
 #define DECISION_QTY_OFF 24
 #define DECISION_QTY_T int64_t
 #define DECISION_PRICE_OFF 32
@@ -150,7 +150,7 @@ static const schema_field DECISION_SCHEMA[DECISION_NFIELDS] = {
     {"type", 17, 1, "|u1"},
     {"tif", 18, 1, "|u1"},
     {"_pad0", 19, 1, "|u1"},
-    {"_pad1", 20, 4, "<u4"},
+    {"ttl_ms", 20, 4, "<u4"},
     {"qty", 24, 8, "<i8"},
     {"price", 32, 8, "<f8"},
     {"ts_ns", 40, 8, "<i8"},
@@ -241,13 +241,15 @@ static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
 #define REASON_KILL_SWITCH 7
 #define REASON_NO_MARKET 8
 #define REASON_INVALID 9
+#define REASON_STALE 10
 #define LIQUIDITY_MAKER 1
 #define LIQUIDITY_TAKER 2
 #define FILL_PARTIAL 1
 #define FILL_FILLED 2
 #define FILL_CANCELLED 3
 #define FILL_REJECTED 4
-#define LAYOUT_NCONSTANTS 26
+#define FILL_EXPIRED 5
+#define LAYOUT_NCONSTANTS 28
 static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"SIDE_BUY", 1},
     {"SIDE_SELL", -1},
@@ -269,12 +271,14 @@ static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"REASON_KILL_SWITCH", 7},
     {"REASON_NO_MARKET", 8},
     {"REASON_INVALID", 9},
+    {"REASON_STALE", 10},
     {"LIQUIDITY_MAKER", 1},
     {"LIQUIDITY_TAKER", 2},
     {"FILL_PARTIAL", 1},
     {"FILL_FILLED", 2},
     {"FILL_CANCELLED", 3},
     {"FILL_REJECTED", 4},
+    {"FILL_EXPIRED", 5},
 };
 
 #endif /* NAUTILUSD_SCHEMA_H */

@@ -46,7 +46,9 @@ _ORDER_FIELDS: Final = [
     ("type", "u1"),  # TYPE_MARKET or TYPE_LIMIT
     ("tif", "u1"),  # time in force: TIF_DAY, TIF_IOC, TIF_FOK, TIF_GTC
     ("_pad0", "u1"),
-    ("_pad1", "<u4"),
+    # time to live after ts_ns: older orders are stale, risk rejects them (REASON_STALE) and
+    # execution refuses them (FILL_EXPIRED); 0 = the risk engine's default
+    ("ttl_ms", "<u4"),
     ("qty", "<i8"),  # quantity, > 0
     ("price", "<f8"),  # limit price (for market orders: the reference price seen)
     ("ts_ns", "<i8"),  # time the strategy created the order, CLOCK_REALTIME ns
@@ -68,6 +70,7 @@ REASON_RATE_LIMIT: Final = 6
 REASON_KILL_SWITCH: Final = 7
 REASON_NO_MARKET: Final = 8
 REASON_INVALID: Final = 9
+REASON_STALE: Final = 10  # older than its time to live when risk saw it
 
 # -- RiskDecision: the order as decided by pre-trade risk (96 bytes) -----------------------------
 DECISION: Final = np.dtype(
@@ -89,6 +92,7 @@ FILL_PARTIAL: Final = 1
 FILL_FILLED: Final = 2
 FILL_CANCELLED: Final = 3  # the unfilled rest of an IOC order, qty 0
 FILL_REJECTED: Final = 4  # refused by the venue or the order manager, qty 0
+FILL_EXPIRED: Final = 5  # past its time to live when execution got it: never sent, qty 0
 
 # -- Fill: an execution report from the venue (96 bytes) -----------------------------------------
 FILL: Final = np.dtype(

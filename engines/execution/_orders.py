@@ -21,6 +21,7 @@ from shm.layout import (
     DECISION,
     FILL,
     FILL_CANCELLED,
+    FILL_EXPIRED,
     FILL_FILLED,
     FILL_PARTIAL,
     LIQUIDITY_TAKER,
@@ -32,8 +33,8 @@ from shm.layout import (
 
 # What the order manager reads of a decision, and writes of a fill (every other byte zero).
 DECISION_READ = Fields(DECISION, (
-    "order_id", "strategy_id", "symbol_id", "side", "type", "tif", "qty", "price", "ts_ns",
-    "origin_seq", "origin_ts_ns", "verdict", "decided_ts_ns"))
+    "order_id", "strategy_id", "symbol_id", "side", "type", "tif", "ttl_ms", "qty", "price",
+    "ts_ns", "origin_seq", "origin_ts_ns", "verdict", "decided_ts_ns"))
 FILL_WRITTEN = Fields(FILL, (
     "order_id", "exec_id", "strategy_id", "symbol_id", "side", "liquidity", "status", "qty",
     "price", "leaves_qty", "ts_ns", "origin_seq", "origin_ts_ns", "order_ts_ns",
@@ -43,6 +44,7 @@ FillRow = tuple[Any, ...]  # a FILL_WRITTEN tuple
 Quote = tuple[float, float, int, int]  # a symbol's touch: bid, ask, bid size, ask size
 _ORDER_ID, _STRATEGY_ID, _VERDICT = (
     DECISION_READ.order_id, DECISION_READ.strategy_id, DECISION_READ.verdict)
+_TTL_MS, _ORDER_TS = DECISION_READ.ttl_ms, DECISION_READ.ts_ns
 
 
 class OrderState(enum.Enum):
@@ -96,6 +98,7 @@ class VenueParams:
 
     latency_us: float = 0.0
     max_fill_fraction: float = 1.0  # of the displayed touch size per match: < 1 gives partials
+    order_ttl_ms: int = 1_000  # time to live of an order that states none (ttl_ms = 0)
 
 
 class Order:
@@ -120,8 +123,8 @@ class Order:
     )
 
     def __init__(self, row: DecisionRow, due_ns: int) -> None:
-        (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif, qty,
-         self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns, _verdict,
+        (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif, _ttl,
+         qty, self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns, _verdict,
          self.decided_ts_ns) = row
         self.leaves, self.filled, self.state, self.due_ns = qty, 0, S.NEW, due_ns
 
@@ -145,10 +148,13 @@ class OrderManager:
         self.duplicates = 0
         self.order_prices: list[float] = []  # limit price of each fill made, for slippage
         self.ignored_rejected = 0
+        self.expired = 0  # approved orders past their time to live: refused, never traded
         self._latency_ns = int(params.latency_us * 1000)
+        self._default_ttl_ns = params.order_ttl_ms * 1_000_000
 
-    def on_decision(self, row: DecisionRow, now_ns: int) -> None:
-        """Take one decision (a DECISION_READ tuple); only new approved order ids go further."""
+    def on_decision(self, row: DecisionRow, now_ns: int, out: list[FillRow]) -> None:
+        """Take one decision (a DECISION_READ tuple); only new approved order ids go further,
+        and only while young enough: a stale one gets its FILL_EXPIRED appended to `out`."""
         if row[_VERDICT] != VERDICT_APPROVED:
             self.ignored_rejected += 1  # fail closed: an unapproved order never trades
             return
@@ -157,6 +163,8 @@ class OrderManager:
             self.duplicates += 1  # seen before (or unknown strategy): never trade it again
             return
         self.high_water[strategy_id] = counter
+        if self._expired(row, now_ns, out):
+            return
         order = Order(row, now_ns + self._latency_ns)
         order.apply(E.ACCEPT)
         self.pending.append(order)
@@ -170,7 +178,7 @@ class OrderManager:
         False, having done nothing, for any other order (call on_decision and match then)."""
         # Deliberately unrolled from on_decision, _trade, _executable and _fill (one decision
         # costs a few microseconds less); tests hold it to the general path.
-        (order_id, strategy_id, symbol_id, side, type_, tif, qty, price, order_ts, seq,
+        (order_id, strategy_id, symbol_id, side, type_, tif, ttl, qty, price, order_ts, seq,
          origin_ts, verdict, decided_ts) = row
         if self._latency_ns or self.pending or qty <= 0 or (tif != TIF_IOC and tif != TIF_FOK):
             return False
@@ -182,6 +190,9 @@ class OrderManager:
             self.duplicates += 1
             return True
         high_water[strategy_id] = counter
+        if now_ns - order_ts > (ttl * 1_000_000 if ttl else self._default_ttl_ns):
+            self._expire(row, now_ns, out)
+            return True
         filled, px, quote = 0, 0.0, quotes.get(symbol_id)
         if quote is not None:
             bid, ask, bid_size, ask_size = quote
@@ -207,6 +218,25 @@ class OrderManager:
         if self.resting:  # as _trade: a terminal order leaves the resting book
             self.resting.pop(order_id, None)
         return True
+
+    def _expired(self, row: DecisionRow, now_ns: int, out: list[FillRow]) -> bool:
+        """True (its FILL_EXPIRED appended) when the order is past its time to live."""
+        ttl = row[_TTL_MS]
+        if now_ns - row[_ORDER_TS] <= (ttl * 1_000_000 if ttl else self._default_ttl_ns):
+            return False
+        self._expire(row, now_ns, out)
+        return True
+
+    def _expire(self, row: DecisionRow, now_ns: int, out: list[FillRow]) -> None:
+        """The order never reaches the venue: one FILL_EXPIRED (qty 0, nothing left open)
+        completes it, so risk and positions learn it is over."""
+        (order_id, strategy_id, symbol_id, side, _type, _tif, _ttl, _qty, _price, order_ts, seq,
+         origin_ts, _verdict, decided_ts) = row
+        self.expired += 1
+        self.exec_id += 1
+        self.order_prices.append(_price)
+        out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
+                    FILL_EXPIRED, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts, decided_ts))
 
     def match(self, now_ns: int, quotes: dict[int, Quote], out: list[FillRow]) -> None:
         """Append FILL_WRITTEN tuples for every due order against `quotes` (symbol -> touch).

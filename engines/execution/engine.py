@@ -33,6 +33,7 @@ from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 W_DUPLICATES = W_CUSTOM0
 W_IGNORED_REJECTED = W_CUSTOM0 + 1
 W_FILLED_QTY = W_CUSTOM0 + 2
+W_STALE = W_CUSTOM0 + 3  # approved orders refused as older than their time to live
 FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can publish
 SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
 
@@ -59,7 +60,7 @@ _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
 class ExecutionEngine(Engine):
     """Reads ticks and decisions, writes fills, publishes executions."""
 
-    counters = ("duplicates", "ignored_rejected", "filled_qty")
+    counters = ("duplicates", "ignored_rejected", "filled_qty", "stale")
 
     def on_start(self) -> None:
         self.p = parse_params(ExecutionParams, self.ctx.params, f"engines.{self.ctx.name}")
@@ -91,12 +92,12 @@ class ExecutionEngine(Engine):
         if k == 1:
             return n + self._one_decision()
         if k:
-            now, on_decision = time.time_ns(), om.on_decision
+            now, on_decision, fills = time.time_ns(), om.on_decision, self.pending_fills
             # Not committed until their fills are published: a crash before re-reads them.
             batch: np.ndarray = decisions.read(self.p.max_batch)
             k = int(batch.shape[0])
             for row in DECISION_READ.struct.iter_unpack(batch.view(np.uint8).data):
-                on_decision(row, now)
+                on_decision(row, now, fills)
             self.words[W_RECORDS_IN] += k
         if om.pending or om.resting:
             if self.latest is not None:
@@ -123,7 +124,7 @@ class ExecutionEngine(Engine):
         if latest is not None and (quote := latest(symbol_id := row[_SYMBOL_ID])) is not None:
             quotes[symbol_id] = TOUCH_F.struct.unpack(quote)  # the touch, now
         if not om.trade_now(row, now, quotes, fills):
-            om.on_decision(row, now)
+            om.on_decision(row, now, fills)
         if om.pending or om.resting:
             if latest is not None:
                 self._quotes_from_board()
@@ -216,6 +217,7 @@ class ExecutionEngine(Engine):
         words[W_FILLED_QTY] += qty
         words[W_DUPLICATES] = om.duplicates
         words[W_IGNORED_REJECTED] = om.ignored_rejected
+        words[W_STALE] = om.expired
         if self.p.publish_executions:
             self._publish(rows, om.take_order_prices())
         else:

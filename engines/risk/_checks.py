@@ -27,6 +27,7 @@ from shm.layout import (
     REASON_OK,
     REASON_PRICE_BAND,
     REASON_RATE_LIMIT,
+    REASON_STALE,
     TICK,
     VERDICT_APPROVED,
     VERDICT_REJECTED,
@@ -52,6 +53,7 @@ class RiskLimits:
     max_orders_per_s: int = 1_000  # per strategy, per wall-clock second of the order's ts_ns
     max_strategies: int = 64  # strategy ids 0 .. max_strategies - 1
     max_drawdown: float = 50_000.0  # P&L drop from its peak that engages the kill switch
+    order_ttl_ms: int = 1_000  # time to live of an order that states none (ttl_ms = 0)
 
 
 class RiskState:
@@ -125,6 +127,20 @@ def state_layout(n_symbols: int, limits: RiskLimits) -> dict[str, tuple[str, int
     """The persistent arrays of a RiskState, for engines._persist.StateFile."""
     return {"position": ("<i8", n_symbols), "rate_bucket": ("<i8", limits.max_strategies),
             "rate_count": ("<i8", limits.max_strategies), "flags": ("<i8", 2)}
+
+
+def ttl_ns(ttl_ms: int, default_ttl_ns: int) -> int:
+    """An order's time to live in ns: its own `ttl_ms`, or the default when it states none."""
+    return ttl_ms * 1_000_000 if ttl_ms else default_ttl_ns
+
+
+def stale_mask(orders: np.ndarray, now_ns: int, default_ttl_ns: int) -> np.ndarray:
+    """True for each ORDER older than its time to live at `now_ns` (checked before anything
+    else: a stale order changes no risk state)."""
+    ttl = orders["ttl_ms"].astype(np.int64) * 1_000_000
+    ttl = np.where(ttl == 0, default_ttl_ns, ttl)
+    stale: np.ndarray = (now_ns - orders["ts_ns"]) > ttl
+    return stale
 
 
 def check_one(state: RiskState, order: np.void | dict) -> tuple[int, int]:  # type: ignore[type-arg]
@@ -283,7 +299,15 @@ def _position_one(state: RiskState, order: np.void) -> int:
 def decide(state: RiskState, orders: np.ndarray, out: np.ndarray,
            decided_ts_ns: int) -> np.ndarray:
     """Check an ORDER batch and write its DECISION records into `out`; returns the reasons."""
-    verdict, reason = check_batch(state, orders)
+    stale = stale_mask(orders, decided_ts_ns, state.limits.order_ttl_ms * 1_000_000)
+    if not stale.any():
+        verdict, reason = check_batch(state, orders)
+    else:
+        live = np.flatnonzero(~stale)
+        reason = np.full(orders.shape[0], REASON_STALE, dtype=np.uint16)
+        verdict = np.full(orders.shape[0], VERDICT_REJECTED, dtype=np.uint8)
+        if live.size:
+            verdict[live], reason[live] = check_batch(state, orders[live])
     write_decisions(orders, verdict, reason, out, decided_ts_ns)
     return reason
 

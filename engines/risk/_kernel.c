@@ -25,6 +25,7 @@ typedef struct {
     PyObject_HEAD
     Arr mids, pos, flags, buckets, counts, marks, out;
     int64_t n_symbols, max_strategies, max_order_qty, max_orders_per_s, max_position, max_gross;
+    int64_t default_ttl_ns; /* for an order whose ttl_ms is 0 */
     double band, max_notional;
     int64_t last_strat, last_counter; /* the order decide() decided, for commit() */
 } CheckObject;
@@ -137,9 +138,14 @@ static PyObject *check_decide(CheckObject *self, PyObject *const *args, Py_ssize
         PyBuffer_Release(&b);
         return NULL;
     }
-    int code = check_one(self, mids, positions, flags, buckets, counts, strat, sym,
-                         GETF(ORDER, rec, SIDE), GETF(ORDER, rec, QTY), GETF(ORDER, rec, PRICE),
-                         GETF(ORDER, rec, TS_NS));
+    int64_t ts_ns = GETF(ORDER, rec, TS_NS), ttl_ms = GETF(ORDER, rec, TTL_MS);
+    int64_t ttl_ns = ttl_ms ? ttl_ms * INT64_C(1000000) : self->default_ttl_ns;
+    /* stale first (engines.risk._checks.is_stale): an expired order changes no state */
+    int code = (int64_t)now_ns - ts_ns > ttl_ns
+                   ? REASON_STALE
+                   : check_one(self, mids, positions, flags, buckets, counts, strat, sym,
+                               GETF(ORDER, rec, SIDE), GETF(ORDER, rec, QTY),
+                               GETF(ORDER, rec, PRICE), ts_ns);
     memcpy(out, rec, ORDER_SIZE);
     PyBuffer_Release(&b);
     memset(out + ORDER_SIZE, 0, DECISION_SIZE - ORDER_SIZE);
@@ -184,15 +190,17 @@ static PyTypeObject CheckType = {
 };
 
 /* check(mids, position, flags, rate_bucket, rate_count, marks, out, n_symbols, max_strategies,
- *       band, max_order_qty, max_notional, max_orders_per_s, max_position, max_gross) */
+ *       band, max_order_qty, max_notional, max_orders_per_s, max_position, max_gross,
+ *       default_ttl_ns) */
 static PyObject *make_check(PyObject *mod, PyObject *args) {
     PyObject *mids, *pos, *flags, *buckets, *counts, *marks, *out;
     long long n_symbols, max_strategies, max_order_qty, max_orders_per_s, max_position,
-        max_gross;
+        max_gross, default_ttl_ns;
     double band, max_notional;
-    if (!PyArg_ParseTuple(args, "OOOOOOOLLdLdLLL", &mids, &pos, &flags, &buckets, &counts,
+    if (!PyArg_ParseTuple(args, "OOOOOOOLLdLdLLLL", &mids, &pos, &flags, &buckets, &counts,
                           &marks, &out, &n_symbols, &max_strategies, &band, &max_order_qty,
-                          &max_notional, &max_orders_per_s, &max_position, &max_gross))
+                          &max_notional, &max_orders_per_s, &max_position, &max_gross,
+                          &default_ttl_ns))
         return NULL;
     CheckObject *self = PyObject_New(CheckObject, &CheckType);
     if (self == NULL)
@@ -217,6 +225,7 @@ static PyObject *make_check(PyObject *mod, PyObject *args) {
     self->max_orders_per_s = max_orders_per_s;
     self->max_position = max_position;
     self->max_gross = max_gross;
+    self->default_ttl_ns = default_ttl_ns;
     self->last_strat = -1;
     self->last_counter = 0;
     return (PyObject *)self;

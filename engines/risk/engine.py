@@ -31,7 +31,7 @@ from engines.risk._dedupe import DecidedIds
 from engines.service import ServiceServer, service_endpoint
 from engines.wiring import Every, no_ticks, one_writer, readers_of, tick_quotes
 from shm import layout
-from shm.layout import DECISION, ORDER, VERDICT_APPROVED, VERDICT_REJECTED
+from shm.layout import DECISION, ORDER, REASON_STALE, VERDICT_APPROVED, VERDICT_REJECTED
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
@@ -46,8 +46,8 @@ HOUSEKEEPING_NS = 5_000_000
 WOKEN_NS = 2_000
 FAR_FUTURE = 1 << 62
 # What the one-order path reads of an order: its id and the checked fields.
-ORDER_CHECKED = Fields(ORDER, ("order_id", "strategy_id", "symbol_id", "side", "qty", "price",
-                               "ts_ns"))
+ORDER_CHECKED = Fields(ORDER, ("order_id", "strategy_id", "symbol_id", "side", "ttl_ms", "qty",
+                               "price", "ts_ns"))
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,7 +66,8 @@ def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
     return build(CHECK, "check", state.last_mid, state.position, state._flags, state.rate_bucket,
                  state.rate_count, decided.high_water, out, state.n_symbols,
                  lim.max_strategies, state.band, lim.max_order_qty, float(lim.max_notional),
-                 lim.max_orders_per_s, lim.max_position, lim.max_gross)
+                 lim.max_orders_per_s, lim.max_position, lim.max_gross,
+                 lim.order_ttl_ms * 1_000_000)
 
 
 class RiskEngine(Engine):
@@ -198,11 +199,12 @@ class RiskEngine(Engine):
         latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_F.struct.unpack
         n_symbols, order_size = self.state.n_symbols, ORDER.itemsize
         now, out, rejected = time.time_ns(), 0, 0
+        default_ttl_ns = self.p.order_ttl_ms * 1_000_000
         for _ in range(n):
             record = read_one()
             if record is None:
                 break
-            oid, strat, sym, side, qty, price, ts = unpack(record)
+            oid, strat, sym, side, ttl, qty, price, ts = unpack(record)
             counter = oid & COUNTER_MASK
             known = strat < n_marks
             if known and counter <= marks[strat]:
@@ -211,7 +213,10 @@ class RiskEngine(Engine):
             if latest is not None and sym < n_symbols and (quote := latest(sym)) is not None:
                 bid, ask = mid_of(quote)  # this symbol's quote, now
                 mids[sym] = (bid + ask) * 0.5
-            code = check(strat, sym, side, qty, price, ts)
+            if now - ts > (ttl * 1_000_000 if ttl else default_ttl_ns):  # _checks.ttl_ns
+                code = REASON_STALE
+            else:
+                code = check(strat, sym, side, qty, price, ts)
             buf[:order_size] = record
             pack(buf, order_size, VERDICT_REJECTED if code else VERDICT_APPROVED, code, now)
             write(buf)

@@ -17,7 +17,7 @@ typedef struct {
     Arr ema, pos, last, out;
     double alpha1, threshold;
     int64_t cooldown_ns, cap, cap_div, qty, base;
-    uint32_t sid;
+    uint32_t sid, ttl_ms;
 } SignalObject;
 
 static void signal_dealloc(SignalObject *self) {
@@ -88,6 +88,7 @@ static PyObject *signal_on_tick(SignalObject *self, PyObject *const *args, Py_ss
     PUTF(ORDER, out, SIDE, (int8_t)side);
     PUTF(ORDER, out, TYPE, TYPE_LIMIT);
     PUTF(ORDER, out, TIF, TIF_IOC);
+    PUTF(ORDER, out, TTL_MS, self->ttl_ms);
     PUTF(ORDER, out, QTY, qty);
     PUTF(ORDER, out, PRICE, side > 0 ? ask : bid);
     PUTF(ORDER, out, TS_NS, now_ns);
@@ -118,9 +119,9 @@ static PyObject *make_signal(PyObject *mod, PyObject *args) {
     PyObject *ema, *pos, *last, *out;
     double alpha1, threshold;
     long long cooldown, cap, qty, base;
-    unsigned long sid;
-    if (!PyArg_ParseTuple(args, "OOOOddLLLLk", &ema, &pos, &last, &out, &alpha1, &threshold,
-                          &cooldown, &cap, &qty, &base, &sid))
+    unsigned long sid, ttl;
+    if (!PyArg_ParseTuple(args, "OOOOddLLLLkk", &ema, &pos, &last, &out, &alpha1, &threshold,
+                          &cooldown, &cap, &qty, &base, &sid, &ttl))
         return NULL;
     SignalObject *self = PyObject_New(SignalObject, &SignalType);
     if (self == NULL)
@@ -141,6 +142,7 @@ static PyObject *make_signal(PyObject *mod, PyObject *args) {
     self->qty = qty;
     self->base = base;
     self->sid = (uint32_t)sid;
+    self->ttl_ms = (uint32_t)ttl;
     return (PyObject *)self;
 }
 

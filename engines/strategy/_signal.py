@@ -21,7 +21,7 @@ SMALL_BATCH = 8  # up to this many ticks a Python loop beats numpy's per-call co
 # What the one-tick path reads of a TICK, and writes of an ORDER (every other byte zero).
 TICK_READ = Fields(TICK, ("seq", "ts_ns", "symbol_id", "bid", "ask"))
 ORDER_WRITTEN = Fields(ORDER, ("order_id", "strategy_id", "symbol_id", "side", "type", "tif",
-                               "qty", "price", "ts_ns", "origin_seq", "origin_ts_ns"))
+                               "ttl_ms", "qty", "price", "ts_ns", "origin_seq", "origin_ts_ns"))
 TickRow = tuple[int, int, int, float, float]  # a TICK_READ tuple
 OrderRow = tuple[Any, ...]  # an ORDER_WRITTEN tuple
 
@@ -42,6 +42,7 @@ class SignalParams:
     order_qty: int = 100
     max_position: int = 1_000
     cooldown_ms: float = 50.0
+    order_ttl_ms: int = 500  # each order's time to live: older, risk and execution refuse it
 
 
 class OrderIds:
@@ -83,6 +84,7 @@ class MeanReversion:
         self._alpha1 = self._weights[1]
         self._cap, self._cap_div = params.max_position, max(params.max_position, 1)
         self._qty, self._sid = params.order_qty, params.strategy_id
+        self._ttl = params.order_ttl_ms
         # The compiled one-tick path (engines/strategy/_kernel.c) over the same arrays, or None:
         # kernel.on_tick(tick, now_ns, ids.counter) -> the order's qty, the ORDER in order_buf.
         self.order_buf = bytearray(ORDER.itemsize)
@@ -127,7 +129,7 @@ class MeanReversion:
         o["type"] = TYPE_LIMIT
         o["tif"] = TIF_IOC
         o["_pad0"] = 0
-        o["_pad1"] = 0
+        o["ttl_ms"] = self.p.order_ttl_ms
         o["qty"] = qty
         # marketable: cross the spread at the touch seen
         o["price"] = np.where(side > 0, ticks["ask"][rows], ticks["bid"][rows])
@@ -203,7 +205,7 @@ class MeanReversion:
         ids.counter += 1
         self._pos[sym] = pos + side * qty
         self._last[sym] = ts
-        return (ids.base + ids.counter, self._sid, sym, side, TYPE_LIMIT, TIF_IOC, qty,
+        return (ids.base + ids.counter, self._sid, sym, side, TYPE_LIMIT, TIF_IOC, self._ttl, qty,
                 ask if side > 0 else bid, now_ns, seq, ts)
 
     def undo(self, sent: np.ndarray) -> None:
@@ -234,7 +236,7 @@ def _signal_kernel(signal: MeanReversion, ids: OrderIds) -> Any:
     p = signal.p
     return build(SIGNAL, "signal", signal.ema, signal.position, signal.last_order_ns,
                  signal.order_buf, signal._alpha1, signal._threshold, signal._cooldown_ns,
-                 p.max_position, p.order_qty, ids.base, p.strategy_id)
+                 p.max_position, p.order_qty, ids.base, p.strategy_id, p.order_ttl_ms)
 
 
 def _deviation(mid: float, ema: float) -> float:

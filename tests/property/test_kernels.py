@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from engines import compiled as _compiled
 from engines.records import COUNTER_MASK, DECISION_SUFFIX_F
-from engines.risk._checks import RiskLimits, RiskState
+from engines.risk._checks import RiskLimits, RiskState, ttl_ns
 from engines.risk._dedupe import DecidedIds
 from engines.risk.engine import ORDER_CHECKED
 from engines.strategy._signal import (
@@ -31,7 +31,7 @@ from engines.strategy._signal import (
     OrderIds,
     SignalParams,
 )
-from shm.layout import DECISION, ORDER, TICK, VERDICT_APPROVED, VERDICT_REJECTED
+from shm.layout import DECISION, ORDER, REASON_STALE, TICK, VERDICT_APPROVED, VERDICT_REJECTED
 
 pytestmark = pytest.mark.skipif(not _compiled.running(), reason="kernels not built")
 N_SYMBOLS = 3
@@ -118,21 +118,23 @@ _order = st.tuples(
     st.integers(0, 400_000_000),  # ts step
     st.one_of(st.none(), st.floats(95.0, 105.0), st.just(99.99)),  # the board's bid, or none
     st.booleans(),  # kill switch engaged before this order
+    st.integers(0, 3),  # ttl_ms (0: the risk default)
+    st.integers(-1_000, 5_000_000),  # the order's age when risk sees it, ns
 )
 
 
 def _order_bytes(order_id: int, strat: int, sym: int, side: int, qty: int, price: float,
-           ts: int) -> bytes:
+           ts: int, ttl_ms: int = 0) -> bytes:
     """An ORDER as strategies send them: limit IOC, carrying its tick's seq and time."""
     return _record(ORDER, order_id=order_id, strategy_id=strat, symbol_id=sym, side=side,
-                   type=1, tif=1, qty=qty, price=price, ts_ns=ts, origin_seq=1,
+                   type=1, tif=1, ttl_ms=ttl_ms, qty=qty, price=price, ts_ns=ts, origin_seq=1,
                    origin_ts_ns=ts - 10)
 
 
 def _decide_python(state: RiskState, decided: DecidedIds, record: bytes,
                    quote: tuple[float, float] | None, now: int) -> bytes | None:
     """RiskEngine._decide_small's Python body for one order (the reference)."""
-    oid, strat, sym, side, qty, price, ts = ORDER_CHECKED.struct.unpack(record)
+    oid, strat, sym, side, ttl, qty, price, ts = ORDER_CHECKED.struct.unpack(record)
     counter = oid & COUNTER_MASK
     known = strat < decided.size
     if known and counter <= decided.marks[strat]:
@@ -140,7 +142,8 @@ def _decide_python(state: RiskState, decided: DecidedIds, record: bytes,
         return None
     if quote is not None and sym < state.n_symbols:
         state.mid_v[sym] = (quote[0] + quote[1]) * 0.5
-    code = state.check_fields(strat, sym, side, qty, price, ts)
+    stale = now - ts > ttl_ns(ttl, state.limits.order_ttl_ms * 1_000_000)
+    code = REASON_STALE if stale else state.check_fields(strat, sym, side, qty, price, ts)
     buf = bytearray(DECISION.itemsize)
     buf[: ORDER.itemsize] = record
     DECISION_SUFFIX_F.struct.pack_into(buf, DECISION_SUFFIX_F.start,
@@ -162,7 +165,7 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
     limits = RiskLimits(max_order_qty=max_order_qty, max_notional=notional,
                         max_position=max_position, max_gross=max_gross,
                         price_band_bps=band_bps, max_orders_per_s=max_orders_per_s,
-                        max_strategies=4)
+                        max_strategies=4, order_ttl_ms=2)
     states = [RiskState(N_SYMBOLS, limits) for _ in range(2)]
     marks = [DecidedIds(np.zeros(3, np.int64)) for _ in range(2)]  # strategy 3 unknown
     out = bytearray(DECISION.itemsize)
@@ -170,16 +173,17 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
         states[0].last_mid, states[0].position, states[0]._flags, states[0].rate_bucket,
         states[0].rate_count, marks[0].high_water, out, N_SYMBOLS, limits.max_strategies,
         states[0].band, limits.max_order_qty, limits.max_notional, limits.max_orders_per_s,
-        limits.max_position, limits.max_gross)
+        limits.max_position, limits.max_gross, limits.order_ttl_ms * 1_000_000)
     counters = [0] * 6
-    ts, now = 1_700_000_000_000_000_000, 1_700_000_000_000_000_000
-    for strat, sym, side, qty, price, step, dt, bid, kill in orders:
+    ts = 1_700_000_000_000_000_000
+    for strat, sym, side, qty, price, step, dt, bid, kill, ttl, age in orders:
         counters[strat] = max(counters[strat] + step, 0)
         ts += dt
-        now += 1_000
+        now = ts + age
         for s in states:
             s.killed = kill and step % 2 == 0
-        record = _order_bytes((strat << 40) | counters[strat], strat, sym, side, qty, price, ts)
+        record = _order_bytes((strat << 40) | counters[strat], strat, sym, side, qty, price, ts,
+                              ttl)
         quote = None if bid is None else (bid, bid + 0.02)
         board = None if quote is None else (
             lambda s, q=quote, t=ts: _tick_bytes(1, t, s, q[0], q[1], 5))
@@ -210,7 +214,8 @@ def test_check_kernel_when_decided_but_not_committed_decides_the_order_again() -
     kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
         state.last_mid, state.position, state._flags, state.rate_bucket, state.rate_count,
         decided.high_water, out, N_SYMBOLS, 4, state.band, limits.max_order_qty,
-        limits.max_notional, limits.max_orders_per_s, limits.max_position, limits.max_gross)
+        limits.max_notional, limits.max_orders_per_s, limits.max_position, limits.max_gross,
+        10**9)
     record = _order_bytes((1 << 40) | 5, 1, 0, 1, 10, 100.0, 1)
     assert kernel.decide(record, None, 1) >= 0
     assert kernel.decide(record, None, 2) >= 0  # not committed: not a duplicate yet

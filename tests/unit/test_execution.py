@@ -27,6 +27,7 @@ from engines.harness import Harness
 from shm.layout import (
     DECISION,
     FILL_CANCELLED,
+    FILL_EXPIRED,
     FILL_FILLED,
     FILL_PARTIAL,
     TICK,
@@ -40,17 +41,20 @@ from shm.layout import (
 
 QUOTES = {0: (99.99, 100.01, 300, 300)}
 STATUS, QTY, ORDER_ID = FILL_WRITTEN.status, FILL_WRITTEN.qty, FILL_WRITTEN.order_id
+LEAVES = FILL_WRITTEN.leaves_qty
 
 
 def _decision_record(counter: int, side: int = 1, qty: int = 100, price: float = 100.01,
                      verdict: int = VERDICT_APPROVED, tif: int = TIF_IOC, strategy_id: int = 1,
-                     symbol_id: int = 0, type_: int = 1) -> np.ndarray:
+                     symbol_id: int = 0, type_: int = 1, ttl_ms: int = 0,
+                     ts_ns: int = 5) -> np.ndarray:
     """One DECISION, its fields set by name (the rest zero)."""
     d = np.zeros(1, DECISION)
     for name, value in (("order_id", (strategy_id << 40) | counter),
                         ("strategy_id", strategy_id), ("symbol_id", symbol_id), ("side", side),
-                        ("type", type_), ("tif", tif), ("qty", qty), ("price", price),
-                        ("ts_ns", 5), ("origin_seq", 9), ("origin_ts_ns", 3),
+                        ("type", type_), ("tif", tif), ("ttl_ms", ttl_ms), ("qty", qty),
+                        ("price", price),
+                        ("ts_ns", ts_ns), ("origin_seq", 9), ("origin_ts_ns", 3),
                         ("verdict", verdict), ("decided_ts_ns", 7)):
         d[name] = value
     return d
@@ -77,7 +81,7 @@ def test_apply_when_event_invalid_raises_naming_state_and_event() -> None:
 def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
     """A buy at the ask fills at the ask; the fill carries origin and decision times."""
     om, out = OrderManager(VenueParams(), [0] * 4), []
-    om.on_decision(_decision(1), 0)
+    om.on_decision(_decision(1), 0, [])
     om.match(10, QUOTES, out)
     fill = fill_records(out)
     assert fill["status"].tolist() == [FILL_FILLED] and fill["qty"].tolist() == [100]
@@ -88,11 +92,11 @@ def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
 def test_on_decision_when_duplicate_order_id_fills_once() -> None:
     """The same approved order id twice (e.g. replayed after a restart) trades once."""
     om, out = OrderManager(VenueParams(), [0] * 4), []
-    om.on_decision(_decision(1), 0)
-    om.on_decision(_decision(1), 0)
+    om.on_decision(_decision(1), 0, [])
+    om.on_decision(_decision(1), 0, [])
     om.match(10, QUOTES, out)
-    om.on_decision(_decision(1), 0)
-    om.on_decision(_decision(2), 0)
+    om.on_decision(_decision(1), 0, [])
+    om.on_decision(_decision(2), 0, [])
     om.match(20, QUOTES, out)
     assert [f[ORDER_ID] & 0xFF for f in out] == [1, 2] and om.duplicates == 2
 
@@ -100,7 +104,7 @@ def test_on_decision_when_duplicate_order_id_fills_once() -> None:
 def test_on_decision_when_seen_before_restart_is_not_filled_again() -> None:
     """Ids at or under the persisted high-water mark are never filled again."""
     om, out = OrderManager(VenueParams(), [0, 1]), []
-    om.on_decision(_decision(1), 0)
+    om.on_decision(_decision(1), 0, [])
     om.match(10, QUOTES, out)
     assert out == []
 
@@ -108,7 +112,7 @@ def test_on_decision_when_seen_before_restart_is_not_filled_again() -> None:
 def test_on_decision_when_rejected_never_trades() -> None:
     """A rejected decision is ignored: fail closed."""
     om, out = OrderManager(VenueParams(), [0] * 4), []
-    om.on_decision(_decision(1, verdict=VERDICT_REJECTED), 0)
+    om.on_decision(_decision(1, verdict=VERDICT_REJECTED), 0, [])
     om.match(10, QUOTES, out)
     assert out == [] and om.ignored_rejected == 1
 
@@ -116,7 +120,7 @@ def test_on_decision_when_rejected_never_trades() -> None:
 def test_match_when_touch_too_small_partially_fills_and_cancels_ioc_rest() -> None:
     """An IOC larger than the touch fills partially; the rest is cancelled (qty 0)."""
     om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
-    om.on_decision(_decision(1, qty=200), 0)
+    om.on_decision(_decision(1, qty=200), 0, [])
     om.match(10, QUOTES, out)
     fills = fill_records(out)
     assert fills["status"].tolist() == [FILL_PARTIAL, FILL_CANCELLED]
@@ -126,7 +130,7 @@ def test_match_when_touch_too_small_partially_fills_and_cancels_ioc_rest() -> No
 def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
     """A DAY order rests after a partial fill and completes against the next quote."""
     om, out = OrderManager(VenueParams(max_fill_fraction=0.5), [0] * 4), []
-    om.on_decision(_decision(1, qty=200, tif=TIF_DAY), 0)
+    om.on_decision(_decision(1, qty=200, tif=TIF_DAY), 0, [])
     om.match(10, QUOTES, out)
     assert [(f[STATUS], f[QTY]) for f in out] == [(FILL_PARTIAL, 150)]  # one look at the touch
     assert list(om.resting) == [(1 << 40) | 1]
@@ -137,15 +141,27 @@ def test_match_when_day_order_rests_then_fills_on_later_ticks() -> None:
 def test_match_when_not_marketable_ioc_is_cancelled() -> None:
     """A buy limit under the ask does not trade; IOC cancels it."""
     om, out = OrderManager(VenueParams(), [0] * 4), []
-    om.on_decision(_decision(1, price=99.0), 0)
+    om.on_decision(_decision(1, price=99.0), 0, [])
     om.match(10, QUOTES, out)
     assert [(f[STATUS], f[QTY]) for f in out] == [(FILL_CANCELLED, 0)]
+
+
+def test_on_decision_when_past_its_ttl_expires_it_without_trading() -> None:
+    """An approved order older than its time to live never trades: one FILL_EXPIRED, counted."""
+    om, out = OrderManager(VenueParams(), [0] * 4), []
+    om.on_decision(_decision(1, ttl_ms=1), 5 + 1_000_001, out)  # ts_ns 5, 1 ms + 1 ns later
+    om.match(2_000_000, QUOTES, out)
+    assert [(f[STATUS], f[QTY], f[LEAVES]) for f in out] == [(FILL_EXPIRED, 0, 0)]
+    assert om.expired == 1 and not om.pending
+    fast, fills = OrderManager(VenueParams(), [0] * 4), []
+    assert fast.trade_now(_decision(1, ttl_ms=1), 5 + 1_000_001, QUOTES, fills)
+    assert fills == out and fast.expired == 1
 
 
 def test_match_when_venue_latency_not_elapsed_waits() -> None:
     """With 100 us venue latency nothing trades before the order is due."""
     om, out = OrderManager(VenueParams(latency_us=100.0), [0] * 4), []
-    om.on_decision(_decision(1), 1_000)
+    om.on_decision(_decision(1), 1_000, [])
     om.match(50_000, QUOTES, out)
     assert out == [] and om.next_due_s(50_000) == pytest.approx(51e-6)
     om.match(101_000, QUOTES, out)
@@ -162,6 +178,7 @@ _decisions = st.tuples(
     st.integers(-1, 400),
     st.sampled_from([99.98, 99.99, 100.01, 100.02]),
     st.sampled_from([VERDICT_APPROVED, VERDICT_APPROVED, VERDICT_REJECTED]),
+    st.sampled_from([0, 0, 1, 2]),  # ttl_ms (0: the default); orders age 0.4 ms per row
 )
 
 
@@ -174,23 +191,24 @@ def test_trade_now_when_random_decisions_matches_on_decision_then_match(
     """The one-decision path gives on_decision + match's fills, counters, marks and book."""
     params = VenueParams(max_fill_fraction=fraction, latency_us=latency)
     fast, slow = OrderManager(params, [0] * 4), OrderManager(params, [0] * 4)
-    for i, (counter, strat, sym, side, type_, tif, qty, price, verdict) in enumerate(rows):
+    for i, (counter, strat, sym, side, type_, tif, qty, price, verdict, ttl) in enumerate(rows):
         row = _decision(counter, strategy_id=strat, symbol_id=sym, side=side, type_=type_,
-                        tif=tif, qty=qty, price=price, verdict=verdict)
-        now = 1_000 * (i + 1)
+                        tif=tif, qty=qty, price=price, verdict=verdict, ttl_ms=ttl)
+        now = 400_000 * (i + 1)
         out_fast: list = []
         out_slow: list = []
         if not fast.trade_now(row, now, QUOTES, out_fast):
-            fast.on_decision(row, now)
+            fast.on_decision(row, now, out_fast)
         if fast.pending or fast.resting:
             fast.match(now, QUOTES, out_fast)
-        slow.on_decision(row, now)
+        slow.on_decision(row, now, out_slow)
         if slow.pending or slow.resting:
             slow.match(now, QUOTES, out_slow)
         assert out_fast == out_slow
         assert fast.take_order_prices() == slow.take_order_prices()
-        assert (fast.high_water, fast.exec_id, fast.duplicates, fast.ignored_rejected) == (
-            slow.high_water, slow.exec_id, slow.duplicates, slow.ignored_rejected)
+        assert (fast.high_water, fast.exec_id, fast.duplicates, fast.ignored_rejected,
+                fast.expired) == (slow.high_water, slow.exec_id, slow.duplicates,
+                                  slow.ignored_rejected, slow.expired)
         assert sorted(fast.resting) == sorted(slow.resting)
         assert [o.order_id for o in fast.pending] == [o.order_id for o in slow.pending]
 
@@ -206,7 +224,8 @@ def _feed(h: Harness, *counters: int, verdict: int = VERDICT_APPROVED) -> None:
     tick["seq"], tick["bid"], tick["ask"] = 1, 99.99, 100.01
     tick["bid_size"] = tick["ask_size"] = 500
     h.writer("ticks").write(tick)
-    rows = np.concatenate([_decision_record(c, verdict=verdict) for c in counters])
+    now = time.time_ns()  # the engine checks each order's age against the clock
+    rows = np.concatenate([_decision_record(c, verdict=verdict, ts_ns=now) for c in counters])
     h.writer("decisions").write(rows)
 
 
@@ -274,7 +293,7 @@ def test_engine_when_ticks_ring_has_board_fills_at_latest_touch(
         tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = \
             2, 99.49, 99.51, 500, 3
         h.writer("ticks").write(tick)
-        h.writer("decisions").write(_decision_record(2))
+        h.writer("decisions").write(_decision_record(2, ts_ns=time.time_ns()))
         _poll_until(eng, lambda: fills.available() == 3)  # 3 traded, the IOC rest cancelled
         got = fills.read(4)
         assert got["price"].tolist()[:2] == [100.01, 99.51]

@@ -412,3 +412,21 @@ def test_engine_when_board_wider_than_symbol_table_rejects_unknown_symbol_invali
         assert out.read(4)["reason"].tolist() == [REASON_INVALID]
         out.close()
         h.stop(eng)
+
+
+@pytest.mark.parametrize("n", [3, 40])  # one by one, and vectorised
+def test_decide_when_orders_past_their_ttl_rejects_them_stale_and_keeps_state(n: int) -> None:
+    """An order older than its ttl_ms (or the default for 0) is REASON_STALE and changes no
+    position or rate bucket; the young ones are checked as usual."""
+    from engines.risk._checks import decide
+    from shm.layout import REASON_STALE
+
+    state = _state()
+    now = 10 * 10**9
+    orders = _orders([(0, 0, 1, 1, 10.0, now - 2_000_000)] * n)
+    orders["ttl_ms"] = 1
+    orders["ttl_ms"][0] = 5  # 2 ms old, 5 ms to live: fresh
+    out = np.zeros(n, DECISION)
+    reason = decide(state, orders, out, now)
+    assert reason.tolist() == [REASON_OK] + [REASON_STALE] * (n - 1)
+    assert int(state.position[0]) == 1 and int(state.rate_count[0]) == 1
