@@ -16,6 +16,9 @@ from pathlib import Path
 
 from engines.errors import StateError
 
+# Written by nautilusd the first time every engine was ready with this state dir: from then
+# on a state file missing here is lost state (fail closed), not a first start.
+STARTED_MARKER = "started"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -103,12 +106,13 @@ class StateDir:
         """Entries here, sorted."""
         return sorted(os.listdir(self.path))
 
-    def replace(self, src: str, dst: str) -> None:
+    def replace(self, src: str, dst: str, fsync: bool = True) -> None:
         """Rename `src` over `dst` atomically and make the rename durable (fsync the dir)."""
         fd = self._dir_fd()
         try:
             os.replace(_plain(src), _plain(dst), src_dir_fd=fd, dst_dir_fd=fd)
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
@@ -129,8 +133,9 @@ class StateDir:
         finally:
             os.close(fd)
 
-    def write_atomic(self, name: str, data: bytes) -> None:
-        """Replace file `name` with `data` all at once: written and fsynced beside it, renamed."""
+    def write_atomic(self, name: str, data: bytes, fsync: bool = True) -> None:
+        """Replace file `name` with `data` all at once: written (and fsynced) beside it, then
+        renamed; fsync=False survives a process kill but not a power cut."""
         tmp = f".{name}.tmp"
         self.unlink(tmp)
         fd = self.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -138,10 +143,11 @@ class StateDir:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
-        self.replace(tmp, name)
+        self.replace(tmp, name, fsync)
 
     def read(self, name: str) -> bytes | None:
         """The contents of file `name`, or None when it does not exist (other errors raise)."""

@@ -23,6 +23,7 @@ import zmq
 
 from engines import StateDir, StateError
 from engines.spare import Warmup
+from engines.statedir import STARTED_MARKER
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.load import load_config
@@ -142,6 +143,7 @@ class Daemon:
         self._closers: list[Callable[[], object]] = []  # released in reverse order
         self.notifier = Notifier.from_env(unset_environment=True)
         self._ready_sent = False
+        self._marked_started = False
         self.metrics: MetricsServer | None = None
 
     def run(self) -> int:
@@ -268,6 +270,12 @@ class Daemon:
     # -- running -----------------------------------------------------------------------------
 
     def _on_lifecycle_event(self, name: str, event: str, fields: dict[str, Any]) -> None:
+        if (not self._marked_started and event == "ready" and not self.sup.shutting_down
+                and self.sup.all_ready()):
+            self._marked_started = True
+            state = StateDir(self.state_dir)
+            if not state.exists(STARTED_MARKER):
+                state.write_atomic(STARTED_MARKER, f"{os.getpid()}\n".encode())
         if not self.notifier.enabled or self.sup.shutting_down:
             return
         line = summary_line(self.sup.status()["engines"])

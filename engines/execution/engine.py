@@ -24,7 +24,7 @@ from engines.execution._orders import (
     fill_records,
 )
 from engines.params import parse_params
-from engines.persist import StateFile
+from engines.persist import StateFile, StateStatus
 from engines.records import COUNTER_MASK, TOUCH_F, Fields
 from engines.wiring import no_ticks, one_reader, one_writer, tick_quotes
 from shm.layout import DECISION, FILL, TICK
@@ -69,10 +69,11 @@ class ExecutionEngine(Engine):
         self.read_ticks = self._read_ticks if self.latest is None else no_ticks
         self.decisions = one_reader(self.ctx, DECISION)
         self.fills = one_writer(self.ctx, FILL)
-        # No fill ever written on this ring: nothing can be filled twice, start clean.
-        self.hwm = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.hwm",
-                             {"high_water": ("<i8", self.p.max_strategies)},
-                             fresh=self.fills.cursor == 0)
+        # Order ids never repeat across daemon restarts, so the marks are kept for good.
+        self.hwm = StateFile(self.ctx.state, f"{self.ctx.name}.hwm",
+                             {"high_water": ("<i8", self.p.max_strategies)})
+        if self.hwm.status is StateStatus.MISMATCHED:
+            self.log.error("execution_marks_lost", path=str(self.hwm.path))
         # Orders are deduplicated on a copy (a list: Python ints in the one-decision path); the
         # file only learns of orders already reported.
         self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist())

@@ -6,8 +6,12 @@ carried on the rest, a flip opens at the fill price. `snapshot()` is the bus pay
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+
+from engines.errors import StateError
+from engines.statedir import StateDir
 
 
 @dataclass(slots=True)
@@ -68,6 +72,19 @@ class PositionBook:
         pos.apply(side, qty, price)
         self.fills_applied += 1
 
+    def dump(self) -> dict:  # type: ignore[type-arg]
+        """Everything but the marks, JSON-ready (the state file's body)."""
+        return {"fills_applied": self.fills_applied, "positions": [
+            [s, y, p.qty, p.avg_price, p.realised, p.fills, p.bought, p.sold]
+            for (s, y), p in sorted(self.positions.items())]}
+
+    def load(self, doc: dict) -> None:  # type: ignore[type-arg]
+        """Take back what dump() gave (a KeyError/ValueError/TypeError on anything else)."""
+        self.fills_applied = int(doc["fills_applied"])
+        self.positions = {
+            (int(s), int(y)): Position(int(q), float(a), float(r), int(f), int(b), int(o))
+            for s, y, q, a, r, f, b, o in doc["positions"]}
+
     def on_mark(self, symbol_id: int, mid: float, seq: int) -> None:
         if 0 <= symbol_id < len(self.marks):
             self.marks[symbol_id] = mid
@@ -97,3 +114,31 @@ class PositionBook:
         realised, unrealised = self.totals(strategy_id)
         return {"positions": rows, "realised": realised, "unrealised": unrealised,
                 "pnl": realised + unrealised, "fills_applied": self.fills_applied}
+
+
+class BookFile:
+    """The book in the state dir as JSON with the fills cursor it covers (`<name>`)."""
+
+    def __init__(self, state: StateDir, name: str) -> None:
+        self.state, self.name = state, name
+
+    def load(self, book: PositionBook) -> int | None:
+        """Fill `book` from the file; the fills cursor it covers, or None without a file.
+        A file that does not parse is an error naming it, never an empty book."""
+        data = self.state.read(self.name)
+        if data is None:
+            return None
+        try:
+            doc = json.loads(data)
+            book.load(doc)
+            return int(doc["fills_cursor"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(self.state.path / self.name, f"not a position book: {exc}") from None
+
+    def save(self, book: PositionBook, fills_cursor: int, durable: bool) -> None:
+        doc = book.dump() | {"fills_cursor": fills_cursor}
+        data = json.dumps(doc).encode()
+        if durable:
+            self.state.write_atomic(self.name, data)
+        else:
+            self.state.write_atomic(self.name, data, fsync=False)

@@ -17,7 +17,7 @@ import numpy as np
 
 from engines.base import Engine
 from engines.params import parse_params
-from engines.positions._book import PositionBook
+from engines.positions._book import BookFile, PositionBook
 from engines.records import Fields
 from engines.service import ServiceServer, service_endpoint
 from engines.wiring import Every, one_reader, quiet
@@ -35,6 +35,7 @@ class PositionsParams:
     snapshot_interval_s: float = 1.0
     snapshot_file: str = ""  # "" = none; relative paths are under the runtime dir
     wake_on_ticks: bool = False  # False: marks are refreshed when fills come and per snapshot
+    save_interval_s: float = 0.1  # the book goes to the state dir this long after a fill
 
 
 class PositionsEngine(Engine):
@@ -49,19 +50,32 @@ class PositionsEngine(Engine):
         if self.ticks is not None and not self.p.wake_on_ticks:
             quiet(self.ctx, self.ticks)
         self.book = PositionBook(self.ctx.symbols or ("SYM0",))
-        self._replay_fills()
+        self.saved_at = BookFile(self.ctx.state, f"{self.ctx.name}.book")
+        self._restore()
+        self.unsaved = False
         self.timer = Every(self.p.snapshot_interval_s)
+        self.save_timer = Every(self.p.save_interval_s)
         self.dirty = True
         self.snapshot_path = (self.ctx.runtime_dir / self.p.snapshot_file
                               if self.p.snapshot_file else None)
         self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name),
                                      {"positions.get": self._get})
 
-    def _replay_fills(self) -> None:
-        """Positions are derived state: a restarted engine rebuilds its book from every fill
-        still on the ring before its committed cursor (the whole session while it fits)."""
-        first, done = self.fills.history(0)
-        if first > 0:  # the ring no longer holds the start of the session
+    def _restore(self) -> None:
+        """The book kept in the state dir (as of fills cursor S), then every fill the ring
+        still holds between S and the committed cursor; a ring behind S is a new one (a
+        daemon restart or a reboot made it): the kept book is the whole story then."""
+        since = self.saved_at.load(self.book)
+        if since is None or self.fills.cursor < since:
+            since = 0 if since is None else self.fills.cursor
+        self.log.info("positions_restored", fills_applied=self.book.fills_applied,
+                      since=since, cursor=self.fills.cursor)
+        self._replay_fills(since)
+
+    def _replay_fills(self, since: int) -> None:
+        """Every fill still on the ring from `since` to the committed cursor."""
+        first, done = self.fills.history(since)
+        if first > since:  # the ring no longer holds the start of the session
             self.log.warning("positions_replay_partial", first=first, cursor=self.fills.cursor)
         for f in done[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
             self.book.on_fill(*f)
@@ -72,6 +86,8 @@ class PositionsEngine(Engine):
             self.service.serve()
             if self.timer.due(time.monotonic_ns()) and self.dirty:
                 self.publish_snapshots()
+            if self.unsaved and self.save_timer.due(time.monotonic_ns()):
+                self._save(durable=False)
         return n
 
     def _read_ticks(self) -> int:
@@ -98,7 +114,7 @@ class PositionsEngine(Engine):
                 self.book.on_fill(*f)
             self.fills.advance(n)
             self.ctx.status.add(W_RECORDS_IN, n)
-            self.dirty = True
+            self.dirty = self.unsaved = True
         return n
 
     def publish_snapshots(self) -> None:
@@ -122,8 +138,16 @@ class PositionsEngine(Engine):
         """args {"strategy_id": n} (optional) -> that strategy's (or every) position."""
         return self.book.snapshot(strategy_id)
 
+    def _save(self, durable: bool) -> None:
+        self.saved_at.save(self.book, self.fills.cursor, durable)
+        self.unsaved = False
+
     def next_wakeup_s(self) -> float | None:
-        return self.timer.seconds_left(time.monotonic_ns())
+        now = time.monotonic_ns()
+        left = self.timer.seconds_left(now)
+        if self.unsaved:
+            return min(left, self.save_timer.seconds_left(now))
+        return left
 
     def wait_handles(self) -> list[Any]:
         return [self.service.socket]
@@ -131,6 +155,7 @@ class PositionsEngine(Engine):
     def on_stop(self) -> None:
         while self._read_fills():
             pass
+        self._save(durable=True)
         self.publish_snapshots()
         self.service.close()
         if self.ticks is not None and not self.p.wake_on_ticks:

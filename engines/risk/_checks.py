@@ -34,6 +34,9 @@ from shm.layout import (
 )
 
 NS_PER_S = 1_000_000_000
+# The kill switch word (flags[1]): any non-zero value stops every order.
+KILL_RELEASED, KILL_ENGAGED, KILL_STATE_LOST = 0, 1, 2
+KILL_REASONS = {KILL_RELEASED: "", KILL_ENGAGED: "engaged", KILL_STATE_LOST: "state_lost"}
 SMALL_BATCH = 16  # up to this many orders, numpy's per-call cost exceeds the Python loop's
 _MAX_VECTOR_ROUNDS = 16  # after this many position breaches in one batch, finish one by one
 # An order's fields in the argument order of RiskState.check_fields; a tick's mid.
@@ -99,7 +102,16 @@ class RiskState:
 
     @killed.setter
     def killed(self, value: bool) -> None:
-        self._flags[1] = 1 if value else 0
+        self._flags[1] = KILL_ENGAGED if value else KILL_RELEASED
+
+    @property
+    def kill_code(self) -> int:
+        """KILL_RELEASED, KILL_ENGAGED (operator or drawdown) or KILL_STATE_LOST."""
+        return int(self._flags[1])
+
+    @kill_code.setter
+    def kill_code(self, value: int) -> None:
+        self._flags[1] = value
 
     def on_tick_row(self, row: tuple[int, float, float]) -> None:
         """Remember the mid of one tick given as a TICK_MID tuple."""

@@ -17,9 +17,11 @@ import zmq
 from engines.base import Engine
 from engines.compiled import CHECK, build
 from engines.params import parse_params
-from engines.persist import StateFile
+from engines.persist import StateFile, StateStatus
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
 from engines.risk._checks import (
+    KILL_REASONS,
+    KILL_STATE_LOST,
     SMALL_BATCH,
     TICK_MID,
     RiskLimits,
@@ -29,6 +31,7 @@ from engines.risk._checks import (
 )
 from engines.risk._dedupe import DecidedIds
 from engines.service import ServiceServer, service_endpoint
+from engines.statedir import STARTED_MARKER
 from engines.wiring import Every, no_ticks, one_writer, readers_of, tick_quotes
 from shm import layout
 from shm.layout import DECISION, ORDER, REASON_STALE, VERDICT_APPROVED, VERDICT_REJECTED
@@ -85,15 +88,15 @@ class RiskEngine(Engine):
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
         self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
-        # Projected positions, rate buckets and the kill switch survive a restart of risk;
-        # a decisions ring never written to means a new session: start from zero.
+        # Projected positions, rate buckets, decided marks and the kill switch survive every
+        # stop (the state dir); lost or mismatched state comes back engaged (state_lost).
         n_symbols = max(len(self.ctx.symbols), 1)
-        self.saved = StateFile(self.ctx.runtime_dir / f"{self.ctx.name}.state",
+        self.saved = StateFile(self.ctx.state, f"{self.ctx.name}.state",
                                state_layout(n_symbols, limits) | {
                                    "pnl_peak": ("<f8", 1),
-                                   "decided": ("<i8", limits.max_strategies)},
-                               fresh=self.decisions.cursor == 0)
+                                   "decided": ("<i8", limits.max_strategies)})
         self.state = RiskState(n_symbols, limits, self.saved.arrays)
+        self._fail_closed_if_lost()
         # The slot is zeroed on every spawn: an engaged switch restored from the state file
         # must show as engaged, never as a silent 0.
         self.ctx.status.put(W_KILLED, 1 if self.state.killed else 0)
@@ -114,6 +117,17 @@ class RiskEngine(Engine):
         self.service = ServiceServer(
             service_endpoint(self.ctx.runtime_dir, self.ctx.name),
             {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
+
+    def _fail_closed_if_lost(self) -> None:
+        """A state file that does not match, or that is missing once this state dir has seen
+        a ready daemon, means what risk knew is gone: engage until an operator releases."""
+        status = self.saved.status
+        lost = status is StateStatus.MISMATCHED or (
+            status is StateStatus.CREATED and self.ctx.state.exists(STARTED_MARKER))
+        if lost:
+            self.state.kill_code = KILL_STATE_LOST
+            self.saved.flush()
+            self.log.error("risk_state_lost", status=status.value, path=str(self.saved.path))
 
     def poll(self) -> int:
         n_ticks = self.read_ticks()  # board mode: nothing to read (0)
@@ -313,6 +327,7 @@ class RiskEngine(Engine):
 
     def _engage(self, why: str) -> None:
         self.state.killed = True
+        self.saved.flush()  # an engaged switch is durable before anyone is told
         self.ctx.status.put(W_KILLED, 1)
         self.log.warning("kill_switch_engaged", why=why)
         self.pub.publish("risk.alerts.kill_switch",
@@ -324,6 +339,7 @@ class RiskEngine(Engine):
             self._engage(why)
         elif not engage and self.state.killed:
             self.state.killed = False
+            self.saved.flush()
             self.ctx.status.put(W_KILLED, 0)
             self.log.warning("kill_switch_released", why=why)
             self.pub.publish("risk.alerts.kill_switch",
@@ -331,7 +347,8 @@ class RiskEngine(Engine):
         return {"killed": self.state.killed}
 
     def _status(self) -> dict:  # type: ignore[type-arg]
-        return {"killed": self.state.killed, "gross": int(self.state.gross),
+        return {"killed": self.state.killed, "kill_reason": KILL_REASONS[self.state.kill_code],
+                "gross": int(self.state.gross),
                 "position": self.state.position.tolist(), "pnl_peak": self.pnl_peak,
                 "rejected": {REASON_NAMES[i]: int(c) for i, c in enumerate(self.rejected) if c}}
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from engines.base import Engine
 from engines.params import parse_params
+from engines.persist import StateFile
 from engines.strategy._signal import (
     ORDER_WRITTEN,
     SMALL_BATCH,
@@ -28,6 +29,7 @@ from shm.errors import RingFullError
 from shm.layout import ORDER, TICK
 from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 
+IDS_RESERVE = 1 << 16  # more orders than one poll sends (max_batch ticks, one order each)
 _QTY = ORDER_WRITTEN.qty  # an order's quantity in its ORDER_WRITTEN tuple
 
 
@@ -48,7 +50,15 @@ class StrategyEngine(Engine):
         self.orders = one_writer(self.ctx, ORDER)
         signal = SignalParams(**{f.name: getattr(self.p, f.name)
                                  for f in dataclasses.fields(SignalParams)})
-        ids = OrderIds(self.p.strategy_id, last_counter=self.orders.cursor)
+        # Ids are offset + ring position; a new ring (a daemon restart, a reboot) starts past
+        # every id this strategy ever issued, kept in the state dir as each order goes out.
+        self.issued = StateFile(self.ctx.state, f"{self.ctx.name}.ids",
+                                {"offset": ("<i8", 1), "issued": ("<i8", 1)}).arrays
+        if self.orders.cursor == 0:
+            self.issued["offset"][0] = self.issued["issued"][0]
+        ids = OrderIds(self.p.strategy_id,
+                       last_counter=int(self.issued["offset"][0]) + self.orders.cursor)
+        self.issued_v = self.issued["issued"].data
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
         self.n_out = self.out.shape[0]
@@ -65,6 +75,9 @@ class StrategyEngine(Engine):
             n = self._poll_one()
         else:
             n = self._poll_small(n) if n <= SMALL_BATCH else self._poll_batch()
+        # Past anything a poll can publish before this store: a SIGKILL between a publish and
+        # here never lets a later session reuse an id.
+        self.issued_v[0] = self.signal.ids.counter + IDS_RESERVE
         lost = self.ticks.lost
         if lost != self.lost_seen:
             self.ctx.status.add(W_DROPPED, lost - self.lost_seen)

@@ -1,0 +1,132 @@
+"""What comes back is what died: the kill switch and positions survive a daemon restart
+(SIGTERM, start) and a simulated reboot (SIGKILL of everything, segments and runtime dir
+removed), with configs/default.toml under a real `nautilusd run`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from engines.errors import ServiceTimeout
+from engines.service import ServiceClient, service_endpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
+    from nautilusd.config.tomlwriter import toml_document
+
+    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
+    doc["supervisor"].update(instance=f"dur{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
+                             runtime_dir=str(runtime_dir), state_dir=str(tmp_path / "state"),
+                             metrics_address="", log_format="json", log_level="warning")
+    path = tmp_path / "durable.toml"
+    path.write_text(toml_document(doc))
+    return path
+
+
+def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
+                                 str(config)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                start_new_session=True)
+
+
+def _call(runtime_dir: Path, engine: str, method: str, proc: subprocess.Popen[bytes],
+          timeout_s: float = 30.0, **args: Any) -> Any:
+    """The engine's answer, retried until it is up (a deadline, not a sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert proc.poll() is None, f"nautilusd exited with {proc.returncode}"
+        try:
+            with ServiceClient(service_endpoint(runtime_dir, engine), timeout_ms=500) as c:
+                return c.call(method, **args)
+        except ServiceTimeout:
+            assert time.monotonic() < deadline, f"{engine} never answered {method}"
+
+
+def _wait(cond: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _power_cut(proc: subprocess.Popen[bytes], shm_dir: Path, runtime_dir: Path) -> None:
+    """SIGKILL nautilusd and every engine at once, then remove what a reboot removes."""
+    family = [proc.pid] + [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(10)
+    psutil.wait_procs([psutil.Process(p) for p in family if psutil.pid_exists(p)], timeout=10)
+    for seg in shm_dir.iterdir():
+        seg.unlink()
+    shutil.rmtree(runtime_dir)
+    runtime_dir.mkdir(mode=0o700)
+
+
+def _book(runtime_dir: Path, proc: subprocess.Popen[bytes]) -> list[tuple[Any, ...]]:
+    snap = _call(runtime_dir, "positions", "positions.get", proc)
+    return sorted((r["strategy_id"], r["symbol"], r["qty"], r["fills"])
+                  for r in snap["positions"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_kill_switch_and_positions_when_restarted_then_power_cut_come_back(
+    tmp_path: Path, shm_dir: Path, runtime_dir: Path
+) -> None:
+    """Engage, SIGTERM + start, then a power cut + start: risk still says killed and the
+    positions are the ones booked before the first stop."""
+    config, log = _config(tmp_path, shm_dir, runtime_dir), tmp_path / "nautilusd.log"
+    proc = _start(config, log)
+    try:
+        _wait(lambda: _book(runtime_dir, proc), 60, "no fill was booked")
+        assert _call(runtime_dir, "risk", "risk.kill_switch", proc, engage=True,
+                     why="test")["killed"] is True
+        seen: list[Any] = [None]
+
+        def settled() -> bool:  # the orders in flight when the switch went on are done
+            now = _book(runtime_dir, proc)
+            same, seen[0] = now == seen[0], now
+            return same
+
+        _wait(settled, 30, "positions kept moving after the kill switch")
+        before = seen[0]
+        _stop(proc)
+        assert proc.returncode == 0, log.read_text()[-2000:]
+        proc = _start(config, log)
+        status = _call(runtime_dir, "risk", "risk.status", proc)
+        assert status["killed"] is True
+        assert _book(runtime_dir, proc) == before
+        _power_cut(proc, shm_dir, runtime_dir)
+        proc = _start(config, log)
+        status = _call(runtime_dir, "risk", "risk.status", proc)
+        assert status["killed"] is True and status["kill_reason"] == "engaged"
+        assert _book(runtime_dir, proc) == before
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0, log.read_text()[-2000:]
