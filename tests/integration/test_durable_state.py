@@ -4,6 +4,7 @@ removed), with configs/default.toml under a real `nautilusd run`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -76,10 +77,8 @@ def _power_cut(proc: subprocess.Popen[bytes], shm_dir: Path, runtime_dir: Path) 
     """SIGKILL nautilusd and every engine at once, then remove what a reboot removes."""
     family = [proc.pid] + [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
     for pid in family:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.wait(10)
     psutil.wait_procs([psutil.Process(p) for p in family if psutil.pid_exists(p)], timeout=10)
     for seg in shm_dir.iterdir():
