@@ -25,6 +25,7 @@ RecordBytes = bytes | bytearray | memoryview
 ReadOne = Callable[[], memoryview | None]
 Available = Callable[[], int]
 WriteBytes = Callable[[RecordBytes], bool]
+READ_TRIES = 16  # overwrite read_one: copies retried after a lap before it returns None
 
 
 def load_compiled(module: str) -> ModuleType | None:
@@ -58,6 +59,11 @@ def use_native(flag: bool) -> bool:
     _native = _load_native() if flag else None
     NATIVE = _native is not None
     return NATIVE
+
+
+def full_fence() -> Callable[[], None] | None:
+    """The compiled full memory fence, or None on the Python paths (which cannot emit one)."""
+    return None if _native is None else _native.fence
 
 
 def native_board(region: memoryview, out: memoryview, slots: int, words: int, record_size: int,
@@ -166,6 +172,8 @@ def overwrite_write_bytes(
 
     if views is not None:
         def write_bytes(b: RecordBytes) -> bool:
+            if len(b) != rs:  # before the claim: a rejected record costs no reader a record
+                raise ValueError(f"a record of this ring is {rs} bytes, got {len(b)}")
             pos = st[0]
             if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
                 w[1] = pos + 1
@@ -180,6 +188,8 @@ def overwrite_write_bytes(
         return write_bytes
 
     def write_bytes_sliced(b: RecordBytes) -> bool:
+        if len(b) != rs:  # before the claim: a rejected record costs no reader a record
+            raise ValueError(f"a record of this ring is {rs} bytes, got {len(b)}")
         pos = st[0]
         if w[1] <= pos:  # W_CLAIM first: a reader copying this slot's old record drops it
             w[1] = pos + 1
@@ -240,7 +250,7 @@ def overwrite_read_one(
 
     if views is not None:
         def read_one() -> memoryview | None:
-            while True:
+            for _ in range(READ_TRIES):  # bounded: a hostile claim cursor cannot hold it
                 pos = st[0]
                 end = w[0]  # W_PUBLISHED
                 if pos >= end:
@@ -250,11 +260,12 @@ def overwrite_read_one(
                     st[0] = r[0] = pos + 1
                     return one
                 resync(end)
+            return None
 
         return read_one
 
     def read_one_sliced() -> memoryview | None:
-        while True:
+        for _ in range(READ_TRIES):  # bounded: a hostile claim cursor cannot hold it
             pos = st[0]
             end = w[0]  # W_PUBLISHED
             if pos >= end:
@@ -265,6 +276,7 @@ def overwrite_read_one(
                 st[0] = r[0] = pos + 1
                 return one
             resync(end)
+        return None
 
     return read_one_sliced
 

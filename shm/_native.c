@@ -7,7 +7,14 @@
  * so a call after the ring was closed raises ValueError as the Python path does and never
  * touches an unmapped page. Stores that publish (cursor, board sequence) are release stores,
  * loads of the other party's cursor acquire loads: on x86-64 (TSO, see shm/platform.py) both
- * are plain moves that the compiler may not reorder around the record copy.
+ * are plain moves that the compiler may not reorder around the record copy. One pair needs more:
+ * the writer's cursor publish followed by its load of the parked flags, and the reader's
+ * parked-flag store followed by its cursor re-check (shm.reader.park), are store -> load of
+ * different addresses, which x86 may reorder through the store buffer; without a full fence
+ * both sides can miss each other (a lost wake-up). FULL_FENCE closes it on both sides.
+ * Cursor comparisons that take a value from shared memory are done in 128 bits: a hostile
+ * cursor near INT64_MIN must not overflow (undefined behaviour) and must compare as the
+ * Python path's unbounded ints do. Every loop over shared state is bounded (READ_TRIES).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,8 +27,10 @@
 #define R_CURSOR 0
 #define BOARD_FIRST_WORD 16 /* HEADER_BYTES / 8 */
 #define BOARD_READ_TRIES 4
+#define READ_TRIES 16 /* overwrite read_one: copies retried after a lap before giving up */
 
 #define BARRIER() __asm__ __volatile__("" ::: "memory")
+#define FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 static inline int64_t load_acquire(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void store_release(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
@@ -49,6 +58,9 @@ static int need_view(PyObject *obj, const char *what, Py_ssize_t min_len) {
     }
     return 0;
 }
+
+/* a + b for b >= 0, INT64_MAX when it would overflow (a reader cursor can be hostile). */
+static inline int64_t sat_add(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
 
 /* st is the Python side's one-item list holding the position. */
 static inline int st_get(PyObject *st, int64_t *out) {
@@ -299,13 +311,14 @@ static PyObject *path_write_bytes(PathObject *self, PyObject *b) {
             int64_t gate;
             if (call_int(self->refresh, NULL, &gate) == NULL)
                 goto fail;
-            self->limit = gate + self->cap;
+            self->limit = sat_add(gate, self->cap);
             if (pos >= self->limit) {
                 PyBuffer_Release(&v);
                 Py_RETURN_FALSE;
             }
         }
-    } else if (w[W_CLAIM] <= pos) { /* claim first: a reader copying this slot drops it */
+    } else if ((__int128)w[W_CLAIM] <= (__int128)pos) { /* claim first: a reader copying
+                                                              this slot drops it */
         store_release(&w[W_CLAIM], pos + 1);
         BARRIER();
     }
@@ -317,6 +330,7 @@ static PyObject *path_write_bytes(PathObject *self, PyObject *b) {
     if (st_set(self->st, pos) < 0)
         goto fail;
     store_release(&w[W_PUBLISHED], pos); /* the publishing store */
+    FULL_FENCE(); /* the publish is visible before the parked flags are read (no lost wake-up) */
     if (self->board != NULL) {
         char *base = view_addr(self->board->region);
         if (base == NULL)
@@ -368,7 +382,8 @@ static PyObject *path_read_one(PathObject *self, PyObject *unused) {
     char *one = view_addr(self->one);
     if (one == NULL)
         return NULL;
-    for (;;) { /* overwrite: copy, keep it only if the writer did not lap it meanwhile */
+    for (int tries = 0; tries < READ_TRIES; tries++) { /* overwrite: copy, keep it only if
+                                                         the writer did not lap it meanwhile */
         if (st_get(self->st, &pos) < 0)
             return NULL;
         int64_t end = load_acquire(&w[W_PUBLISHED]);
@@ -379,7 +394,7 @@ static PyObject *path_read_one(PathObject *self, PyObject *unused) {
             return NULL;
         memcpy(one, slot, (size_t)self->rs);
         BARRIER();
-        if (load_acquire(&w[W_CLAIM]) - self->cap <= pos) {
+        if ((__int128)load_acquire(&w[W_CLAIM]) - self->cap <= (__int128)pos) {
             if (st_set(self->st, pos + 1) < 0)
                 return NULL;
             store_release(&r[R_CURSOR], pos + 1);
@@ -395,6 +410,7 @@ static PyObject *path_read_one(PathObject *self, PyObject *unused) {
         if (ok == NULL)
             return NULL;
     }
+    Py_RETURN_NONE; /* lapped on every try: nothing delivered now, the next call resumes */
 }
 
 static PyObject *path_available(PathObject *self, PyObject *unused) {
@@ -406,10 +422,18 @@ static PyObject *path_available(PathObject *self, PyObject *unused) {
     int64_t pos;
     if (st_get(self->st, &pos) < 0)
         return NULL;
-    int64_t n = load_acquire(&w[W_PUBLISHED]) - pos;
+    __int128 n = (__int128)load_acquire(&w[W_PUBLISHED]) - pos;
     if (self->kind == OVERWRITE_READER && n > self->cap)
         n = self->cap;
-    return PyLong_FromLongLong(n);
+    if (n > INT64_MAX || n < INT64_MIN) { /* only a hostile cursor gets here: exact, as Python */
+        PyObject *a = PyLong_FromLongLong(load_acquire(&w[W_PUBLISHED]));
+        PyObject *b = PyLong_FromLongLong(pos);
+        PyObject *res = (a == NULL || b == NULL) ? NULL : PyNumber_Subtract(a, b);
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return res;
+    }
+    return PyLong_FromLongLong((long long)n);
 }
 
 static PyMethodDef path_methods[] = {
@@ -512,7 +536,7 @@ static PyObject *block_write_bytes(PyObject *mod, PyObject *args) {
     self->refresh = refresh;
     self->wake = wake;
     self->multi = multi;
-    self->limit = gate + cap;
+    self->limit = sat_add(gate, cap);
     if (attach_board(self, board) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -586,7 +610,14 @@ static PyObject *overwrite_reader(PyObject *mod, PyObject *args) {
     return res;
 }
 
+/* fence(): a full memory fence, for the Python side of a park (shm.reader.park). */
+static PyObject *fence(PyObject *mod, PyObject *unused) {
+    FULL_FENCE();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"fence", fence, METH_NOARGS, "A full memory fence (mfence or a locked RMW)."},
     {"block_write_bytes", block_write_bytes, METH_VARARGS, "A block ring writer's write_bytes."},
     {"overwrite_write_bytes", overwrite_write_bytes, METH_VARARGS,
      "An overwrite ring writer's write_bytes."},

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import reader_paths
+from shm._fastpath import full_fence, reader_paths
 from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
 from shm.latest import Board
@@ -50,6 +50,7 @@ class RingReader:
         self._empty = self._records[:0]
         self._views = c.record_views(self._body, self._rs, self._cap)
         self._one = memoryview(bytearray(self._rs))
+        self._fence = full_fence()
         self._bell = Doorbell(c.bell_path(seg.path, index))
         self._lost = int(self._r[c.R_LOST])
         # The next position to deliver, in a list (cheaper than a memoryview item in the hot
@@ -139,7 +140,9 @@ class RingReader:
         """Set the parked flag, then re-check: sleep on fileno() only if this returns 0."""
         self._r[c.R_CURSOR] = self._st[0]  # release what read_one() lent: we go to sleep
         self._parked[self.index] = 1
-        self._bell.drain()  # also a full fence between the flag store and the cursor load
+        if self._fence is not None:
+            self._fence()  # the flag store is visible before the cursor load (shm/_native.c)
+        self._bell.drain()  # the pipe lock orders them too on the Python paths, in practice
         return self.available()
 
     def unpark(self) -> None:

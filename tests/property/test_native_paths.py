@@ -35,7 +35,14 @@ _op = st.one_of(
     st.tuples(st.just("skip"), st.integers(0, 1)),
     st.tuples(st.just("latest"), st.integers(-1, SLOTS + 1)),
     st.tuples(st.just("available"), st.integers(0, 1)),
+    st.tuples(st.just("wrong_size"), st.sampled_from([0, 1, TICK.itemsize - 1,
+                                                       TICK.itemsize + 1])),
+    st.tuples(st.just("hostile_claim"), st.integers(0, 4)),
+    st.tuples(st.just("hostile_cursor"), st.integers(0, 4)),
 )
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Cursor values no honest party writes: near both ends of int64, and far ahead.
+HOSTILE = (INT64_MIN, INT64_MIN + 1, -1, INT64_MAX, 1 << 40)
 
 
 class _Side:
@@ -76,6 +83,20 @@ def _tick(seq: int, symbol: int) -> bytes:
 
 def _apply(side: _Side, op: tuple[str, int], seq: int) -> object:
     kind, arg = op
+    if kind == "wrong_size":  # rejected on both paths, and it must cost nobody a record
+        try:
+            return side.writer.write_bytes(_tick(seq, 0)[:arg] if arg < TICK.itemsize
+                                           else _tick(seq, 0) + b"\0" * (arg - TICK.itemsize))
+        except ValueError:
+            return "ValueError"
+    if kind == "hostile_claim":
+        side.writer._w[c.W_CLAIM] = HOSTILE[arg]
+        return None
+    if kind == "hostile_cursor":  # reader 1's committed cursor, as the writer sees it
+        slot = c.reader_slot(side.writer.segment, 1)
+        slot[c.R_CURSOR] = HOSTILE[arg]
+        slot.release()
+        return None
     if kind == "write":
         return side.writer.write_bytes(_tick(seq, arg))
     if kind == "batch":
