@@ -48,6 +48,8 @@ class RingWriter:
         self._multi = self.max_readers > 8
         self._parked_words = range(c.W_PARKED0, c.W_PARKED0 + (self.max_readers + 7) // 8)
         self._bells = BellRinger([c.bell_path(seg.path, k) for k in range(self.max_readers)])
+        self.dead_parks_cleared = 0  # parked flags of dead readers cleared (_clear_dead_park)
+        self.last_dead_park_pid = 0
         self._views = c.record_views(self._body, self._rs, self._cap)
         # The writer's position, kept in a list: a list item costs a third of a memoryview
         # item in the one-record hot path. W_PUBLISHED in shm always equals it between calls.
@@ -226,11 +228,21 @@ class RingWriter:
             flags = w[word] & 0xFFFF_FFFF_FFFF_FFFF  # as unsigned: byte 7 may be set
             k = first
             while flags:
-                if flags & 0xFF:
-                    ring(k)
+                if flags & 0xFF and not ring(k):
+                    self._clear_dead_park(k)
                 flags >>= 8
                 k += 1
             first += 8
+
+    def _clear_dead_park(self, k: int) -> None:
+        """Reader `k` is flagged parked but nobody holds its doorbell open: a parked reader
+        keeps it open until it unparks, so that reader died parked (SIGKILL). Clear its flag,
+        or every later publish would pay a failing open() of its FIFO; count it on the
+        slot's pid. A reader that comes back sets its flag again when it parks."""
+        if self._parked[k]:
+            self._parked[k] = 0
+            self.dead_parks_cleared += 1
+            self.last_dead_park_pid = int(self._slots[k][c.R_PID])
 
     def _full_error(self, n: int, timeout_s: float) -> RingFullError:
         pos = self._st[0]
