@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import zmq
 
 from engines.base import Pollable
-from shm import RingReader
+from shm import Blocking, RingReader, ring_paths
 from shm.wait import BLOCKING_SPIN_S, WaitKind
 
 SPIN_S = BLOCKING_SPIN_S  # after work, watch the rings this long before parking
@@ -49,6 +49,9 @@ class IdleWait:
         self.spin_ns = int(spin_s * 1e9) if kind is WaitKind.BLOCKING and readers else 0
         self.hot = hot and self.spin_ns > 0
         self.after_work_yield = self.hot  # the runner's hand-over (module doc)
+        # The Python ring paths cannot fence park against publish (shm.wait.Blocking): a
+        # missed wake-up is bounded by re-checking this often; the compiled paths need none.
+        self.recheck_s = None if ring_paths() == "compiled" else Blocking().recheck_s
         fds = (stop_fd, *(r.fileno() for r in self.readers))
         self._poll: Callable[[int], Sequence[tuple[object, int]]]
         if handles:
@@ -79,6 +82,8 @@ class IdleWait:
             return
         if after_work and self.spin_ns and self._spin(min(self.spin_ns, int(timeout_s * 1e9))):
             return
+        if self.recheck_s is not None and self.readers:
+            timeout_s = min(timeout_s, self.recheck_s)
         self._park(timeout_s)
 
     def _spin(self, budget_ns: int) -> bool:

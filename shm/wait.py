@@ -135,9 +135,11 @@ class Sleeping(WaitStrategy):
 class Blocking(WaitStrategy):
     """Spin for spin_s, then park: set the parked flag, re-check, sleep on the doorbell fd.
 
-    The writer's cursor store and its parked-flag load are not fenced (pure Python cannot
-    emit mfence), so a wake-up racing the park can be missed; `recheck_s` bounds that rare
-    case by re-checking the cursor at least that often while parked.
+    On the compiled ring paths the writer's cursor store and its parked-flag load, and the
+    reader's flag store and cursor re-check, are separated by full fences (shm/_native.c):
+    no wake-up is lost. The Python paths cannot emit one, so there a wake-up racing the park
+    can be missed; `recheck_s` bounds that rare case by re-checking the cursor at least that
+    often while parked (engines.idle applies the same bound to the engines' idle wait).
     """
 
     kind = WaitKind.BLOCKING

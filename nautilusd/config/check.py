@@ -101,8 +101,9 @@ def _ring(ring: RingConfig, slots: int) -> dict[str, Any]:
 
 
 _RING_PATHS = {
-    "compiled": "compiled (shm/_native.c)",
-    "python": "python (the compiled paths are not built, or NAUTILUSD_PURE_PYTHON is set)",
+    "compiled": "compiled (shm/_native.c; park and publish fenced: no lost wake-up)",
+    "python": "python (the compiled paths are not built, or NAUTILUSD_PURE_PYTHON is set; "
+              "park and publish are not fenced, a lost wake-up is bounded by a 50 ms re-check)",
 }
 
 
