@@ -130,6 +130,8 @@ def block_write_bytes(
     if views is not None:
         def write_bytes(b: RecordBytes) -> bool:
             nonlocal limit
+            if len(b) != rs:  # first, as on the compiled path: a full ring does not hide it
+                raise ValueError(f"a record of this ring is {rs} bytes, got {len(b)}")
             pos = st[0]
             if pos >= limit:
                 limit = refresh() + cap
@@ -147,6 +149,8 @@ def block_write_bytes(
 
     def write_bytes_sliced(b: RecordBytes) -> bool:
         nonlocal limit
+        if len(b) != rs:  # first, as on the compiled path: a full ring does not hide it
+            raise ValueError(f"a record of this ring is {rs} bytes, got {len(b)}")
         pos = st[0]
         if pos >= limit:
             limit = refresh() + cap
