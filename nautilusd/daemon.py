@@ -318,7 +318,11 @@ class Daemon:
             self.log.error("reload_refused", error=str(exc))
             return
         self.notifier.reloading()
-        diff = self.sup.reload(topology)
+        try:
+            diff = self.sup.reload(topology)
+        except NautilusdError as exc:
+            self.log.error("reload_refused", error=str(exc))
+            return
         self.log.info("reloaded", **diff)
 
     # -- teardown, in reverse ----------------------------------------------------------------

@@ -17,6 +17,7 @@ from nautilusd import groups, health
 from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
+from nautilusd.livechange import refuse_unappliable
 from nautilusd.loop import EventLoop, Timer
 from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
@@ -111,7 +112,9 @@ class SupervisorCommands:
                 self._kill(inst, "shutdown_timeout")
 
     def reload(self, topology: Topology) -> dict[str, list[str]]:
-        """Apply a new topology: start added instances, restart changed ones, stop removed."""
+        """Apply a new topology: start added instances, restart changed ones, stop removed.
+        A change only a restart can apply (rings, instance, sockets) refuses it whole."""
+        refuse_unappliable(self.topology, topology)
         new = {n: e for e in topology.engines.values() for n in e.instance_names}
         removed = [n for n in self.instances if n not in new]
         changed = [n for n in new if n in self.instances and self.instances[n].config != new[n]]

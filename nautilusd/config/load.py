@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Set
 from pathlib import Path
@@ -23,6 +24,7 @@ from nautilusd.config.model import GroupConfig, GroupStrategy, Topology
 from nautilusd.errors import ConfigError
 
 TOP_LEVEL_KEYS: Final = ("symbols", "supervisor", "groups", "rings", "engines")
+MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024  # a topology is kilobytes; this is generous
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
 _symbols = cv.array(cv.string(r"\S+", "a symbol (non-empty, no spaces)"), distinct=True)
 
@@ -33,12 +35,42 @@ def default_host_cpus() -> frozenset[int]:
 
 def load_config(path: str | Path, *, host_cpus: Set[int] | None = None) -> Topology:
     """Parse and validate the topology at `path`; raise ConfigError listing every problem."""
-    source = str(path)
+    source = str(Path(path).absolute())  # remembered: a reload from another cwd finds it
+    return loads_config(read_config_file(source), source=source, host_cpus=host_cpus)
+
+
+def read_config_file(source: str) -> bytes:
+    """The bytes of a config file, refused unless it is a regular file of at most
+    MAX_CONFIG_BYTES: a FIFO, a device (/dev/zero) or a socket is never read, so loading
+    never blocks the daemon's loop or grows without bound."""
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(source, [("", f"{source}: {why}")])
+
     try:
-        data = Path(path).read_bytes()
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise ConfigError(source, [("", f"{source}: cannot read: {exc.strerror or exc}")]) from None
-    return loads_config(data, source=source, host_cpus=host_cpus)
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise refuse(f"not a regular file ({_kind(st.st_mode)}): refused")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise refuse(f"{st.st_size} bytes, over the {MAX_CONFIG_BYTES}-byte limit")
+        data = os.read(fd, MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise refuse(f"over the {MAX_CONFIG_BYTES}-byte limit")
+    return data
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISDIR, "a directory")]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def loads_config(

@@ -83,6 +83,7 @@ def _start_allowing_failure(daemon: Daemon, tmp: Path, runtime_dir: Path, shm_di
     from _ctl_daemon import BIN
 
     daemon.tmp, daemon.runtime_dir, daemon.shm_dir = tmp, runtime_dir, shm_dir
+    daemon.metrics_address = ""
     daemon.instance = f"ctl-{uuid.uuid4().hex[:8]}"
     daemon.config = daemon.write_config("nautilusd.toml", engines)
     daemon.endpoint = f"ipc://{runtime_dir}/control.sock"
