@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from engines.bus import Publisher, Subscriber
     from engines.errors import BusError, EngineError, ServiceError, ServiceTimeout, StateError
     from engines.harness import Harness
-    from engines.params import ParamError, parse_params
+    from engines.params import ParamError, did_you_mean, param, param_problems, parse_params, truth
     from engines.persist import StateFile
     from engines.rings import RecordReader, RecordWriter
     from engines.runner import LaunchSpec, load_engine_class
@@ -59,6 +59,10 @@ _HOMES = {
     "one_reader": ("engines.wiring", "one_reader"),
     "one_writer": ("engines.wiring", "one_writer"),
     "parse_params": ("engines.params", "parse_params"),
+    "truth": ("engines.params", "truth"),
+    "param_problems": ("engines.params", "param_problems"),
+    "param": ("engines.params", "param"),
+    "did_you_mean": ("engines.params", "did_you_mean"),
     "readers_of": ("engines.wiring", "readers_of"),
     "run_engine": ("engines.runner", "run"),
     "service_endpoint": ("engines.service", "service_endpoint"),
@@ -93,14 +97,18 @@ __all__ = [
     "StateFile",
     "Subscriber",
     "WaitKind",
+    "did_you_mean",
     "load_engine_class",
     "one_reader",
     "one_writer",
+    "param",
+    "param_problems",
     "parse_params",
     "readers_of",
     "run_engine",
     "service_endpoint",
     "tick_quotes",
+    "truth",
 ]
 
 

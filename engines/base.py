@@ -90,9 +90,14 @@ class Engine:
 
     `counters` names the custom status words W_CUSTOM0.. in order (engines.counters):
     nautilusctl status, /metrics and the dashboard show them by these names.
+
+    `params_spec`: the frozen dataclass of the engine's params (fields made with
+    engines.params.param); nautilusd checks [engines.<name>.params] against it in `check`,
+    at start and on reload, before any engine restarts. None: params are not checked.
     """
 
     counters: ClassVar[tuple[str, ...]] = ()
+    params_spec: ClassVar[type | None] = None
 
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx

@@ -26,8 +26,8 @@ from engines.spare import Warmup
 from engines.statedir import STARTED_MARKER
 from nautilusd import paths
 from nautilusd.busproxy import BusProxy
-from nautilusd.config.load import load_config
 from nautilusd.config.model import Topology
+from nautilusd.config.params import load_checked
 from nautilusd.control.server import ControlServer
 from nautilusd.errors import ConfigError, NautilusdError
 from nautilusd.host import RealHost
@@ -55,7 +55,7 @@ STATUS_INTERVAL_S = 1.0
 def run(args: argparse.Namespace) -> int:
     """Entry of `nautilusd run --config FILE [--runtime-dir DIR] [--summary]`."""
     try:
-        topology = load_config(args.config)
+        topology = load_checked(args.config)
     except ConfigError as exc:
         print(f"nautilusd: invalid config:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -313,7 +313,7 @@ class Daemon:
 
     def _reload(self) -> None:
         try:
-            topology = load_config(self.topology.source)
+            topology = load_checked(self.topology.source)
         except ConfigError as exc:
             self.log.error("reload_refused", error=str(exc))
             return

@@ -68,20 +68,30 @@ class SupervisorCommands:
         raise UnknownTargetError(target, dict.fromkeys(known))
 
     def start(self, target: str) -> list[str]:
-        names = self.resolve(target)
-        for name in names:
-            inst = self.instances[name]
-            if inst.state is State.FATAL:
-                inst.tracker.reset()
-            inst.wanted = True
-            if not inst.running:
-                inst.cancel_timer()
-                inst.due = True
+        """Start `target`, and every instance a FATAL one of it had stopped (escalation)."""
+        names = self._revive(self.resolve(target))
         self._advance()
         return names
 
+    def _revive(self, names: list[str]) -> list[str]:
+        """Want `names` running again (a FATAL one gets a fresh restart budget), plus the
+        instances their escalation stopped; returns every instance it started."""
+        found = [*names, *(n for n, i in self.instances.items()
+                           if i.stopped_by in names and not i.wanted and n not in names)]
+        for name in found:
+            inst = self.instances[name]
+            if inst.state is State.FATAL:
+                inst.tracker.reset()
+            inst.wanted, inst.stopped_by = True, None
+            if not inst.running:
+                inst.cancel_timer()
+                inst.due = True
+        return found
+
     def stop(self, target: str) -> list[str]:
         names = self.resolve(target)
+        for name in names:
+            self.instances[name].stopped_by = None  # the operator's stop: it stays down
         self._queue_stop(names, restart=False)
         return names
 
@@ -129,6 +139,9 @@ class SupervisorCommands:
         self._queue_stop([n for n in changed if self.instances[n].running], restart=True)
         for name in added:
             self.instances[name].wanted = self.instances[name].due = True
+        # A changed engine that had given up (FATAL) runs again with the new config, and so
+        # does every engine its failure had stopped.
+        self._revive([n for n in changed if self.instances[n].state is State.FATAL])
         self._advance()
         for callback in self._reload_listeners:
             callback(topology)

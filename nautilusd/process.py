@@ -65,6 +65,8 @@ class Instance:
         self.wanted = False  # the operator (or the topology) wants it running
         self.due = False  # spawn as soon as its `after` dependencies are ready
         self.restart_after_stop = False
+        # the FATAL instance whose escalation stopped this one: started again with it
+        self.stopped_by: str | None = None
         self.kill_reason: str | None = None
         self.started_at = 0.0
         self.ready_at = 0.0

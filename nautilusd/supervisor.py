@@ -292,6 +292,8 @@ class Supervisor(SupervisorCommands):
         for name in victims:
             self.instances[name].wanted = False
         self._queue_stop(victims, restart=False)
+        for name in victims:
+            self.instances[name].stopped_by = inst.name
 
     # -- stopping -----------------------------------------------------------------------------
 

@@ -73,8 +73,11 @@ class TradeStats:
 class AnalyticsEngine(Engine):
     """Subscribes `trading.executions.*` and `trading.positions.all`; no rings."""
 
+    params_spec = AnalyticsParams
+
     def on_start(self) -> None:
-        self.p = parse_params(AnalyticsParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(AnalyticsParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         self.stats = TradeStats(self.p.curve_points)
         self.sub = self.ctx.subscriber(["trading.executions.", "trading.positions.all"])
         self.timer = Every(self.p.publish_interval_s)

@@ -25,8 +25,11 @@ class AuditParams:
 
 
 class AuditEngine(Engine):
+    params_spec = AuditParams
+
     def on_start(self) -> None:
-        self.p = parse_params(AuditParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(AuditParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         self.out = self.ctx.runtime_dir / self.p.out_dir
         self.out.mkdir(parents=True, exist_ok=True)
         self.kept: dict[str, list[np.ndarray]] = {name: [] for name in self.ctx.readers}

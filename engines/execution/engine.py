@@ -61,9 +61,11 @@ class ExecutionEngine(Engine):
     """Reads ticks and decisions, writes fills, publishes executions."""
 
     counters = ("duplicates", "ignored_rejected", "filled_qty", "stale")
+    params_spec = ExecutionParams
 
     def on_start(self) -> None:
-        self.p = parse_params(ExecutionParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(ExecutionParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         # With a board, the venue looks up the touch of each symbol it trades: no tick is read.
         self.ticks, self.latest = tick_quotes(self.ctx, self.p.wake_on_ticks)
         self.read_ticks = self._read_ticks if self.latest is None else no_ticks

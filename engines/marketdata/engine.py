@@ -21,7 +21,7 @@ from engines.marketdata._feed import (
     Pacer,
     ReplayFeed,
 )
-from engines.params import ParamError, parse_params
+from engines.params import ParamError, param, parse_params
 from engines.wiring import one_writer
 from shm.layout import TICK
 from shm.status import W_CUSTOM0, W_RECORDS_OUT
@@ -29,31 +29,35 @@ from shm.status import W_CUSTOM0, W_RECORDS_OUT
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class MarketDataParams:
-    source: str = "gbm"  # gbm | replay
+    source: str = param("gbm", choices=("gbm", "replay"))
     seed: int = 7
     start_price: float = 100.0
     drift_per_s: float = 0.0
-    sigma_per_sqrt_s: float = 0.002
-    rate_per_s: float = 2_000.0  # 0 = unpaced
-    spread_bps: float = 2.0
-    size_mean: int = 500
-    burst_every_s: float = 0.0  # 0 = no bursts
-    burst_ticks: int = 0  # extra ticks at once, flagged FLAG_BURST
-    max_batch: int = 512
+    sigma_per_sqrt_s: float = param(0.002, unit="1/sqrt(s)", min=0)
+    rate_per_s: float = param(2_000.0, unit="ticks/s", min=0)  # 0 = unpaced
+    spread_bps: float = param(2.0, unit="bps", min=0)
+    size_mean: int = param(500, unit="units", min=1)
+    burst_every_s: float = param(0.0, unit="s", min=0)  # 0 = no bursts
+    burst_ticks: int = param(0, unit="ticks", min=0)  # extra ticks at once, flagged FLAG_BURST
+    max_batch: int = param(512, unit="ticks", min=1)
     replay_file: str = ""
-    replay_speed: float = 1.0  # 1 = recorded pace, 10 = ten times faster, 0 = flat out
+    # 1 = recorded pace, 10 = ten times faster, 0 = flat out
+    replay_speed: float = param(1.0, min=0)
     replay_loop: bool = True
     bars: bool = True
-    stop_after_s: float = 0.0  # > 0: stop producing after this long (tests, drills)
+    # > 0: stop producing after this long (tests, drills)
+    stop_after_s: float = param(0.0, unit="s", min=0)
 
 
 class MarketDataEngine(Engine):
     """Writes ticks; the only writer of its ticks ring."""
 
     counters = ("bursts",)
+    params_spec = MarketDataParams
 
     def on_start(self) -> None:
-        p = self.p = parse_params(MarketDataParams, self.ctx.params, f"engines.{self.ctx.name}")
+        p = self.p = parse_params(MarketDataParams, self.ctx.params,
+                                  f"engines.{self.ctx.name}.params")
         self.writer = one_writer(self.ctx, TICK)
         symbols = self.ctx.symbols or ("SYM0",)
         self.replay: ReplayFeed | None = None

@@ -40,8 +40,11 @@ class NotificationParams:
 
 
 class NotificationEngine(Engine):
+    params_spec = NotificationParams
+
     def on_start(self) -> None:
-        self.p = parse_params(NotificationParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(NotificationParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         self.sub = self.ctx.subscriber(list(self.p.topics))
 
     def poll(self) -> int:

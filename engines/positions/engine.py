@@ -42,9 +42,11 @@ class PositionsEngine(Engine):
     """Reads fills (block ring: none missed) and ticks (marks); publishes snapshots."""
 
     counters = ("pnl_realised_cents", "pnl_unrealised_cents")  # refreshed with each snapshot
+    params_spec = PositionsParams
 
     def on_start(self) -> None:
-        self.p = parse_params(PositionsParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(PositionsParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         self.fills = one_reader(self.ctx, FILL)
         self.ticks = one_reader(self.ctx, TICK, required=False)
         if self.ticks is not None and not self.p.wake_on_ticks:

@@ -11,13 +11,34 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 
 from engines.base import Engine
+from engines.params import param
 from shm.status import W_RECORDS_IN, W_RECORDS_OUT
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReferenceParams:
+    """What `nautilusd check` accepts for the reference engine (it reads ctx.params itself)."""
+
+    ready_delay_s: float | None = param(None, unit="s", min=0)
+    crash_after_s: float | None = param(None, unit="s", min=0)
+    crash_code: int = param(3, min=0, max=255)
+    exit_after_s: float | None = param(None, unit="s", min=0)
+    exit_code: int = param(0, min=0, max=255)
+    hang_after_s: float | None = param(None, unit="s", min=0)
+    allocate_mb: float | None = param(None, unit="MB", min=0)
+    grow_mb_per_s: float = param(0.0, unit="MB/s", min=0)
+    drain_s: float | None = param(None, unit="s", min=0)
+    forward: bool = False
+    produce_per_s: float = param(0.0, unit="records/s", min=0)
 
 
 class ReferenceEngine(Engine):
     """Does nothing useful, on purpose, in every way a real engine can go wrong."""
+
+    params_spec = ReferenceParams
 
     def on_start(self) -> None:
         p = self.ctx.params

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from engines.params import param
 from engines.records import Fields, group_cumsum
 from shm.layout import (
     ORDER,
@@ -48,15 +49,18 @@ TICK_MID = Fields(TICK, ("symbol_id", "bid", "ask"))
 class RiskLimits:
     """Every limit is configurable; positions are per symbol over every strategy seen."""
 
-    max_order_qty: int = 1_000
-    max_notional: float = 250_000.0
-    max_position: int = 5_000  # |position| per symbol, in units
-    max_gross: int = 20_000  # sum over symbols of |position|
-    price_band_bps: float = 50.0  # |price - last mid| / last mid
-    max_orders_per_s: int = 1_000  # per strategy, per wall-clock second of the order's ts_ns
-    max_strategies: int = 64  # strategy ids 0 .. max_strategies - 1
-    max_drawdown: float = 50_000.0  # P&L drop from its peak that engages the kill switch
-    order_ttl_ms: int = 1_000  # time to live of an order that states none (ttl_ms = 0)
+    max_order_qty: int = param(1_000, unit="units", min=1)
+    max_notional: float = param(250_000.0, unit="price x units", min=0)
+    max_position: int = param(5_000, unit="units", min=0)  # |position| per symbol, in units
+    max_gross: int = param(20_000, unit="units", min=0)  # sum over symbols of |position|
+    price_band_bps: float = param(50.0, unit="bps", min=0)  # |price - last mid| / last mid
+    # per strategy, per wall-clock second of the order's ts_ns
+    max_orders_per_s: int = param(1_000, unit="orders/s", min=1)
+    max_strategies: int = param(64, min=1, max=65_536)  # strategy ids 0 .. max_strategies - 1
+    # P&L drop from its peak that engages the kill switch
+    max_drawdown: float = param(50_000.0, unit="P&L", min=0)
+    # time to live of an order that states none (ttl_ms = 0)
+    order_ttl_ms: int = param(1_000, unit="ms", min=0)
 
 
 class RiskState:

@@ -16,7 +16,7 @@ import zmq
 
 from engines.base import Engine
 from engines.compiled import CHECK, build
-from engines.params import parse_params
+from engines.params import param, parse_params, truth
 from engines.persist import StateFile, StateStatus
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
 from engines.risk._checks import (
@@ -55,8 +55,9 @@ ORDER_CHECKED = Fields(ORDER, ("order_id", "strategy_id", "symbol_id", "side", "
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RiskParams(RiskLimits):
-    max_batch: int = 4_096
-    alert_interval_s: float = 1.0  # alerts per reason are summed over this window
+    max_batch: int = param(4_096, unit="orders", min=1)
+    # alerts per reason are summed over this window
+    alert_interval_s: float = param(1.0, unit="s", min=0)
     pnl_topic: str = "trading.positions.all"
     # False: ticks do not wake risk; each order's quote comes from the tick ring's latest-value
     # board when it has one, else the ticks are read when orders come (and every 5 ms).
@@ -77,9 +78,11 @@ class RiskEngine(Engine):
     """Reads ticks and every order ring; writes decisions; publishes `risk.alerts.*`."""
 
     counters = ("rejected", "kill_switch_engaged", "duplicates")  # W_REJECTED, W_KILLED, ...
+    params_spec = RiskParams
 
     def on_start(self) -> None:
-        self.p = parse_params(RiskParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(RiskParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         limits = RiskLimits(**{f.name: getattr(self.p, f.name)
                                for f in dataclasses.fields(RiskLimits)})
         # With a board, an order's mid is looked up as it is checked: no tick is read at all.
@@ -333,8 +336,10 @@ class RiskEngine(Engine):
         self.pub.publish("risk.alerts.kill_switch",
                                      {"engine": self.ctx.name, "engaged": True, "why": why})
 
-    def _kill_switch(self, engage: bool = True, why: str = "operator request") -> dict:  # type: ignore[type-arg]
-        """args {"engage": true|false, "why": "..."} -> the switch's state after the request."""
+    def _kill_switch(self, engage: object = True, why: str = "operator request") -> dict:  # type: ignore[type-arg]
+        """args {"engage": true|false|yes|no|on|off|1|0, "why": "..."} -> the switch's state
+        after the request; any other `engage` is an error naming it (BAD_ARGS)."""
+        engage = truth(engage, "engage")
         if engage and not self.state.killed:
             self._engage(why)
         elif not engage and self.state.killed:

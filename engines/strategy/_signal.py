@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 
 from engines.compiled import SIGNAL, build
+from engines.params import param
 from engines.records import COUNTER_BITS, COUNTER_MASK, Fields
 from shm.layout import ORDER, SIDE_BUY, SIDE_SELL, TICK, TIF_IOC, TYPE_LIMIT
 
@@ -36,13 +37,14 @@ class SignalParams:
     position beyond it. One order per symbol per batch, at most one per `cooldown_ms`.
     """
 
-    strategy_id: int = 1
-    alpha: float = 0.05
-    threshold_bps: float = 3.0
-    order_qty: int = 100
-    max_position: int = 1_000
-    cooldown_ms: float = 50.0
-    order_ttl_ms: int = 500  # each order's time to live: older, risk and execution refuse it
+    strategy_id: int = param(1, min=0, max=(1 << 23) - 1)  # order ids: id << 40 | n
+    alpha: float = param(0.05, min=0, max=1)
+    threshold_bps: float = param(3.0, unit="bps", min=0)
+    order_qty: int = param(100, unit="units", min=1)
+    max_position: int = param(1_000, unit="units", min=0)
+    cooldown_ms: float = param(50.0, unit="ms", min=0)
+    # each order's time to live: older, risk and execution refuse it
+    order_ttl_ms: int = param(500, unit="ms", min=0)
 
 
 class OrderIds:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.base import Engine
-from engines.params import parse_params
+from engines.params import param, parse_params
 from engines.persist import StateFile
 from engines.strategy._signal import (
     ORDER_WRITTEN,
@@ -35,17 +35,20 @@ _QTY = ORDER_WRITTEN.qty  # an order's quantity in its ORDER_WRITTEN tuple
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StrategyParams(SignalParams):
-    max_batch: int = 4_096  # ticks taken per poll
-    write_timeout_s: float = 0.5  # a full orders ring for longer drops the batch (counted)
+    max_batch: int = param(4_096, unit="ticks", min=1)  # ticks taken per poll
+    # a full orders ring for longer drops the batch (counted)
+    write_timeout_s: float = param(0.5, unit="s", min=0)
 
 
 class StrategyEngine(Engine):
     """Reads the ticks ring, writes orders; see engines._signal for the signal itself."""
 
     counters = ("quantity_sent",)
+    params_spec = StrategyParams
 
     def on_start(self) -> None:
-        self.p = parse_params(StrategyParams, self.ctx.params, f"engines.{self.ctx.name}")
+        self.p = parse_params(StrategyParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
         self.ticks = one_reader(self.ctx, TICK)
         self.orders = one_writer(self.ctx, ORDER)
         signal = SignalParams(**{f.name: getattr(self.p, f.name)

@@ -51,12 +51,14 @@ def chaos_doc(shm_dir: Path, runtime_dir: Path, seed: int) -> dict[str, Any]:
 
 
 def crash_loop_doc(base: dict[str, Any]) -> dict[str, Any]:
-    """`analytics` refuses its params at every start: it exits, backs off, turns FATAL."""
+    """`analytics` fails at every start: it exits, backs off, turns FATAL. (Its slot runs the
+    reference engine, crashing at once: bad params are refused before they reach an engine.)
+    """
     doc = copy.deepcopy(base)
     engine = doc["engines"][CRASH_LOOP_ENGINE]
     engine.update(max_restarts=3, restart_window_s=30.0, backoff_initial_ms=20,
-                  backoff_max_ms=200)
-    engine["params"] = {**engine.get("params", {}), "chaos_crash_loop": True}
+                  backoff_max_ms=200, entry="engines.reference:ReferenceEngine")
+    engine["params"] = {"crash_after_s": 0.0, "crash_code": 3}
     return doc
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from engines import did_you_mean
+
 INVALID: Final = object()  # a converter's "no value": the error is already recorded
 Converter = Callable[["Collector", str, Any], Any]
 
@@ -86,7 +88,8 @@ def table(c: Collector, path: str, value: Any, spec: Mapping[str, Field]) -> dic
         sub = key_path(path, key)
         spec_field = spec.get(key)
         if spec_field is None:
-            c.error(sub, f"unknown key: {key!r} (allowed keys: {', '.join(spec)})")
+            c.error(sub, f"unknown key: {key!r}{did_you_mean(key, spec)} "
+                    f"(allowed keys: {', '.join(spec)})")
             continue
         converted = spec_field.converter(c, sub, raw)
         if converted is not INVALID:

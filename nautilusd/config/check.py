@@ -12,8 +12,9 @@ from typing import Any, TextIO
 
 from engines.spec import EngineConfig, RingConfig, SpinKind
 from nautilusd.config._convert import enum_text
-from nautilusd.config.load import default_host_cpus, load_config, start_order
+from nautilusd.config.load import default_host_cpus, start_order
 from nautilusd.config.model import Topology
+from nautilusd.config.params import load_checked
 from nautilusd.errors import ConfigError
 from nautilusd.paths import default_runtime_dir, default_state_dir
 from nautilusd.ringset import latest_slots
@@ -30,7 +31,7 @@ def main(args: Any, out: TextIO | None = None, err: TextIO | None = None) -> int
     err = err or sys.stderr
     as_json = bool(getattr(args, "json", False))
     try:
-        topology = load_config(args.config)
+        topology = load_checked(args.config)
     except ConfigError as exc:
         for _, message in exc.errors:
             print(message, file=err)

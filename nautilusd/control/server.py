@@ -28,8 +28,8 @@ import structlog
 import zmq
 
 from engines.service import service_endpoint
-from nautilusd.config.load import load_config
 from nautilusd.config.model import Topology
+from nautilusd.config.params import load_checked
 from nautilusd.control.commands import COMMANDS, Command, CommandContext
 from nautilusd.control.commands.context import CommandLoop, SupervisorApi
 from nautilusd.control.protocol import (
@@ -90,7 +90,7 @@ class ControlServer:
         ipc_path = _ipc_path(endpoint)
         runtime_dir = ipc_path.parent if ipc_path else None
         self._ctx = CommandContext(
-            supervisor=supervisor, loop=loop, load_topology=load_config, runtime_dir=runtime_dir,
+            supervisor=supervisor, loop=loop, load_topology=load_checked, runtime_dir=runtime_dir,
             endpoints={"control": endpoint, **(endpoints or {})}, server_stats=self.stats,
             service_endpoint=functools.partial(service_endpoint, runtime_dir)
             if runtime_dir else None)

@@ -61,7 +61,9 @@ def test_load_when_pipeline_fixture_converts_every_field_type() -> None:
 
 def test_load_when_params_nested_freezes_them_all_the_way_down() -> None:
     """Engine params are read-only: tables become mappingproxy, arrays tuples."""
-    params = load_config(CONFIGS / "pipeline.toml", host_cpus=HOST).engines["producer"].params
+    text = ('[engines.producer]\nentry = "engines.reference:ReferenceEngine"\n'
+            'params = { rate_hz = 1000, burst = [1, 2, 3] }\n')
+    params = loads_config(text, host_cpus=HOST).engines["producer"].params
     assert isinstance(params, MappingProxyType) and params["burst"] == (1, 2, 3)
     with pytest.raises(TypeError):
         params["rate_hz"] = 1  # type: ignore[index]

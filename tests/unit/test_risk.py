@@ -14,6 +14,7 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engines.errors import ServiceError
 from engines.harness import Harness
 from engines.records import DECISION_SUFFIX_F
 from engines.risk._checks import (
@@ -278,11 +279,32 @@ def test_kill_switch_when_requested_over_service_rejects_and_alerts(
             assert alerts.poll(5_000), "no kill switch alert on the bus"
             topic, _payload = alerts.recv_multipart()
             assert topic == b"risk.alerts.kill_switch"
+            maybe = _call(runtime_dir, eng, engage="maybe")
+            assert isinstance(maybe, ServiceError) and maybe.code == "BAD_REQUEST"
+            assert "engage: not a valid boolean value: 'maybe'" in str(maybe)
+            assert _call(runtime_dir, eng, engage="no") == {"killed": False}
             out.close()
             h.stop(eng)
     finally:
         alerts.close(linger=0)
         zctx.term()
+
+
+def _call(runtime_dir: Path, eng: Any, **args: Any) -> Any:
+    """risk.kill_switch from a thread while the engine is polled; its result or error."""
+    found: list[Any] = []
+
+    def call() -> None:
+        with ServiceClient(service_endpoint(runtime_dir, "risk"), timeout_ms=5_000) as client:
+            try:
+                found.append(client.call("risk.kill_switch", **args))
+            except ServiceError as exc:
+                found.append(exc)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    _until(lambda: not worker.is_alive(), eng)
+    return found[0]
 
 
 @pytest.mark.timeout(30)

@@ -362,3 +362,22 @@ def test_fatal_reader_when_group_not_critical_frees_its_block_ring_slot(shm_dir,
         writer.close()
     finally:
         rig.sup.rings.destroy()
+
+
+def test_reload_when_fatal_engine_changed_starts_it_and_every_engine_it_stopped():
+    """rest_for_one: a FATAL b stops c; a reload that changes b starts b and c again."""
+    core = [group("core", "rest_for_one")]
+    rig = Rig(engine("a", group="core"), engine("b", group="core", max_restarts=0),
+              engine("c", group="core", after=("b",)), groups=core)
+    rig.sup.start_all()
+    for name in ("a", "b", "c"):
+        rig.ready(name)
+    rig.crash("b")
+    rig.crash("c", 0)  # it drained after its SIGTERM
+    assert rig.state("b") is State.FATAL and rig.state("c") is State.STOPPED
+    fixed = dataclasses.replace(rig.topo.engines["b"], max_restarts=2)
+    new = dataclasses.replace(rig.topo, engines=MappingProxyType({**rig.topo.engines,
+                                                                  "b": fixed}))
+    assert rig.sup.reload(new)["changed"] == ["b"]
+    rig.ready("b")
+    assert rig.state("c") is State.STARTING and len(rig.host.pids_of("c")) == 2
