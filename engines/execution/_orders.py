@@ -114,15 +114,18 @@ class Order:
         "origin_seq",
         "origin_ts_ns",
         "price",
+        "row",
         "side",
         "state",
         "strategy_id",
         "symbol_id",
         "tif",
+        "ttl_ns",
         "type",
     )
 
-    def __init__(self, row: DecisionRow, due_ns: int) -> None:
+    def __init__(self, row: DecisionRow, due_ns: int, ttl_ns: int) -> None:
+        self.row, self.ttl_ns = row, ttl_ns
         (self.order_id, self.strategy_id, self.symbol_id, self.side, self.type, self.tif, _ttl,
          qty, self.price, self.order_ts_ns, self.origin_seq, self.origin_ts_ns, _verdict,
          self.decided_ts_ns) = row
@@ -163,9 +166,12 @@ class OrderManager:
             self.duplicates += 1  # seen before (or unknown strategy): never trade it again
             return
         self.high_water[strategy_id] = counter
-        if self._expired(row, now_ns, out):
+        ttl = row[_TTL_MS]
+        ttl_ns = ttl * 1_000_000 if ttl else self._default_ttl_ns
+        if now_ns - row[_ORDER_TS] > ttl_ns:
+            self._expire(row, now_ns, out)
             return
-        order = Order(row, now_ns + self._latency_ns)
+        order = Order(row, now_ns + self._latency_ns, ttl_ns)
         order.apply(E.ACCEPT)
         self.pending.append(order)
 
@@ -219,14 +225,6 @@ class OrderManager:
             self.resting.pop(order_id, None)
         return True
 
-    def _expired(self, row: DecisionRow, now_ns: int, out: list[FillRow]) -> bool:
-        """True (its FILL_EXPIRED appended) when the order is past its time to live."""
-        ttl = row[_TTL_MS]
-        if now_ns - row[_ORDER_TS] <= (ttl * 1_000_000 if ttl else self._default_ttl_ns):
-            return False
-        self._expire(row, now_ns, out)
-        return True
-
     def _expire(self, row: DecisionRow, now_ns: int, out: list[FillRow]) -> None:
         """The order never reaches the venue: one FILL_EXPIRED (qty 0, nothing left open)
         completes it, so risk and positions learn it is over."""
@@ -246,6 +244,9 @@ class OrderManager:
         resting = list(self.resting.values())
         while self.pending and self.pending[0].due_ns <= now_ns:
             order = self.pending.popleft()
+            if now_ns - order.order_ts_ns > order.ttl_ns:  # expired on its way to the venue
+                self._expire(order.row, now_ns, out)
+                continue
             self._trade(order, quotes.get(order.symbol_id), now_ns, out)
         for order in resting:
             self._trade(order, quotes.get(order.symbol_id), now_ns, out)

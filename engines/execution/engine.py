@@ -90,7 +90,7 @@ class ExecutionEngine(Engine):
 
     def poll(self) -> int:
         n: int = self.read_ticks()
-        decisions, om = self.decisions, self.om
+        decisions, om, now = self.decisions, self.om, 0
         k: int = decisions.available()
         if k == 1:
             return n + self._one_decision()
@@ -105,7 +105,9 @@ class ExecutionEngine(Engine):
         if om.pending or om.resting:
             if self.latest is not None:
                 self._quotes_from_board()
-            om.match(time.time_ns(), self.quotes, self.pending_fills)
+            # The decisions' clock when there were any: an order judged young at `now` trades
+            # at `now`, never a moment past its time to live.
+            om.match(now if k else time.time_ns(), self.quotes, self.pending_fills)
         if self.pending_fills:
             self._write_fills()
         if k:

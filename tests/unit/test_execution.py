@@ -73,7 +73,7 @@ def test_transition_table_when_terminal_state_allows_nothing() -> None:
 
 def test_apply_when_event_invalid_raises_naming_state_and_event() -> None:
     """Filling a NEW (not yet accepted) order is an invalid transition."""
-    order = Order(_decision(1), 0)
+    order = Order(_decision(1), 0, 10**9)
     with pytest.raises(InvalidOrderTransition, match=r"NEW.*FILL"):
         order.apply(OrderEvent.FILL)
 
