@@ -46,10 +46,10 @@ def test_reload_when_rings_or_instance_change_refused_naming_them(daemon):
     text = daemon.config.read_text()
     changed = daemon.tmp / "changed.toml"
     changed.write_text(text.replace("capacity = 1024", "capacity = 2048"))
-    with pytest.raises(ControlError, match="reload cannot apply live.*rings: r1"):
+    with pytest.raises(ControlError, match=r"reload cannot apply live.*rings: r1"):
         daemon.request("reload", config=str(changed))
     changed.write_text(text.replace(f'instance = "{daemon.instance}"', 'instance = "other"'))
-    with pytest.raises(ControlError, match="supervisor.instance"):
+    with pytest.raises(ControlError, match=r"supervisor\.instance"):
         daemon.request("reload", config=str(changed))
     assert daemon.all_ready()
 
