@@ -253,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("entry", help="package.module:Class")
     parser.add_argument("--name", default="standalone")
     parser.add_argument("--params", default="{}", help="engine params as a JSON object")
+    parser.add_argument("--bus-pub", default="", help="bus endpoint to publish to")
+    parser.add_argument("--bus-sub", default="", help="bus endpoint to subscribe at")
+    parser.add_argument("--runtime-dir", default=".", help="sockets and address files")
+    parser.add_argument("--state-dir", default=".", help="files that outlive the process")
     args = parser.parse_args(argv)
     config = EngineConfig(name=args.name, entry=args.entry,
                           params=MappingProxyType(json.loads(args.params)))
@@ -261,13 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     log = get_logger(engine=args.name)
     slot = StatusSlot(memoryview(bytearray(SLOT_BYTES)), 0)
     ctx = EngineContext(name=args.name, config=config, params=config.params, symbols=(),
-                        log=log, status=slot)
+                        log=log, status=slot, bus_pub_endpoint=args.bus_pub,
+                        bus_sub_endpoint=args.bus_sub, runtime_dir=Path(args.runtime_dir),
+                        state_dir=Path(args.state_dir))
     engine = load_engine_class(args.entry)(ctx)
     engine.on_start()
     freeze_heap()
     slot.set_ready(True)
     _Loop(engine, ctx, stop).run()
     engine.on_stop()
+    ctx.close()
     return 0
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import websockets
 import zmq
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State as WsState
 
 from engines.base import Engine
 from engines.gateway._http import WS_PATH, HttpFront, load_token
@@ -39,7 +41,7 @@ class GatewayParams:
     port: int = 8765  # 0 = any free port (written to <runtime_dir>/<name>.json)
     token: str = ""  # "" = the token in <state_dir>/gateway.token, made if absent
     topics: tuple[str, ...] = ("system.", "risk.", "trading.positions.", "analytics.")
-    flush_interval_ms: float = 20.0
+    flush_interval_ms: float = 10.0
     max_clients: int = 2_000
     max_subscriptions: int = 32
     max_message_bytes: int = 4_096  # largest message a client may send
@@ -61,8 +63,8 @@ class GatewayEngine(Engine):
         self.hub = Hub(HubLimits(max_clients=p.max_clients, max_subscriptions=p.max_subscriptions,
                                  slow_bytes=p.slow_client_bytes, drop_bytes=p.drop_client_bytes,
                                  drop_after_s=p.drop_slow_after_s),
-                       send=websockets.broadcast, buffered=_buffered, drop=self._drop,
-                       default_prefixes=p.topics)
+                       send=_broadcast, buffered=_buffered, drop=self._drop,
+                       default_prefixes=tuple(p.topics))
         self.front = HttpFront(load_token(p.token, self.ctx.state), self.hub.full)
         self.server: Server = self.loop.run_until_complete(self._serve())
         self.port = self.server.sockets[0].getsockname()[1]
@@ -182,6 +184,16 @@ class GatewayEngine(Engine):
             self.loop.run_until_complete(asyncio.wait_for(self.server.wait_closed(), 2.0))
         self.loop.close()
         (self.ctx.runtime_dir / f"{self.ctx.name}.json").unlink(missing_ok=True)
+
+
+def _broadcast(conns: list[ServerConnection], text: str) -> None:
+    """Write one text frame to every open connection: framed once (server frames are not
+    masked), then one transport write each. Frames are whole, and asyncio runs one callback
+    at a time, so these never interleave with websockets' own sends (snapshot, replies)."""
+    frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    for conn in conns:
+        if conn.state is WsState.OPEN:
+            conn.transport.write(frame)
 
 
 def _buffered(conn: Any) -> int:

@@ -43,3 +43,17 @@ def test_bench_when_run_quick_prints_suite_summary_with_contract_keys(suite: str
         assert set(summary) == SUMMARY_KEYS[suite]
     numbers = [v for v in summary.values() if isinstance(v, int | float)]
     assert numbers and all(math.isfinite(v) and v >= 0 for v in numbers), summary
+
+
+@pytest.mark.timeout(120)
+def test_bench_websocket_when_run_small_prints_the_contract_keys() -> None:
+    """`bench websocket --quick --json` (50 clients here: the full 1,000 is the bench's own
+    job) reports clients, aggregate rate, delivery p99 and the stalled client's effect."""
+    result = subprocess.run([str(BIN / "nautilusctl"), "bench", "websocket", "--quick",
+                             "--json", "--clients", "50"],
+                            capture_output=True, text=True, timeout=110, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)["summary"]
+    assert {"ws_clients", "ws_msgs_per_s", "ws_delivery_p99_ms",
+            "ws_slow_client_effect_pct"} <= set(summary)
+    assert summary["ws_clients"] == 50 and summary["ws_msgs_per_s"] > 0
