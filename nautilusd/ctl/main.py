@@ -46,22 +46,25 @@ def _dispatch(name: str, command: Remote | Local, session: Session) -> int:
             return command.main(session.args, session)
         return _remote(name, command, session)
     except UsageError as exc:
-        session.err.write(f"{exc}\n")
-        return EXIT_USAGE
+        return _fail(session, str(exc), EXIT_USAGE)
     except DaemonNotRunning as exc:
-        session.err.write(f"{exc}\n")
-        return EXIT_NOT_RUNNING if unreachable is None else unreachable
+        return _fail(session, str(exc), EXIT_NOT_RUNNING if unreachable is None else unreachable)
     except PermissionDenied as exc:
-        session.err.write(f"{exc}\n")
-        return EXIT_DENIED if unreachable is None else unreachable
+        return _fail(session, str(exc), EXIT_DENIED if unreachable is None else unreachable)
     except RequestTimeout as exc:
-        session.err.write(f"{exc}\n")
-        return EXIT_FAILED if unreachable is None else unreachable
+        return _fail(session, str(exc), EXIT_FAILED if unreachable is None else unreachable)
     except ControlError as exc:  # an error reply (RemoteError) or a malformed one
-        session.err.write(f"error: {exc.code}: {exc.message}\n")
-        return EXIT_FAILED
+        return _fail(session, f"error: {exc.code}: {exc.message}", EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _fail(session: Session, message: str, code: int) -> int:
+    """One line on stderr; with --json also {"error", "exit_code"} on stdout."""
+    session.err.write(f"{message}\n")
+    if getattr(session.args, "json", False):
+        session.write(json.dumps({"error": message, "exit_code": code}))
+    return code
 
 
 def _remote(name: str, command: Remote, session: Session) -> int:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -291,3 +292,30 @@ def test_daemon_when_fuzzed_on_control_and_bus_stays_up(daemon: Daemon) -> None:
         ctx.term()
     assert daemon.proc.poll() is None
     assert daemon.pids() == before and daemon.all_ready()
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_call_when_no_daemon_prints_one_line_and_exits_3_within_a_second(
+        runtime_dir: Path, stale: bool) -> None:
+    """`nautilusctl call risk risk.status` with no daemon (or a stale socket a SIGKILLed one
+    left): one line on stderr, exit 3, in under a second; with --json the error is JSON."""
+    if stale:
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(runtime_dir / "control.sock"))
+        sock.close()  # the file stays, nothing listens: what a SIGKILLed daemon leaves
+    argv = [str(BIN / "nautilusctl"), "call", "risk", "risk.status", "--runtime-dir",
+            str(runtime_dir)]
+    started = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    took_s = time.monotonic() - started
+    # The defect this guards against is the request time-out (5-10 s) on a dead socket; the
+    # reachability check answers before any connect (~0.2 s here, mostly interpreter start).
+    assert done.returncode == 3 and done.stdout == "" and took_s < 5.0, (took_s, done)
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("nautilusd is not running (")
+    as_json = subprocess.run([*argv, "--json"], capture_output=True, text=True, timeout=10,
+                             check=False)
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout) == {"error": done.stderr.strip(), "exit_code": 3}
