@@ -24,7 +24,7 @@ import zmq
 from engines import StateDir, StateError
 from engines.spare import Warmup
 from engines.statedir import STARTED_MARKER
-from nautilusd import paths
+from nautilusd import logsink, paths
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.model import Topology
 from nautilusd.config.params import load_checked
@@ -32,7 +32,7 @@ from nautilusd.control.server import ControlServer
 from nautilusd.errors import ConfigError, NautilusdError
 from nautilusd.host import RealHost
 from nautilusd.launch import LaunchPaths
-from nautilusd.log import configure_logging, get_logger
+from nautilusd.log import configure_logging, get_logger, resolve_format
 from nautilusd.loop import EventLoop
 from nautilusd.ringset import RingSet, adopt_rings
 from nautilusd.supervisor import Supervisor
@@ -149,7 +149,10 @@ class Daemon:
     def run(self) -> int:
         try:
             self._setup()
-            self.log.info("daemon_started", pid=os.getpid(), config=str(self.topology.source),
+            sink = logsink.discover(resolve_format(self.topology.supervisor.log_format))
+            logsink.record(self.runtime_dir, sink)
+            self.log.info("daemon_started", log_sink=sink, pid=os.getpid(),
+                          config=str(self.topology.source),
                           runtime_dir=str(self.runtime_dir),
                           state_dir=str(self.state_dir), engines=len(self.sup.instances))
             self.sup.start_all()

@@ -174,6 +174,12 @@ def test_supervisorctl_stop_when_daemon_running_leaves_no_engine(
         assert sorted(e["name"] for e in status["engines"]) == ["alpha", "beta"]
         wait_for(lambda: all(e["state"] == "READY" for e in ctl_status(runtime_dir)["engines"]),
                  30, "both engines READY")
+        # logs: nautilusd asked supervisord for its stdout_logfile and recorded it
+        logs = wait_for(lambda: (r := subprocess.run(
+            [str(BIN / "nautilusctl"), "logs", "alpha", "--runtime-dir", str(runtime_dir)],
+            capture_output=True, text=True, timeout=30)).returncode == 0
+            and "reference_engine_started" in r.stdout and r, 30, "nautilusctl logs alpha")
+        assert "beta" not in logs.stdout
     tree = [p.pid for p in psutil.Process(daemon_pid).children(recursive=True)]
     assert set(pids.values()) <= set(tree), "engines must descend from nautilusd"
     stopped = supervisord.ctl("stop", "nautilusd")
