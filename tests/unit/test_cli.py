@@ -145,12 +145,18 @@ def test_logs_when_nothing_recorded_says_so(runtime_dir: Path) -> None:
     assert code == 1 and "no logs for engine 'ghost-engine-xyz'" in err
 
 
-def test_logs_when_log_file_exists_prints_its_tail(runtime_dir: Path) -> None:
-    """Without journal records, logs falls back to <runtime_dir>/logs/<engine>.log."""
-    (runtime_dir / "logs").mkdir()
-    (runtime_dir / "logs" / "ghost-engine-xyz.log").write_text("line one\nline two\n")
-    code, out, _ = run(runtime_dir, "logs", "ghost-engine-xyz")
-    assert code == 0 and out == "line one\nline two\n"
+def test_logs_when_sink_is_a_file_prints_only_that_engines_records(runtime_dir: Path) -> None:
+    """A recorded file sink: the engine's JSON records, rendered one per line; -n limits."""
+    log = runtime_dir / "nautilusd.log"
+    rows = [{"timestamp": "t1", "level": "info", "event": "a", "engine": "ghost", "k": 1},
+            {"timestamp": "t2", "level": "info", "event": "b", "engine": "other"},
+            {"timestamp": "t3", "level": "warning", "event": "c", "engine": "ghost"}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json ghost\n")
+    (runtime_dir / "log-sink.json").write_text(json.dumps({"kind": "file", "path": str(log)}))
+    code, out, _ = run(runtime_dir, "logs", "ghost")
+    assert code == 0 and out == "t1 info a k=1\nt3 warning c\n"
+    code, out, _ = run(runtime_dir, "logs", "ghost", "-n", "1", "--json")
+    assert code == 0 and json.loads(out)["event"] == "c"
 
 
 def test_bench_when_suite_unknown_exits_2_naming_the_suites() -> None:
