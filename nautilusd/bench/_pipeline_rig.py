@@ -17,6 +17,7 @@ from types import MappingProxyType, TracebackType
 from engines.runner import LaunchSpec
 from engines.runner import run as run_engine
 from engines.spec import EngineConfig, RingConfig, SpinKind
+from engines.statedir import StateDir
 from nautilusd.forkserver import apply_nice
 from nautilusd.ringset import latest_slots
 from shm import Policy, WaitKind
@@ -72,7 +73,8 @@ class Rig:
     """Owns the segments and the processes; a context manager that leaves nothing behind."""
 
     def __init__(self, shm_dir: Path, runtime_dir: Path, symbols: tuple[str, ...],
-                 rings: list[RingConfig], engines: list[EngineConfig]) -> None:
+                 rings: list[RingConfig], engines: list[EngineConfig],
+                 state_dir: Path | None = None) -> None:
         self.shm_dir, self.runtime_dir, self.symbols = shm_dir, runtime_dir, symbols
         self.prefix = f"nautilusd.bench{uuid.uuid4().hex[:8]}."
         self.rings = {r.name: r for r in rings}
@@ -85,6 +87,8 @@ class Rig:
                 directory=shm_dir, block_timeout_ms=r.block_timeout_ms, readers=len(r.readers),
                 latest_slots=latest_slots(r, symbols))
         self.procs: dict[str, BaseProcess] = {}
+        # private to this run (or the caller's: the journal bench puts it on a real disk)
+        self.state_dir = StateDir.create(state_dir or runtime_dir / "state").path
         self._mp = multiprocessing.get_context("fork")
 
     def segment(self, ring_name: str) -> str:
@@ -101,7 +105,8 @@ class Rig:
             ring_segments={r.name: self.prefix + r.name for r in mine}, symbols=self.symbols,
             bus_pub_endpoint=f"ipc://{self.runtime_dir}/bus-in.sock",
             bus_sub_endpoint=f"ipc://{self.runtime_dir}/bus-out.sock",
-            runtime_dir=str(self.runtime_dir), log_format="json", log_level="error")
+            runtime_dir=str(self.runtime_dir), state_dir=str(self.state_dir),
+            log_format="json", log_level="error")
 
     def start(self, name: str) -> None:
         spec = self.spec(name, self.engines[name].cpus)

@@ -60,17 +60,24 @@ def _latency_engines(rate: float, tuning: dict[str, Tuning]) -> list[EngineConfi
 
 
 def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
-                      latest: bool = True) -> np.ndarray:
+                      latest: bool = True, journal: Tuning | None = None,
+                      state_dir: Path | None = None) -> np.ndarray:
     """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings;
-    `latest`: the ticks ring keeps a latest-value board (as configs/default.toml has it)."""
+    `latest`: the ticks ring keeps a latest-value board (as configs/default.toml has it);
+    `journal`: a journal engine (fsync = "batch") also reads orders, decisions and fills."""
     shm, rt = _dirs()
+    more = ("journal",) if journal is not None else ()
     rings = [ring("ticks", "tick", "marketdata", ("strategy", "risk", "execution"),
                   capacity=16384, policy="overwrite", latest=latest),
-             ring("orders", "order", "strategy", ("risk",)),
-             ring("decisions", "decision", "risk", ("execution",)),
-             ring("fills", "fill", "execution", ("bench",), capacity=65536)]
+             ring("orders", "order", "strategy", ("risk", *more)),
+             ring("decisions", "decision", "risk", ("execution", *more)),
+             ring("fills", "fill", "execution", ("bench", *more), capacity=65536)]
+    engines = _latency_engines(rate, tuning)
+    if journal is not None:
+        engines.insert(0, engine("journal", "engines.journal:JournalEngine", journal,
+                                 fsync="batch"))
     try:
-        with Rig(shm, rt, SYMBOLS, rings, _latency_engines(rate, tuning)) as rig:
+        with Rig(shm, rt, SYMBOLS, rings, engines, state_dir) as rig:
             # fills carry their own timestamps: the bench collects them every few ms and
             # never parks, so no fill wakes it (a wake-up would preempt an engine mid-path)
             fills = RingReader.attach(rig.segment("fills"), FILL, 0, directory=shm)

@@ -22,6 +22,7 @@ from engines.log import configure_logging, get_logger
 from engines.rings import RecordReader, RecordWriter
 from engines.runner import freeze_heap, load_engine_class, pin
 from engines.spec import EngineConfig
+from engines.statedir import StateDir
 from nautilusd.forkserver import apply_nice
 from shm import WaitKind
 from shm.status import StatusTable
@@ -183,7 +184,8 @@ def run_stage(cfg: EngineConfig, slot: int, status_segment: str, shm_dir: str,
                         log=get_logger(engine=cfg.name), status=status, readers=ring_readers,
                         writers=ring_writers, bus_pub_endpoint=f"ipc://{runtime_dir}/zbus-in.sock",
                         bus_sub_endpoint=f"ipc://{runtime_dir}/zbus-out.sock",
-                        runtime_dir=Path(runtime_dir))
+                        runtime_dir=Path(runtime_dir),
+                        state_dir=StateDir.create(Path(runtime_dir) / "zstate").path)
     engine = load_engine_class(cfg.entry or "")(ctx)
     engine.on_start()
     freeze_heap()  # as the runner does

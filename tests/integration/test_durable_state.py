@@ -16,13 +16,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 import pytest
 
 from engines.errors import ServiceTimeout
+from engines.journal import KIND_FILL, read_all
+from engines.positions._book import PositionBook
 from engines.service import ServiceClient, service_endpoint
+from engines.statedir import StateDir
+from shm.layout import FILL
 
 ROOT = Path(__file__).resolve().parents[2]
+SYMBOLS = tuple(tomllib.loads((ROOT / "configs" / "default.toml").read_text())["symbols"])
 
 
 def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
@@ -129,3 +135,16 @@ def test_kill_switch_and_positions_when_restarted_then_power_cut_come_back(
     finally:
         _stop(proc)
     assert proc.returncode == 0, log.read_text()[-2000:]
+    assert _journal_book(tmp_path / "state") == before  # positions = a replay of the journal
+
+
+def _journal_book(state: Path) -> list[tuple[Any, ...]]:
+    """The positions a replay of the journal's fills gives."""
+    fills = [np.frombuffer(bytes(p), FILL)[0] for _s, kind, p in read_all(StateDir(state))
+             if kind == KIND_FILL]
+    book = PositionBook(SYMBOLS)
+    for f in fills:
+        book.on_fill(int(f["strategy_id"]), int(f["symbol_id"]), int(f["side"]), int(f["qty"]),
+                     float(f["price"]))
+    return sorted((r["strategy_id"], r["symbol"], r["qty"], r["fills"])
+                  for r in book.snapshot()["positions"])

@@ -1,0 +1,8 @@
+"""The journal: every order, decision and fill (and the kill switch's changes) appended to
+segmented, checksummed files in the state directory; `engines.journal:JournalEngine`."""
+
+from engines.journal._segments import Fsync, SegmentWriter, read_all
+from engines.journal.engine import KIND_ACTION, KIND_DECISION, KIND_FILL, KIND_ORDER, JournalEngine
+
+__all__ = ["KIND_ACTION", "KIND_DECISION", "KIND_FILL", "KIND_ORDER", "Fsync", "JournalEngine",
+           "SegmentWriter", "read_all"]
