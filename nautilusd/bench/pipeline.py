@@ -13,8 +13,11 @@ import argparse
 import dataclasses
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engines import compiled as _compiled
 from engines.spec import SpinKind
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                  else {})
         extra["kernels"] = kernels
         results.append({"measure": "tick_to_fill_us", "transport": name, "wait": wait_label,
-                        "rate_per_s": args.rate, **extra, **percentiles(lat, 1e-3)})
+                        "rate_per_s": args.rate, **extra, **percentiles(lat, 1e-3),
+                        "above_1ms": above_1ms(lat)})
     risk = runs.risk_throughput(throughput_s)
     results.append({"measure": "risk_orders_per_s", "transport": "rings", "batch": 8192,
                     "value": round(risk)})
@@ -110,10 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     r, z = percentiles(ring, 1e-3), percentiles(zmq, 1e-3)
     summary = {
         "ring_tick_to_fill_p50_us": r["p50"], "ring_tick_to_fill_p99_us": r["p99"],
+        "ring_tick_to_fill_p999_us": r["p999"], "ring_tick_to_fill_above_1ms": above_1ms(ring),
+        "ring_tick_to_fill_samples": r["n"],
         "zmq_tick_to_fill_p50_us": z["p50"], "zmq_tick_to_fill_p99_us": z["p99"],
+        "zmq_tick_to_fill_p999_us": z["p999"],
         "risk_orders_per_s": round(risk), "ticks_per_s": round(ticks),
     }
     return emit("pipeline", results, summary, args.json)
+
+
+def above_1ms(latencies_ns: Sequence[float] | np.ndarray) -> int:
+    """How many tick-to-fill samples took longer than a millisecond (the tail's size)."""
+    return int((np.asarray(latencies_ns, dtype=np.float64) > 1e6).sum())
 
 
 if __name__ == "__main__":
