@@ -149,7 +149,26 @@ def summarise(rows: list[dict[str, Any]], recon: dict[str, Any]) -> dict[str, An
         "engines_not_recovered": sum(1 for r in rows if r.get("recovered") is False),
         "kill_to_ready_p50_ms": pct["p50"],
         "kill_to_ready_p99_ms": pct["p99"],
+        "kill_to_ready_by_fault": by_fault(rows),
     }
+
+
+ENGINE_KILLS = ("sigkill", "sigkill_mid_batch")  # a SIGKILL of one engine process, no more
+
+
+def by_fault(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """kill -> ready percentiles of each fault kind that killed something, whatever kinds
+    the plan holds (an engine kill and a daemon kill are different recoveries), plus
+    "engine_kill" over the plain engine kills together."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("kills") and r.get("in_percentiles") and r.get("kill_to_ready_ms") is not None:
+            groups.setdefault(str(r["fault"]), []).append(float(r["kill_to_ready_ms"]))
+    out = {fault: percentiles(times) for fault, times in sorted(groups.items())}
+    engine = [t for f in ENGINE_KILLS for t in groups.get(f, [])]
+    if engine:
+        out["engine_kill"] = percentiles(engine)
+    return out
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

@@ -45,7 +45,7 @@ from shm.segment import OFF_OWNER_PID
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = {"kills", "orders_published", "orders_lost", "duplicate_fills",
                 "unapproved_fills", "engines_not_recovered", "kill_to_ready_p50_ms",
-                "kill_to_ready_p99_ms"}
+                "kill_to_ready_p99_ms", "kill_to_ready_by_fault"}
 ENGINE_KINDS = {"marketdata", "strategy", "risk", "execution", "positions", "analytics",
                 "notification"}
 
@@ -65,6 +65,8 @@ def test_chaos_when_short_run_with_every_fault_loses_nothing() -> None:
     assert summary["orders_lost"] == summary["duplicate_fills"] == 0
     assert summary["unapproved_fills"] == summary["engines_not_recovered"] == 0
     assert summary["kill_to_ready_p99_ms"] >= summary["kill_to_ready_p50_ms"] > 0
+    per_fault = summary["kill_to_ready_by_fault"]
+    assert {"sigkill", "engine_kill"} <= set(per_fault) and per_fault["engine_kill"]["n"] > 0
     killed = {r["engine"] for r in rows if r.get("kills") and r["fault"].startswith("sigkill")}
     assert killed >= ENGINE_KINDS
     by_fault = {r["fault"]: r for r in rows}
