@@ -6,9 +6,22 @@ One place decides these names so that nautilusd, engines and nautilusctl always 
 from __future__ import annotations
 
 import os
+import re
+import uuid
 from pathlib import Path
 
 SEGMENT_PREFIX = "nautilusd"
+# A run's tag for the scratch names of benchmarks and chaos (segments, dirs, instances): the
+# test session sets it, so its leftover check also finds what the runs it started left.
+RUN_TAG_ENV = "NAUTILUSD_RUN_TAG"
+_RUN_TAG = re.compile(r"[0-9a-z]{1,16}")
+
+
+def scratch_id(length: int = 8) -> str:
+    """A fresh id for scratch names, `<tag>x<hex>` under $NAUTILUSD_RUN_TAG, else `<hex>`."""
+    tag = os.environ.get(RUN_TAG_ENV, "")
+    fresh = uuid.uuid4().hex[:length]
+    return f"{tag}x{fresh}" if _RUN_TAG.fullmatch(tag) else fresh
 
 
 def default_runtime_dir(instance: str) -> Path:

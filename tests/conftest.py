@@ -21,6 +21,9 @@ SHM_ROOT = Path("/dev/shm")
 # Names this session creates carry its token, so a leftover check never blames a daemon or
 # another suite running beside it (`make run` in another terminal, a second worktree).
 SESSION_TOKEN = uuid.uuid4().hex[:8]
+# Benchmarks and chaos runs the tests start (in-process or as children) put the token into
+# their scratch names too (nautilusd.paths.scratch_id), so the check below covers them.
+os.environ["NAUTILUSD_RUN_TAG"] = SESSION_TOKEN
 _PRESENT_AT_START: frozenset[str] = frozenset(p.name for p in SHM_ROOT.glob("nautilusd*"))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import uuid
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -19,6 +18,7 @@ from engines.runner import run as run_engine
 from engines.spec import EngineConfig, RingConfig, SpinKind
 from engines.statedir import StateDir
 from nautilusd.forkserver import apply_nice
+from nautilusd.paths import scratch_id
 from nautilusd.ringset import latest_slots
 from shm import Policy, WaitKind
 from shm.layout import RECORDS
@@ -76,7 +76,7 @@ class Rig:
                  rings: list[RingConfig], engines: list[EngineConfig],
                  state_dir: Path | None = None) -> None:
         self.shm_dir, self.runtime_dir, self.symbols = shm_dir, runtime_dir, symbols
-        self.prefix = f"nautilusd.bench{uuid.uuid4().hex[:8]}."
+        self.prefix = f"nautilusd.bench{scratch_id(8)}."
         self.rings = {r.name: r for r in rings}
         self.engines = {e.name: e for e in engines}
         self.status = StatusTable.create(self.prefix + "status", 16, directory=shm_dir)

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import time
-import uuid
 from collections.abc import Callable
 from functools import partial
 from multiprocessing.process import BaseProcess
@@ -21,6 +20,7 @@ import numpy as np
 
 from engines.spec import EngineConfig
 from nautilusd.bench._pipeline_rig import Rig, Tuning, engine, ring
+from nautilusd.paths import scratch_id
 from shm import RingReader
 from shm.layout import DECISION, FILL, ORDER, TICK
 from shm.status import W_READY, W_RECORDS_IN, W_RECORDS_OUT, StatusTable
@@ -36,8 +36,8 @@ COLLECT_S = 0.02  # the bench takes fills this often: it must not be on the meas
 
 
 def _dirs() -> tuple[Path, Path]:
-    shm = Path("/dev/shm") / f"nautilusd-bench-{uuid.uuid4().hex[:8]}"
-    rt = Path("/tmp") / f"ndb-{uuid.uuid4().hex[:8]}"
+    shm = Path("/dev/shm") / f"nautilusd-bench-{scratch_id(8)}"
+    rt = Path("/tmp") / f"ndb-{scratch_id(8)}"
     shm.mkdir(mode=0o700)
     rt.mkdir(mode=0o700)
     return shm, rt
@@ -127,7 +127,7 @@ def zmq_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning]) 
 
     shm, rt = _dirs()
     ep = {n: f"ipc://{rt}/z-{n}.sock" for n in ("ticks", "orders", "decisions", "fills")}
-    status_name = f"nautilusd.benchz{uuid.uuid4().hex[:8]}.status"
+    status_name = f"nautilusd.benchz{scratch_id(8)}.status"
     table = StatusTable.create(status_name, 8, directory=shm)
     zctx = zmq.Context()
     sink = zctx.socket(zmq.PULL)

@@ -10,7 +10,6 @@ import multiprocessing as mp
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import psutil
 
 from nautilusd.bench import _ring_peers as peers
 from nautilusd.bench.report import percentiles
+from nautilusd.paths import scratch_id
 from shm import Blocking, BusySpin, Ring, RingReader, RingWriter
 from shm.layout import RAW64
 
@@ -45,7 +45,7 @@ class Bench:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.dir = peers.scratch_dir(Path("/dev/shm"), f"{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        self.dir = peers.scratch_dir(Path("/dev/shm"), f"{os.getpid()}-{scratch_id(6)}")
         cpus = sorted(psutil.Process().cpu_affinity() or [0])
         self.my_cpu: int | None = cpus[0] if len(cpus) > 1 else None
         self.peer_cpu: int | None = cpus[1] if len(cpus) > 1 else None

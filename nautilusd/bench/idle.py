@@ -13,13 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 
 from nautilusd import paths
 from nautilusd.bench.report import emit
+from nautilusd.paths import scratch_id
 from nautilusd.states import State
 from shm.errors import ShmError
 from shm.status import StatusTable
@@ -58,7 +58,7 @@ def _cpu_s(proc: psutil.Process) -> float:
 
 
 def measure(engines: int, window_s: float, workdir: Path) -> dict[str, float]:
-    shm_dir = Path("/dev/shm") / f"nautilusd-bench-{uuid.uuid4().hex[:8]}"
+    shm_dir = Path("/dev/shm") / f"nautilusd-bench-{scratch_id(8)}"
     shm_dir.mkdir(mode=0o700)
     daemon = subprocess.Popen(
         [sys.executable, "-m", "nautilusd.main", "run", "--config",

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -31,6 +30,7 @@ import psutil
 from nautilusd import paths
 from nautilusd.bench._restart_events import STEPS, KillTiming, ZmqFeed, time_kill
 from nautilusd.bench.report import emit, percentiles
+from nautilusd.paths import scratch_id
 from nautilusd.states import State
 from shm.errors import ShmError
 from shm.status import W_GENERATION, W_PID, W_STATE, StatusSlot, StatusTable
@@ -66,7 +66,7 @@ def _nautilusd_config(directory: Path, shm_dir: Path) -> Path:
 
 def measure_nautilusd(n: int, workdir: Path) -> list[KillTiming]:
     """SIGKILL the engine `n` times; each kill's events matched to its processes."""
-    shm_dir = Path("/dev/shm") / f"nautilusd-bench-{uuid.uuid4().hex[:8]}"
+    shm_dir = Path("/dev/shm") / f"nautilusd-bench-{scratch_id(8)}"
     shm_dir.mkdir(mode=0o700)
     daemon = subprocess.Popen(
         [sys.executable, "-m", "nautilusd.main", "run", "--config",

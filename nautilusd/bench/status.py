@@ -13,12 +13,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from nautilusd.bench.report import emit, percentiles
 from nautilusd.ctl.client import ControlClient
+from nautilusd.paths import scratch_id
 
 ENGINES = 16
 TARGET_P50_MS = 20.0
@@ -91,9 +91,9 @@ def _measure(runtime_dir: Path, proc: subprocess.Popen[bytes], engines: int,
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    instance = f"bench-{uuid.uuid4().hex[:8]}"
+    instance = f"bench-{scratch_id(8)}"
     work = Path(tempfile.mkdtemp(prefix="nd-bench-", dir="/tmp"))
-    shm_dir = Path("/dev/shm") / f"nautilusd-bench-{uuid.uuid4().hex[:8]}"
+    shm_dir = Path("/dev/shm") / f"nautilusd-bench-{scratch_id(8)}"
     shm_dir.mkdir(mode=0o700)
     runtime_dir = work / "run"
     config = work / "bench.toml"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
 from nautilusd.config.tomlwriter import toml_document
+from nautilusd.paths import scratch_id
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "default.toml"
@@ -31,7 +31,7 @@ def chaos_doc(shm_dir: Path, runtime_dir: Path, seed: int) -> dict[str, Any]:
     doc = tomllib.loads(DEFAULT_CONFIG.read_text())
     doc["symbols"] = ["AAPL", "MSFT", "ESZ6"]
     doc["supervisor"].update(
-        instance=f"chaos{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
+        instance=f"chaos{scratch_id(6)}", shm_dir=str(shm_dir),
         runtime_dir=str(runtime_dir), metrics_address="", log_format="json",
         log_level="info", keep_rings=True, shutdown_timeout_ms=15_000)
     for engine in doc["engines"].values():

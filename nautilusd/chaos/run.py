@@ -26,6 +26,7 @@ from nautilusd.chaos._config import chaos_doc, crash_loop_doc, memory_cap_doc, w
 from nautilusd.chaos._reconcile import RingWrapped, reconcile, unlink_instance
 from nautilusd.chaos._rig import Rig, RigError
 from nautilusd.errors import NautilusdError
+from nautilusd.paths import scratch_id
 
 KINDS = ("marketdata", "strategy", "risk", "execution", "positions", "analytics",
          "notification")
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         sys.stderr.write(f"chaos: unknown fault(s) {unknown}; known: {list(SPECIALS)}\n")
         return 2
-    work = Path(tempfile.mkdtemp(prefix="nautilusd-chaos-"))
+    work = Path(tempfile.mkdtemp(prefix=f"nautilusd-chaos-{scratch_id(4)}-"))
     try:
         chaos = ChaosRun(work, args.seed)
     except BaseException:  # nothing started yet: leave no work dir behind
