@@ -1,0 +1,132 @@
+"""`nautilusctl journal`: the state directory's journal, read for an operator.
+
+Runs as a child of nautilusctl (it reads record layouts, which the client never imports):
+`python -m nautilusd.journalview [export] [--state-dir DIR | --config F] [--since T]
+[--order-id N] [--json] [--parquet FILE]`. T is ns since the epoch or an ISO 8601 time;
+`export --parquet FILE` needs pyarrow (`pip install 'nautilusd[parquet]'`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from engines.journal import KIND_ACTION, KIND_DECISION, KIND_FILL, KIND_ORDER, read_all
+from engines.statedir import StateDir
+from nautilusd import paths
+from shm.layout import DECISION, FILL, ORDER
+
+DTYPES = {KIND_ORDER: ("order", ORDER), KIND_DECISION: ("decision", DECISION),
+          KIND_FILL: ("fill", FILL)}
+EXIT_USAGE = 2
+
+
+def parse_since(text: str) -> int:
+    """ns since the epoch from digits or an ISO 8601 time (naive = UTC)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since: not ns since the epoch nor an ISO 8601 time: {text!r}") \
+            from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return int(when.timestamp() * 1e9)
+
+
+def decode(seq: int, kind: int, payload: memoryview) -> dict[str, Any]:
+    """One journal record as a JSON-ready map: seq, kind and the record's own fields."""
+    if kind == KIND_ACTION:
+        doc = msgpack.unpackb(bytes(payload))
+        return {"seq": seq, "kind": "action", "ts_ns": doc.get("ts_ns"),
+                "topic": doc.get("topic"), "body": doc.get("body")}
+    name, dtype = DTYPES.get(kind, ("unknown", None))
+    if dtype is None or len(payload) != dtype.itemsize:
+        return {"seq": seq, "kind": name, "bytes": len(payload)}
+    row = np.frombuffer(bytes(payload), dtype)[0]
+    fields = {f: row[f].item() for f in dtype.names or () if not f.startswith("_")}
+    return {"seq": seq, "kind": name, **fields}
+
+
+def records(state: StateDir, since_ns: int | None, order_id: int | None
+            ) -> Iterator[dict[str, Any]]:
+    for seq, kind, payload in read_all(state):
+        rec = decode(seq, kind, payload)
+        if since_ns is not None and (rec.get("ts_ns") or 0) < since_ns:
+            continue
+        if order_id is not None and rec.get("order_id") != order_id:
+            continue
+        yield rec
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    if args.state_dir:
+        return Path(args.state_dir)
+    if args.config:
+        from nautilusd.config.load import load_config
+
+        sup = load_config(args.config).supervisor
+        return sup.state_dir or paths.default_state_dir(sup.instance)
+    return paths.default_state_dir(args.instance)
+
+
+def export_parquet(rows: list[dict[str, Any]], out: Path) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise SystemExit("journal export --parquet needs pyarrow: "
+                         "pip install 'nautilusd[parquet]'") from None
+    flat = [{k: (json.dumps(v) if isinstance(v, dict | list) else v) for k, v in r.items()}
+            for r in rows]
+    pq.write_table(pa.Table.from_pylist(flat), out)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nautilusctl journal", description=__doc__)
+    p.add_argument("action", nargs="?", choices=("show", "export"), default="show")
+    p.add_argument("--state-dir", help="the instance's state directory")
+    p.add_argument("--config", help="take the state directory from this topology")
+    p.add_argument("--instance", default="default")
+    p.add_argument("--since", help="records at or after T (ns since the epoch, or ISO 8601)")
+    p.add_argument("--order-id", type=int, help="only this order's records")
+    p.add_argument("--json", action="store_true", help="one JSON list")
+    p.add_argument("--parquet", type=Path, help="export: the Parquet file to write")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        since = None if args.since is None else parse_since(args.since)
+    except ValueError as exc:
+        print(f"nautilusctl journal: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    state = StateDir(_state_dir(args))
+    rows = list(records(state, since, args.order_id))
+    if args.action == "export":
+        if args.parquet is None:
+            print("nautilusctl journal export: --parquet FILE is required", file=sys.stderr)
+            return EXIT_USAGE
+        export_parquet(rows, args.parquet)
+        print(f"{len(rows)} records -> {args.parquet}")
+    elif args.json:
+        json.dump(rows, sys.stdout, default=str)
+        print()
+    else:
+        for r in rows:
+            print(" ".join(f"{k}={v}" for k, v in r.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
