@@ -33,6 +33,7 @@ def chaos_doc(shm_dir: Path, runtime_dir: Path, seed: int) -> dict[str, Any]:
     doc["supervisor"].update(
         instance=f"chaos{scratch_id(6)}", shm_dir=str(shm_dir),
         runtime_dir=str(runtime_dir), metrics_address="", log_format="json",
+        state_dir=str(runtime_dir.parent / "state"),  # this run's own, gone with its work dir
         log_level="info", keep_rings=True, shutdown_timeout_ms=15_000)
     for engine in doc["engines"].values():
         # Many kills in a short window are the point here: no engine may turn FATAL by them.

@@ -22,13 +22,15 @@ from shm.layout import (
     DECISION,
     FILL,
     FILL_CANCELLED,
+    FILL_EXPIRED,
     FILL_FILLED,
     ORDER,
     VERDICT_APPROVED,
 )
 from shm.ring import ring_stats
 
-FINAL = (FILL_FILLED, FILL_CANCELLED)
+# An order is over when filled, its rest cancelled, or refused as stale (never traded).
+FINAL = (FILL_FILLED, FILL_CANCELLED, FILL_EXPIRED)
 
 
 class RingWrapped(Exception):
@@ -96,6 +98,7 @@ def check_orders(orders: np.ndarray, decisions: np.ndarray, fills: np.ndarray
         "duplicate_exec_ids": int(fills.shape[0] - np.unique(fills["exec_id"]).size),
         "unapproved_fills": len({int(i) for i in fills["order_id"]} - approved),
         "phantom_decisions": len(decided - set(order_qty)),
+        "expired": int((fills["status"] == FILL_EXPIRED).sum()),
         "lost_sample": [hex(i) for i in (undecided + unreported)[:5]],
     }
 

@@ -23,6 +23,9 @@ SUMMARY_KEYS = {
               "zmq_batch_msgs_per_s"},
     "restart": {"nautilusd_respawn_p50_ms", "nautilusd_respawn_p99_ms", "nautilusd_ready_p50_ms",
                 "nautilusd_ready_p99_ms", "supervisord_respawn_p50_ms"},
+    "journal": {"journal_records_per_s", "journal_fsync_p99_ms",
+                "tick_to_fill_p50_us_with_journal", "tick_to_fill_p50_us_without_journal",
+                "with_over_without"},
     "pipeline": {"ring_tick_to_fill_p50_us", "ring_tick_to_fill_p99_us",
                  "zmq_tick_to_fill_p50_us", "zmq_tick_to_fill_p99_us", "risk_orders_per_s",
                  "ticks_per_s"},
@@ -30,7 +33,8 @@ SUMMARY_KEYS = {
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("suite", ["rings", "restart", "pipeline", "idle", "status"])
+@pytest.mark.parametrize("suite", ["rings", "restart", "pipeline", "idle", "status",
+                                   "journal"])
 def test_bench_when_run_quick_prints_suite_summary_with_contract_keys(suite: str) -> None:
     """`nautilusctl bench SUITE --quick --json` exits 0 with one JSON document and real figures."""
     result = subprocess.run([str(BIN / "nautilusctl"), "bench", suite, "--quick", "--json"],
