@@ -78,7 +78,7 @@ ENGINES_BODY = textwrap.dedent("""
     JOURNAL_STREAM=0:0 "$PY" "$WORK/engine.py" md
     await 3 ENGINE=risk
     echo "---CTL---"
-    "$CTL" logs risk
+    "$CTL" logs risk --runtime-dir "$WORK/no-daemon"  # no sink recorded: the journal
 """)
 
 # The real daemon under "systemd": nautilusd and its engine both log natively.

@@ -107,13 +107,17 @@ def _exited_within(proc: subprocess.Popen[str], timeout_s: float) -> bool:
     return True
 
 
-def test_logs_when_no_records_says_where_it_looked(daemon: Daemon) -> None:
-    """logs ENGINE without journal records or a log file says so and exits 1."""
-    result = daemon.ctl("logs", "alpha")
-    if result.returncode == 0:  # a journal on this host holds ENGINE=alpha records
-        assert result.stdout
-    else:
-        assert result.returncode == 1 and "no logs for engine 'alpha'" in result.stderr
+def test_logs_when_no_records_says_where_it_looked(daemon: Daemon, tmp_path: Path) -> None:
+    """logs ENGINE reads the daemon's recorded sink (exit 0); with no daemon, no sink and no
+    journal records it says where it looked and exits 1."""
+    assert daemon.ctl("logs", "alpha").returncode == 0
+    empty = tmp_path / "no-daemon"
+    empty.mkdir(mode=0o700)
+    result = subprocess.run([str(BIN / "nautilusctl"), "logs", "alpha-nowhere-xyz",
+                             "--runtime-dir", str(empty)], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode == 1 and "no logs for engine 'alpha-nowhere-xyz'" in result.stderr
+    assert str(empty) in result.stderr
 
 
 LOGS_SCENARIO = """
