@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # the server imports the runner only with its preloads, after
     from engines.spare import Prepared, Warmup
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PARENT_GONE = signal.SIGUSR1  # the forkserver's parent-death signal (its children: SIGKILL)
 MCL_CURRENT, MCL_FUTURE = 1, 2
 MAX_MESSAGE_BYTES = 1 << 20
 PRELOAD = ("numpy", "zmq", "psutil", "structlog", "engines.base", "engines.runner",
@@ -46,14 +48,19 @@ def _note_stop(_signum: int, _frame: FrameType | None) -> None:
     _stop_requested = True
 
 
+def _parent_gone(_signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(1)  # unwinds serve(); its finally kills every child's group
+
+
 def stop_requested() -> bool:
     """True if this (forked) process got SIGTERM/SIGINT before it installed its own handler."""
     return _stop_requested
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """SIGKILL this process when its parent dies; exit now if the parent is already gone."""
-    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+def die_with_parent(parent_pid: int, signum: int = signal.SIGKILL) -> None:
+    """Get `signum` (SIGKILL) when the parent dies; exit now if the parent is already gone.
+    The kernel clears this on a uid or gid change: call it again after switching user."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent_pid:
         os._exit(1)
@@ -102,7 +109,9 @@ def prepare_child(spec: LaunchSpec) -> None:
         entry = pwd.getpwnam(config.user)
         os.initgroups(entry.pw_name, entry.pw_gid)
         os.setgid(entry.pw_gid)
+        parent = os.getppid()
         os.setuid(entry.pw_uid)
+        die_with_parent(parent)  # the user switch cleared the parent-death signal
     os.environ.update(config.environment)
 
 
@@ -238,6 +247,7 @@ class _Server:
         os.close(self.wake_w)
         for _, other_w in self.spares:
             os.close(other_w)
+        signal.signal(PARENT_GONE, signal.SIG_DFL)
         os.setpgid(0, 0)  # own process group: stop and kill reach its children too
         die_with_parent(server_pid)
 
@@ -255,6 +265,10 @@ class _Server:
             if pid == 0:
                 return
             self.children.discard(pid)
+            # What the engine left running in its group (an exec'd program's children,
+            # which have no parent-death signal) goes with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
             for spare in [sp for sp in self.spares if sp[0] == pid]:
                 self.spares.remove(spare)
                 os.close(spare[1])
@@ -269,7 +283,11 @@ class _Server:
 def main(argv: list[str]) -> int:
     fd, parent_pid, spares, warmup_json = int(argv[0]), int(argv[1]), int(argv[2]), argv[3]
     modules = argv[4:]
-    die_with_parent(parent_pid)
+    # nautilusd's death is a catchable signal here, so the server lives long enough to
+    # SIGKILL every engine's process group (exec'd engines' children included).
+    signal.signal(PARENT_GONE, _parent_gone)
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphaned grandchildren come to us
+    die_with_parent(parent_pid, PARENT_GONE)
     # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself; the
     # server only notes them, so that a child forked a moment before one arrives keeps it.
     signal.signal(signal.SIGINT, _note_stop)

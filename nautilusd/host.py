@@ -8,6 +8,7 @@ a fake with the same methods to drive the supervisor's logic without processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -143,11 +144,14 @@ class RealHost:
         if self._server is not None:
             self._server.wait()
         callbacks, self._on_exit = self._on_exit, {}
+        for pid in callbacks:  # each engine's group: whatever a parent-death signal missed
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
         self.exits.close()
+        if not self._closing:
+            self.start()  # before the reports: their restarts need a forkserver to spawn
         for callback in callbacks.values():
             callback(-signal.SIGKILL)
-        if not self._closing:
-            self.start()
 
     # -- processes ----------------------------------------------------------------------------
 
