@@ -97,6 +97,25 @@ def _divert_logs(runtime_dir: Path) -> TextIO:
     return terminal
 
 
+SOCKET_NAMES = ("control.sock", "bus-in.sock", "bus-out.sock", "svc-*.sock")
+
+
+def remove_stale_sockets(runtime_dir: Path) -> list[str]:
+    """Unlink the sockets nautilusd and its engines bind in `runtime_dir` (ours, sockets
+    only): left behind, a client would connect to nothing."""
+    removed = []
+    for pattern in SOCKET_NAMES:
+        for path in runtime_dir.glob(pattern):
+            try:
+                st = path.lstat()
+                if stat.S_ISSOCK(st.st_mode) and st.st_uid == os.geteuid():
+                    path.unlink()
+                    removed.append(path.name)
+            except OSError:
+                continue
+    return removed
+
+
 def refuse_if_running(instance: str, shm_dir: Path) -> None:
     """Raise if a live nautilusd owns `instance` (its status segment names a live owner)."""
     status_path = shm_dir / paths.status_segment(instance)
@@ -160,6 +179,7 @@ class Daemon:
             self.loop.run()
         finally:
             self._teardown()
+            remove_stale_sockets(self.runtime_dir)  # engines' service sockets outlive them
         self.log.info("daemon_stopped", exit_code=self.exit_code)
         return self.exit_code
 
@@ -175,6 +195,7 @@ class Daemon:
         if sup.cpus:
             os.sched_setaffinity(0, sup.cpus)
         refuse_if_running(sup.instance, self.shm_dir)
+        remove_stale_sockets(self.runtime_dir)  # a SIGKILLed predecessor's: clients fail fast
         adopted = adopt_rings(self.topology, self.shm_dir)
         if adopted:  # a SIGKILLed predecessor's rings: engines resume at committed cursors
             self.log.warning("adopted_rings", rings=sorted(adopted), cursors={

@@ -51,12 +51,16 @@ def test_logs_when_daemon_runs_like_make_run_prints_that_engines_records(
 
 def test_logs_when_stdout_redirected_to_a_file_reads_that_file(
         tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> None:
-    """A daemon whose stdout is a file (`nautilusd run ... > file`) records that file."""
+    """A daemon whose stdout is a file (`nautilusd run ... > file`) records that file; its
+    shutdown removes its sockets."""
     d = Daemon(tmp_path, runtime_dir, shm_dir)
     try:
         assert json.loads((runtime_dir / "log-sink.json").read_text())["path"] == str(
             tmp_path / "daemon.log")
         missing = _logs(runtime_dir, "nosuch")
         assert missing.returncode == 0 and missing.stdout == ""
+        assert (runtime_dir / "bus-in.sock").exists()
     finally:
         d.stop()
+    # shutdown leaves no socket a client could connect to in vain
+    assert sorted(p.name for p in runtime_dir.glob("*.sock")) == []
