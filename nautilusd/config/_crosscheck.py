@@ -35,6 +35,16 @@ def check_all(c: Collector, parsed: Parsed, host_cpus: Set[int]) -> None:
     _check_after(c, parsed.engines)
     _check_cycles(c, parsed.engines)
     _check_names(c, parsed)
+    _check_control_endpoint(c, parsed)
+
+
+def _check_control_endpoint(c: Collector, parsed: Parsed) -> None:
+    """A TCP control socket has no peer uid to check and no CURVE keys here: refused."""
+    endpoint = parsed.supervisor.control_endpoint
+    if endpoint and not endpoint.startswith("ipc://"):
+        c.error("supervisor.control_endpoint", f"{endpoint!r}: only ipc:// is allowed (a "
+                "TCP control socket would be unauthenticated: anyone who can connect could "
+                "stop every engine)")
 
 
 def _engine_path(name: str, key: str) -> str:

@@ -30,7 +30,14 @@ _cpus = cv.array(cv.integer(0), distinct=True)
 _positive = cv.integer(1)
 _name = cv.string(NAME_PATTERN, "a valid name (letters, digits, '_', '.', '-')")
 _endpoint = cv.string(r"(ipc|tcp)://\S+", "a ZeroMQ endpoint 'ipc://PATH' or 'tcp://HOST:PORT'")
-_metrics = cv.string(r"(\S*:\d{1,5})?", "an address 'HOST:PORT' (or '' to disable)")
+_metrics = cv.string(r"(\S*:(\d{1,4}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5]))?",
+                     "an address 'HOST:PORT' with PORT 0..65535 (or '' to disable)")
+# Ranges `run` can honour: beyond them an mmap, a timer or a C long overflows.
+MAX_STATUS_SLOTS: Final = 4096
+MAX_RING_CAPACITY: Final = 1 << 30
+MAX_TIMEOUT_MS: Final = 86_400_000  # a day
+MAX_REPLICAS: Final = 256
+_timeout_ms = cv.integer(1, MAX_TIMEOUT_MS)
 
 SUPERVISOR_SPEC: Final = {
     "instance": Field(_name),
@@ -47,8 +54,8 @@ SUPERVISOR_SPEC: Final = {
     "log_level": Field(
         cv.one_of(("debug", "info", "warning", "error", "critical"), "log level")
     ),
-    "status_slots": Field(_positive),
-    "shutdown_timeout_ms": Field(_positive),
+    "status_slots": Field(cv.integer(1, MAX_STATUS_SLOTS)),
+    "shutdown_timeout_ms": Field(_timeout_ms),
     "watchdog_critical_group": Field(cv.string()),
 }
 
@@ -59,11 +66,11 @@ GROUP_SPEC: Final = {
 
 RING_SPEC: Final = {
     "record": Field(cv.one_of(tuple(RECORDS), "record type")),
-    "capacity": Field(cv.integer(1)),
+    "capacity": Field(cv.integer(1, MAX_RING_CAPACITY)),
     "policy": Field(cv.choice(Policy, "ring policy")),
     "writer": Field(cv.string()),
     "readers": Field(cv.array(cv.string(), distinct=True)),
-    "block_timeout_ms": Field(_positive),
+    "block_timeout_ms": Field(_timeout_ms),
     "latest": Field(cv.boolean),
 }
 RING_REQUIRED: Final = ("record", "capacity", "policy", "writer")
@@ -120,7 +127,7 @@ ENGINE_SPEC: Final = {
     "environment": Field(cv.string_map),
     "user": Field(cv.string(r".+", "a user name")),
     "params": Field(cv.frozen_table),
-    "replicas": Field(_positive),
+    "replicas": Field(cv.integer(1, MAX_REPLICAS)),
 }
 
 

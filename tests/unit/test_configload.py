@@ -79,10 +79,10 @@ def test_load_when_minimal_fixture_uses_defaults() -> None:
 def test_load_when_runtime_dir_given_makes_it_a_path(tmp_path: Path) -> None:
     """Paths in [supervisor] come back as Path objects."""
     text = (f'[supervisor]\nruntime_dir = "/tmp/x"\nshm_dir = "/dev/shm/y"\n'
-            f'control_endpoint = "tcp://127.0.0.1:5555"\nmetrics_address = ":9464"\n'
+            f'control_endpoint = "ipc:///tmp/x/c.sock"\nmetrics_address = ":9464"\n'
             f'[engines.a]\n{ENTRY}')
     topo = loads_config(text, host_cpus=HOST)
-    assert topo.supervisor.control_endpoint == "tcp://127.0.0.1:5555"
+    assert topo.supervisor.control_endpoint == "ipc:///tmp/x/c.sock"
     assert topo.supervisor.runtime_dir == Path("/tmp/x")
     assert topo.supervisor.shm_dir == Path("/dev/shm/y")
 
@@ -347,3 +347,24 @@ def test_load_when_key_holds_a_newline_keeps_each_error_on_one_line(tmp_path: Pa
     error = _refused(tmp_path, f'[engines.a]\n{ENTRY}"bad\\nkey" = 1\n"x\\u2028" = 2\n')
     assert len(str(error).splitlines()) == len(error.errors) == 2
     _assert_error(error, 'engines.a."bad\\nkey"', "unknown key: 'bad\\nkey'")
+
+
+@pytest.mark.parametrize(("line", "named"), [
+    ('control_endpoint = "tcp://127.0.0.1:5555"', "only ipc:// is allowed"),
+    ('metrics_address = "127.0.0.1:99999"', "PORT 0..65535"),
+    ("status_slots = 4611686018427387904", "out of range"),
+])
+def test_load_when_supervisor_value_run_cannot_honour_refuses_naming_it(line, named):
+    """check refuses what run would crash on or leave unauthenticated."""
+    with pytest.raises(ConfigError, match=named):
+        loads_config(f"[supervisor]\n{line}\n[engines.a]\n{ENTRY}", host_cpus=HOST)
+
+
+def test_load_when_ring_capacity_or_replicas_huge_refuses():
+    """2**62 ring records or replicas are refused by range, quickly."""
+    text = (f"[engines.a]\n{ENTRY}\nreplicas = 4611686018427387904\n"
+            '[rings.r]\nrecord = "raw64"\ncapacity = 4611686018427387904\n'
+            'policy = "block"\nwriter = "a"\nblock_timeout_ms = 9223372036854775807\n')
+    with pytest.raises(ConfigError) as err:
+        loads_config(text, host_cpus=HOST)
+    assert str(err.value).count("out of range") == 3
