@@ -135,6 +135,10 @@ class RealHost:
 
     def _on_server_exit(self) -> None:
         # The forkserver's children died with it (parent-death signal): report them all.
+        if self._server is None or self._server.poll() is None:
+            # Not an exit: the new server's pidfd reused the old fd number and the poll
+            # batch that reported the old one is still being dispatched.
+            return
         self.loop.remove_reader(self._pidfd)
         os.close(self._pidfd)
         if self._sock is not None:

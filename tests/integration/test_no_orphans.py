@@ -31,11 +31,10 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(600),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a user = engine"),
-    # Open defect: when the forkserver is SIGKILLed right after every engine is READY, the
-    # forkserver started in its place is itself gone ~0.6 s later on some runs (all its
-    # engines exit on SIGKILL and the Python ones go FATAL on restart intensity). Kept as
-    # the must-show's test, skipped until that is found.
-    pytest.mark.skip(reason="replacement forkserver dies after a forkserver SIGKILL: open"),
+    # Open: in about one round in ten the child of an exec'd engine (`sh -c "sleep &
+    # wait"`) outlives a SIGKILL of nautilusd (reparented to init), so the 20-round run
+    # does not hold yet; kept as the must-show's test, skipped until that race is closed.
+    pytest.mark.skip(reason="an exec'd engine's child can outlive a nautilusd SIGKILL"),
 ]
 
 
