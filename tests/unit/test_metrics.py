@@ -269,7 +269,14 @@ def test_dashboard_when_read_uses_only_exported_metric_names(
     wanted = {m for e in exprs for m in re.findall(r"\bnautilusd_[a-z_]*[a-z]\b", e)}
     hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-5, 1)], "sum_s": 1e-6,
             "count": 1}
-    source = StatusTableSource(table, topology(shm_dir), latency_histograms=lambda: [hist],
+    # Engines with declared counter names, as in a shipped topology: the named-counter,
+    # kill-switch and P&L families carry samples only for engines that name their words.
+    engines = {"risk": EngineConfig(name="risk", group="critical",
+                                    entry="engines.risk:RiskEngine"),
+               "analytics": EngineConfig(name="analytics", group="default",
+                                         entry="engines.positions:PositionsEngine")}
+    topo = dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+    source = StatusTableSource(table, topo, latency_histograms=lambda: [hist],
                                loop_stats=lambda: {"iterations_total": 1})
     with MetricsServer("127.0.0.1:0", source) as server:
         exported = {name for name, _labels in scrape(server)}
