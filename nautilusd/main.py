@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nautilusd.version import version_line
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nautilusd", description=__doc__)
+    parser.add_argument("--version", action="version", version=version_line("nautilusd"))
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the supervisor in the foreground")
     run.add_argument("--config", "-c", required=True, help="TOML topology file")

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from nautilusd.control.commands import Remote
 from nautilusd.ctl.local import Local
+from nautilusd.version import version_line
 
 # Filled in after parsing, not with set_defaults: that would rewrite the shared option
 # objects' SUPPRESS default, and a subparser would then reset options given before it.
@@ -36,6 +37,7 @@ def build_parser(commands: Mapping[str, Remote | Local]) -> argparse.ArgumentPar
     common = _common()
     parser = argparse.ArgumentParser(prog="nautilusctl", parents=[common],
                                      description="Drive a running nautilusd.")
+    parser.add_argument("--version", action="version", version=version_line("nautilusctl"))
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in commands.items():
         command.arguments(sub.add_parser(name, parents=[common], help=command.help))

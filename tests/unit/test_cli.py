@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,17 @@ def test_help_when_printed_lists_every_command_with_its_help(
     assert exited.value.code == 0
     for name, command in CLI.items():
         assert f"{name} {' '.join(command.help.split())}" in shown, name
+
+
+@pytest.mark.parametrize(("prog", "entry"), [("nautilusctl", "nautilusd.ctl.main"),
+                                            ("nautilusd", "nautilusd.main")])
+def test_version_when_asked_prints_the_installed_package_version(prog: str, entry: str) -> None:
+    """`nautilusctl --version` and `nautilusd --version` print the installed distribution's
+    version (importlib.metadata), exit 0, and need no daemon."""
+    result = subprocess.run([sys.executable, "-m", entry, "--version"], capture_output=True,
+                            text=True, timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{prog} {metadata.version('nautilusd')}\n"
 
 
 CLIENT_PROBE = """
