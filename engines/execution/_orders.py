@@ -152,6 +152,7 @@ class OrderManager:
         self.order_prices: list[float] = []  # limit price of each fill made, for slippage
         self.ignored_rejected = 0
         self.expired = 0  # approved orders past their time to live: refused, never traded
+        self.fills = 0  # fills with a quantity (FILL_PARTIAL, FILL_FILLED) since the start
         self._latency_ns = int(params.latency_us * 1000)
         self._default_ttl_ns = params.order_ttl_ms * 1_000_000
 
@@ -210,6 +211,7 @@ class OrderManager:
                 filled = 0
         leaves = qty - filled
         if filled:
+            self.fills += 1
             self.exec_id += 1
             self.order_prices.append(price)
             out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
@@ -271,6 +273,7 @@ class OrderManager:
             order.filled += qty
             done = order.leaves == 0
             order.apply(E.FILL if done else E.PARTIAL_FILL)
+            self.fills += 1
             out.append(self._fill(order, qty, px, FILL_FILLED if done else FILL_PARTIAL, now_ns))
         if order.leaves and order.tif in (TIF_IOC, TIF_FOK):
             order.apply(E.CANCEL)

@@ -34,6 +34,7 @@ W_DUPLICATES = W_CUSTOM0
 W_IGNORED_REJECTED = W_CUSTOM0 + 1
 W_FILLED_QTY = W_CUSTOM0 + 2
 W_STALE = W_CUSTOM0 + 3  # approved orders refused as older than their time to live
+W_FILLS = W_CUSTOM0 + 4  # fill records with a quantity (partial or full); records_out has all
 FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can publish
 SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
 
@@ -60,7 +61,7 @@ _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
 class ExecutionEngine(Engine):
     """Reads ticks and decisions, writes fills, publishes executions."""
 
-    counters = ("duplicates", "ignored_rejected", "filled_qty", "stale")
+    counters = ("duplicates", "ignored_rejected", "filled_qty", "stale", "fills")
     params_spec = ExecutionParams
 
     def on_start(self) -> None:
@@ -223,6 +224,7 @@ class ExecutionEngine(Engine):
         words[W_DUPLICATES] = om.duplicates
         words[W_IGNORED_REJECTED] = om.ignored_rejected
         words[W_STALE] = om.expired
+        words[W_FILLS] = om.fills
         if self.p.publish_executions:
             self._publish(rows, om.take_order_prices())
         else:

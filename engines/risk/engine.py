@@ -42,6 +42,8 @@ REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
 W_REJECTED = W_CUSTOM0
 W_KILLED = W_CUSTOM0 + 1
 W_DUPLICATES = W_CUSTOM0 + 2
+W_ACCEPTED = W_CUSTOM0 + 3  # approved decisions since this spawn
+W_STALE = W_CUSTOM0 + 4  # rejected as older than their time to live (also in W_REJECTED)
 NO_REASONS = np.zeros(0, dtype=np.intp)
 HOUSEKEEPING_NS = 5_000_000
 # A gap this long between two idle polls means the runner waited (a park, or the core was
@@ -77,7 +79,8 @@ def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
 class RiskEngine(Engine):
     """Reads ticks and every order ring; writes decisions; publishes `risk.alerts.*`."""
 
-    counters = ("rejected", "kill_switch_engaged", "duplicates")  # W_REJECTED, W_KILLED, ...
+    # W_REJECTED, W_KILLED, W_DUPLICATES, W_ACCEPTED, W_STALE
+    counters = ("rejected", "kill_switch_engaged", "duplicates", "accepted", "stale")
     params_spec = RiskParams
 
     def on_start(self) -> None:
@@ -106,6 +109,11 @@ class RiskEngine(Engine):
         self.decided = DecidedIds(self.saved.arrays["decided"])
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
         self.rejected_v = self.rejected.data
+        # Rejections per reason: `rejected` is the current alert window, folded into
+        # `rejected_total` (since this spawn) and kept as `rejected_last` when it is flushed.
+        self.rejected_total = np.zeros_like(self.rejected)
+        self.rejected_last = np.zeros_like(self.rejected)
+        self.stale_before = 0  # rejected_total[REASON_STALE]: W_STALE is this + the window's
         self.buf = bytearray(DECISION.itemsize)  # one decision for RingWriter.write_bytes
         self.words = self.ctx.status.words
         self.alert_timer = Every(self.p.alert_interval_s)
@@ -274,8 +282,10 @@ class RiskEngine(Engine):
         words[W_RECORDS_IN] += n
         words[W_RECORDS_OUT] += out
         words[W_DUPLICATES] = self.decided.duplicates
+        words[W_ACCEPTED] += out - rejected
         if rejected:
             words[W_REJECTED] += rejected
+            words[W_STALE] = self.stale_before + self.rejected_v[REASON_STALE]
         return n
 
     def _decide(self, ring: Any) -> int:
@@ -293,6 +303,7 @@ class RiskEngine(Engine):
         if rejected.size:
             self.rejected += np.bincount(rejected, minlength=self.rejected.size)
             status.add(W_REJECTED, int(rejected.size))
+            status.put(W_STALE, self.stale_before + int(self.rejected[REASON_STALE]))
         return n
 
     def _decide_batch(self, orders: np.ndarray) -> np.ndarray:
@@ -305,8 +316,9 @@ class RiskEngine(Engine):
         reason = decide(self.state, fresh, out, time.time_ns())
         self.decisions.publish()
         self.decided.record(fresh)
-        self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
         rejected: np.ndarray = reason[reason != 0]
+        self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
+        self.ctx.status.add(W_ACCEPTED, fresh.shape[0] - rejected.size)
         return rejected
 
     def _housekeeping(self) -> None:
@@ -352,12 +364,23 @@ class RiskEngine(Engine):
         return {"killed": self.state.killed}
 
     def _status(self) -> dict:  # type: ignore[type-arg]
+        """Rejections by reason since this spawn (`rejected`), in the last full alert window
+        (`rejected_last_interval`, `interval_s` long) and in the one under way."""
         return {"killed": self.state.killed, "kill_reason": KILL_REASONS[self.state.kill_code],
                 "gross": int(self.state.gross),
                 "position": self.state.position.tolist(), "pnl_peak": self.pnl_peak,
-                "rejected": {REASON_NAMES[i]: int(c) for i, c in enumerate(self.rejected) if c}}
+                "accepted": self.ctx.status.get(W_ACCEPTED),
+                "rejected": _by_reason(self.rejected_total + self.rejected),
+                "rejected_last_interval": _by_reason(self.rejected_last),
+                "rejected_this_interval": _by_reason(self.rejected),
+                "interval_s": self.p.alert_interval_s}
 
     def _flush_alerts(self) -> None:
+        """One `risk.alerts.<reason>` per reason rejected in the window: its count and the
+        reason's total since this spawn; then the window starts again."""
+        self.rejected_total += self.rejected
+        self.rejected_last[:] = self.rejected
+        self.stale_before = int(self.rejected_total[REASON_STALE])
         if not self.rejected.any():
             return
         pub = self.pub
@@ -365,6 +388,7 @@ class RiskEngine(Engine):
             name = REASON_NAMES.get(int(code), str(code))
             pub.publish(f"risk.alerts.{name}", {"engine": self.ctx.name, "reason": name,
                                                  "count": int(self.rejected[code]),
+                                                 "total": int(self.rejected_total[code]),
                                                  "window_s": self.p.alert_interval_s})
         self.rejected[:] = 0
 
@@ -390,3 +414,8 @@ class RiskEngine(Engine):
             self.ticks.close()
         self.log.info("risk_stopped", decided=self.ctx.status.get(W_RECORDS_OUT),
                       rejected=self.ctx.status.get(W_REJECTED), killed=self.state.killed)
+
+
+def _by_reason(counts: np.ndarray) -> dict[str, int]:
+    """{reason name: count} of the reasons with a count."""
+    return {REASON_NAMES.get(i, str(i)): int(c) for i, c in enumerate(counts) if c}

@@ -191,6 +191,7 @@ def test_trade_now_when_random_decisions_matches_on_decision_then_match(
     """The one-decision path gives on_decision + match's fills, counters, marks and book."""
     params = VenueParams(max_fill_fraction=fraction, latency_us=latency)
     fast, slow = OrderManager(params, [0] * 4), OrderManager(params, [0] * 4)
+    traded = 0
     for i, (counter, strat, sym, side, type_, tif, qty, price, verdict, ttl) in enumerate(rows):
         row = _decision(counter, strategy_id=strat, symbol_id=sym, side=side, type_=type_,
                         tif=tif, qty=qty, price=price, verdict=verdict, ttl_ms=ttl)
@@ -207,8 +208,10 @@ def test_trade_now_when_random_decisions_matches_on_decision_then_match(
         assert out_fast == out_slow
         assert fast.take_order_prices() == slow.take_order_prices()
         assert (fast.high_water, fast.exec_id, fast.duplicates, fast.ignored_rejected,
-                fast.expired) == (slow.high_water, slow.exec_id, slow.duplicates,
-                                  slow.ignored_rejected, slow.expired)
+                fast.expired, fast.fills) == (slow.high_water, slow.exec_id, slow.duplicates,
+                                              slow.ignored_rejected, slow.expired, slow.fills)
+        traded += sum(1 for f in out_slow if f[QTY] > 0)
+        assert slow.fills == traded  # fills with a quantity, never the cancels or expiries
         assert sorted(fast.resting) == sorted(slow.resting)
         assert [o.order_id for o in fast.pending] == [o.order_id for o in slow.pending]
 
