@@ -71,7 +71,7 @@ def _remote(name: str, command: Remote, session: Session) -> int:
     """One request to the daemon; its result as JSON or as the command renders it."""
     args = session.args
     wire_args = command.request(args)  # a bad value fails here, before any connect
-    result = session.control().request(name, **wire_args)
+    result = command.select(args, session.control().request(name, **wire_args))
     session.write(json.dumps(result, indent=2, default=str) if args.json
                   else command.render(args, result))
     return command.exit_code(result)

@@ -49,6 +49,32 @@ def test_status_when_json_prints_the_document(runtime_dir: Path) -> None:
             "heartbeat_age_ms"} <= set(doc["engines"][0])
 
 
+def test_status_when_engines_named_shows_only_those(runtime_dir: Path) -> None:
+    """status ENGINE... keeps the named engines' rows (table and --json), in daemon order."""
+    with ServedControl(runtime_dir):
+        code, out, _ = run(runtime_dir, "status", "risk", "marketdata")
+        json_code, json_out, _ = run(runtime_dir, "status", "risk", "--json")
+    shown = [line.split()[0] for line in out.splitlines()[3:] if line.strip()]
+    assert code == 0 and shown == ["marketdata", "risk"]
+    assert json_code == 0 and [e["name"] for e in json.loads(json_out)["engines"]] == ["risk"]
+
+
+def test_status_when_engine_unknown_exits_2_naming_it(runtime_dir: Path) -> None:
+    """An unknown engine name is a usage error naming it (exit 2); with --json, JSON too."""
+    with ServedControl(runtime_dir):
+        code, out, err = run(runtime_dir, "status", "risk", "rsik")
+        json_code, json_out, _ = run(runtime_dir, "status", "rsik", "--json")
+    assert code == 2 and out == "" and "'rsik'" in err and "risk" in err
+    assert json_code == 2 and json.loads(json_out)["exit_code"] == 2
+    assert "'rsik'" in json.loads(json_out)["error"]
+
+
+def test_status_when_json_and_no_daemon_prints_a_json_error(runtime_dir: Path) -> None:
+    """status --json without a daemon: {"error", "exit_code": 3} on stdout, exit 3."""
+    code, out, err = run(runtime_dir, "status", "--json")
+    assert code == 3 and json.loads(out) == {"error": err.strip(), "exit_code": 3}
+
+
 @pytest.mark.parametrize(("command", "expected"), [(["status"], 3), (["health"], 2),
                                                     (["stop", "all"], 3)])
 def test_command_when_no_daemon_prints_one_line_and_exits_distinct(

@@ -37,6 +37,10 @@ def no_request(args: argparse.Namespace) -> dict[str, Any]:
     return {}
 
 
+def whole_result(args: argparse.Namespace, result: Any) -> Any:
+    return result
+
+
 def exit_ok(result: Any) -> int:
     return EXIT_OK
 
@@ -46,14 +50,17 @@ class Remote:
     """The nautilusctl half of a daemon command: one request, its reply rendered.
 
     `request` turns the parsed arguments into the wire arguments (raising UsageError on a
-    value it cannot use); `render` gives the text shown without --json; `exit_code` reads
-    the result; `unreachable_exit` replaces exits 1, 3 and 4 when the daemon is not reached.
+    value it cannot use); `select` narrows the reply to what was asked for (UsageError: a
+    name the reply does not have); `render` gives the text shown without --json;
+    `exit_code` reads the result; `unreachable_exit` replaces exits 1, 3 and 4 when the
+    daemon is not reached.
     """
 
     help: str
     render: Callable[[argparse.Namespace, Any], str]
     arguments: Arguments = no_arguments
     request: Callable[[argparse.Namespace], dict[str, Any]] = no_request
+    select: Callable[[argparse.Namespace, Any], Any] = whole_result
     exit_code: Callable[[Any], int] = exit_ok
     unreachable_exit: int | None = None
 

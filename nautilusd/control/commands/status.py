@@ -2,7 +2,8 @@
 
 Wire: {"cmd": "status", "args": {}, "id": 1}
       -> {"ok": true, "result": {"daemon": {...}, "engines": [...], "rings": [...]}, "id": 1}
-CLI:  nautilusctl status [--json]
+CLI:  nautilusctl status [ENGINE...] [--json]    (ENGINE: an instance or an engine's name;
+      the filter is applied by the client, an unknown name is a usage error, exit 2)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from nautilusd.control.commands import _args, text
 from nautilusd.control.commands.context import CommandContext, TopologyT
-from nautilusd.control.commands.spec import Command, Remote
+from nautilusd.control.commands.spec import Command, Remote, UsageError
 
 NAME = "status"
 ENGINE_COLUMNS = ("ENGINE", "STATE", "PID", "CPUS", "UPTIME", "RESTARTS", "LAST EXIT",
@@ -63,9 +64,30 @@ def counter_lines(doc: dict[str, Any]) -> str:
     return "\n\ncounters\n" + "\n".join(lines) if lines else ""
 
 
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("engines", nargs="*", metavar="ENGINE",
+                        help="show only these engines (an instance or an engine name)")
+
+
+def select(args: argparse.Namespace, doc: Any) -> Any:
+    """The document with only the engines named on the command line (all when none)."""
+    wanted: list[str] = args.engines
+    if not wanted:
+        return doc
+    engines = doc.get("engines", [])
+    known = {e.get("name") for e in engines} | {e.get("engine") for e in engines}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise UsageError(f"status: unknown engine(s) {', '.join(map(repr, unknown))}; known: "
+                         f"{', '.join(sorted(str(n) for n in known if n))}")
+    return {**doc, "engines": [e for e in engines
+                               if e.get("name") in wanted or e.get("engine") in wanted]}
+
+
 def render(args: argparse.Namespace, result: Any) -> str:
     return status_text(result)
 
 
 COMMAND = Command(name=NAME, run=run, read_only=True, cli=Remote(
-    help="engines, states, pids, cores, uptime, restarts, heartbeats", render=render))
+    help="engines, states, pids, cores, uptime, restarts, heartbeats", arguments=arguments,
+    select=select, render=render))
