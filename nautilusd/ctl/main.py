@@ -3,11 +3,13 @@
 The parser and the dispatch come from the command registry (nautilusd.ctl.commands). Client
 side only: it imports no engine and no ring code (bench, chaos and check run as children).
 Exit codes: 0 ok, 1 command failed, 2 usage (health: down), 3 no daemon, 4 permission denied.
+A reader that closes stdout early (`nautilusctl events | head -1`) ends the run quietly, exit 0.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TextIO
 
@@ -33,9 +35,28 @@ __all__ = ["EXIT_DENIED", "EXIT_FAILED", "EXIT_NOT_RUNNING", "EXIT_OK", "EXIT_US
 
 def main(argv: list[str] | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
-    args = parse(CLI, argv)
-    with Session(args, out or sys.stdout, err or sys.stderr) as session:
-        return _dispatch(args.command, CLI[args.command], session)
+    stream = out or sys.stdout
+    try:
+        args = parse(CLI, argv)
+        with Session(args, stream, err or sys.stderr) as session:
+            return _dispatch(args.command, CLI[args.command], session)
+    except BrokenPipeError:
+        return _reader_gone(stream)
+
+
+def _reader_gone(stream: TextIO) -> int:
+    """stdout's reader went away: point its descriptor at /dev/null, so that what is still
+    buffered (flushed at interpreter exit) raises nothing, and end quietly."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # a stream with no descriptor (io.StringIO)
+        return EXIT_OK
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    return EXIT_OK
 
 
 def _dispatch(name: str, command: Remote | Local, session: Session) -> int:

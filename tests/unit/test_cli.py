@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import subprocess
 import sys
 from importlib import metadata
@@ -229,6 +230,28 @@ def test_version_when_asked_prints_the_installed_package_version(prog: str, entr
                             text=True, timeout=20)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{prog} {metadata.version('nautilusd')}\n"
+
+
+def _into_closed_pipe(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run nautilusctl with stdout a pipe whose reader is already gone (`| head -0`)."""
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        return subprocess.run([sys.executable, "-m", "nautilusd.ctl.main", *argv],
+                              stdout=write_fd, stderr=subprocess.PIPE, text=True, timeout=20)
+    finally:
+        os.close(write_fd)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["status"], ["status", "--json"],
+                                  ["rings"], ["top", "--once"]])
+def test_command_when_stdout_reader_gone_exits_quietly(runtime_dir: Path,
+                                                       argv: list[str]) -> None:
+    """A closed pipe on stdout ends any command with exit 0 and nothing on stderr (no
+    BrokenPipeError traceback, no "Exception ignored" at interpreter exit)."""
+    with ServedControl(runtime_dir):
+        done = _into_closed_pipe(*argv, "--runtime-dir", str(runtime_dir))
+    assert (done.returncode, done.stderr) == (0, "")
 
 
 CLIENT_PROBE = """
