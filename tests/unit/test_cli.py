@@ -18,6 +18,7 @@ from nautilusd.control.commands import REGISTRY
 from nautilusd.control.commands.pin import parse_cpus
 from nautilusd.ctl import main as cli
 from nautilusd.ctl.commands import CLI, CLIENT_REGISTRY
+from nautilusd.ctl.commands.events import event_line
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -252,6 +253,16 @@ def test_command_when_stdout_reader_gone_exits_quietly(runtime_dir: Path,
     with ServedControl(runtime_dir):
         done = _into_closed_pipe(*argv, "--runtime-dir", str(runtime_dir))
     assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(("payload", "shown"), [
+    ({"order_id": [1099511631459], "side": ["buy"]}, "order_id=1099511631459 side=buy"),
+    ({"px": [101.5], "cpus": [0, 1], "none": None}, "px=101.500 cpus=[0, 1] none=-"),
+    ({"qty": 3, "empty": []}, "qty=3 empty=[]")])
+def test_event_line_when_fields_are_one_item_lists_shows_scalars(payload: dict[str, object],
+                                                                  shown: str) -> None:
+    """A bus payload's one-item lists are shown as their item; longer lists stay lists."""
+    assert event_line("exec.fill", payload) == f"exec.fill  {shown}"
 
 
 CLIENT_PROBE = """

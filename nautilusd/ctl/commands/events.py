@@ -69,10 +69,17 @@ def _decode(frames: list[bytes]) -> tuple[str, Any] | None:
 
 
 def event_line(topic: str, payload: Any) -> str:
+    """`topic  key=value ...`; a one-item list (how a record's field is published) is shown
+    as its item: `order_id=1099511631459`, not `order_id=[1099511631459]`. --json keeps the
+    payload as sent."""
     if isinstance(payload, dict):
-        fields = " ".join(f"{k}={text.cell(v)}" for k, v in payload.items())
+        fields = " ".join(f"{k}={text.cell(_scalar(v))}" for k, v in payload.items())
         return f"{topic}  {fields}"
     return f"{topic}  {payload!r}"
+
+
+def _scalar(value: Any) -> Any:
+    return value[0] if isinstance(value, list | tuple) and len(value) == 1 else value
 
 
 COMMAND = Local(name=NAME, help="tail the event bus", arguments=arguments, main=main)
