@@ -70,11 +70,15 @@ class SpawnError(NautilusdError):
 class PinError(NautilusdError):
     """A process could not be pinned to its cores, or the pin did not hold when verified."""
 
-    def __init__(self, pid: int, wanted: Iterable[int], found: Iterable[int] | None) -> None:
+    def __init__(self, pid: int, wanted: Iterable[int], found: Iterable[int] | None,
+                 reason: str = "") -> None:
         self.pid = pid
         self.wanted = tuple(wanted)
         self.found = None if found is None else tuple(found)
-        super().__init__(f"cannot pin pid {pid} to cpus {list(self.wanted)}: found {self.found}")
+        self.reason = reason
+        why = reason or ("the affinity call failed" if self.found is None
+                         else f"the kernel reports cpus {list(self.found)}")
+        super().__init__(f"cannot pin pid {pid} to cpus {list(self.wanted)}: {why}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.pid, self.wanted, self.found))
+        return (type(self), (self.pid, self.wanted, self.found, self.reason))

@@ -217,8 +217,8 @@ class RealHost:
             for thread in psutil.Process(pid).threads():
                 os.sched_setaffinity(thread.id, wanted)
             found = sorted(os.sched_getaffinity(pid))
-        except (OSError, psutil.Error):
-            raise PinError(pid, wanted, None) from None
+        except (OSError, psutil.Error) as exc:
+            raise PinError(pid, wanted, None, reason=str(exc) or type(exc).__name__) from None
         if found != wanted:
             raise PinError(pid, wanted, found)
         return found

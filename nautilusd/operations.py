@@ -171,8 +171,11 @@ class SupervisorCommands:
         found: list[int] = sorted(set(cpus))
         names = self.resolve(engine)
         host_cpus = self.host.host_cpus()
-        if not found or any(c not in host_cpus for c in found):
-            raise PinError(self.instances[names[0]].pid, found, None)
+        missing = [c for c in found if c not in host_cpus]
+        if not found or missing:
+            why = (f"cpu {', '.join(map(str, missing))} not on this host (it has cpus "
+                   f"{', '.join(map(str, sorted(host_cpus)))})" if missing else "no cpu given")
+            raise PinError(self.instances[names[0]].pid, found, None, reason=f"{engine}: {why}")
         for name in names:
             inst = self.instances[name]
             if inst.running and inst.pid:
