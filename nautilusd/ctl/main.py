@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import TextIO
 
 from nautilusd.control.commands import Remote, UsageError
@@ -21,6 +22,7 @@ from nautilusd.control.commands.spec import (
     EXIT_OK,
     EXIT_USAGE,
     HEALTH_DOWN,
+    SECOND_READING_S,
 )
 from nautilusd.ctl.client import DaemonNotRunning, PermissionDenied, RequestTimeout
 from nautilusd.ctl.commands import CLI
@@ -92,7 +94,11 @@ def _remote(name: str, command: Remote, session: Session) -> int:
     """One request to the daemon; its result as JSON or as the command renders it."""
     args = session.args
     wire_args = command.request(args)  # a bad value fails here, before any connect
-    result = command.select(args, session.control().request(name, **wire_args))
+    result = session.control().request(name, **wire_args)
+    if command.second_reading(result):
+        time.sleep(SECOND_READING_S)
+        result = session.control().request(name, **wire_args)
+    result = command.select(args, result)
     session.write(json.dumps(result, indent=2, default=str) if args.json
                   else command.render(args, result))
     return command.exit_code(result)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _control_standins import FakeSupervisor, ServedControl
@@ -142,6 +143,34 @@ def test_rings_when_requested_prints_ring_and_reader_tables(runtime_dir: Path) -
     assert code == 0 and "FILL" in out and "LAG" in out
     ring_line = next(line for line in out.splitlines() if line.startswith("ticks  overwrite"))
     assert "23.8%" in ring_line and "BOARD" in out and ring_line.split()[-1] == "4"
+
+
+class AdvancingRings(FakeSupervisor):
+    """The ring's published cursor moves 100 records per status reading."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readings = 0
+
+    def status(self) -> dict[str, Any]:
+        doc = super().status()
+        self.readings += 1
+        for ring in doc["rings"]:
+            ring["cursor"] = ring["published_total"] = 100 * self.readings
+        return doc
+
+
+def test_rings_when_first_asked_shows_a_rate_from_two_readings(runtime_dir: Path) -> None:
+    """The first `rings` of a daemon reads the cursor twice, so RATE/S is a number (records
+    per second over the interval between the readings), not `-`."""
+    with ServedControl(runtime_dir, AdvancingRings()):
+        code, out, _ = run(runtime_dir, "rings")
+        json_code, json_out, _ = run(runtime_dir, "rings", "--json")
+    rate_cell = next(line for line in out.splitlines() if line.startswith("ticks")).split()[6]
+    assert code == 0 and rate_cell != "-" and float(rate_cell.replace(",", "")) > 0
+    ring = json.loads(json_out)["rings"][0]
+    assert json_code == 0 and ring["rate_per_s"] > 0
+    assert ring["rate_per_s"] == pytest.approx(100 / ring["rate_window_s"], rel=0.01)
 
 
 def test_reload_when_config_unreadable_exits_1_and_keeps_running(runtime_dir: Path) -> None:

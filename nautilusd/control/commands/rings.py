@@ -2,8 +2,12 @@
 
 Wire: {"cmd": "rings", "args": {}, "id": 1}
       -> {"ok": true, "result": {"rings": [{"name": "ticks", "capacity": 4096, "policy":
-          "overwrite", "cursor": 812, "fill": 0.01, "rate_per_s": 950.0, "readers": [...]}]}}
-CLI:  nautilusctl rings [--json]
+          "overwrite", "cursor": 812, "fill": 0.01, "rate_per_s": 950.0, "rate_window_s": 0.5,
+          "readers": [...]}]}}
+      The daemon keeps each ring's previous cursor reading: rate_per_s is the published
+      records per second since that reading, over rate_window_s (null: no reading before).
+CLI:  nautilusctl rings [--json]   (asks a second time after 0.5 s when a rate is missing or
+      spans more than FRESH_WINDOW_S, so that RATE/S is the current rate)
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from nautilusd.control.commands.spec import Command, Remote
 NAME = "rings"
 RING_COLUMNS = ("RING", "POLICY", "WRITER", "CAPACITY", "CURSOR", "FILL", "RATE/S",
                 "OVERRUNS", "BP WAITS", "BOARD")
+FRESH_WINDOW_S = 5.0
 READER_COLUMNS = ("RING", "READER", "PID", "CURSOR", "LAG", "LOST", "PARKED", "ACTIVE")
 
 
@@ -67,11 +72,20 @@ def _derive(ring: dict[str, Any], now: float, last: dict[str, tuple[float, int]]
     total = int(ring.get("published_total", ring.get("cursor", 0)) or 0)
     name = str(ring.get("name", ""))
     seen = last.get(name)
-    rate = None
+    rate = window_s = None
     if seen is not None and now > seen[0] and total >= seen[1]:
-        rate = round((total - seen[1]) / (now - seen[0]), 1)
+        window_s = now - seen[0]
+        rate = round((total - seen[1]) / window_s, 1)
     ring["rate_per_s"] = rate
+    ring["rate_window_s"] = None if window_s is None else round(window_s, 6)
     last[name] = (now, total)
+
+
+def needs_second_reading(result: Any) -> bool:
+    """A rate needs two readings of the cursor: true when some ring has none yet, or only
+    one older than FRESH_WINDOW_S (an average since then says little about now)."""
+    return any(ring.get("rate_per_s") is None or (ring.get("rate_window_s") or 0) > FRESH_WINDOW_S
+               for ring in result.get("rings", []))
 
 
 def ring_rows(rings: list[dict[str, Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
@@ -105,4 +119,5 @@ def render(args: argparse.Namespace, result: Any) -> str:
 
 
 COMMAND = Command(name=NAME, run=run, read_only=True, cli=Remote(
-    help="ring cursors, lag, fill, overruns, rates", render=render))
+    help="ring cursors, lag, fill, overruns, rates", render=render,
+    second_reading=needs_second_reading))

@@ -20,6 +20,7 @@ EXIT_USAGE: Final = 2
 EXIT_NOT_RUNNING: Final = 3
 EXIT_DENIED: Final = 4
 HEALTH_DOWN: Final = 2
+SECOND_READING_S: Final = 0.5
 
 Handler = Callable[[CommandContext[Any], dict[str, Any]], object]
 Arguments = Callable[[argparse.ArgumentParser], None]
@@ -41,6 +42,10 @@ def whole_result(args: argparse.Namespace, result: Any) -> Any:
     return result
 
 
+def one_reading(result: Any) -> bool:
+    return False
+
+
 def exit_ok(result: Any) -> int:
     return EXIT_OK
 
@@ -53,7 +58,8 @@ class Remote:
     value it cannot use); `select` narrows the reply to what was asked for (UsageError: a
     name the reply does not have); `render` gives the text shown without --json;
     `exit_code` reads the result; `unreachable_exit` replaces exits 1, 3 and 4 when the
-    daemon is not reached.
+    daemon is not reached; `second_reading` true: the reply is asked for once more after
+    SECOND_READING_S (a rate needs two readings).
     """
 
     help: str
@@ -61,6 +67,7 @@ class Remote:
     arguments: Arguments = no_arguments
     request: Callable[[argparse.Namespace], dict[str, Any]] = no_request
     select: Callable[[argparse.Namespace, Any], Any] = whole_result
+    second_reading: Callable[[Any], bool] = one_reading
     exit_code: Callable[[Any], int] = exit_ok
     unreachable_exit: int | None = None
 
