@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from nautilusd.control.commands import Remote
+from nautilusd.ctl.examples import epilog
 from nautilusd.ctl.local import Local
 from nautilusd.version import version_line
 
@@ -35,13 +36,22 @@ def _common() -> argparse.ArgumentParser:
 def build_parser(commands: Mapping[str, Remote | Local]) -> argparse.ArgumentParser:
     """`nautilusctl` with one subcommand per entry of `commands`, in its order."""
     common = _common()
-    parser = argparse.ArgumentParser(prog="nautilusctl", parents=[common],
-                                     description="Drive a running nautilusd.")
+    parser = argparse.ArgumentParser(
+        prog="nautilusctl", parents=[common], description="Drive a running nautilusd.",
+        epilog="examples:\n  nautilusctl status\n  nautilusctl COMMAND --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=version_line("nautilusctl"))
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in commands.items():
-        command.arguments(sub.add_parser(name, parents=[common], help=command.help))
+        command.arguments(sub.add_parser(
+            name, parents=[common], help=command.help, description=_sentence(command.help),
+            epilog=epilog(name), formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
+
+
+def _sentence(help_text: str) -> str:
+    """A subcommand's one-line help as its --help description: `Stop an engine, ... all.`"""
+    return help_text[:1].upper() + help_text[1:] + "."
 
 
 def parse(commands: Mapping[str, Remote | Local],

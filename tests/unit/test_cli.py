@@ -294,6 +294,19 @@ def test_event_line_when_fields_are_one_item_lists_shows_scalars(payload: dict[s
     assert event_line("exec.fill", payload) == f"exec.fill  {shown}"
 
 
+def test_help_when_walked_every_subcommand_has_a_description_and_an_example() -> None:
+    """Each subparser's --help carries a description and an `examples:` epilog whose lines
+    run that very subcommand (`nautilusctl NAME ...`)."""
+    parser = cli.build_parser(CLI)
+    assert parser.description and parser.epilog
+    for name, sub in _subcommands(parser).items():
+        assert sub.description and len(sub.description) > len(name), name
+        lines = (sub.epilog or "").splitlines()
+        assert lines[:1] == ["examples:"] and len(lines) > 1, name
+        assert all(f"nautilusctl {name}" in line for line in lines[1:]), name
+        assert f"nautilusctl {name}" in sub.format_help(), name
+
+
 CLIENT_PROBE = """
 import contextlib, io, json, sys
 from nautilusd.ctl import main as cli

@@ -1,0 +1,41 @@
+"""One worked example per nautilusctl subcommand, shown at the end of its --help.
+
+Keyed by subcommand name; the parser test requires an entry for every subcommand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
+    "status": ("nautilusctl status", "nautilusctl status risk execution --json"),
+    "start": ("nautilusctl start risk", "nautilusctl start critical"),
+    "stop": ("nautilusctl stop strategy", "nautilusctl stop all"),
+    "restart": ("nautilusctl restart risk",),
+    "reload": ("nautilusctl reload", "nautilusctl reload /etc/nautilusd/default.toml"),
+    "scale": ("nautilusctl scale strategy 3",),
+    "pin": ("nautilusctl pin risk 2", "nautilusctl pin strategy 0-1"),
+    "rings": ("nautilusctl rings", "nautilusctl rings --json | jq '.rings[].rate_per_s'"),
+    "health": ("nautilusctl health || journalctl -u nautilusd -n 50",),
+    "shutdown": ("nautilusctl shutdown",),
+    "logs": ("nautilusctl logs risk -n 50", "nautilusctl logs risk -f --json | jq .event"),
+    "top": ("nautilusctl top", "nautilusctl top --once --json"),
+    "events": ("nautilusctl events system.engine. --count 5",),
+    "check": ("nautilusctl check /etc/nautilusd/default.toml",),
+    "call": ("nautilusctl call risk risk.status",
+             "nautilusctl call risk risk.kill_switch engage=no"),
+    "bench": ("nautilusctl bench rings --quick",),
+    "chaos": ("nautilusctl chaos --duration 60 --seed 7",),
+    "journal": ("nautilusctl journal --since 2026-12-07T08:00:00Z",
+                "nautilusctl journal export --parquet fills.parquet"),
+    "completion": ("source <(nautilusctl completion bash)",
+                   "nautilusctl completion zsh > \"${fpath[1]}/_nautilusctl\""),
+})
+
+
+def epilog(name: str) -> str:
+    """The `examples:` block of a subcommand's --help ("" when it has none)."""
+    lines = EXAMPLES.get(name, ())
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines) if lines else ""
