@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -305,6 +306,83 @@ def test_help_when_walked_every_subcommand_has_a_description_and_an_example() ->
         assert lines[:1] == ["examples:"] and len(lines) > 1, name
         assert all(f"nautilusctl {name}" in line for line in lines[1:]), name
         assert f"nautilusctl {name}" in sub.format_help(), name
+
+
+BASH_PROBE = """
+source "$1"
+complete -p nautilusctl
+complete_words() {  # complete_words WORD...: the candidates for the last word
+    COMP_WORDS=(nautilusctl "$@"); COMP_CWORD=$#; COMPREPLY=(); _nautilusctl
+    echo "${COMPREPLY[*]}"
+}
+complete_words st
+complete_words --runtime-dir /tmp/x pi
+"""
+
+
+def _completion(shell: str, tmp_path: Path) -> Path:
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["completion", shell], out=out, err=err) == 0, err.getvalue()
+    path = tmp_path / f"nautilusctl.{shell}"
+    path.write_text(out.getvalue())
+    return path
+
+
+def _bash(script: str, *args: str) -> list[str]:
+    done = subprocess.run(["bash", "-c", script, "bash", *args], capture_output=True,
+                          text=True, timeout=20)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return done.stdout.splitlines()
+
+
+def test_completion_when_bash_sourced_registers_and_completes_subcommands(
+        tmp_path: Path) -> None:
+    """`source <(nautilusctl completion bash)` registers `complete -F _nautilusctl`; `st`
+    completes to the st... subcommands, also after an option with a value."""
+    registered, st, pi = _bash(BASH_PROBE, str(_completion("bash", tmp_path)))
+    assert registered == "complete -o default -F _nautilusctl nautilusctl"
+    assert set(st.split()) == {n for n in CLI if n.startswith("st")} != set()
+    assert pi.split() == ["pin"]
+
+
+def test_completion_when_bash_walks_the_parser_offers_every_option_and_choice(
+        tmp_path: Path) -> None:
+    """For each subcommand, `nautilusctl NAME -` offers every option of its parser, and an
+    empty word offers its positional choices (journal: show, export)."""
+    path = str(_completion("bash", tmp_path))
+    subs = _subcommands(cli.build_parser(CLI))
+    probe = "source \"$1\"; shift\nfor name in \"$@\"; do\n" \
+            "COMP_WORDS=(nautilusctl \"$name\" \"\"); COMP_CWORD=2; _nautilusctl\n" \
+            "echo \"${COMPREPLY[*]}\"\ndone"
+    offered = dict(zip(subs, _bash(probe, path, *subs), strict=True))
+    for name, sub in subs.items():
+        expected = {o for a in sub._actions for o in a.option_strings}
+        expected |= {str(c) for a in sub._actions if not a.option_strings and a.choices
+                     for c in a.choices}
+        assert set(offered[name].split()) == expected, name
+    assert {"show", "export"} <= set(offered["journal"].split())
+    assert {"bash", "zsh"} <= set(offered["completion"].split())
+
+
+def test_completion_when_zsh_lists_every_subcommand_and_registers(tmp_path: Path) -> None:
+    """The zsh script is a #compdef file naming every subcommand with its help, and is valid
+    zsh where zsh is installed."""
+    path = _completion("zsh", tmp_path)
+    script = path.read_text()
+    assert script.startswith("#compdef nautilusctl\n") and "compdef _nautilusctl" in script
+    for name in CLI:
+        assert f"        '{name}:" in script and f"        {name}) compadd -- " in script
+    if shutil.which("zsh"):
+        done = subprocess.run(["zsh", "-n", str(path)], capture_output=True, text=True,
+                              timeout=20)
+        assert done.returncode == 0, done.stderr
+
+
+def test_completion_when_shell_unknown_is_a_usage_error() -> None:
+    """An unsupported shell is refused by the parser (exit 2) naming the choices."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["completion", "fish"], out=io.StringIO(), err=io.StringIO())
+    assert exited.value.code == 2
 
 
 CLIENT_PROBE = """

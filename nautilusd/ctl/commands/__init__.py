@@ -12,11 +12,21 @@ from types import MappingProxyType
 
 from nautilusd.control.commands import REGISTRY as DAEMON_REGISTRY
 from nautilusd.control.commands import Remote
-from nautilusd.ctl.commands import bench, call, chaos, check, events, journal, logs, top
+from nautilusd.ctl.commands import (
+    bench,
+    call,
+    chaos,
+    check,
+    completion,
+    events,
+    journal,
+    logs,
+    top,
+)
 from nautilusd.ctl.local import Local
 
 CLIENT_REGISTRY: tuple[Local, ...] = tuple(m.COMMAND for m in (
-    logs, top, events, check, call, bench, chaos, journal))
+    logs, top, events, check, call, bench, chaos, journal, completion))
 
 # Every nautilusctl subcommand in --help order: the daemon's first, then the client-only.
 CLI: Mapping[str, Remote | Local] = MappingProxyType({
