@@ -99,6 +99,26 @@ def test_events_when_engine_restarted_streams_lifecycle_events(daemon: Daemon) -
     assert events[0]["payload"]["name"] == "beta"
 
 
+def test_events_when_piped_into_head_exits_quietly(daemon: Daemon) -> None:
+    """`nautilusctl events | head -1`: one line out, and nautilusctl, whose next write finds
+    the pipe closed, exits 0 with nothing on stderr (no BrokenPipeError traceback)."""
+    pipeline = (f'set -o pipefail; "{BIN / "nautilusctl"}" events system.engine.beta. '
+                f'--timeout-s 30 --runtime-dir "{daemon.runtime_dir}" 2>"$1" | head -1')
+    err_log = daemon.runtime_dir / "events.err"
+    tail = subprocess.Popen(["bash", "-c", pipeline, "bash", str(err_log)],
+                            stdout=subprocess.PIPE, text=True)
+    try:  # restart until the tail has seen an event and has written again into the closed pipe
+        daemon.wait_for(lambda: daemon.ctl("restart", "beta").returncode == 0
+                        and _exited_within(tail, 2.0), timeout_s=30)
+        out, _ = tail.communicate(timeout=10)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
+    assert len(out.splitlines()) == 1 and out.startswith("system.engine.beta.")
+    assert (tail.returncode, err_log.read_text()) == (0, "")
+
+
 def _exited_within(proc: subprocess.Popen[str], timeout_s: float) -> bool:
     try:
         proc.wait(timeout_s)
