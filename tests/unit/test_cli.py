@@ -21,6 +21,7 @@ from nautilusd.control.commands.pin import parse_cpus
 from nautilusd.ctl import main as cli
 from nautilusd.ctl.commands import CLI, CLIENT_REGISTRY
 from nautilusd.ctl.commands.events import event_line
+from nautilusd.ctl.since import parse_since
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -216,6 +217,39 @@ def test_logs_when_sink_is_a_file_prints_only_that_engines_records(runtime_dir: 
     assert code == 0 and out == "t1 info a k=1\nt3 warning c\n"
     code, out, _ = run(runtime_dir, "logs", "ghost", "-n", "1", "--json")
     assert code == 0 and json.loads(out)["event"] == "c"
+
+
+def test_logs_when_since_given_prints_only_records_at_or_after_it(runtime_dir: Path) -> None:
+    """--since keeps the engine's records from that time on; undated ones fall outside it."""
+    log = runtime_dir / "nautilusd.log"
+    rows = [{"timestamp": "2020-01-01T07:00:00Z", "level": "info", "event": "old",
+             "engine": "ghost"},
+            {"timestamp": "2020-01-01T08:00:00.5Z", "level": "info", "event": "new",
+             "engine": "ghost"},
+            {"timestamp": "t3", "level": "info", "event": "undated", "engine": "ghost"}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (runtime_dir / "log-sink.json").write_text(json.dumps({"kind": "file", "path": str(log)}))
+    code, out, _ = run(runtime_dir, "logs", "ghost", "--since", "2020-01-01T07:30:00")
+    assert code == 0 and out == "2020-01-01T08:00:00.5Z info new\n"
+    code, out, _ = run(runtime_dir, "logs", "ghost", "--since", "1d")
+    assert code == 0 and out == ""  # both dated records are older than a day by now
+
+
+def test_logs_when_since_is_not_a_time_is_a_usage_error_naming_it(
+    runtime_dir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A --since that is neither an age nor a time exits 2 and names the value."""
+    with pytest.raises(SystemExit) as exited:
+        run(runtime_dir, "logs", "ghost", "--since", "yesterdayish")
+    assert exited.value.code == 2 and "'yesterdayish'" in capsys.readouterr().err
+
+
+def test_since_when_age_or_time_given_returns_epoch_seconds() -> None:
+    """Ages count back from now; a zoneless ISO time is UTC."""
+    assert parse_since("90s", now_s=1000.0) == 910.0
+    assert parse_since("2h", now_s=10_000.0) == 10_000.0 - 7200.0
+    assert parse_since("1970-01-01T00:01:00") == 60.0
+    assert parse_since("1970-01-01T01:01:00+01:00") == 60.0
 
 
 def test_bench_when_suite_unknown_exits_2_naming_the_suites() -> None:

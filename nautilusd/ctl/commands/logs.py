@@ -3,8 +3,9 @@ runtime dir's log under `make run`, supervisord's stdout_logfile, a redirected s
 
 No wire message: the sink is read from <runtime_dir>/log-sink.json (nautilusd.logsink);
 journalctl (`ENGINE=<name>`) runs as a child, a file is filtered by its records' "engine".
-CLI:  nautilusctl logs ENGINE [-f] [-n N] [--json]
-      e.g. `nautilusctl logs risk -n 50`, `nautilusctl logs risk -f --json | jq .event`
+CLI:  nautilusctl logs ENGINE [-f] [-n N] [--since T] [--json]
+      e.g. `nautilusctl logs risk -n 50`, `nautilusctl logs risk --since 10m`,
+      `nautilusctl logs risk -f --json | jq .event`
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from nautilusd.control.commands.spec import EXIT_FAILED, EXIT_OK
 from nautilusd.ctl import child
 from nautilusd.ctl.local import Local
 from nautilusd.ctl.session import Session
+from nautilusd.ctl.since import parse_since, record_epoch_s
 
 NAME = "logs"
 LOG_LINES = 200
@@ -34,6 +36,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
     parser.add_argument("-n", "--lines", type=int, default=LOG_LINES,
                         help=f"how many of the latest records (default {LOG_LINES})")
+    parser.add_argument("--since", type=parse_since, default=None, metavar="T",
+                        help="only records at or after T: an age (90s, 10m, 2h, 1d) or an "
+                             "ISO-8601 time (UTC unless it names a zone)")
 
 
 def main(args: argparse.Namespace, session: Session) -> int:
@@ -66,33 +71,41 @@ def _journal(args: argparse.Namespace, session: Session) -> int:
         session.err.write("the daemon logs to journald but journalctl is not installed\n")
         return EXIT_FAILED
     argv = [journalctl, "-q", "--no-pager", "-o", "json" if args.json else "cat", "-n",
-            str(args.lines), *(["-f"] if args.follow else []), f"ENGINE={args.engine}"]
+            str(args.lines), *(["-f"] if args.follow else []),
+            *([f"--since=@{args.since:.6f}"] if args.since is not None else []),
+            f"ENGINE={args.engine}"]
     return child.run(argv, session.out, session.err, interrupted=EXIT_OK)
 
 
 def _file(path: Path, args: argparse.Namespace, session: Session) -> int:
     """The engine's records of a JSON-lines log file; with -f, new ones as they come."""
     with path.open(errors="replace") as f:
-        for line in deque((ln for ln in f if _matches(ln, args.engine)), maxlen=args.lines):
+        wanted = (ln for ln in f if _matches(ln, args.engine, args.since))
+        for line in deque(wanted, maxlen=args.lines):
             session.write(_show(line, args.json))
         while args.follow:
             line = f.readline()
             if not line:
                 time.sleep(FOLLOW_POLL_S)  # no inotify in the stdlib; an idle tail costs ~0
                 continue
-            if _matches(line, args.engine):
+            if _matches(line, args.engine, args.since):
                 session.write(_show(line, args.json))
     return EXIT_OK
 
 
-def _matches(line: str, engine: str) -> bool:
+def _matches(line: str, engine: str, since_s: float | None = None) -> bool:
     if f'"{engine}"' not in line:
         return False  # most lines: no parse
     try:
         record = json.loads(line)
     except ValueError:
         return False
-    return isinstance(record, dict) and record.get("engine") == engine
+    if not isinstance(record, dict) or record.get("engine") != engine:
+        return False
+    if since_s is None:
+        return True
+    stamp = record_epoch_s(record.get("timestamp"))
+    return stamp is not None and stamp >= since_s  # an undated record is outside any window
 
 
 def _show(line: str, as_json: bool) -> str:
