@@ -113,3 +113,14 @@ def gone(pids: list[int], timeout_s: float) -> bool:
 def stop(proc: subprocess.Popen[bytes]) -> int:
     proc.send_signal(signal.SIGTERM)
     return proc.wait(timeout=15)
+
+
+def stop_or_kill(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> int | None:
+    """SIGTERM and wait for the drain; past `timeout_s` SIGKILL the daemon's whole session so
+    nothing outlives the test. Returns the daemon's exit code (negative when killed)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(5)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
+from daemon_helpers import stop_or_kill
 
 from engines.errors import ServiceTimeout
 from engines.journal import KIND_FILL, read_all
@@ -70,15 +71,6 @@ def _wait(cond: Any, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
 def _power_cut(proc: subprocess.Popen[bytes], shm_dir: Path, runtime_dir: Path) -> None:
     """SIGKILL nautilusd and every engine at once, then remove what a reboot removes."""
     family = [proc.pid] + [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
@@ -121,7 +113,7 @@ def test_kill_switch_and_positions_when_restarted_then_power_cut_come_back(
 
         _wait(settled, 30, "positions kept moving after the kill switch")
         before = seen[0]
-        _stop(proc)
+        stop_or_kill(proc)
         assert proc.returncode == 0, log.read_text()[-2000:]
         proc = _start(config, log)
         status = _call(runtime_dir, "risk", "risk.status", proc)
@@ -133,7 +125,7 @@ def test_kill_switch_and_positions_when_restarted_then_power_cut_come_back(
         assert status["killed"] is True and status["kill_reason"] == "engaged"
         assert _book(runtime_dir, proc) == before
     finally:
-        _stop(proc)
+        stop_or_kill(proc)
     assert proc.returncode == 0, log.read_text()[-2000:]
     assert _journal_book(tmp_path / "state") == before  # positions = a replay of the journal
 

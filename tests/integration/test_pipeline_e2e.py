@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from daemon_helpers import stop_or_kill
 
 from nautilusd import paths
 from nautilusd.config.tomlwriter import toml_document
@@ -120,12 +121,7 @@ def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
 
         _wait_for(settled, FEED_S + 40, proc, poll_s=1.0)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_or_kill(proc)
         log.close()
     assert proc.returncode == 0, (tmp_path / "nautilusd.log").read_text()[-3000:]
     return runtime_dir

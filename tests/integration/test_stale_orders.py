@@ -4,8 +4,6 @@ time to live, and nothing older than its time to live is filled."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from daemon_helpers import stop_or_kill
 
 from nautilusd.config.tomlwriter import toml_document
 from nautilusd.ctl.client import ControlClient
@@ -89,12 +88,7 @@ def test_execution_when_stopped_5s_then_started_trades_no_stale_order(
         stale = _stale_counter(ctl)
     finally:
         ctl.close()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_or_kill(proc)
     assert proc.returncode == 0, log.read_text()[-2000:]
     fills, decisions = _audited(runtime_dir, "fills"), _audited(runtime_dir, "decisions")
     traded = fills[fills["qty"] > 0]

@@ -50,6 +50,16 @@ def topology(shm_dir: Path) -> Topology:
     )
 
 
+def named_topology(shm_dir: Path) -> Topology:
+    """The same engines running shipped code that declares counter names (risk, positions):
+    the named-counter, kill-switch and P&L families carry samples only for such engines."""
+    engines = {"risk": EngineConfig(name="risk", group="critical",
+                                    entry="engines.risk:RiskEngine"),
+               "analytics": EngineConfig(name="analytics", group="default",
+                                         entry="engines.positions:PositionsEngine")}
+    return dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+
+
 @pytest.fixture
 def engine_proc() -> Iterator[subprocess.Popen[bytes]]:
     """A real process standing in for an engine, so psutil has CPU and RSS to read."""
@@ -135,11 +145,7 @@ def test_scrape_when_engines_declare_counter_names_exports_them_and_the_gauges(
     table: StatusTable, shm_dir: Path,
 ) -> None:
     """Named custom words become engine_counter{name}; the kill switch and P&L their gauges."""
-    engines = {"risk": EngineConfig(name="risk", group="critical",
-                                    entry="engines.risk:RiskEngine"),
-               "analytics": EngineConfig(name="analytics", group="default",
-                                         entry="engines.positions:PositionsEngine")}
-    topo = dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+    topo = named_topology(shm_dir)
     table.slot(0).put(W_CUSTOM0 + 1, 1)  # risk: kill_switch_engaged
     table.slot(1).put(W_CUSTOM0, -12345)  # positions: pnl_realised_cents
     with MetricsServer("127.0.0.1:0", StatusTableSource(table, topo)) as server:
@@ -217,11 +223,7 @@ def test_alert_rules_when_loaded_use_only_names_a_scrape_exports(
     exported: a renamed metric cannot leave a rule silently never firing."""
     hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-4, 9)], "sum_s": 4e-4,
             "count": 10}
-    engines = {"risk": EngineConfig(name="risk", group="critical",
-                                    entry="engines.risk:RiskEngine"),
-               "analytics": EngineConfig(name="analytics", group="default",
-                                         entry="engines.positions:PositionsEngine")}
-    topo = dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+    topo = named_topology(shm_dir)
     source = StatusTableSource(table, topo, latency_histograms=lambda: [hist],
                                loop_stats=lambda: {"iterations_total": 1})
     with MetricsServer("127.0.0.1:0", source) as server:
@@ -269,13 +271,7 @@ def test_dashboard_when_read_uses_only_exported_metric_names(
     wanted = {m for e in exprs for m in re.findall(r"\bnautilusd_[a-z_]*[a-z]\b", e)}
     hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-5, 1)], "sum_s": 1e-6,
             "count": 1}
-    # Engines with declared counter names, as in a shipped topology: the named-counter,
-    # kill-switch and P&L families carry samples only for engines that name their words.
-    engines = {"risk": EngineConfig(name="risk", group="critical",
-                                    entry="engines.risk:RiskEngine"),
-               "analytics": EngineConfig(name="analytics", group="default",
-                                         entry="engines.positions:PositionsEngine")}
-    topo = dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
+    topo = named_topology(shm_dir)
     source = StatusTableSource(table, topo, latency_histograms=lambda: [hist],
                                loop_stats=lambda: {"iterations_total": 1})
     with MetricsServer("127.0.0.1:0", source) as server:
