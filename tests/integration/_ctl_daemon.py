@@ -47,7 +47,9 @@ DEFAULT_ENGINES = (engine_toml("alpha", (0,)) + engine_toml("beta", (1,))
 
 class Daemon:
     def __init__(self, tmp: Path, runtime_dir: Path, shm_dir: Path,
-                 engines: str = DEFAULT_ENGINES, *, metrics_address: str = "") -> None:
+                 engines: str = DEFAULT_ENGINES, *, metrics_address: str = "",
+                 started: Callable[[Daemon], bool] | None = None) -> None:
+        """Start nautilusd and wait until `started(self)` (default: every engine READY)."""
         self.tmp = tmp
         self.metrics_address = metrics_address  # "127.0.0.1:0": a free port, see status
         self.runtime_dir = runtime_dir
@@ -59,7 +61,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [str(BIN / "nautilusd"), "run", "--config", str(self.config), "--runtime-dir",
              str(runtime_dir)], stdout=self.log, stderr=subprocess.STDOUT)
-        self.wait_for(lambda: self.all_ready(), timeout_s=60)
+        ready = started or Daemon.all_ready
+        self.wait_for(lambda: self.proc.poll() is None and ready(self), timeout_s=60)
 
     def write_config(self, filename: str, engines: str) -> Path:
         """A config for this daemon's instance and shm dir with `engines`, next to the first."""

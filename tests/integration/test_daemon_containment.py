@@ -56,15 +56,14 @@ def test_spawn_when_spec_too_big_fails_without_signalling_pid_zero_and_shutdown_
     """An engine whose spec exceeds one forkserver message never gets pid 0 signalled;
     stopping it and shutting the daemon down both finish."""
     big = engine_toml("big", (0,)) + f'[engines.big.environment]\nPAD = "{"x" * 300_000}"\n'
-    daemon = _SlotsDaemon.__new__(_SlotsDaemon)
-    daemon.extra = ""
+    # Not every engine will be READY (big never is): started once the daemon lists big.
+    daemon = Daemon(tmp_path, runtime_dir, shm_dir, ENGINES + big, started=_answers)
 
     def big_failed() -> bool:
         e = daemon.engines()["big"]
         return e["pid"] is None and e["state"] in ("BACKOFF", "FATAL", "STARTING", "EXITED")
 
     try:
-        _start_allowing_failure(daemon, tmp_path, runtime_dir, shm_dir, ENGINES + big)
         daemon.wait_for(big_failed)
         daemon.wait_for(lambda: "spawn_failed" in daemon.read_log())
         daemon.request("stop", target="big")
@@ -72,26 +71,6 @@ def test_spawn_when_spec_too_big_fails_without_signalling_pid_zero_and_shutdown_
         assert daemon.proc.poll() is None
     finally:
         assert daemon.stop() == 0
-
-
-def _start_allowing_failure(daemon: Daemon, tmp: Path, runtime_dir: Path, shm_dir: Path,
-                            engines: str) -> None:
-    """Daemon.__init__ without its wait for every engine READY (one never will be)."""
-    import subprocess
-    import uuid
-
-    from _ctl_daemon import BIN
-
-    daemon.tmp, daemon.runtime_dir, daemon.shm_dir = tmp, runtime_dir, shm_dir
-    daemon.metrics_address = ""
-    daemon.instance = f"ctl-{uuid.uuid4().hex[:8]}"
-    daemon.config = daemon.write_config("nautilusd.toml", engines)
-    daemon.endpoint = f"ipc://{runtime_dir}/control.sock"
-    daemon.log = (tmp / "daemon.log").open("wb")
-    daemon.proc = subprocess.Popen(
-        [str(BIN / "nautilusd"), "run", "--config", str(daemon.config), "--runtime-dir",
-         str(runtime_dir)], stdout=daemon.log, stderr=subprocess.STDOUT)
-    daemon.wait_for(lambda: daemon.proc.poll() is None and _answers(daemon), timeout_s=60)
 
 
 def _answers(daemon: Daemon) -> bool:

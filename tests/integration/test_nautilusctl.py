@@ -85,14 +85,8 @@ def test_events_when_engine_restarted_streams_lifecycle_events(daemon: Daemon) -
     tail = subprocess.Popen([str(BIN / "nautilusctl"), "events", "system.engine.beta.",
                              "--json", "--count", "2", "--timeout-s", "20", "--runtime-dir",
                              str(daemon.runtime_dir)], stdout=subprocess.PIPE, text=True)
-    try:  # restart until the tail, which subscribes asynchronously, has seen two events
-        daemon.wait_for(lambda: daemon.ctl("restart", "beta").returncode == 0
-                        and _exited_within(tail, 2.0), timeout_s=30)
-        out, _ = tail.communicate(timeout=10)
-    finally:
-        if tail.poll() is None:
-            tail.kill()
-            tail.wait()
+    # restart until the tail, which subscribes asynchronously, has seen two events
+    out = _restart_beta_until_exited(daemon, tail)
     events = [json.loads(line) for line in out.splitlines()]
     assert len(events) == 2
     assert all(e["topic"].startswith("system.engine.beta.") for e in events)
@@ -107,16 +101,24 @@ def test_events_when_piped_into_head_exits_quietly(daemon: Daemon) -> None:
     err_log = daemon.runtime_dir / "events.err"
     tail = subprocess.Popen(["bash", "-c", pipeline, "bash", str(err_log)],
                             stdout=subprocess.PIPE, text=True)
-    try:  # restart until the tail has seen an event and has written again into the closed pipe
+    # restart until the tail has seen an event and has written again into the closed pipe
+    out = _restart_beta_until_exited(daemon, tail)
+    assert len(out.splitlines()) == 1 and out.startswith("system.engine.beta.")
+    assert (tail.returncode, err_log.read_text()) == (0, "")
+
+
+def _restart_beta_until_exited(daemon: Daemon, tail: subprocess.Popen[str]) -> str:
+    """Restart beta until `tail` (an events client) has exited; its output. A tail still
+    running at the deadline is killed, so no client outlives the test."""
+    try:
         daemon.wait_for(lambda: daemon.ctl("restart", "beta").returncode == 0
                         and _exited_within(tail, 2.0), timeout_s=30)
         out, _ = tail.communicate(timeout=10)
+        return out
     finally:
         if tail.poll() is None:
             tail.kill()
             tail.wait()
-    assert len(out.splitlines()) == 1 and out.startswith("system.engine.beta.")
-    assert (tail.returncode, err_log.read_text()) == (0, "")
 
 
 def _exited_within(proc: subprocess.Popen[str], timeout_s: float) -> bool:

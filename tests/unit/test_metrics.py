@@ -60,6 +60,17 @@ def named_topology(shm_dir: Path) -> Topology:
     return dataclasses.replace(topology(shm_dir), engines=MappingProxyType(engines))
 
 
+def exported_names(table: StatusTable, shm_dir: Path) -> set[str]:
+    """Every family name a real scrape of `named_topology` exports, histograms and loop
+    counters included."""
+    hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-4, 9)], "sum_s": 4e-4,
+            "count": 10}
+    source = StatusTableSource(table, named_topology(shm_dir), latency_histograms=lambda: [hist],
+                               loop_stats=lambda: {"iterations_total": 1})
+    with MetricsServer("127.0.0.1:0", source) as server:
+        return {name for name, _labels in scrape(server)}
+
+
 @pytest.fixture
 def engine_proc() -> Iterator[subprocess.Popen[bytes]]:
     """A real process standing in for an engine, so psutil has CPU and RSS to read."""
@@ -221,13 +232,7 @@ def test_alert_rules_when_loaded_use_only_names_a_scrape_exports(
 ) -> None:
     """Every nautilusd_* series configs/alerts.rules.yml and the Grafana dashboard query is
     exported: a renamed metric cannot leave a rule silently never firing."""
-    hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-4, 9)], "sum_s": 4e-4,
-            "count": 10}
-    topo = named_topology(shm_dir)
-    source = StatusTableSource(table, topo, latency_histograms=lambda: [hist],
-                               loop_stats=lambda: {"iterations_total": 1})
-    with MetricsServer("127.0.0.1:0", source) as server:
-        exported = {name for name, _ in scrape(server)}
+    exported = exported_names(table, shm_dir)
     configs = Path(__file__).resolve().parents[2] / "configs"
     for path in (configs / "alerts.rules.yml", configs / "grafana-dashboard.json"):
         used = set(re.findall(r"nautilusd_[a-z_]+[a-z]", path.read_text()))
@@ -269,13 +274,7 @@ def test_dashboard_when_read_uses_only_exported_metric_names(
                             "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     wanted = {m for e in exprs for m in re.findall(r"\bnautilusd_[a-z_]*[a-z]\b", e)}
-    hist = {"ring": "fills", "path": "tick_to_fill", "buckets": [(1e-5, 1)], "sum_s": 1e-6,
-            "count": 1}
-    topo = named_topology(shm_dir)
-    source = StatusTableSource(table, topo, latency_histograms=lambda: [hist],
-                               loop_stats=lambda: {"iterations_total": 1})
-    with MetricsServer("127.0.0.1:0", source) as server:
-        exported = {name for name, _labels in scrape(server)}
+    exported = exported_names(table, shm_dir)
     assert len(wanted) > 15
     assert wanted <= exported, f"dashboard queries unknown metrics: {sorted(wanted - exported)}"
     assert any(re.fullmatch(r"nautilusd_loop_.*_total", name) for name in exported)

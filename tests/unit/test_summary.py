@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import msgpack
 import pytest
@@ -19,9 +22,9 @@ def _doc(ticks: int, fills: int) -> dict:
     ]}
 
 
-@pytest.mark.timeout(20)
-def test_rows_when_counters_grow_report_rates_pnl_and_latency(runtime_dir) -> None:
-    """Two samples one second apart give per-second rates; bus snapshots fill P&L and latency."""
+@contextlib.contextmanager
+def _bus_summary(runtime_dir: Path) -> Iterator[tuple[zmq.Socket, EventLoop, LiveSummary]]:
+    """A LiveSummary subscribed to a real XPUB standing in for the bus proxy's output."""
     ctx = zmq.Context()
     endpoint = f"ipc://{runtime_dir}/bus-out.sock"
     pub = ctx.socket(zmq.XPUB)
@@ -29,6 +32,17 @@ def test_rows_when_counters_grow_report_rates_pnl_and_latency(runtime_dir) -> No
     loop = EventLoop()
     summary = LiveSummary(lambda: _doc(0, 0), endpoint, loop, io.StringIO(), context=ctx)
     try:
+        yield pub, loop, summary
+    finally:
+        summary.close()
+        pub.close(linger=0)
+        ctx.term()
+
+
+@pytest.mark.timeout(20)
+def test_rows_when_counters_grow_report_rates_pnl_and_latency(runtime_dir) -> None:
+    """Two samples one second apart give per-second rates; bus snapshots fill P&L and latency."""
+    with _bus_summary(runtime_dir) as (pub, loop, summary):
         pub.recv(zmq.NOBLOCK) if pub.poll(5000) else pytest.fail("no subscription arrived")
         for _ in range(50):  # slow joiner: resend until the snapshots land
             pub.send_multipart([b"trading.positions.all", msgpack.packb({"pnl": 12.5})])
@@ -44,10 +58,6 @@ def test_rows_when_counters_grow_report_rates_pnl_and_latency(runtime_dir) -> No
         assert rows["P&L"] == "12.50"
         assert rows["tick-to-fill p50/p99"] == "40 us / 90 us"
         assert rows["engines"] == "1 READY, 1 BACKOFF (execution)"
-    finally:
-        summary.close()
-        pub.close(linger=0)
-        ctx.term()
 
 
 def test_tick_when_not_a_terminal_prints_one_line() -> None:
@@ -111,13 +121,7 @@ def test_rejection_tally_when_alerts_come_gives_totals_and_window_by_reason() ->
 @pytest.mark.timeout(20)
 def test_summary_when_risk_alerts_on_the_bus_counts_them_by_reason(runtime_dir) -> None:
     """risk.alerts.<reason> messages on the bus reach the summary's rejected-by-reason row."""
-    ctx = zmq.Context()
-    endpoint = f"ipc://{runtime_dir}/bus-out.sock"
-    pub = ctx.socket(zmq.XPUB)
-    pub.bind(endpoint)
-    loop = EventLoop()
-    summary = LiveSummary(lambda: _doc(0, 0), endpoint, loop, io.StringIO(), context=ctx)
-    try:
+    with _bus_summary(runtime_dir) as (pub, loop, summary):
         alert = msgpack.packb({"engine": "risk", "reason": "rate_limit", "count": 4,
                                "total": 40, "window_s": 1.0})
         for _ in range(200):  # slow joiner: resend until one lands
@@ -127,7 +131,3 @@ def test_summary_when_risk_alerts_on_the_bus_counts_them_by_reason(runtime_dir) 
                 break
         row = dict(summary.rows(_doc(0, 0), now=1.0))["rejected by reason"]
         assert row.startswith("rate_limit 40 (+")
-    finally:
-        summary.close()
-        pub.close(linger=0)
-        ctx.term()
