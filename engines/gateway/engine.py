@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,12 @@ W_CLIENTS, W_DROPPED_CLIENTS, W_REFUSED, W_CONFLATED, W_UNAUTHORISED = range(W_C
 SLICE_S = 0.05  # longest one poll runs the loop: the runner heartbeats in between
 
 
+# A dropped slow client gets its close frame and this long before its socket is cut: it reads
+# nothing, so websockets' close handshake would never finish (it waits on a paused drain).
+DROP_ABORT_AFTER_S = 1.0
+CLIENT_SNDBUF_BYTES = 64 * 1024  # the kernel's share of a client's backlog (see below)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GatewayParams:
     host: str = "127.0.0.1"
@@ -53,6 +60,7 @@ class GatewayParams:
 
 
 class GatewayEngine(Engine):
+    params_spec = GatewayParams
     counters = ("clients", "dropped_clients", "refused_clients", "conflated", "unauthorised")
 
     def on_start(self) -> None:
@@ -124,6 +132,7 @@ class GatewayEngine(Engine):
         words[W_UNAUTHORISED] = self.front.unauthorised
 
     async def _client(self, conn: ServerConnection) -> None:
+        _bound_send_buffer(conn)
         client = self.hub.add(conn)
         if client is None:
             await conn.close(1013, "too many clients")
@@ -172,7 +181,7 @@ class GatewayEngine(Engine):
         self.loop.create_task(conn.close(1008, "slow client"))
         transport = getattr(conn, "transport", None)
         if transport is not None:
-            self.loop.call_later(1.0, transport.abort)
+            self.loop.call_later(DROP_ABORT_AFTER_S, transport.abort)
 
     def next_wakeup_s(self) -> float | None:
         return 0.0
@@ -194,6 +203,15 @@ def _broadcast(conns: list[ServerConnection], text: str) -> None:
     for conn in conns:
         if conn.state is WsState.OPEN:
             conn.transport.write(frame)
+
+
+def _bound_send_buffer(conn: Any) -> None:
+    """A fixed kernel send buffer per client: autotuned loopback buffers grow to megabytes,
+    which would hide a stalled client from the slow-client limits (they see only what the
+    kernel refused) and cost megabytes per client at a thousand clients."""
+    sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CLIENT_SNDBUF_BYTES)
 
 
 def _buffered(conn: Any) -> int:

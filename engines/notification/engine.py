@@ -57,6 +57,7 @@ class NotificationParams:
 
 
 class NotificationEngine(Engine):
+    params_spec = NotificationParams
     counters = ("duplicates", "pending", "batches")
 
     def on_start(self) -> None:

@@ -3,8 +3,9 @@
 A minimal client over asyncio.Protocol (a handshake, unmasked server frames, pongs): it
 counts messages per client in two phases and keeps bus -> socket latencies of sampled
 frames. The orchestrator sends "A0 A1 B0 B1 END" (CLOCK_MONOTONIC seconds) on stdin once
-every client is connected; in phase B the first client of process 0 stops reading.
-Prints one JSON document at the end.
+every client is connected; in phase B the first client of process 0 stops reading (its
+receive buffer made small, so the gateway's send buffer fills), then reads again after B and
+reports whether the gateway had closed its connection. Prints one JSON document at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import struct
 import sys
 import time
@@ -21,6 +23,8 @@ import urllib.parse
 from typing import Any
 
 SAMPLE_EVERY = 8  # frames per client between two latency samples
+STALLED_RCVBUF_BYTES = 4096  # the stalled client's receive buffer: the kernel cannot hide it
+DROP_SEEN_WITHIN_S = 3.0  # after B, how long the stalled client reads on to see its close
 _MARK = b'"topic":'
 
 
@@ -33,6 +37,7 @@ class Client(asyncio.Protocol):
         self.frames = 0
         self.latency_ms: list[float] = []
         self.transport: asyncio.Transport | None = None
+        self.lost = asyncio.get_running_loop().create_future()  # set when the peer closes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -40,6 +45,8 @@ class Client(asyncio.Protocol):
         transport.write(self.request)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(True)
         if not self.upgraded.done():
             self.upgraded.set_exception(ConnectionError(f"closed before the upgrade: {exc}"))
 
@@ -112,13 +119,20 @@ async def run(url: str, clients: int, stall_first: bool) -> dict[str, Any]:
     made: list[Client] = []
     gate = asyncio.Semaphore(32)
 
-    async def one() -> None:
+    async def one(rcvbuf_bytes: int = 0) -> None:
         async with gate:
-            _, proto = await loop.create_connection(lambda: Client(request, phases), host, port)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf_bytes:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf_bytes)
+            sock.setblocking(False)
+            await loop.sock_connect(sock, (host, port))
+            _, proto = await loop.create_connection(lambda: Client(request, phases), sock=sock)
             await proto.upgraded
             made.append(proto)
 
-    await asyncio.gather(*(one() for _ in range(clients)))
+    if stall_first:  # first, so that made[0] is the stalled one
+        await one(STALLED_RCVBUF_BYTES)
+    await asyncio.gather(*(one() for _ in range(clients - len(made))))
     print("connected", len(made), flush=True)
     line = await loop.run_in_executor(None, sys.stdin.readline)
     phases.extend(float(x) for x in line.split())
@@ -126,14 +140,27 @@ async def run(url: str, clients: int, stall_first: bool) -> dict[str, Any]:
     if stall_first and made[0].transport is not None:
         made[0].transport.pause_reading()  # the stalled client: reads nothing from now on
     await asyncio.sleep(max(0.0, phases[4] - time.monotonic()))
+    dropped = await _dropped(made[0]) if stall_first else None
     result = {"connected": len(made), "counts_a": [c.counts[0] for c in made],
               "counts_b": [c.counts[1] for c in made], "stalled": 0 if stall_first else -1,
+              "stalled_dropped": dropped,
               "latency_ms": [x for c in (made[1:] if stall_first else made)
                              for x in c.latency_ms]}
     for c in made:
         if c.transport is not None:
             c.transport.abort()
     return result
+
+
+async def _dropped(stalled: Client) -> bool:
+    """Read again: did the gateway close the stalled client's connection (seen here)?"""
+    if stalled.transport is not None and not stalled.lost.done():
+        stalled.transport.resume_reading()
+    try:
+        await asyncio.wait_for(asyncio.shield(stalled.lost), DROP_SEEN_WITHIN_S)
+    except TimeoutError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,9 @@ The gateway engine runs alone in its own process (engines.runner) on a private b
 process publishes `bench.*` messages at a fixed rate with their send time; two client
 processes (nautilusd.bench._ws_clients) hold the connections. Phase A: every client reads.
 Phase B: one client stops reading (its socket fills, the gateway conflates then drops it);
-the others' rate is compared with phase A. Latency is bus publish -> client socket read.
+the others' rate is compared with phase A, and the stalled client itself must see its
+connection closed, or the figure is not measured (the gateway's limits are set low here so
+that a 4 s phase reaches them). Latency is bus publish -> client socket read.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ from nautilusd.bench.report import emit, percentiles
 
 TOKEN = "bench-token"
 TOPICS = 8
+# Slow-client limits for the bench (the defaults are 256 KiB / 4 MiB / 10 s): low enough that
+# the stalled client is conflated and dropped within one phase at 200 msg/s.
+SLOW_LIMITS = {"slow_client_bytes": 4 * 1024, "drop_client_bytes": 64 * 1024,
+               "drop_slow_after_s": 0.5}
 
 
 def _gateway(work: Path, bus: str, flush_ms: float) -> subprocess.Popen[bytes]:
     params = {"port": 0, "token": TOKEN, "topics": ["bench."], "max_clients": 5000,
-              "flush_interval_ms": flush_ms}
+              "flush_interval_ms": flush_ms, **SLOW_LIMITS}
     return subprocess.Popen(
         [sys.executable, "-m", "engines.runner", "engines.gateway:GatewayEngine",
          "--name", "gateway", "--params", json.dumps(params), "--bus-sub", bus,
@@ -85,8 +91,9 @@ def measure(clients: int, rate_per_s: float, phase_s: float, work: Path,
     try:
         url = _wait_file(work / "gateway.json", gateway, 30)["ws"] + f"?token={TOKEN}"
         procs = _clients(url, clients, 2)
-        connected = sum(int((p.stdout.readline() or "x 0").split()[1]) for p in procs
-                        if p.stdout is not None)
+        connected = sum(_connected(p) for p in procs)
+        if connected != clients:
+            raise RuntimeError(f"only {connected} of {clients} clients connected")
         t = time.monotonic() + 1.0  # warm-up, then A, then B
         phases = [t, t + phase_s, t + phase_s + 1.0, t + 2 * phase_s + 1.0]
         for p in procs:
@@ -107,19 +114,28 @@ def measure(clients: int, rate_per_s: float, phase_s: float, work: Path,
     return _figures(docs, connected, phase_s)
 
 
+def _connected(proc: subprocess.Popen[str]) -> int:
+    """The count a client process reports once its connections are up; 0 if it died."""
+    words = (proc.stdout.readline() if proc.stdout is not None else "").split()
+    return int(words[1]) if len(words) == 2 and words[0] == "connected" else 0
+
+
 def _figures(docs: list[dict[str, Any]], connected: int, phase_s: float) -> dict[str, Any]:
     a = [n for d in docs for n in d["counts_a"]]
     b_others = [n for d in docs for i, n in enumerate(d["counts_b"]) if i != d["stalled"]]
     a_others = [n for d in docs for i, n in enumerate(d["counts_a"]) if i != d["stalled"]]
     lat = percentiles([x for d in docs for x in d["latency_ms"]])
     rate_a, rate_b = float(np.median(a_others)) / phase_s, float(np.median(b_others)) / phase_s
+    # The effect is only measured if the stall really reached the gateway's limits.
+    dropped = all(d["stalled_dropped"] for d in docs if d["stalled"] >= 0)
     return {"ws_clients": connected, "ws_msgs_per_s": round(sum(a) / phase_s),
             "ws_delivery_p50_ms": lat["p50"], "ws_delivery_p99_ms": lat["p99"],
             "latency_samples": lat["n"],
             "per_client_msgs_per_s_a": round(rate_a, 1),
             "per_client_msgs_per_s_b": round(rate_b, 1),
+            "stalled_client_dropped": dropped,
             "ws_slow_client_effect_pct": round(100 * abs(rate_b - rate_a) / rate_a, 3)
-            if rate_a else math.nan}
+            if rate_a and dropped else math.nan}
 
 
 def main(argv: list[str] | None = None) -> int:
