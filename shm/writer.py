@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import RecordBytes, writer_path
+from shm._fastpath import RecordBytes, full_fence, writer_path
 from shm.doorbell import BellRinger
 from shm.errors import RingFullError, ShmError
 from shm.latest import Board
@@ -46,6 +46,7 @@ class RingWriter:
         self._slots = [c.reader_slot(seg, k) for k in range(self.max_readers)]
         self._parked = c.parked_view(seg)
         self._multi = self.max_readers > 8
+        self._fence = full_fence()  # None on the Python paths (their readers re-check, bounded)
         self._parked_words = range(c.W_PARKED0, c.W_PARKED0 + (self.max_readers + 7) // 8)
         self._bells = BellRinger([c.bell_path(seg.path, k) for k in range(self.max_readers)])
         self.dead_parks_cleared = 0  # parked flags of dead readers cleared (_clear_dead_park)
@@ -158,12 +159,20 @@ class RingWriter:
         if self._claim_wrapped:
             self._copy_in(pos, self._scratch[:n].view(np.uint8))
         self._claimed = 0
-        self._st[0] = pos + n
-        self._w[c.W_PUBLISHED] = pos + n
-        if self._w[c.W_PARKED0] or self._multi:
-            self._wake()
+        self._publish_cursor(pos + n)
         if self._board is not None and n:
             self._board_from_ring(pos, n)
+
+    def _publish_cursor(self, pos: int) -> None:
+        """Publish up to `pos`, then wake parked readers. The fence orders the cursor store
+        before the parked-flag load, as the compiled one-record path does (shm/_native.c): a
+        reader parking at the same time either sees the cursor or is seen parked."""
+        self._st[0] = pos
+        self._w[c.W_PUBLISHED] = pos
+        if self._fence is not None:
+            self._fence()
+        if self._w[c.W_PARKED0] or self._multi:
+            self._wake()
 
     def _board_from_ring(self, pos: int, n: int) -> None:
         """Post records [pos, pos + n), just published, to the latest-value board."""
@@ -197,10 +206,7 @@ class RingWriter:
                 self.claim(k, timeout_s)  # waits (block) or announces the claim (overwrite)
             self._copy_in(pos, raw[done * rs : (done + k) * rs])
             pos += k
-            self._st[0] = pos
-            self._w[c.W_PUBLISHED] = pos
-            if self._w[c.W_PARKED0] or self._multi:
-                self._wake()
+            self._publish_cursor(pos)
             if self._board is not None:
                 self._board.put_many(raw[done * rs : (done + k) * rs])
             done += k
