@@ -8,6 +8,7 @@ after it, so nothing before the cut is lost and nothing after it is replayed.
 
 from __future__ import annotations
 
+import collections
 import enum
 import os
 import struct
@@ -22,6 +23,7 @@ MAGIC = b"NDJRNL01"
 FRAME = struct.Struct("<IIQH")  # payload length, crc32, seq, kind
 _CRC_FROM = 8  # the crc covers the frame header from seq on, then the payload
 MAX_PAYLOAD_BYTES = 1 << 20
+FSYNC_SAMPLES = 100_000  # fsync durations kept for the bench
 
 
 class Fsync(enum.Enum):
@@ -81,7 +83,9 @@ class SegmentWriter:
         self.fd = -1
         self.size = 0
         self.last_synced = time.monotonic()
-        self.fsync_ns: list[int] = []  # the duration of each fsync, for the bench
+        self.fsyncs = 0
+        # the latest fsync durations, for the bench: bounded, the engine runs for months
+        self.fsync_ns: collections.deque[int] = collections.deque(maxlen=FSYNC_SAMPLES)
         self.repaired_bytes = 0
         self.next_seq = self._open_last()
 
@@ -156,6 +160,7 @@ class SegmentWriter:
     def _sync(self, now: float) -> None:
         t0 = time.perf_counter_ns()
         os.fsync(self.fd)
+        self.fsyncs += 1
         self.fsync_ns.append(time.perf_counter_ns() - t0)
         self.last_synced = now
 

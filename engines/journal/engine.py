@@ -80,7 +80,7 @@ class JournalEngine(Engine):
             status = self.ctx.status
             status.add(W_RECORDS_IN, done)
             status.add(W_RECORDS_OUT, done)
-            status.put(W_FSYNCS, len(self.writer.fsync_ns))
+            status.put(W_FSYNCS, self.writer.fsyncs)
         return done
 
     def _actions(self) -> int:

@@ -85,11 +85,22 @@ def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
                 for name in rig.engines:
                     rig.start(name)
                 _wait_for(lambda: all(rig.ready(n) for n in rig.engines), 15.0)
-                return _collect(lambda: _drain(fills), duration_s)
+                latencies = _collect(lambda: _drain(fills), duration_s)
+                if journal is not None:
+                    _check_journal_ran(rig)
+                return latencies
             finally:
                 fills.close()
     finally:
         _cleanup(shm, rt)
+
+
+def _check_journal_ran(rig: Rig) -> None:
+    """A "with the journal" figure only counts if the journal stayed up and took records."""
+    journaled = rig.slot("journal").get(W_RECORDS_IN)
+    if not rig.ready("journal") or journaled == 0:
+        raise RuntimeError(f"the journal engine did not run through the measurement "
+                           f"(ready {rig.ready('journal')}, {journaled} records journaled)")
 
 
 def _drain(reader: RingReader) -> np.ndarray | None:
