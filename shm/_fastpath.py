@@ -254,7 +254,8 @@ def overwrite_read_one(
 
     if views is not None:
         def read_one() -> memoryview | None:
-            for _ in range(READ_TRIES):  # bounded: a hostile claim cursor cannot hold it
+            tries = READ_TRIES  # bounded: a hostile claim cursor cannot hold it (a counter,
+            while True:         # not range(): no allocation per record)
                 pos = st[0]
                 end = w[0]  # W_PUBLISHED
                 if pos >= end:
@@ -264,12 +265,15 @@ def overwrite_read_one(
                     st[0] = r[0] = pos + 1
                     return one
                 resync(end)
-            return None
+                tries -= 1
+                if not tries:
+                    return None
 
         return read_one
 
     def read_one_sliced() -> memoryview | None:
-        for _ in range(READ_TRIES):  # bounded: a hostile claim cursor cannot hold it
+        tries = READ_TRIES  # bounded, as read_one above
+        while True:
             pos = st[0]
             end = w[0]  # W_PUBLISHED
             if pos >= end:
@@ -280,7 +284,9 @@ def overwrite_read_one(
                 st[0] = r[0] = pos + 1
                 return one
             resync(end)
-        return None
+            tries -= 1
+            if not tries:
+                return None
 
     return read_one_sliced
 
