@@ -17,7 +17,7 @@ import struct
 
 import numpy as np
 
-from engines.statedir import StateDir
+from engines.statedir import STARTED_MARKER, StateDir
 
 MAGIC = b"NDSTATE1"
 HEADER_BYTES = 64
@@ -43,6 +43,7 @@ class StateFile:
         total = HEADER_BYTES + sum(sizes.values())
         header = _HEADER.pack(MAGIC, layout_fingerprint(layout))
         self.path = state.path / name
+        self._after_ready = state.exists(STARTED_MARKER)  # a daemon was ready here before
         self.status = StateStatus.LOADED
         if state.exists(name) and not self._matches(state, name, total, header):
             state.replace(name, f"{name}.mismatched")
@@ -83,6 +84,13 @@ class StateFile:
         finally:
             os.close(fd)
         state.replace(tmp, name)
+
+    @property
+    def lost(self) -> bool:
+        """What this file held is gone: it did not match, or it is missing once this state
+        dir has seen a ready daemon. The caller applies its safe value, never the zeros."""
+        return self.status is StateStatus.MISMATCHED or (
+            self.status is StateStatus.CREATED and self._after_ready)
 
     def flush(self) -> None:
         """Make every array durable now (msync): after an operator's action, and at stop."""

@@ -24,7 +24,7 @@ from engines.execution._orders import (
     fill_records,
 )
 from engines.params import parse_params
-from engines.persist import StateFile, StateStatus
+from engines.persist import StateFile
 from engines.records import COUNTER_MASK, TOUCH_F, Fields
 from engines.wiring import no_ticks, one_reader, one_writer, tick_quotes
 from shm.layout import DECISION, FILL, TICK
@@ -75,8 +75,9 @@ class ExecutionEngine(Engine):
         # Order ids never repeat across daemon restarts, so the marks are kept for good.
         self.hwm = StateFile(self.ctx.state, f"{self.ctx.name}.hwm",
                              {"high_water": ("<i8", self.p.max_strategies)})
-        if self.hwm.status is StateStatus.MISMATCHED:
-            self.log.error("execution_marks_lost", path=str(self.hwm.path))
+        if self.hwm.lost:  # the fills ring still holds what was reported (catch-up below)
+            self.log.error("execution_marks_lost", status=self.hwm.status.value,
+                           path=str(self.hwm.path))
         # Orders are deduplicated on a copy (a list: Python ints in the one-decision path); the
         # file only learns of orders already reported.
         self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist())

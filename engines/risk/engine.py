@@ -17,7 +17,7 @@ import zmq
 from engines.base import Engine
 from engines.compiled import CHECK, build
 from engines.params import param, parse_params, truth
-from engines.persist import StateFile, StateStatus
+from engines.persist import StateFile
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
 from engines.risk._checks import (
     KILL_REASONS,
@@ -31,7 +31,6 @@ from engines.risk._checks import (
 )
 from engines.risk._dedupe import DecidedIds
 from engines.service import ServiceServer, service_endpoint
-from engines.statedir import STARTED_MARKER
 from engines.wiring import Every, no_ticks, one_writer, readers_of, tick_quotes
 from shm import layout
 from shm.layout import DECISION, ORDER, REASON_STALE, VERDICT_APPROVED, VERDICT_REJECTED
@@ -132,13 +131,11 @@ class RiskEngine(Engine):
     def _fail_closed_if_lost(self) -> None:
         """A state file that does not match, or that is missing once this state dir has seen
         a ready daemon, means what risk knew is gone: engage until an operator releases."""
-        status = self.saved.status
-        lost = status is StateStatus.MISMATCHED or (
-            status is StateStatus.CREATED and self.ctx.state.exists(STARTED_MARKER))
-        if lost:
+        if self.saved.lost:
             self.state.kill_code = KILL_STATE_LOST
             self.saved.flush()
-            self.log.error("risk_state_lost", status=status.value, path=str(self.saved.path))
+            self.log.error("risk_state_lost", status=self.saved.status.value,
+                           path=str(self.saved.path))
 
     def poll(self) -> int:
         n_ticks = self.read_ticks()  # board mode: nothing to read (0)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.base import Engine
+from engines.errors import StateError
 from engines.params import param, parse_params
 from engines.persist import StateFile
 from engines.strategy._signal import (
@@ -55,8 +56,13 @@ class StrategyEngine(Engine):
                                  for f in dataclasses.fields(SignalParams)})
         # Ids are offset + ring position; a new ring (a daemon restart, a reboot) starts past
         # every id this strategy ever issued, kept in the state dir as each order goes out.
-        self.issued = StateFile(self.ctx.state, f"{self.ctx.name}.ids",
-                                {"offset": ("<i8", 1), "issued": ("<i8", 1)}).arrays
+        issued = StateFile(self.ctx.state, f"{self.ctx.name}.ids",
+                           {"offset": ("<i8", 1), "issued": ("<i8", 1)})
+        if issued.lost:  # new ids could repeat ones risk has decided: refuse, do not guess
+            raise StateError(issued.path, f"order ids {issued.status.value} after a ready "
+                             "start: ids issued before are unknown; restore the file or clear "
+                             "the state dir deliberately")
+        self.issued = issued.arrays
         if self.orders.cursor == 0:
             self.issued["offset"][0] = self.issued["issued"][0]
         ids = OrderIds(self.p.strategy_id,

@@ -59,3 +59,34 @@ def test_risk_when_state_lost_or_mismatched_comes_up_engaged_state_lost(
     assert status["killed"] is True and status["kill_reason"] == "state_lost"
     if damage != "remove_after_start":
         assert (state / "risk.state.mismatched").exists()
+
+
+def test_state_file_when_missing_or_mismatched_after_a_ready_start_is_lost(
+    tmp_path: Path,
+) -> None:
+    """`lost`: a first start is not; a file missing once a daemon was ready, or of another
+    layout, is."""
+    from engines.persist import StateFile
+
+    state = StateDir.create(tmp_path / "state")
+    layout = {"n": ("<i8", 1)}
+    assert StateFile(state, "x", layout).lost is False  # first start: created, not lost
+    assert StateFile(state, "x", layout).lost is False  # loaded
+    assert StateFile(state, "x", {"n": ("<i8", 2)}).lost is True  # another layout
+    state.write_atomic(STARTED_MARKER, b"1\n")
+    assert StateFile(state, "y", layout).lost is True  # missing after a ready start
+
+
+def test_strategy_when_its_ids_are_lost_after_a_ready_start_refuses_to_start(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """Without the ids it issued, a strategy could repeat ids risk has decided: it refuses
+    to start, naming the file, instead of counting from zero."""
+    from engines.errors import StateError
+
+    state = StateDir.create(tmp_path / "state")
+    state.write_atomic(STARTED_MARKER, b"1\n")
+    rings = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h, \
+            pytest.raises(StateError, match=r"strategy\.ids"):
+        h.engine("engines.strategy:StrategyEngine", "strategy", ("ticks",), ("orders",))
