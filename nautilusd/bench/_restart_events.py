@@ -57,6 +57,7 @@ def time_kill(feed: EventFeed, old_pid: int, old_generation: int, t0: float,
     """Match the events of the restart that follows killing `old_pid` at `t0`."""
     found: dict[str, Event] = {}
     new_pid = new_generation = 0
+    t0_ns = int(t0 * 1e9)  # the daemon stamps CLOCK_MONOTONIC too
     deadline = time.monotonic() + timeout_s
     while "ready" not in found:
         left = deadline - time.monotonic()
@@ -64,8 +65,9 @@ def time_kill(feed: EventFeed, old_pid: int, old_generation: int, t0: float,
         if ev is None:
             raise StaleFeedError(f"kill of pid {old_pid}: only {sorted(found)} seen within "
                                  f"{timeout_s} s")
-        if ev.at < t0:
-            continue  # queued before this kill
+        if ev.at < t0 or (ev.mono_ns and ev.mono_ns < t0_ns):
+            continue  # emitted before this kill (the daemon's stamp says so even when the
+            # event is only read now, after the kill)
         if ev.event in ("exited", "restarting") and ev.pid in (old_pid, 0) and (
                 ev.generation == old_generation) and ev.event not in found and (
                 ev.event == "exited" or "exited" in found):  # restarting: pid already 0
@@ -76,7 +78,6 @@ def time_kill(feed: EventFeed, old_pid: int, old_generation: int, t0: float,
         elif ev.event == "ready" and new_pid and ev.pid == new_pid and (
                 ev.generation == new_generation):
             found["ready"] = ev
-    t0_ns = int(t0 * 1e9)
     return KillTiming(
         arrival_ms={k: (e.at - t0) * 1e3 for k, e in found.items()},
         stamped_ms={k: (e.mono_ns - t0_ns) / 1e6 if e.mono_ns else None

@@ -82,3 +82,19 @@ def test_time_kill_when_events_carry_daemon_stamps_reports_them() -> None:
     timing = time_kill(QueueFeed(events), 11, 2, T0)
     assert timing.stamped_ms["exited"] == pytest.approx(0.5, abs=1e-3)
     assert timing.stamped_ms["ready"] == pytest.approx(3.0, abs=1e-3)
+
+
+def test_time_kill_when_events_read_late_were_stamped_before_the_kill_skips_them() -> None:
+    """An event read after the kill but stamped by the daemon before it (a restart of the
+    same pid and generation queued earlier) is stale, whenever it arrives."""
+    t0_ns = int(T0 * 1e9)
+    events = [
+        Event(T0 + 0.0001, "exited", 11, 2, t0_ns - 5_000_000),  # before the kill: stale
+        Event(T0 + 0.0002, "spawned", 99, 3, t0_ns - 4_000_000),
+        Event(T0 + 0.001, "exited", 11, 2, t0_ns + 900_000),
+        Event(T0 + 0.002, "spawned", 12, 3, t0_ns + 1_900_000),
+        Event(T0 + 0.004, "ready", 12, 3, t0_ns + 3_900_000),
+    ]
+    timing = time_kill(QueueFeed(events), old_pid=11, old_generation=2, t0=T0)
+    assert timing.new_pid == 12
+    assert timing.stamped_ms["exited"] == pytest.approx(0.9, abs=1e-3)
