@@ -10,10 +10,12 @@ from __future__ import annotations
 from nautilusd.config.model import Topology
 from nautilusd.errors import ConfigError
 
-# [supervisor] keys fixed at start: the names and places of what nautilusd created then.
+# [supervisor] keys fixed at start: the names and places of what nautilusd created then, and
+# what it applied to itself once (its own cores, its logging, which the forkserver's spares
+# were prepared with): a reload that changed them would say "reloaded" and do nothing.
 FIXED_SUPERVISOR_KEYS = ("instance", "runtime_dir", "shm_dir", "state_dir", "status_slots",
                          "control_endpoint", "bus_pub_endpoint", "bus_sub_endpoint",
-                         "metrics_address", "keep_rings")
+                         "metrics_address", "keep_rings", "cpus", "log_format", "log_level")
 
 
 def unappliable(old: Topology, new: Topology) -> list[str]:
