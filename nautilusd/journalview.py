@@ -9,7 +9,6 @@ Runs as a child of nautilusctl (it reads record layouts, which the client never 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import numpy as np
 from engines.journal import KIND_ACTION, KIND_DECISION, KIND_FILL, KIND_ORDER, read_all
 from engines.statedir import StateDir
 from nautilusd import paths
+from nautilusd.ctl.since import parse_since as epoch_s
 from shm.layout import DECISION, FILL, ORDER
 
 DTYPES = {KIND_ORDER: ("order", ORDER), KIND_DECISION: ("decision", DECISION),
@@ -30,17 +30,14 @@ EXIT_USAGE = 2
 
 
 def parse_since(text: str) -> int:
-    """ns since the epoch from digits or an ISO 8601 time (naive = UTC)."""
+    """ns since the epoch: digits as ns, else what `logs --since` takes (an age such as 10m,
+    or an ISO 8601 time, naive = UTC): one grammar for the CLI's windows."""
     if text.isdigit():
         return int(text)
     try:
-        when = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"--since: not ns since the epoch nor an ISO 8601 time: {text!r}") \
-            from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return int(when.timestamp() * 1e9)
+        return int(epoch_s(text) * 1e9)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def decode(seq: int, kind: int, payload: memoryview) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def test_records_when_filtered_by_order_and_time_give_only_those(tmp_path: Path)
 def test_parse_since_when_iso_or_ns_else_an_error_naming_it() -> None:
     assert parse_since("1000") == 1000
     assert parse_since("1970-01-01T00:00:01") == 1_000_000_000
+    assert parse_since("10m") < parse_since("1m")  # ages, as logs --since takes them
     with pytest.raises(ValueError, match="'yesterday'"):
         parse_since("yesterday")
 
