@@ -83,7 +83,7 @@ def _divert_logs(runtime_dir: Path) -> TextIO:
     """Send stdout (the daemon's and every engine's log lines) to <runtime_dir>/nautilusd.log
     and return a stream on the original stdout for the live summary."""
     ensure_dir(runtime_dir)
-    log_path = runtime_dir / "nautilusd.log"
+    log_path = paths.log_file(runtime_dir)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     try:
         check_owned(os.fstat(log_fd), log_path)
@@ -93,7 +93,7 @@ def _divert_logs(runtime_dir: Path) -> TextIO:
     terminal = os.fdopen(os.dup(1), "w")
     os.dup2(log_fd, 1)
     os.close(log_fd)
-    terminal.write(f"logs: {runtime_dir / 'nautilusd.log'}\n")
+    terminal.write(f"logs: {log_path}\n")
     return terminal
 
 

@@ -55,6 +55,11 @@ def default_shm_dir() -> Path:
     return Path(f"/dev/shm/{SEGMENT_PREFIX}-{os.geteuid()}")
 
 
+def log_file(runtime_dir: Path) -> Path:
+    """Where nautilusd writes its and its engines' log lines when stdout is a terminal."""
+    return runtime_dir / "nautilusd.log"
+
+
 def control_endpoint(runtime_dir: Path) -> str:
     return f"ipc://{runtime_dir}/control.sock"
 

@@ -19,7 +19,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from nautilusd import logsink
+from nautilusd import logsink, paths
 from nautilusd.control.commands.spec import EXIT_FAILED, EXIT_OK
 from nautilusd.ctl import child
 from nautilusd.ctl.local import Local
@@ -62,7 +62,7 @@ def _guess(runtime_dir: Path, engine: str) -> dict[str, Any]:
                                capture_output=True, text=True, check=False, timeout=10)
         if probe.returncode == 0 and probe.stdout.strip():
             return {"kind": "journald"}
-    return {"kind": "file", "path": str(runtime_dir / "nautilusd.log")}
+    return {"kind": "file", "path": str(paths.log_file(runtime_dir))}
 
 
 def _journal(args: argparse.Namespace, session: Session) -> int:
