@@ -273,7 +273,8 @@ class Daemon:
         from nautilusd.metrics.server import MetricsServer
         from nautilusd.metrics.source import StatusTableSource
 
-        source = StatusTableSource(self.table, self.topology)
+        source = StatusTableSource(self.table, self.topology, versions=lambda: self.sup.versions,
+                                   daemon_version=self.sup.version)
         self.sup.add_reload_listener(lambda topology: setattr(source, "topology", topology))
         try:
             self.metrics = MetricsServer(address, source).start()

@@ -25,6 +25,8 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from nautilusd.codeversion import code_version, entry_module
+
 if TYPE_CHECKING:  # the server imports the runner only with its preloads, after PDEATHSIG
     from engines.runner import LaunchSpec
     from engines.spare import Prepared, Warmup
@@ -150,8 +152,10 @@ class _Server:
     """Forks children on request; keeps `spares` pre-forked children waiting for a spec so a
     respawn skips the fork (they are forked again off the critical path)."""
 
-    def __init__(self, sock: socket.socket, spares: int, warmup: Warmup | None = None) -> None:
+    def __init__(self, sock: socket.socket, spares: int, warmup: Warmup | None = None,
+                 versions: dict[str, str] | None = None) -> None:
         self.sock = sock
+        self.versions = dict(versions or {})  # entry module -> code version, as imported
         self.warmup = warmup
         self.spares_wanted = spares
         self.spares: list[tuple[int, int]] = []  # (pid, write end of its spec pipe)
@@ -194,7 +198,17 @@ class _Server:
                 break
             except BrokenPipeError:
                 continue  # that spare died before its turn (its exit is reaped as usual)
-        self.send("spawned", pid, spec.name)
+        self.send("spawned", pid, spec.name, self._version(spec))
+
+    def _version(self, spec: LaunchSpec) -> str | None:
+        """The code version of the engine's entry module as this server loaded it (None for
+        an exec'd program); hashed once, so an edit on disk shows only in a new server."""
+        module = None if spec.config.command else entry_module(spec.config.entry)
+        if module is None:
+            return None
+        if module not in self.versions:
+            self.versions[module] = code_version(module)
+        return self.versions[module]
 
     def _refill(self) -> None:
         while len(self.spares) < self.spares_wanted:
@@ -299,11 +313,12 @@ def main(argv: list[str]) -> int:
             print(f"forkserver: cannot preload {name!r}: {exc}", file=sys.stderr)
     from engines.spare import Warmup
 
+    versions = {name: code_version(name) for name in modules if name in sys.modules}
     warmup = Warmup.from_json(warmup_json) if warmup_json else None
     gc.collect()
     gc.freeze()  # the preloaded heap: shared with every child, never written by its collector
     sock = socket.socket(fileno=fd)
-    server = _Server(sock, spares, warmup)
+    server = _Server(sock, spares, warmup, versions)
     try:
         server.serve()
     finally:

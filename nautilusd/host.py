@@ -38,6 +38,7 @@ class Host(Protocol):
     def now(self) -> float: ...
     def monotonic_ns(self) -> int: ...
     def spawn(self, spec: LaunchSpec, on_exit: ExitCallback) -> int: ...
+    def code_version(self, pid: int) -> str | None: ...
     def signal(self, pid: int, sig: int) -> bool: ...
     def rss_bytes(self, pid: int) -> int | None: ...
     def affinity(self, pid: int) -> list[int]: ...
@@ -58,6 +59,7 @@ class RealHost:
         self.preload = tuple(preload)
         self.spawn_timeout_s = spawn_timeout_s
         self._on_exit: dict[int, ExitCallback] = {}
+        self._versions: dict[int, str] = {}  # pid -> code version its forkserver reported
         self._backlog: list[tuple[object, ...]] = []
         self._server: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -129,6 +131,7 @@ class RealHost:
         """The first report of `pid`'s exit (its pidfd or the reaper's) reaches the supervisor;
         the other one finds nothing left to do."""
         self.exits.forget(pid)
+        self._versions.pop(pid, None)
         callback = self._on_exit.pop(pid, None)
         if callback is not None:
             callback(code)
@@ -148,6 +151,7 @@ class RealHost:
         if self._server is not None:
             self._server.wait()
         callbacks, self._on_exit = self._on_exit, {}
+        self._versions.clear()
         for pid in callbacks:  # each engine's group: whatever a parent-death signal missed
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -179,10 +183,17 @@ class RealHost:
             self._sock.setblocking(False)
         (pid,) = _ints(message, 1)
         self._on_exit[pid] = on_exit
+        version = message[3] if len(message) > 3 else None
+        if isinstance(version, str):
+            self._versions[pid] = version
         self.exits.watch(pid)
         if self._backlog:
             self.loop.call_later(0, self._dispatch_backlog)
         return pid
+
+    def code_version(self, pid: int) -> str | None:
+        """The code version (nautilusd.codeversion) the forkserver reported for `pid`."""
+        return self._versions.get(pid)
 
     def signal(self, pid: int, sig: int) -> bool:
         """Signal the process group led by `pid` (engine and its children); False if gone.

@@ -39,6 +39,7 @@ class SupervisorCommands:
     rng: random.Random
     shutting_down: bool
     started_at: float
+    version: str
     _order: list[str]
     _removing: set[str]
     _shutdown_timer: Timer | None
@@ -205,7 +206,8 @@ class SupervisorCommands:
                    if n in self.instances]
         return {
             "daemon": {"instance": self.topology.supervisor.instance, "pid": os.getpid(),
-                       "config": str(self.topology.source), "health": health_doc["status"],
+                       "version": self.version, "config": str(self.topology.source),
+                       "health": health_doc["status"],
                        "uptime_s": round(now - self.started_at, 3),
                        "engines_ready": sum(e["ready"] for e in engines),
                        "engines_total": len(engines), "shutting_down": self.shutting_down},

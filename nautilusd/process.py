@@ -71,6 +71,7 @@ class Instance:
         self.started_at = 0.0
         self.ready_at = 0.0
         self.last_exit: ExitRecord | None = None
+        self.version: str | None = None  # code version of its latest process (codeversion)
         self.timer: Timer | None = None  # backoff or stop timeout, one at a time
         slot.reset(name)
         slot.put(W_STATE, self.state.code)
@@ -140,7 +141,7 @@ class Instance:
             "name": self.name, "engine": self.engine, "state": self.state.name,
             "pid": self.pid or None, "cpus": list(self.cpus), "group": self.config.group,
             "ready": self.state is State.READY, "restarts": self.restarts,
-            "generation": self.generation,
+            "generation": self.generation, "version": self.version,
             "uptime_s": round(now - self.started_at, 3) if self.running else 0.0,
             "heartbeat_age_ms": None if age is None else round(age / 1e6, 3),
             "last_exit": None if self.last_exit is None else self.last_exit.as_dict(),

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from engines.spec import EngineConfig
 from nautilusd import groups
+from nautilusd.codeversion import code_version
 from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError
 from nautilusd.events import EventListener, EventSink
@@ -65,6 +66,8 @@ class Supervisor(SupervisorCommands):
         self._shutdown_timer: Timer | None = None
         self.shutting_down = False
         self.started_at = loop.now()
+        self.version = code_version("nautilusd")  # this image's own code, as loaded
+        self.versions: dict[str, str] = {}  # instance -> code version of its latest process
         self._apply_topology(topology)
 
     # -- building -----------------------------------------------------------------------------
@@ -163,7 +166,10 @@ class Supervisor(SupervisorCommands):
             self.loop.call_later(0, lambda: self._on_exit(inst, generation, EXIT_SPAWN_FAILED))
             return
         inst.spawned(pid, self.loop.now())
-        self._emit(inst, "spawned", generation=generation)
+        inst.version = self.host.code_version(pid)
+        if inst.version is not None:  # replaced whole: the metrics thread reads it unlocked
+            self.versions = {**self.versions, inst.name: inst.version}
+        self._emit(inst, "spawned", generation=generation, version=inst.version)
         if inst.execs:
             self._became_ready(inst)
         elif self._ready_timer is None:

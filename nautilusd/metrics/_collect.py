@@ -74,6 +74,9 @@ class NautilusdCollector:
                                       "1 while the engine's kill switch is engaged", ["engine"]),
             "pnl": _g("pnl", "profit and loss in price units (realised, unrealised)",
                       ["engine", "kind"]),
+            "version": _g("engine_version_info", "1, labelled with the code version the "
+                          "engine's latest process runs (package version+module hash)",
+                          [*lab, "version"]),
         }
         counters = {k: _c(f"engine_{k}", doc, lab) for k, doc in _COUNTERS}
         live: set[int] = set()
@@ -101,6 +104,8 @@ class NautilusdCollector:
         for i, value in enumerate(engine_counters.get("custom", ())):
             fam["custom"].add_metric([*labels, str(i)], float(value))
         _named(labels, e.get("named_counters") or {}, fam)
+        if e.get("version"):
+            fam["version"].add_metric([*labels, str(e["version"])], 1.0)
         pid = int(e.get("pid") or 0)
         if pid > 0:
             self._process(pid, labels, fam, live)
@@ -164,6 +169,11 @@ class NautilusdCollector:
         health = GaugeMetricFamily(P + "health", "0 healthy, 1 degraded, 2 down")
         health.add_metric([], float(code))
         yield health
+        if daemon.get("version"):
+            build = GaugeMetricFamily(P + "build_info", "1, labelled with nautilusd's own code "
+                                      "version (package version+module hash)", labels=["version"])
+            build.add_metric([str(daemon["version"])], 1.0)
+            yield build
         if daemon.get("uptime_s") is not None:
             up = GaugeMetricFamily(P + "uptime_seconds", "seconds since nautilusd started")
             up.add_metric([], float(daemon["uptime_s"]))

@@ -50,6 +50,7 @@ class StatusTableSource:
         latency_histograms: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
         segment_of: Callable[[str], str] | None = None,
+        versions: Callable[[], Mapping[str, str]] | None = None, daemon_version: str = "",
     ) -> None:
         self.table = table
         self.topology = topology
@@ -57,6 +58,8 @@ class StatusTableSource:
         self._clock_ns = clock_ns
         self._segment_of = segment_of  # ring name -> segment name; None: nautilusd.paths
         self._started_ns = clock_ns()
+        self._versions = versions  # instance -> code version; a reference read, no lock
+        self.daemon_version = daemon_version
         self.ring_errors = 0
         if loop_stats is not None:
             self.loop_stats = loop_stats
@@ -68,10 +71,14 @@ class StatusTableSource:
         now_ns = self._clock_ns()
         topology = self.topology
         configs = {n: e for e in topology.engines.values() for n in e.instance_names}
+        versions = self._versions() if self._versions is not None else {}
         engines = [self._engine(row, configs, now_ns) for row in self.table.snapshot()
                    if row["name"]]
+        for engine in engines:
+            engine["version"] = versions.get(engine["name"])
         daemon = {"pid": os.getpid(), "instance": topology.supervisor.instance,
-                  "uptime_s": (now_ns - self._started_ns) / 1e9}
+                  "uptime_s": (now_ns - self._started_ns) / 1e9,
+                  "version": self.daemon_version or None}
         return {"daemon": daemon, "engines": engines}
 
     def _engine(self, row: np.void, configs: Mapping[str, EngineConfig],

@@ -65,6 +65,9 @@ class FakeHost:
         _, on_exit = self.alive.pop(pid)
         on_exit(code)
 
+    def code_version(self, pid: int) -> str | None:
+        return f"0.0.0+fake{pid}" if pid in self.alive else None
+
     def signal(self, pid: int, sig: int) -> bool:
         self.signals.append((pid, sig))
         return pid in self.alive

@@ -17,7 +17,7 @@ from nautilusd.control.commands.spec import Command, Remote, UsageError
 
 NAME = "status"
 ENGINE_COLUMNS = ("ENGINE", "STATE", "PID", "CPUS", "UPTIME", "RESTARTS", "LAST EXIT",
-                  "HB AGE", "READY", "IN", "OUT", "ERR")
+                  "HB AGE", "READY", "IN", "OUT", "ERR", "VERSION")
 
 
 def run(ctx: CommandContext[TopologyT], args: dict[str, Any]) -> dict[str, Any]:
@@ -45,13 +45,15 @@ def engine_rows(doc: dict[str, Any]) -> list[list[Any]]:
                      e.get("restarts", 0), text.exit_text(e.get("last_exit")),
                      text.milliseconds(e.get("heartbeat_age_ms")),
                      "yes" if e.get("ready") else "no", counters.get("records_in", 0),
-                     counters.get("records_out", 0), counters.get("errors", 0)])
+                     counters.get("records_out", 0), counters.get("errors", 0),
+                     e.get("version") or "-"])
     return rows
 
 
 def status_text(doc: dict[str, Any]) -> str:
     d = doc.get("daemon", {})
     head = (f"nautilusd {d.get('instance', '?')}  pid {d.get('pid', '?')}  "
+            f"version {d.get('version') or '?'}  "
             f"up {text.duration(d.get('uptime_s'))}  health {d.get('health', '?')}  "
             f"engines {d.get('engines_ready', '?')}/{d.get('engines_total', '?')} ready")
     return head + "\n\n" + text.table(ENGINE_COLUMNS, engine_rows(doc)) + counter_lines(doc)
