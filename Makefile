@@ -15,7 +15,7 @@ RING_SUITES := tests/unit/test_ring.py tests/unit/test_latest_board.py \
 # The engines' kernels include engines/_schema.h, which setup.py regenerates from shm/layout.py.
 KERNELS := engines/strategy/_kernel.c engines/risk/_kernel.c engines/_kernel.h shm/layout.py
 
-$(STAMP): pyproject.toml setup.py shm/_native.c $(KERNELS)
+$(STAMP): pyproject.toml setup.py shm/_native.c nautilusd/_mmhold.c $(KERNELS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

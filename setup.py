@@ -47,6 +47,8 @@ setup(
     cmdclass={"build_ext": BuildWithSchema},
     ext_modules=[
         Extension("shm._native", ["shm/_native.c"], optional=True, extra_compile_args=FLAGS),
+        Extension("nautilusd._mmhold", ["nautilusd/_mmhold.c"], optional=True,
+                  extra_compile_args=FLAGS),
         _kernel("strategy"),
         _kernel("risk"),
     ],

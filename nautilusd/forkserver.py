@@ -22,7 +22,8 @@ import select
 import signal
 import socket
 import sys
-from types import FrameType
+import time
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
 from nautilusd.codeversion import code_version, entry_module
@@ -36,6 +37,7 @@ PR_SET_CHILD_SUBREAPER = 36
 PARENT_GONE = signal.SIGUSR1  # the forkserver's parent-death signal (its children: SIGKILL)
 MCL_CURRENT, MCL_FUTURE = 1, 2
 MAX_MESSAGE_BYTES = 1 << 20
+REFILL_DELAY_S = 0.03  # after a spawn, the next spare waits this long (well past its READY)
 PRELOAD = ("numpy", "zmq", "psutil", "structlog", "engines.base", "engines.runner",
            "engines.spare", "engines.reference")
 
@@ -144,8 +146,33 @@ def _child(spec: LaunchSpec, prepared: Prepared | None = None) -> int:
             return 0
         argv = list(spec.config.command)
         os.execvp(argv[0], argv)
+    hold_address_space()
     table = None if prepared is None else prepared.take_table(spec.status_segment, spec.shm_dir)
     return runner.run(spec, stop_requested, table)
+
+
+def _load_mmhold() -> ModuleType | None:
+    try:  # compiled and optional (setup.py): without it an exit is seen after the teardown
+        return importlib.import_module("nautilusd._mmhold")
+    except ImportError:
+        return None
+
+
+_MMHOLD = _load_mmhold()  # loaded here, once, not in each child on its critical path
+
+
+def hold_address_space() -> int:
+    """Start this engine's address-space holder (nautilusd/_mmhold.c): its SIGKILL is then
+    seen in ~0.1 ms instead of after the ~1 ms teardown of a forked interpreter's memory,
+    which the holder pays 50 ms after the engine died. Its pid, or 0 when the compiled module
+    is not built or the clone is refused (the exit is then seen after the teardown)."""
+    if _MMHOLD is None:
+        return 0
+    try:
+        pid: int = _MMHOLD.hold()
+    except OSError:
+        return 0
+    return pid
 
 
 class _Server:
@@ -160,6 +187,7 @@ class _Server:
         self.spares_wanted = spares
         self.spares: list[tuple[int, int]] = []  # (pid, write end of its spec pipe)
         self.children: set[int] = set()
+        self.refill_at: float | None = None  # time.monotonic() when spares are forked again
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         os.set_blocking(wake_w, False)
         signal.set_wakeup_fd(wake_w)
@@ -173,7 +201,11 @@ class _Server:
         self.send("hello", os.getpid())
         self._refill()
         while True:
-            readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [])
+            readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [],
+                                           self._refill_wait_s())
+            if self.refill_at is not None and time.monotonic() >= self.refill_at:
+                self.refill_at = None
+                self._refill()
             if self.wake_r in readable:
                 self._reap()
             if self.sock.fileno() in readable:
@@ -186,7 +218,10 @@ class _Server:
                 op, spec = pickle.loads(data)
                 if op == "spawn":
                     self._spawn(spec)
-                    self._refill()
+                    # The next spare is forked once the claimed one has had its start: a
+                    # fork of this interpreter and the new spare's warm-up are milliseconds
+                    # of CPU that would compete with it on a small host.
+                    self.refill_at = time.monotonic() + REFILL_DELAY_S
 
     def _spawn(self, spec: LaunchSpec) -> None:
         payload = pickle.dumps(spec)
@@ -209,6 +244,11 @@ class _Server:
         if module not in self.versions:
             self.versions[module] = code_version(module)
         return self.versions[module]
+
+    def _refill_wait_s(self) -> float | None:
+        if self.refill_at is None:
+            return None
+        return max(0.0, self.refill_at - time.monotonic())
 
     def _refill(self) -> None:
         while len(self.spares) < self.spares_wanted:
@@ -271,13 +311,15 @@ class _Server:
                 pass
         except BlockingIOError:
             pass
-        while self.children:
+        while True:  # orphans reparented here (engines' address-space holders) are reaped too
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if pid not in self.children:
+                continue  # not one of ours to report: nautilusd knows only what we forked
             self.children.discard(pid)
             # What the engine left running in its group (an exec'd program's children,
             # which have no parent-death signal) goes with it.
