@@ -3,6 +3,11 @@
 Both apply the same checks in the same order to the same `RiskState` and must give the same
 verdicts (a hypothesis property test holds them to it). Check order, first failure wins:
 invalid, kill switch, no market, price band, max qty, max notional, rate, position, gross.
+
+Exposure is real: per symbol the filled position plus the open (approved, not yet completed)
+quantity reserved on each side. The worst case of a symbol is max(filled + open buys,
+open sells - filled), whichever of its open orders fill; position and gross limits hold on
+the worst case, so the real position can pass neither way whatever fills and what expires.
 """
 
 from __future__ import annotations
@@ -64,7 +69,8 @@ class RiskLimits:
 
 
 class RiskState:
-    """What the checks remember: projected positions, last mids, rate buckets, kill switch.
+    """What the checks remember: filled positions and open reservations per symbol, last
+    mids, rate buckets, kill switch (gross: the sum of every symbol's worst case).
 
     Pass `store` (name -> array, e.g. from a StateFile) to keep everything but the last
     mids across a restart; by default the arrays are private to this object."""
@@ -75,7 +81,12 @@ class RiskState:
         arrays = store if store is not None else {
             name: np.zeros(n, dtype=np.int64) for name, (_, n) in state_layout(
                 n_symbols, limits).items()}
-        self.position = arrays["position"]
+        # book = [filled position (signed) | open buy qty | open sell qty], n_symbols each:
+        # one array, so the compiled kernel takes it as one view.
+        self.book = arrays["book"]
+        self.position = self.book[:n_symbols]
+        self.open_buy = self.book[n_symbols:2 * n_symbols]
+        self.open_sell = self.book[2 * n_symbols:]
         self.rate_bucket = arrays["rate_bucket"]
         self.rate_count = arrays["rate_count"]
         self._flags = arrays["flags"]  # [gross, killed]
@@ -84,7 +95,7 @@ class RiskState:
         # The one-order path works on memoryviews of the same arrays (Python scalars, no numpy
         # call per item) and on the limits as plain attributes of this object.
         self.n_symbols = n_symbols
-        self.pos_v, self.flags_v = self.position.data, self._flags.data
+        self.book_v, self.flags_v = self.book.data, self._flags.data
         self.mid_v = cast("memoryview[float]", self.last_mid.data)
         self.bucket_v, self.count_v = self.rate_bucket.data, self.rate_count.data
         self.max_strategies, self.max_order_qty = limits.max_strategies, limits.max_order_qty
@@ -117,6 +128,32 @@ class RiskState:
     def kill_code(self, value: int) -> None:
         self._flags[1] = value
 
+    def exposure(self, sym: int) -> int:
+        """The worst case of one symbol: max(filled + open buys, open sells - filled)."""
+        n, book = self.n_symbols, self.book_v
+        filled = book[sym]
+        return max(filled + book[n + sym], book[2 * n + sym] - filled)
+
+    def book_fill(self, sym: int, side: int, filled: int, released: int) -> None:
+        """A fill of `filled` units and `released` units of the order's reservation given back
+        (its fill, or the unfilled rest of a completed order); gross follows. A release never
+        takes a side's reservation below zero."""
+        if sym >= self.n_symbols or (side != 1 and side != -1):
+            return
+        n, book = self.n_symbols, self.book_v
+        old = self.exposure(sym)
+        book[sym] += side * filled
+        k = n + sym if side > 0 else 2 * n + sym
+        book[k] = max(book[k] - released, 0)
+        self.flags_v[0] += self.exposure(sym) - old
+
+    def clear_open(self) -> None:
+        """No order is open any more (a new ring set: the venue has none): every reservation
+        is released, gross is the filled positions' alone."""
+        self.open_buy[:] = 0
+        self.open_sell[:] = 0
+        self.gross = int(np.abs(self.position).sum())
+
     def on_tick_row(self, row: tuple[int, float, float]) -> None:
         """Remember the mid of one tick given as a TICK_MID tuple."""
         sym, bid, ask = row
@@ -141,7 +178,7 @@ def _rows(fields: Fields, records: np.ndarray) -> list[tuple[Any, ...]]:
 
 def state_layout(n_symbols: int, limits: RiskLimits) -> dict[str, tuple[str, int]]:
     """The persistent arrays of a RiskState, for engines._persist.StateFile."""
-    return {"position": ("<i8", n_symbols), "rate_bucket": ("<i8", limits.max_strategies),
+    return {"book": ("<i8", 3 * n_symbols), "rate_bucket": ("<i8", limits.max_strategies),
             "rate_count": ("<i8", limits.max_strategies), "flags": ("<i8", 2)}
 
 
@@ -177,8 +214,9 @@ def one_order_checker(state: RiskState) -> Callable[[int, int, int, int, float, 
     max_order_qty, max_notional = state.max_order_qty, state.max_notional
     max_orders_per_s, max_position, max_gross = (
         state.max_orders_per_s, state.max_position, state.max_gross)
-    mid_v, flags, buckets, counts, positions = (
-        state.mid_v, state.flags_v, state.bucket_v, state.count_v, state.pos_v)
+    mid_v, flags, buckets, counts, book = (
+        state.mid_v, state.flags_v, state.bucket_v, state.count_v, state.book_v)
+    n_buy, n_sell = n_symbols, 2 * n_symbols
     isfinite = math.isfinite
 
     def check(strat: int, sym: int, side: int, qty: int, price: float, ts_ns: int) -> int:
@@ -202,14 +240,26 @@ def one_order_checker(state: RiskState) -> Callable[[int, int, int, int, float, 
         count = counts[strat] = counts[strat] + 1
         if count > max_orders_per_s:
             return REASON_RATE_LIMIT
-        old = positions[sym]
-        new = old + side * qty
-        if abs(new) > max_position:
-            return REASON_MAX_POSITION
-        gross = flags[0] + abs(new) - abs(old)
+        filled = book[sym]
+        long_, short = filled + book[n_buy + sym], book[n_sell + sym] - filled
+        old = long_ if long_ > short else short
+        if side > 0:
+            long_ += qty
+            if long_ > max_position:
+                return REASON_MAX_POSITION
+        else:
+            short += qty
+            if short > max_position:
+                return REASON_MAX_POSITION
+        new = long_ if long_ > short else short
+        gross = flags[0] + new - old
         if gross > max_gross:
             return REASON_MAX_GROSS
-        positions[sym], flags[0] = new, gross
+        if side > 0:
+            book[n_buy + sym] += qty
+        else:
+            book[n_sell + sym] += qty
+        flags[0] = gross
         return REASON_OK
 
     return check
@@ -277,20 +327,28 @@ def _rate(state: RiskState, orders: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def _positions(state: RiskState, orders: np.ndarray, rows: np.ndarray,
                reason: np.ndarray) -> None:
-    """Position and gross checks: vectorised up to each breach, which is decided in order."""
+    """Position and gross checks on the worst case (see the module): vectorised up to each
+    breach, which is decided in order."""
     lim = state.limits
     for _ in range(_MAX_VECTOR_ROUNDS):
         if rows.size == 0:
             return
         sym = orders["symbol_id"][rows].astype(np.intp)
-        delta = orders["side"][rows].astype(np.int64) * orders["qty"][rows]
-        new = state.position[sym] + group_cumsum(sym, delta)
-        pos_fail = np.abs(new) > lim.max_position
-        gross = state.gross + np.cumsum(np.abs(new) - np.abs(new - delta))
+        qty = orders["qty"][rows].astype(np.int64)
+        buy = orders["side"][rows] > 0
+        buys = np.where(buy, qty, 0)
+        sells = qty - buys
+        filled = state.position[sym]
+        new_long = filled + state.open_buy[sym] + group_cumsum(sym, buys)
+        new_short = state.open_sell[sym] - filled + group_cumsum(sym, sells)
+        pos_fail = np.where(buy, new_long, new_short) > lim.max_position
+        worst = np.maximum(new_long, new_short)
+        gross = state.gross + np.cumsum(worst - np.maximum(new_long - buys, new_short - sells))
         fail = np.flatnonzero(pos_fail | (gross > lim.max_gross))
         f = int(fail[0]) if fail.size else rows.size
         if f:
-            np.add.at(state.position, sym[:f], delta[:f])
+            np.add.at(state.open_buy, sym[:f], buys[:f])
+            np.add.at(state.open_sell, sym[:f], sells[:f])
             state.gross = int(gross[f - 1])
         if f == rows.size:
             return
@@ -301,14 +359,18 @@ def _positions(state: RiskState, orders: np.ndarray, rows: np.ndarray,
 
 
 def _position_one(state: RiskState, order: np.void) -> int:
-    old = int(state.position[order["symbol_id"]])
-    new = old + int(order["side"]) * int(order["qty"])
-    if abs(new) > state.limits.max_position:
+    sym, qty, buy = int(order["symbol_id"]), int(order["qty"]), int(order["side"]) > 0
+    filled = int(state.position[sym])
+    long_, short = filled + int(state.open_buy[sym]), int(state.open_sell[sym]) - filled
+    old = max(long_, short)
+    long_, short = (long_ + qty, short) if buy else (long_, short + qty)
+    if (long_ if buy else short) > state.limits.max_position:
         return REASON_MAX_POSITION
-    gross = state.gross + abs(new) - abs(old)
+    gross = state.gross + max(long_, short) - old
     if gross > state.limits.max_gross:
         return REASON_MAX_GROSS
-    state.position[order["symbol_id"]], state.gross = new, gross
+    (state.open_buy if buy else state.open_sell)[sym] += qty
+    state.gross = gross
     return REASON_OK
 
 

@@ -23,7 +23,7 @@ _Static_assert(DECISION_ORDER_ID_OFF == ORDER_ORDER_ID_OFF && DECISION_VERDICT_O
 
 typedef struct {
     PyObject_HEAD
-    Arr mids, pos, flags, buckets, counts, marks, out;
+    Arr mids, book, flags, buckets, counts, marks, out;
     int64_t n_symbols, max_strategies, max_order_qty, max_orders_per_s, max_position, max_gross;
     int64_t default_ttl_ns; /* for an order whose ttl_ms is 0 */
     double band, max_notional;
@@ -32,7 +32,7 @@ typedef struct {
 
 static void check_dealloc(CheckObject *self) {
     Py_XDECREF(self->mids.view);
-    Py_XDECREF(self->pos.view);
+    Py_XDECREF(self->book.view);
     Py_XDECREF(self->flags.view);
     Py_XDECREF(self->buckets.view);
     Py_XDECREF(self->counts.view);
@@ -46,7 +46,7 @@ static inline int64_t floor_div(int64_t a, int64_t b) {
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-static int check_one(CheckObject *s, double *mids, int64_t *positions, int64_t *flags,
+static int check_one(CheckObject *s, double *mids, int64_t *book, int64_t *flags,
                      int64_t *buckets, int64_t *counts, uint32_t strat, uint32_t sym, int side,
                      int64_t qty, double price, int64_t ts_ns) {
     if (qty <= 0 || (side != 1 && side != -1) || sym >= s->n_symbols ||
@@ -71,13 +71,25 @@ static int check_one(CheckObject *s, double *mids, int64_t *positions, int64_t *
     int64_t count = counts[strat] = counts[strat] + 1;
     if (count > s->max_orders_per_s)
         return REASON_RATE_LIMIT;
-    int64_t old = positions[sym], new_pos;
-    if (__builtin_add_overflow(old, side * qty, &new_pos) || llabs(new_pos) > s->max_position)
+    /* book = [filled | open buys | open sells]: the worst case of the symbol is
+     * max(filled + open buys, open sells - filled) (engines/risk/_checks.py) */
+    int64_t n = s->n_symbols, filled = book[sym];
+    int64_t *open = &book[(side > 0 ? n : 2 * n) + sym], reserved;
+    int64_t long_ = filled + book[n + sym], short_ = book[2 * n + sym] - filled;
+    int64_t old = long_ > short_ ? long_ : short_;
+    if (side > 0) {
+        if (__builtin_add_overflow(long_, qty, &long_) || long_ > s->max_position)
+            return REASON_MAX_POSITION;
+    } else if (__builtin_add_overflow(short_, qty, &short_) || short_ > s->max_position) {
         return REASON_MAX_POSITION;
-    int64_t gross = flags[0] + llabs(new_pos) - llabs(old);
+    }
+    int64_t worst = long_ > short_ ? long_ : short_;
+    int64_t gross = flags[0] + worst - old;
     if (gross > s->max_gross)
         return REASON_MAX_GROSS;
-    positions[sym] = new_pos;
+    if (__builtin_add_overflow(*open, qty, &reserved))
+        return REASON_MAX_POSITION;
+    *open = reserved;
     flags[0] = gross;
     return REASON_OK;
 }
@@ -117,11 +129,11 @@ static PyObject *check_decide(CheckObject *self, PyObject *const *args, Py_ssize
     if (now_ns == -1 && PyErr_Occurred())
         return NULL;
     double *mids = arr_addr(&self->mids);
-    int64_t *positions = arr_addr(&self->pos), *flags = arr_addr(&self->flags);
+    int64_t *book = arr_addr(&self->book), *flags = arr_addr(&self->flags);
     int64_t *buckets = arr_addr(&self->buckets), *counts = arr_addr(&self->counts);
     int64_t *marks = arr_addr(&self->marks);
     char *out = arr_addr(&self->out);
-    if (!mids || !positions || !flags || !buckets || !counts || !marks || !out)
+    if (!mids || !book || !flags || !buckets || !counts || !marks || !out)
         return NULL;
     Py_buffer b;
     if (record_in(args[0], &b, ORDER_SIZE, "an ORDER") < 0)
@@ -143,7 +155,7 @@ static PyObject *check_decide(CheckObject *self, PyObject *const *args, Py_ssize
     /* stale first (engines.risk._checks.is_stale): an expired order changes no state */
     int code = (int64_t)now_ns - ts_ns > ttl_ns
                    ? REASON_STALE
-                   : check_one(self, mids, positions, flags, buckets, counts, strat, sym,
+                   : check_one(self, mids, book, flags, buckets, counts, strat, sym,
                                GETF(ORDER, rec, SIDE), GETF(ORDER, rec, QTY),
                                GETF(ORDER, rec, PRICE), ts_ns);
     memcpy(out, rec, ORDER_SIZE);
@@ -189,15 +201,15 @@ static PyTypeObject CheckType = {
     .tp_methods = check_methods,
 };
 
-/* check(mids, position, flags, rate_bucket, rate_count, marks, out, n_symbols, max_strategies,
+/* check(mids, book, flags, rate_bucket, rate_count, marks, out, n_symbols, max_strategies,
  *       band, max_order_qty, max_notional, max_orders_per_s, max_position, max_gross,
  *       default_ttl_ns) */
 static PyObject *make_check(PyObject *mod, PyObject *args) {
-    PyObject *mids, *pos, *flags, *buckets, *counts, *marks, *out;
+    PyObject *mids, *book, *flags, *buckets, *counts, *marks, *out;
     long long n_symbols, max_strategies, max_order_qty, max_orders_per_s, max_position,
         max_gross, default_ttl_ns;
     double band, max_notional;
-    if (!PyArg_ParseTuple(args, "OOOOOOOLLdLdLLLL", &mids, &pos, &flags, &buckets, &counts,
+    if (!PyArg_ParseTuple(args, "OOOOOOOLLdLdLLLL", &mids, &book, &flags, &buckets, &counts,
                           &marks, &out, &n_symbols, &max_strategies, &band, &max_order_qty,
                           &max_notional, &max_orders_per_s, &max_position, &max_gross,
                           &default_ttl_ns))
@@ -205,10 +217,10 @@ static PyObject *make_check(PyObject *mod, PyObject *args) {
     CheckObject *self = PyObject_New(CheckObject, &CheckType);
     if (self == NULL)
         return NULL;
-    self->mids.view = self->pos.view = self->flags.view = self->buckets.view = NULL;
+    self->mids.view = self->book.view = self->flags.view = self->buckets.view = NULL;
     self->counts.view = self->marks.view = self->out.view = NULL;
     if (arr_init(&self->mids, mids, "d", 8, n_symbols, "mids") < 0 ||
-        arr_init(&self->pos, pos, "q", 8, n_symbols, "position") < 0 ||
+        arr_init(&self->book, book, "q", 8, 3 * n_symbols, "book") < 0 ||
         arr_init(&self->flags, flags, "q", 8, 2, "flags") < 0 ||
         arr_init(&self->buckets, buckets, "q", 8, max_strategies, "rate_bucket") < 0 ||
         arr_init(&self->counts, counts, "q", 8, max_strategies, "rate_count") < 0 ||

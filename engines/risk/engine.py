@@ -2,6 +2,8 @@
 
 Batches are checked vectorised (engines.risk._checks); the kill switch is engaged by the
 `risk.kill_switch` service request or by the P&L drawdown limit. Nothing passes while down.
+Limits hold on real exposure: risk reads the fills ring (engines.risk._exposure), so an
+approved order stays reserved until its fills and its completion say what it became.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from engines.risk._checks import (
     state_layout,
 )
 from engines.risk._dedupe import DecidedIds
+from engines.risk._exposure import APPROVED, FILL_BOOKED, OpenOrders, open_layout
 from engines.service import ServiceServer, service_endpoint
-from engines.wiring import Every, no_ticks, one_writer, readers_of, tick_quotes
+from engines.wiring import Every, no_ticks, one_reader, one_writer, readers_of, tick_quotes
 from shm import layout
-from shm.layout import DECISION, ORDER, REASON_STALE, VERDICT_APPROVED, VERDICT_REJECTED
+from shm.layout import DECISION, FILL, ORDER, REASON_STALE, VERDICT_APPROVED, VERDICT_REJECTED
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
@@ -63,12 +66,16 @@ class RiskParams(RiskLimits):
     # False: ticks do not wake risk; each order's quote comes from the tick ring's latest-value
     # board when it has one, else the ticks are read when orders come (and every 5 ms).
     wake_on_ticks: bool = False
+    # approved orders followed until their fills complete them; past this many open at once
+    # an order stays reserved until the next new ring set (safe, counted as untracked)
+    max_open_orders: int = param(8_192, unit="orders", min=1)
+    max_fills_batch: int = param(1_024, unit="fills", min=1)
 
 
 def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
     """Risk's compiled one-order path over `state` and the marks, or None."""
     lim = state.limits
-    return build(CHECK, "check", state.last_mid, state.position, state._flags, state.rate_bucket,
+    return build(CHECK, "check", state.last_mid, state.book, state._flags, state.rate_bucket,
                  state.rate_count, decided.high_water, out, state.n_symbols,
                  lim.max_strategies, state.band, lim.max_order_qty, float(lim.max_notional),
                  lim.max_orders_per_s, lim.max_position, lim.max_gross,
@@ -93,15 +100,20 @@ class RiskEngine(Engine):
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
         self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
-        # Projected positions, rate buckets, decided marks and the kill switch survive every
-        # stop (the state dir); lost or mismatched state comes back engaged (state_lost).
+        # Filled positions, open orders, rate buckets, decided marks and the kill switch
+        # survive every stop (the state dir); lost or mismatched state comes back engaged
+        # (state_lost).
         n_symbols = max(len(self.ctx.symbols), 1)
         self.saved = StateFile(self.ctx.state, f"{self.ctx.name}.state",
                                state_layout(n_symbols, limits) | {
                                    "pnl_peak": ("<f8", 1),
-                                   "decided": ("<i8", limits.max_strategies)})
+                                   "decided": ("<i8", limits.max_strategies),
+                                   "fills_pos": ("<i8", 1)}
+                               | open_layout(self.p.max_open_orders))
         self.state = RiskState(n_symbols, limits, self.saved.arrays)
         self._fail_closed_if_lost()
+        self.default_ttl_ns = limits.order_ttl_ms * 1_000_000
+        self._follow_fills()
         # The slot is zeroed on every spawn: an engaged switch restored from the state file
         # must show as engaged, never as a silent 0.
         self.ctx.status.put(W_KILLED, 1 if self.state.killed else 0)
@@ -128,6 +140,22 @@ class RiskEngine(Engine):
             service_endpoint(self.ctx.runtime_dir, self.ctx.name),
             {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
 
+    def _follow_fills(self) -> None:
+        """The fills reader and the open-order table. A new ring set (no decision published
+        yet) has no order open anywhere: every reservation is given back. Without a fills ring
+        risk cannot see what an order became: an approval is booked as filled at once (the
+        exposure of everything ever approved), and it says so."""
+        self.fills = one_reader(self.ctx, FILL, required=False)
+        self.opens = OpenOrders(self.state, self.saved.arrays)
+        self.fills_pos = self.saved.arrays["fills_pos"]
+        published = 0 if self.fills is None else self.fills.cursor + self.fills.available()
+        if self.decisions.cursor == 0 or int(self.fills_pos[0]) > published:
+            self.opens.clear()
+            self.fills_pos[0] = 0 if self.fills is None else self.fills.cursor
+        if self.fills is None:
+            self.log.warning("risk_exposure_from_approvals",
+                             why="no fills ring: approvals are booked as filled")
+
     def _fail_closed_if_lost(self) -> None:
         """A state file that does not match, or that is missing once this state dir has seen
         a ready daemon, means what risk knew is gone: engage until an operator releases."""
@@ -140,6 +168,9 @@ class RiskEngine(Engine):
     def poll(self) -> int:
         n_ticks = self.read_ticks()  # board mode: nothing to read (0)
         done = 0
+        fills = self.fills
+        if fills is not None and fills.available():
+            done += self._book_fills(fills)
         for ring in self.order_rings:
             n = ring.available()
             if n == 0:
@@ -167,6 +198,31 @@ class RiskEngine(Engine):
             now = time.monotonic_ns()
         self.idle_since_ns = now
         return n_ticks
+
+    def _book_fills(self, fills: Any) -> int:
+        """Book a batch of fills into the exposure; each record once, also across a crash
+        between booking and the cursor's move (`fills_pos` is the next one to book)."""
+        batch: np.ndarray = fills.read(self.p.max_fills_batch)
+        n = int(batch.shape[0])
+        start, pos = fills.cursor, self.fills_pos
+        skip = max(int(pos[0]) - start, 0)
+        if skip < n:
+            on_fill = self.opens.on_fill
+            for k, row in enumerate(FILL_BOOKED.struct.iter_unpack(
+                    batch[skip:].view(np.uint8).data), start + skip + 1):
+                on_fill(row[0], row[1], row[2], row[3], row[4])
+                pos[0] = k
+        fills.advance(n)
+        return n
+
+    def _approved(self, decision: bytes | bytearray | memoryview) -> None:
+        """An approved order, once its decision is out: follow it until it completes (or,
+        with no fills ring, book it as filled at once)."""
+        if self.fills is not None:
+            self.opens.approve_record(decision, self.default_ttl_ns)
+        else:
+            _oid, sym, side, _tif, _ttl, qty, _ts = APPROVED.struct.unpack_from(decision)
+            self.state.book_fill(sym, side, qty, qty)
 
     def _mids_from_board(self) -> None:
         """Every symbol's mid from the board (before a vectorised batch)."""
@@ -248,6 +304,8 @@ class RiskEngine(Engine):
             if code:
                 self.rejected_v[code] += 1
                 rejected += 1
+            else:
+                self._approved(buf)
         return self._count_small(n, out, rejected)
 
     def _decide_small_compiled(self, ring: Any, n: int) -> int:
@@ -270,6 +328,8 @@ class RiskEngine(Engine):
             if code:
                 self.rejected_v[code] += 1
                 rejected += 1
+            else:
+                self._approved(buf)
         self.decided.duplicates += duplicates
         return self._count_small(n, out, rejected)
 
@@ -313,6 +373,13 @@ class RiskEngine(Engine):
         reason = decide(self.state, fresh, out, time.time_ns())
         self.decisions.publish()
         self.decided.record(fresh)
+        approved = reason == 0
+        if approved.any():
+            if self.fills is not None:
+                self.opens.approve_batch(out, approved, self.default_ttl_ns)
+            else:
+                for i in np.flatnonzero(approved).tolist():
+                    self._approved(out[i : i + 1].view(np.uint8).data)
         rejected: np.ndarray = reason[reason != 0]
         self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
         self.ctx.status.add(W_ACCEPTED, fresh.shape[0] - rejected.size)
@@ -322,6 +389,10 @@ class RiskEngine(Engine):
         """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""
         while (msg := self.pnl_sub.recv(0)) is not None:
             self._on_pnl(msg[1])
+        if self.fills is not None:
+            while self.fills.available():
+                self._book_fills(self.fills)
+            self.opens.expire(time.time_ns())
         self.service.serve()
         if self.alert_timer.due(time.monotonic_ns()):
             self._flush_alerts()
@@ -365,7 +436,12 @@ class RiskEngine(Engine):
         (`rejected_last_interval`, `interval_s` long) and in the one under way."""
         return {"killed": self.state.killed, "kill_reason": KILL_REASONS[self.state.kill_code],
                 "gross": int(self.state.gross),
-                "position": self.state.position.tolist(), "pnl_peak": self.pnl_peak,
+                "position": self.state.position.tolist(),  # filled, per symbol
+                "open_buy": self.state.open_buy.tolist(),
+                "open_sell": self.state.open_sell.tolist(),
+                "open_orders": len(self.opens), "untracked_orders": self.opens.untracked,
+                "exposure_from": "fills" if self.fills is not None else "approvals",
+                "pnl_peak": self.pnl_peak,
                 "accepted": self.ctx.status.get(W_ACCEPTED),
                 "rejected": _by_reason(self.rejected_total + self.rejected),
                 "rejected_last_interval": _by_reason(self.rejected_last),
@@ -398,12 +474,17 @@ class RiskEngine(Engine):
         # The bus and service sockets wake the runner themselves; a timer only for alerts.
         if any(self.rejected_v):
             return max(self.alert_timer.seconds_left(time.monotonic_ns()), 0.001)
+        if len(self.opens):  # an IOC order whose completion never comes expires by time
+            return 0.5
         return None
 
     def wait_handles(self) -> list[Any]:
         return [self.pnl_sub.socket, self.service.socket]
 
     def on_stop(self) -> None:
+        if self.fills is not None:  # execution stops first: what it reported last is booked
+            while self.fills.available():
+                self._book_fills(self.fills)
         self._flush_alerts()
         self.service.close()
         self.saved.flush()

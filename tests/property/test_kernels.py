@@ -170,7 +170,7 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
     marks = [DecidedIds(np.zeros(3, np.int64)) for _ in range(2)]  # strategy 3 unknown
     out = bytearray(DECISION.itemsize)
     kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
-        states[0].last_mid, states[0].position, states[0]._flags, states[0].rate_bucket,
+        states[0].last_mid, states[0].book, states[0]._flags, states[0].rate_bucket,
         states[0].rate_count, marks[0].high_water, out, N_SYMBOLS, limits.max_strategies,
         states[0].band, limits.max_order_qty, limits.max_notional, limits.max_orders_per_s,
         limits.max_position, limits.max_gross, limits.order_ttl_ms * 1_000_000)
@@ -200,7 +200,7 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
             assert code == DECISION_SUFFIX_F.struct.unpack_from(
                 want, DECISION_SUFFIX_F.start)[DECISION_SUFFIX_F.reason]
         assert marks[0].duplicates == marks[1].duplicates
-        for name in ("position", "rate_bucket", "rate_count", "_flags", "last_mid"):
+        for name in ("book", "rate_bucket", "rate_count", "_flags", "last_mid"):
             assert _same(getattr(states[0], name), getattr(states[1], name)), name
         assert _same(marks[0].high_water, marks[1].high_water)
 
@@ -212,7 +212,7 @@ def test_check_kernel_when_decided_but_not_committed_decides_the_order_again() -
     state, decided = RiskState(N_SYMBOLS, limits), DecidedIds(np.zeros(4, np.int64))
     out = bytearray(DECISION.itemsize)
     kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
-        state.last_mid, state.position, state._flags, state.rate_bucket, state.rate_count,
+        state.last_mid, state.book, state._flags, state.rate_bucket, state.rate_count,
         decided.high_water, out, N_SYMBOLS, 4, state.band, limits.max_order_qty,
         limits.max_notional, limits.max_orders_per_s, limits.max_position, limits.max_gross,
         10**9)

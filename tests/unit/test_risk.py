@@ -127,7 +127,8 @@ def test_check_batch_when_gross_limit_reached_rejects() -> None:
     state = _state()
     _, reason = check_batch(state, _orders(rows))
     assert list(reason) == [REASON_OK, REASON_OK, REASON_MAX_GROSS]
-    assert state.gross == 200 and list(state.position) == [100, -100, 0]
+    assert state.gross == 200 and list(state.open_buy) == [100, 0, 0]
+    assert list(state.open_sell) == [0, 100, 0] and list(state.position) == [0, 0, 0]
 
 
 def test_write_decisions_when_batch_decided_copies_orders_verbatim() -> None:
@@ -170,7 +171,7 @@ def test_check_batch_when_random_orders_matches_one_order_path(
         verdict, reason = check_batch(fast, orders, small=small)
         expected = [check_one(slow, o) for o in orders]
         assert list(zip(verdict.tolist(), reason.tolist(), strict=True)) == expected
-        assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
+        assert fast.book.tolist() == slow.book.tolist() and fast.gross == slow.gross
         assert fast.rate_count.tolist() == slow.rate_count.tolist()
 
 
@@ -189,7 +190,7 @@ def test_one_order_checker_when_random_orders_matches_vectorised_batches_of_one(
         reason = check(*(orders[i][f].item() for f in (
             "strategy_id", "symbol_id", "side", "qty", "price", "ts_ns")))
         assert reason == check_batch(slow, orders[i : i + 1], small=0)[1][0]
-        assert fast.position.tolist() == slow.position.tolist() and fast.gross == slow.gross
+        assert fast.book.tolist() == slow.book.tolist() and fast.gross == slow.gross
         assert fast.rate_count.tolist() == slow.rate_count.tolist()
         assert fast.rate_bucket.tolist() == slow.rate_bucket.tolist()
 
@@ -451,4 +452,4 @@ def test_decide_when_orders_past_their_ttl_rejects_them_stale_and_keeps_state(n:
     out = np.zeros(n, DECISION)
     reason = decide(state, orders, out, now)
     assert reason.tolist() == [REASON_OK] + [REASON_STALE] * (n - 1)
-    assert int(state.position[0]) == 1 and int(state.rate_count[0]) == 1
+    assert int(state.open_buy[0]) == 1 and int(state.rate_count[0]) == 1
