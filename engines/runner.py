@@ -11,6 +11,7 @@ import gc
 import importlib
 import os
 import signal
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class LaunchSpec:
     instance: str = "default"
     log_format: str = "auto"
     log_level: str = "info"
+    ready_bell: str = ""  # FIFO to write one byte to once ready ("" = none: nautilusd polls)
 
 
 class PinFailed(Exception):
@@ -99,17 +101,21 @@ def load_engine_class(entry: str) -> type[Engine]:
 
 
 def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False,
-        table: StatusTable | None = None) -> int:
+        table: StatusTable | None = None, *, configured: bool = False) -> int:
     """Run engine instance `spec.name` to completion in this process; return the exit code.
 
     `stop_requested()` reports a SIGTERM that arrived before the runner's handler existed;
-    `table` is the status table when a spare mapped it ahead (engines.spare), else attached.
+    `table` is the status table when a spare mapped it ahead (engines.spare), else attached;
+    `configured`: the caller (the forkserver's child) already configured logging for this
+    engine and pinned it, which is not done twice on the restart path.
     """
     stop = _StopSignal()
     stop.requested = stop_requested()
-    configure_logging(spec.log_format, spec.log_level, instance=spec.instance, engine=spec.name)
+    if not configured:
+        configure_logging(spec.log_format, spec.log_level, instance=spec.instance,
+                          engine=spec.name)
     log = get_logger(engine=spec.name)
-    if spec.cpus:
+    if spec.cpus and not configured:
         try:
             pin(spec.cpus)
         except PinFailed as exc:
@@ -149,6 +155,7 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
     slot.set_ready(True)
     slot.set_phase(PHASE_READY)
     slot.heartbeat()
+    ring_ready_bell(spec.ready_bell)
     _Loop(engine, ctx, stop).run()
     slot.set_ready(False)
     slot.set_phase(PHASE_DRAINING)
@@ -157,6 +164,27 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
     slot.set_phase(PHASE_STOPPED)
     log.info("engine_drained")
     return 0
+
+
+def ring_ready_bell(path: str) -> bool:
+    """Tell nautilusd the ready flag is set: one byte to its FIFO, so its loop wakes now
+    instead of at its next look. False when there is none to ring (no bell, nobody reading,
+    not a FIFO: nautilusd's slower look still finds the flag)."""
+    if not path:
+        return False
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        os.write(fd, b"\x01")
+    except OSError:  # full: nautilusd has wake-ups pending already
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def freeze_heap() -> None:

@@ -35,8 +35,9 @@ from nautilusd.launch import LaunchPaths
 from nautilusd.log import configure_logging, get_logger, resolve_format
 from nautilusd.loop import EventLoop
 from nautilusd.ringset import RingSet, adopt_rings
-from nautilusd.supervisor import Supervisor
+from nautilusd.supervisor import READY_BACKSTOP_S, Supervisor
 from nautilusd.systemd import Notifier, WatchdogGate, summary_line
+from shm.doorbell import Doorbell, remove_fifo
 from shm.errors import ShmError
 from shm.fileguard import check_owned, ensure_dir
 from shm.liveness import process_alive
@@ -226,11 +227,31 @@ class Daemon:
         where = LaunchPaths(status_segment=paths.status_segment(sup.instance),
                             shm_dir=self.shm_dir, runtime_dir=self.runtime_dir,
                             state_dir=self.state_dir,
-                            bus_pub_endpoint=self.bus_pub, bus_sub_endpoint=self.bus_sub)
+                            bus_pub_endpoint=self.bus_pub, bus_sub_endpoint=self.bus_sub,
+                            ready_bell=str(paths.ready_bell(self.runtime_dir)))
         self.sup = Supervisor(self.topology, self.host, self.loop, self.table, paths=where,
-                              rings=self.rings)
+                              rings=self.rings, ready_poll_s=READY_BACKSTOP_S)
+        self._watch_ready_bell()
         self.sup.add_stopped_listener(self.loop.stop)
         self.sup.add_reload_listener(lambda topology: setattr(self, "topology", topology))
+
+    def _watch_ready_bell(self) -> None:
+        """Readiness is seen when an engine rings this FIFO after setting its ready flag (the
+        supervisor's timer is only a backstop): a restart's READY is not a poll period late."""
+        bell = Doorbell(paths.ready_bell(self.runtime_dir))
+
+        def rung() -> None:
+            bell.drain()
+            self.sup.check_readiness()
+
+        self.loop.add_reader(bell, rung)
+
+        def close() -> None:
+            self.loop.remove_reader(bell)
+            bell.close()
+            remove_fifo(bell.path)
+
+        self._closers.append(close)
 
     def _install_signals(self) -> None:
         self._sig_r, sig_w = socket.socketpair()

@@ -148,7 +148,9 @@ def _child(spec: LaunchSpec, prepared: Prepared | None = None) -> int:
         os.execvp(argv[0], argv)
     hold_address_space()
     table = None if prepared is None else prepared.take_table(spec.status_segment, spec.shm_dir)
-    return runner.run(spec, stop_requested, table)
+    # Logging was configured before the engine's environment was applied: configured again
+    # only when that environment could change it (JOURNAL_STREAM, a journal socket).
+    return runner.run(spec, stop_requested, table, configured=not spec.config.environment)
 
 
 def _load_mmhold() -> ModuleType | None:

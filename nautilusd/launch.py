@@ -29,6 +29,7 @@ class LaunchPaths:
     state_dir: Path = Path("/tmp")
     bus_pub_endpoint: str = ""
     bus_sub_endpoint: str = ""
+    ready_bell: str = ""  # FIFO engines ring when READY ("" = the supervisor polls only)
 
 
 def resolve_cpus(config: EngineConfig, reserved: Sequence[int],
@@ -53,4 +54,5 @@ def launch_spec(inst: Instance, topology: Topology, where: LaunchPaths) -> Launc
         bus_sub_endpoint=where.bus_sub_endpoint, runtime_dir=str(where.runtime_dir),
         state_dir=str(where.state_dir),
         instance=sup.instance, log_format=sup.log_format, log_level=sup.log_level,
+        ready_bell=where.ready_bell,
     )

@@ -60,6 +60,11 @@ def log_file(runtime_dir: Path) -> Path:
     return runtime_dir / "nautilusd.log"
 
 
+def ready_bell(runtime_dir: Path) -> Path:
+    """The FIFO an engine writes one byte to once it set its ready flag (nautilusd reads it)."""
+    return runtime_dir / "ready.bell"
+
+
 def control_endpoint(runtime_dir: Path) -> str:
     return f"ipc://{runtime_dir}/control.sock"
 

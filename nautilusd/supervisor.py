@@ -29,6 +29,9 @@ from nautilusd.states import State, Trigger
 from shm.status import StatusSlot
 
 READY_POLL_S = 0.001  # readiness is read from shm this often, only while something starts
+# ... and this often when engines ring a ready bell (the daemon's): a look for a bell that
+# was missed and for startup time-outs, not the path readiness is seen by.
+READY_BACKSTOP_S = 0.05
 EXIT_SPAWN_FAILED = 127
 
 
@@ -43,7 +46,7 @@ class Supervisor(SupervisorCommands):
 
     def __init__(self, topology: Topology, host: Host, loop: EventLoop, table: SlotTable, *,
                  paths: LaunchPaths | None = None, rings: RingSet | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, ready_poll_s: float = READY_POLL_S) -> None:
         self.topology = topology
         self.host = host
         self.loop = loop
@@ -51,6 +54,7 @@ class Supervisor(SupervisorCommands):
         self.paths = paths or LaunchPaths()
         self.rings = rings
         self.rng = rng or random.Random()
+        self.ready_poll_s = ready_poll_s
         self.events = EventSink()
         self.on_event: EventListener | None = None
         self.instances: dict[str, Instance] = {}
@@ -173,9 +177,10 @@ class Supervisor(SupervisorCommands):
         if inst.execs:
             self._became_ready(inst)
         elif self._ready_timer is None:
-            self._ready_timer = self.loop.call_every(READY_POLL_S, self._check_readiness)
+            self._ready_timer = self.loop.call_every(self.ready_poll_s, self.check_readiness)
 
-    def _check_readiness(self) -> None:
+    def check_readiness(self) -> None:
+        """Look at every starting engine's ready flag now (a ready bell rang, or the timer)."""
         now, starting = self.loop.now(), False
         for inst in list(self.instances.values()):
             if inst.state is not State.STARTING:
