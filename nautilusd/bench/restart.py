@@ -5,14 +5,19 @@ each kill is timed from just before kill() to the bus events of that pid (exited
 restart decision) and of the new pid and generation (spawned, ready), stale events drained
 first and skipped (nautilusd.bench._restart_events), and the status table must then name
 the same new process READY. Each step is reported twice: on arrival here, and by the
-daemon's own CLOCK_MONOTONIC stamp in the event. Under a real supervisord (autorestart=true,
-defaults otherwise) we SIGKILL it and watch the process table for the new pid. Kills are
-isolated crashes: each comes after the engine has been up longer than its restart window.
+daemon's own CLOCK_MONOTONIC stamp in the event. Then an outside checker (another process
+with its own subscription and matching, nautilusd.bench.restart_outside) kills it as many
+times again; its medians are reported beside the bench's with the ratio between them, and
+`--check-agreement` fails the run when they are more than 2x apart. Under a real
+supervisord (autorestart=true, defaults otherwise) we SIGKILL it and watch the process
+table for the new pid. Kills are isolated crashes: each comes after the engine has been up
+longer than its restart window.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -36,6 +41,7 @@ from shm.errors import ShmError
 from shm.status import W_GENERATION, W_PID, W_STATE, StatusSlot, StatusTable
 
 POLL_S = 0.0002
+MAX_DISAGREEMENT = 2.0  # bench vs outside checker, p50 over p50
 INSTANCE = "benchrestart"
 ENGINE = "engines.reference:ReferenceEngine"
 
@@ -64,8 +70,10 @@ def _nautilusd_config(directory: Path, shm_dir: Path) -> Path:
     return config
 
 
-def measure_nautilusd(n: int, workdir: Path) -> list[KillTiming]:
-    """SIGKILL the engine `n` times; each kill's events matched to its processes."""
+def measure_nautilusd(n: int, workdir: Path) -> tuple[list[KillTiming], dict[str, list[float]]]:
+    """SIGKILL the engine `n` times; each kill's events matched to its processes. Then the
+    outside checker (nautilusd.bench.restart_outside, its own process) kills it `n` times
+    more against the same daemon; its figures come second."""
     shm_dir = Path("/dev/shm") / f"nautilusd-bench-{scratch_id(8)}"
     shm_dir.mkdir(mode=0o700)
     daemon = subprocess.Popen(
@@ -74,7 +82,8 @@ def measure_nautilusd(n: int, workdir: Path) -> list[KillTiming]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        return _kill_loop(n, shm_dir, daemon, workdir / "rt")
+        timings = _kill_loop(n, shm_dir, daemon, workdir / "rt")
+        return timings, _outside(workdir / "rt", timings[-1].new_pid, n)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
@@ -109,6 +118,25 @@ def _kill_loop(n: int, shm_dir: Path, daemon: subprocess.Popen[bytes], runtime_d
         slot.release()
         table.close()
     return timings
+
+
+def _outside(runtime_dir: Path, pid: int, n: int) -> dict[str, list[float]]:
+    """The outside checker's exit-seen and ready times (ms) over `n` kills from `pid`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "nautilusd.bench.restart_outside",
+         paths.bus_sub_endpoint(runtime_dir), "victim", str(pid), "-n", str(n)],
+        capture_output=True, text=True, timeout=60 + 2 * n, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"outside checker failed ({done.returncode}): {done.stderr[-500:]}")
+    result: dict[str, list[float]] = json.loads(done.stdout)
+    return result
+
+
+def _agreement(ours: float, theirs: float) -> float:
+    """How far apart two medians are, as the larger over the smaller (1.0 = the same)."""
+    if min(ours, theirs) <= 0:
+        return float("inf")
+    return round(max(ours, theirs) / min(ours, theirs), 2)
 
 
 def _cross_check(slot: StatusSlot, timing: KillTiming) -> None:
@@ -197,13 +225,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer kills (< 90 s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("-n", type=int, help="kills under nautilusd (default 100, quick 25)")
+    parser.add_argument("--check-agreement", action="store_true",
+                        help="exit 1 unless the bench and the outside checker agree within "
+                             f"{MAX_DISAGREEMENT}x (exit seen and ready p50)")
     args = parser.parse_args(argv)
     n = args.n or (25 if args.quick else 100)
     n_supervisord = 5 if args.quick else 12
     with tempfile.TemporaryDirectory(prefix="nd-bench-", dir="/tmp") as tmp:
-        timings = measure_nautilusd(n, Path(tmp))
+        timings, outside = measure_nautilusd(n, Path(tmp))
         baseline = measure_supervisord(n_supervisord, Path(tmp))
     rows = _rows(timings, baseline)
+    for metric, key in (("kill_to_exited_ms", "exit_seen_ms"), ("kill_to_ready_ms", "ready_ms")):
+        rows.append({"system": "outside_checker", "metric": metric, "clock": "arrival",
+                     **percentiles(outside[key])})
     by = {(r["metric"], r["clock"]): r for r in rows if r["system"] == "nautilusd"}
     ours, ready = by[("kill_to_spawned_ms", "arrival")], by[("kill_to_ready_ms", "arrival")]
     theirs = percentiles(baseline)
@@ -215,6 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         "nautilusd_ready_p50_ms": ready["p50"], "nautilusd_ready_p99_ms": ready["p99"],
         "supervisord_respawn_p50_ms": theirs["p50"],
     }
+    outside_exit, outside_ready = (percentiles(outside[k])["p50"]
+                                   for k in ("exit_seen_ms", "ready_ms"))
+    ratio = max(_agreement(summary["nautilusd_exit_seen_p50_ms"], outside_exit),
+                _agreement(ready["p50"], outside_ready))
+    summary.update(outside_exit_seen_p50_ms=outside_exit, outside_ready_p50_ms=outside_ready,
+                   bench_vs_outside_max_ratio=ratio)
+    if args.check_agreement and not ratio <= MAX_DISAGREEMENT:
+        rows.append({"system": "outside_checker", "measure": "error",
+                     "transport": "outside check", "error": f"bench and outside checker "
+                     f"p50s differ {ratio}x (> {MAX_DISAGREEMENT}x)"})
     return emit("restart", rows, summary, args.json)
 
 
