@@ -67,15 +67,19 @@ class RingSet:
                          "latest_slots": ring.latest_slots})
         return rows
 
-    def release_reader_slots(self, engine: str, topology: Topology) -> list[dict[str, Any]]:
-        """Free `engine`'s reader slot on every `block` ring it reads, so that the writer
-        stops waiting for a reader that will not come back (nautilusd calls this when a
-        non-critical engine goes FATAL). Returns, per ring, the slot and the records it left
-        unread; an engine started again later resumes at the ring's current position."""
+    def release_reader_slots(self, engine: str, topology: Topology,
+                             block: bool = True) -> list[dict[str, Any]]:
+        """Free `engine`'s reader slot on every `overwrite` ring it reads and, with `block`,
+        on every `block` ring too, so that no writer waits for, or keeps ringing and
+        checking, a reader that will not come back (nautilusd calls this when an engine goes
+        FATAL; `block` only for a non-critical one). Returns, per ring, the slot and the
+        records it left unread; an engine started again later resumes at the ring's current
+        position."""
         released = []
         for cfg in topology.rings.values():
             ring = self.rings.get(cfg.name)
-            if ring is None or engine not in cfg.readers or cfg.policy is not Policy.BLOCK:
+            if ring is None or engine not in cfg.readers or (
+                    cfg.policy is Policy.BLOCK and not block):
                 continue
             index = cfg.readers.index(engine)
             reader = ring.stats()["readers"][index]

@@ -286,10 +286,13 @@ class Supervisor(SupervisorCommands):
     def _release_slots(self, inst: Instance) -> None:
         """A FATAL engine of a non-critical group stops gating the block rings it reads: an
         observer that gave up must not stall the order path behind it (a full fills ring
-        would block execution). A critical engine keeps its slots: the path fails closed."""
-        if self.rings is None or groups.is_critical(self.topology, inst.config.group):
+        would block execution). A critical engine keeps its block-ring slots: the path fails
+        closed. Overwrite-ring slots (ticks) gate nothing and go for every FATAL reader: its
+        writer no longer checks or rings a reader that is not coming back."""
+        if self.rings is None:
             return
-        for released in self.rings.release_reader_slots(inst.engine, self.topology):
+        block = not groups.is_critical(self.topology, inst.config.group)
+        for released in self.rings.release_reader_slots(inst.engine, self.topology, block):
             self._emit(inst, "reader_released", **released)
 
     def _escalate(self, inst: Instance) -> None:

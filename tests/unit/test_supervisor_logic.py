@@ -328,14 +328,18 @@ def test_pin_when_core_missing_raises_and_keeps_cores():
 
 
 def _rings_rig(shm_dir, critical: bool):
-    """positions reads a block fills ring from execution; positions' group is `critical`."""
+    """positions reads a block fills ring from execution and an overwrite ticks ring from
+    marketdata; positions' group is `critical`."""
     fills = RingConfig(name="fills", record="fill", capacity=64, policy=Policy.BLOCK,
                        writer="execution", readers=("positions",))
-    rig = Rig(engine("execution"),
+    ticks = RingConfig(name="ticks", record="tick", capacity=64, policy=Policy.OVERWRITE,
+                       writer="marketdata", readers=("positions",))
+    rig = Rig(engine("execution"), engine("marketdata"),
               engine("positions", max_restarts=0, group="support", backoff_initial_ms=1),
               groups=[group("support", "one_for_one", critical=critical)],
               supervisor=SupervisorConfig(instance="rel", shm_dir=shm_dir))
-    rig.topo = dataclasses.replace(rig.topo, rings=MappingProxyType({"fills": fills}))
+    rig.topo = dataclasses.replace(rig.topo, rings=MappingProxyType({"fills": fills,
+                                                                     "ticks": ticks}))
     rig.sup.topology = rig.topo
     rig.sup.rings = RingSet.create(rig.topo, shm_dir)
     return rig
@@ -346,7 +350,8 @@ def _rings_rig(shm_dir, critical: bool):
 def test_fatal_reader_when_group_not_critical_frees_its_block_ring_slot(shm_dir, critical):
     """A FATAL observer stops gating the fills ring (execution could otherwise block on a
     full ring behind it), with an event naming ring, slot and unread records; a FATAL
-    engine of a critical group keeps its slot (the order path fails closed)."""
+    engine of a critical group keeps its block-ring slot (the order path fails closed).
+    Its overwrite ticks slot goes either way: it gates nothing."""
     rig = _rings_rig(shm_dir, critical)
     try:
         writer = RingWriter.attach(paths.ring_segment("rel", "fills"), FILL, shm_dir)
@@ -356,11 +361,14 @@ def test_fatal_reader_when_group_not_critical_frees_its_block_ring_slot(shm_dir,
         assert rig.state("positions") is State.FATAL
         released = [{k: f[k] for k in ("ring", "slot", "unread")}
                     for n, e, f in rig.events if e == "reader_released"]
+        ticks = {"ring": "ticks", "slot": 0, "unread": 0}
         if critical:
-            assert released == [] and writer.free() == 64 - 5
+            assert released == [ticks] and writer.free() == 64 - 5
         else:
-            assert released == [{"ring": "fills", "slot": 0, "unread": 5}]
+            assert sorted(released, key=str) == sorted(
+                [{"ring": "fills", "slot": 0, "unread": 5}, ticks], key=str)
             assert writer.free() == 64  # nobody gates the writer any more
+        assert not rig.sup.rings.rings["ticks"].stats()["readers"][0]["active"]
         writer.close()
     finally:
         rig.sup.rings.destroy()
