@@ -13,6 +13,8 @@ import signal
 import time
 from typing import Any
 
+from nautilusd.bench._restart_events import Event as BusEvent
+from nautilusd.bench._restart_events import StaleFeedError, time_kill
 from nautilusd.chaos._config import CRASH_LOOP_ENGINE, LIVENESS_TIMEOUT_MS, MEMORY_ENGINE
 from nautilusd.chaos._rig import Rig
 
@@ -32,6 +34,62 @@ def _row(fault: str, engine: str, kills: int, since: float | None, ready_at: flo
             "detail": extra}
 
 
+class _EngineFeed:
+    """Engine `name`'s lifecycle events from the rig, read the way bench restart reads them
+    (nautilusd.bench._restart_events), from the moment it is made."""
+
+    def __init__(self, rig: Rig, name: str) -> None:
+        self.rig, self.name = rig, name
+        rig.pump(0)
+        self.seen = len(rig.events)
+
+    def drain(self) -> int:
+        self.rig.pump(0)
+        dropped, self.seen = len(self.rig.events) - self.seen, len(self.rig.events)
+        return dropped
+
+    def next(self, timeout_s: float) -> BusEvent | None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            events = self.rig.events
+            while self.seen < len(events):
+                ev, self.seen = events[self.seen], self.seen + 1
+                if ev.name == self.name:
+                    f = ev.fields
+                    return BusEvent(ev.at, ev.event, int(f.get("pid") or 0),
+                                    int(f.get("generation") or 0), int(f.get("mono_ns") or 0))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.rig.pump(max(1, int(left * 1000)))
+
+
+def _generation(rig: Rig, name: str) -> int:
+    return int(rig.engines().get(name, {}).get("generation") or 0)
+
+
+def _killed_ready_at(rig: Rig, feed: _EngineFeed, pid: int, generation: int,
+                     t0: float) -> float | None:
+    """When the ready event of the process that replaced `pid` (killed at `t0`) arrived:
+    bench restart's matching (exited of that pid and generation, spawned of a new pid and a
+    later generation, ready of that one), stale events skipped. None if it never came."""
+    try:
+        timing = time_kill(feed, pid, generation, t0, timeout_s=RECOVERY_S)
+    except StaleFeedError:
+        return None
+    return t0 + timing.arrival_ms["ready"] / 1e3
+
+
+def _sigkill(rig: Rig, name: str, pid: int, generation: int,
+             feed: _EngineFeed | None = None) -> tuple[float, float | None]:
+    """SIGKILL `pid` now: (t0 just before the kill, its successor's ready arrival)."""
+    feed = feed or _EngineFeed(rig, name)
+    feed.drain()
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    return t0, _killed_ready_at(rig, feed, pid, generation, t0)
+
+
 def _ready_after(rig: Rig, name: str, since: float, old_pid: int) -> float | None:
     """Arrival time of `name`'s first ready event after `since` from a new process."""
     rig.wait_until(lambda: rig.event_after(since, name, "ready", old_pid) is not None,
@@ -48,30 +106,29 @@ def _lag(rig: Rig, ring: str, slot: int) -> int:
 def kill(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     """SIGKILL engine `name` wherever it is."""
     pid = rig.pid(name)
-    since = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    return _row("sigkill", name, 1, since, _ready_after(rig, name, since, pid), rig)
+    since, ready = _sigkill(rig, name, pid, _generation(rig, name))
+    return _row("sigkill", name, 1, since, ready, rig)
 
 
 def kill_mid_batch(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     """Stop `name` until its input ring holds a backlog, resume it and SIGKILL it a random
     fraction of a millisecond later: the kill lands while it works through the batch."""
     ring, slot = INPUT_RING[name]
-    pid = rig.pid(name)
+    pid, generation = rig.pid(name), _generation(rig, name)
+    feed = _EngineFeed(rig, name)
     os.kill(pid, signal.SIGSTOP)
     rig.wait_until(lambda: _lag(rig, ring, slot) >= 40, LIVENESS_TIMEOUT_MS / 2000)
     backlog = _lag(rig, ring, slot)
     os.kill(pid, signal.SIGCONT)
     time.sleep(rng.uniform(0.0, 0.002))
-    os.kill(pid, signal.SIGKILL)
-    since = time.monotonic()
-    return _row("sigkill_mid_batch", name, 1, since, _ready_after(rig, name, since, pid), rig,
-                backlog=backlog)
+    since, ready = _sigkill(rig, name, pid, generation, feed)
+    return _row("sigkill_mid_batch", name, 1, since, ready, rig, backlog=backlog)
 
 
 def hang(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     """SIGSTOP `name` for good: the liveness check must kill and replace it."""
-    pid = rig.pid(name)
+    pid, generation = rig.pid(name), _generation(rig, name)
+    feed = _EngineFeed(rig, name)
     stopped = time.monotonic()
     os.kill(pid, signal.SIGSTOP)
     rig.wait_until(lambda: rig.event_after(stopped, name, "killed") is not None,
@@ -80,7 +137,10 @@ def hang(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     if killed is None:  # not detected: do not leave a stopped process behind
         os.kill(pid, signal.SIGKILL)
         return _row("hang", name, 1, None, None, rig, detected_after_ms=None)
-    return _row("hang", name, 1, killed.at, _ready_after(rig, name, killed.at, pid), rig,
+    # Timed from the daemon's own stamp of its kill (the same clock): what the rig received
+    # after that is matched as bench restart matches it.
+    t0 = int(killed.fields.get("mono_ns") or killed.at * 1e9) / 1e9
+    return _row("hang", name, 1, t0, _killed_ready_at(rig, feed, pid, generation, t0), rig,
                 reason=killed.fields.get("reason"),
                 detected_after_ms=round((killed.at - stopped) * 1e3, 1))
 
@@ -112,13 +172,12 @@ def slow_reader(rig: Rig, rng: random.Random, name: str = "positions") -> dict[s
 def block_reader_death(rig: Rig, rng: random.Random, name: str = "positions") -> dict[str, Any]:
     """A reader of the block fills ring dies while it holds the ring back; its successor must
     resume at the committed cursor and catch up."""
-    pid = rig.pid(name)
+    pid, generation = rig.pid(name), _generation(rig, name)
+    feed = _EngineFeed(rig, name)
     os.kill(pid, signal.SIGSTOP)
     rig.wait_until(lambda: _lag(rig, "fills", 0) > 0, LIVENESS_TIMEOUT_MS / 2000)
     held = _lag(rig, "fills", 0)
-    os.kill(pid, signal.SIGKILL)
-    since = time.monotonic()
-    ready = _ready_after(rig, name, since, pid)
+    since, ready = _sigkill(rig, name, pid, generation, feed)
     caught_up = rig.wait_until(lambda: _lag(rig, "fills", 0) == 0, 10.0)
     return _row("block_reader_death", name, 1, since, ready, rig, held_back=held,
                 caught_up=caught_up)
