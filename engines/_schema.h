@@ -182,8 +182,10 @@ static const schema_field DECISION_SCHEMA[DECISION_NFIELDS] = {
 #define FILL_STATUS_T uint8_t
 #define FILL_PAD0_OFF 27
 #define FILL_PAD0_T uint8_t
-#define FILL_PAD1_OFF 28
-#define FILL_PAD1_T uint32_t
+#define FILL_REASON_OFF 28
+#define FILL_REASON_T uint16_t
+#define FILL_PAD1_OFF 30
+#define FILL_PAD1_T uint16_t
 #define FILL_QTY_OFF 32
 #define FILL_QTY_T int64_t
 #define FILL_PRICE_OFF 40
@@ -200,7 +202,7 @@ static const schema_field DECISION_SCHEMA[DECISION_NFIELDS] = {
 #define FILL_ORDER_TS_NS_T int64_t
 #define FILL_DECIDED_TS_NS_OFF 88
 #define FILL_DECIDED_TS_NS_T int64_t
-#define FILL_NFIELDS 17
+#define FILL_NFIELDS 18
 static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
     {"order_id", 0, 8, "<u8"},
     {"exec_id", 8, 8, "<u8"},
@@ -210,7 +212,8 @@ static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
     {"liquidity", 25, 1, "|u1"},
     {"status", 26, 1, "|u1"},
     {"_pad0", 27, 1, "|u1"},
-    {"_pad1", 28, 4, "<u4"},
+    {"reason", 28, 2, "<u2"},
+    {"_pad1", 30, 2, "<u2"},
     {"qty", 32, 8, "<i8"},
     {"price", 40, 8, "<f8"},
     {"leaves_qty", 48, 8, "<i8"},
@@ -219,6 +222,54 @@ static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
     {"origin_ts_ns", 72, 8, "<i8"},
     {"order_ts_ns", 80, 8, "<i8"},
     {"decided_ts_ns", 88, 8, "<i8"},
+};
+
+/* amend: 64 bytes */
+#define AMEND_SIZE 64
+#define AMEND_AMEND_ID_OFF 0
+#define AMEND_AMEND_ID_T uint64_t
+#define AMEND_ORDER_ID_OFF 8
+#define AMEND_ORDER_ID_T uint64_t
+#define AMEND_STRATEGY_ID_OFF 16
+#define AMEND_STRATEGY_ID_T uint32_t
+#define AMEND_SYMBOL_ID_OFF 20
+#define AMEND_SYMBOL_ID_T uint32_t
+#define AMEND_ACTION_OFF 24
+#define AMEND_ACTION_T uint8_t
+#define AMEND_SIDE_OFF 25
+#define AMEND_SIDE_T int8_t
+#define AMEND_VERDICT_OFF 26
+#define AMEND_VERDICT_T uint8_t
+#define AMEND_PAD0_OFF 27
+#define AMEND_PAD0_T uint8_t
+#define AMEND_REASON_OFF 28
+#define AMEND_REASON_T uint16_t
+#define AMEND_PAD1_OFF 30
+#define AMEND_PAD1_T uint16_t
+#define AMEND_QTY_OFF 32
+#define AMEND_QTY_T int64_t
+#define AMEND_PRICE_OFF 40
+#define AMEND_PRICE_T double
+#define AMEND_TS_NS_OFF 48
+#define AMEND_TS_NS_T int64_t
+#define AMEND_DECIDED_TS_NS_OFF 56
+#define AMEND_DECIDED_TS_NS_T int64_t
+#define AMEND_NFIELDS 14
+static const schema_field AMEND_SCHEMA[AMEND_NFIELDS] = {
+    {"amend_id", 0, 8, "<u8"},
+    {"order_id", 8, 8, "<u8"},
+    {"strategy_id", 16, 4, "<u4"},
+    {"symbol_id", 20, 4, "<u4"},
+    {"action", 24, 1, "|u1"},
+    {"side", 25, 1, "|i1"},
+    {"verdict", 26, 1, "|u1"},
+    {"_pad0", 27, 1, "|u1"},
+    {"reason", 28, 2, "<u2"},
+    {"_pad1", 30, 2, "<u2"},
+    {"qty", 32, 8, "<i8"},
+    {"price", 40, 8, "<f8"},
+    {"ts_ns", 48, 8, "<i8"},
+    {"decided_ts_ns", 56, 8, "<i8"},
 };
 
 #define SIDE_BUY 1
@@ -242,6 +293,12 @@ static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
 #define REASON_NO_MARKET 8
 #define REASON_INVALID 9
 #define REASON_STALE 10
+#define REASON_TICK_SIZE 11
+#define REASON_LOT_SIZE 12
+#define REASON_SELF_MATCH 13
+#define REASON_UNKNOWN_ORDER 14
+#define REASON_VENUE_DOWN 15
+#define REASON_VENUE 16
 #define LIQUIDITY_MAKER 1
 #define LIQUIDITY_TAKER 2
 #define FILL_PARTIAL 1
@@ -249,7 +306,12 @@ static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
 #define FILL_CANCELLED 3
 #define FILL_REJECTED 4
 #define FILL_EXPIRED 5
-#define LAYOUT_NCONSTANTS 28
+#define FILL_ACCEPTED 6
+#define FILL_REPLACED 7
+#define FILL_AMEND_REJECTED 8
+#define AMEND_CANCEL 1
+#define AMEND_REPLACE 2
+#define LAYOUT_NCONSTANTS 39
 static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"SIDE_BUY", 1},
     {"SIDE_SELL", -1},
@@ -272,6 +334,12 @@ static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"REASON_NO_MARKET", 8},
     {"REASON_INVALID", 9},
     {"REASON_STALE", 10},
+    {"REASON_TICK_SIZE", 11},
+    {"REASON_LOT_SIZE", 12},
+    {"REASON_SELF_MATCH", 13},
+    {"REASON_UNKNOWN_ORDER", 14},
+    {"REASON_VENUE_DOWN", 15},
+    {"REASON_VENUE", 16},
     {"LIQUIDITY_MAKER", 1},
     {"LIQUIDITY_TAKER", 2},
     {"FILL_PARTIAL", 1},
@@ -279,6 +347,11 @@ static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"FILL_CANCELLED", 3},
     {"FILL_REJECTED", 4},
     {"FILL_EXPIRED", 5},
+    {"FILL_ACCEPTED", 6},
+    {"FILL_REPLACED", 7},
+    {"FILL_AMEND_REJECTED", 8},
+    {"AMEND_CANCEL", 1},
+    {"AMEND_REPLACE", 2},
 };
 
 #endif /* NAUTILUSD_SCHEMA_H */

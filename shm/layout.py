@@ -71,6 +71,13 @@ REASON_KILL_SWITCH: Final = 7
 REASON_NO_MARKET: Final = 8
 REASON_INVALID: Final = 9
 REASON_STALE: Final = 10  # older than its time to live when risk saw it
+# Reasons the order manager or a venue gives (in a FILL_REJECTED / FILL_AMEND_REJECTED report).
+REASON_TICK_SIZE: Final = 11  # limit price not a multiple of the symbol's tick size
+REASON_LOT_SIZE: Final = 12  # quantity not a multiple of the symbol's lot size
+REASON_SELF_MATCH: Final = 13  # would trade against a resting order of the same strategy
+REASON_UNKNOWN_ORDER: Final = 14  # a cancel or replace of an order that is not open
+REASON_VENUE_DOWN: Final = 15  # the venue's session is not up: nothing is sent
+REASON_VENUE: Final = 16  # the venue refused it (its own reason is in the venue's log)
 
 # -- RiskDecision: the order as decided by pre-trade risk (96 bytes) -----------------------------
 DECISION: Final = np.dtype(
@@ -93,8 +100,14 @@ FILL_FILLED: Final = 2
 FILL_CANCELLED: Final = 3  # the unfilled rest of an IOC order, qty 0
 FILL_REJECTED: Final = 4  # refused by the venue or the order manager, qty 0
 FILL_EXPIRED: Final = 5  # past its time to live when execution got it: never sent, qty 0
+FILL_ACCEPTED: Final = 6  # acknowledged, resting at the venue: qty 0, leaves_qty open
+FILL_REPLACED: Final = 7  # a replace took effect: qty 0, price and leaves_qty the new ones
+FILL_AMEND_REJECTED: Final = 8  # a cancel or replace refused (reason): the order is unchanged
 
 # -- Fill: an execution report from the venue (96 bytes) -----------------------------------------
+# The fills ring is the order-events ring: every report of an order's life is one record, in
+# the order the venue made them (an order that ends in its first report, such as an IOC that
+# trades at once, needs no FILL_ACCEPTED before it).
 FILL: Final = np.dtype(
     [
         ("order_id", "<u8"),  # the order this execution belongs to
@@ -103,9 +116,10 @@ FILL: Final = np.dtype(
         ("symbol_id", "<u4"),  # copied from the order
         ("side", "i1"),  # copied from the order
         ("liquidity", "u1"),  # LIQUIDITY_MAKER or LIQUIDITY_TAKER
-        ("status", "u1"),  # FILL_PARTIAL, FILL_FILLED, FILL_CANCELLED, FILL_REJECTED
+        ("status", "u1"),  # FILL_* (partial, filled, cancelled, rejected, expired, accepted...)
         ("_pad0", "u1"),
-        ("_pad1", "<u4"),
+        ("reason", "<u2"),  # REASON_* of a FILL_REJECTED or FILL_AMEND_REJECTED, else 0
+        ("_pad1", "<u2"),
         ("qty", "<i8"),  # quantity of this execution (0 for cancel / reject)
         ("price", "<f8"),  # execution price
         ("leaves_qty", "<i8"),  # quantity still open on the order after this execution
@@ -117,6 +131,33 @@ FILL: Final = np.dtype(
     ]
 )
 
+# Amendment actions.
+AMEND_CANCEL: Final = 1
+AMEND_REPLACE: Final = 2
+
+# -- Amend: a cancel or replace of an open order, as requested and as decided (64 bytes) ---------
+# Strategy writes it on its amends ring (verdict 0); risk decides it onto its amend-decisions
+# ring (a cancel always passes, a replace is checked again); execution applies it and reports
+# on the fills ring (FILL_CANCELLED, FILL_REPLACED or FILL_AMEND_REJECTED with a reason).
+AMEND: Final = np.dtype(
+    [
+        ("amend_id", "<u8"),  # this request: from the strategy's order-id counter (never reused)
+        ("order_id", "<u8"),  # the open order it amends
+        ("strategy_id", "<u4"),  # the strategy that owns the order
+        ("symbol_id", "<u4"),  # the order's instrument
+        ("action", "u1"),  # AMEND_CANCEL or AMEND_REPLACE
+        ("side", "i1"),  # the order's side
+        ("verdict", "u1"),  # 0 as requested; VERDICT_APPROVED or VERDICT_REJECTED by risk
+        ("_pad0", "u1"),
+        ("reason", "<u2"),  # REASON_* when rejected by risk
+        ("_pad1", "<u2"),
+        ("qty", "<i8"),  # replace: the order's new total quantity (filled part included)
+        ("price", "<f8"),  # replace: the new limit price
+        ("ts_ns", "<i8"),  # time the strategy made the request, CLOCK_REALTIME ns
+        ("decided_ts_ns", "<i8"),  # time risk decided it, CLOCK_REALTIME ns
+    ]
+)
+
 # -- Raw: an opaque 64-byte record, for benchmarks and user payloads -----------------------------
 RAW64: Final = np.dtype([("data", "u1", (64,))])
 
@@ -125,6 +166,7 @@ RECORDS: Final[dict[str, np.dtype[np.void]]] = {
     "order": ORDER,
     "decision": DECISION,
     "fill": FILL,
+    "amend": AMEND,
     "raw64": RAW64,
 }
 

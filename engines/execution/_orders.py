@@ -8,7 +8,6 @@ DECISION_READ tuples and fills go out as FILL_WRITTEN tuples (shm.layout names t
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import MutableSequence
 from dataclasses import dataclass
@@ -16,15 +15,28 @@ from typing import Any
 
 import numpy as np
 
+from engines.execution._amends import Amendments
+from engines.execution._instruments import Instruments
+from engines.execution._lifecycle import (
+    ORDER_TRANSITIONS,
+    TERMINAL,
+    InvalidOrderTransition,
+    OrderEvent,
+    OrderState,
+)
 from engines.records import COUNTER_MASK, Fields
 from shm.layout import (
     DECISION,
     FILL,
+    FILL_ACCEPTED,
     FILL_CANCELLED,
     FILL_EXPIRED,
     FILL_FILLED,
     FILL_PARTIAL,
+    FILL_REJECTED,
     LIQUIDITY_TAKER,
+    REASON_OK,
+    REASON_SELF_MATCH,
     TIF_FOK,
     TIF_IOC,
     TYPE_MARKET,
@@ -36,8 +48,8 @@ DECISION_READ = Fields(DECISION, (
     "order_id", "strategy_id", "symbol_id", "side", "type", "tif", "ttl_ms", "qty", "price",
     "ts_ns", "origin_seq", "origin_ts_ns", "verdict", "decided_ts_ns"))
 FILL_WRITTEN = Fields(FILL, (
-    "order_id", "exec_id", "strategy_id", "symbol_id", "side", "liquidity", "status", "qty",
-    "price", "leaves_qty", "ts_ns", "origin_seq", "origin_ts_ns", "order_ts_ns",
+    "order_id", "exec_id", "strategy_id", "symbol_id", "side", "liquidity", "status", "reason",
+    "qty", "price", "leaves_qty", "ts_ns", "origin_seq", "origin_ts_ns", "order_ts_ns",
     "decided_ts_ns"))
 DecisionRow = tuple[Any, ...]  # a DECISION_READ tuple
 FillRow = tuple[Any, ...]  # a FILL_WRITTEN tuple
@@ -45,51 +57,11 @@ Quote = tuple[float, float, int, int]  # a symbol's touch: bid, ask, bid size, a
 _ORDER_ID, _STRATEGY_ID, _VERDICT = (
     DECISION_READ.order_id, DECISION_READ.strategy_id, DECISION_READ.verdict)
 _TTL_MS, _ORDER_TS = DECISION_READ.ttl_ms, DECISION_READ.ts_ns
-
-
-class OrderState(enum.Enum):
-    # Members are singletons: hash by identity (C) instead of Enum's hash(name) (Python),
-    # which the per-order transition lookups would otherwise pay four times per fill.
-    __hash__ = object.__hash__
-
-    NEW = "new"
-    ACCEPTED = "accepted"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-
-
-class OrderEvent(enum.Enum):
-    __hash__ = object.__hash__
-
-    ACCEPT = "accept"
-    REJECT = "reject"
-    PARTIAL_FILL = "partial_fill"
-    FILL = "fill"
-    CANCEL = "cancel"
+_SYMBOL_ID, _SIDE, _TYPE = DECISION_READ.symbol_id, DECISION_READ.side, DECISION_READ.type
+_QTY, _PRICE = DECISION_READ.qty, DECISION_READ.price
 
 
 S, E = OrderState, OrderEvent
-ORDER_TRANSITIONS: dict[tuple[OrderState, OrderEvent], OrderState] = {
-    (S.NEW, E.ACCEPT): S.ACCEPTED,
-    (S.NEW, E.REJECT): S.REJECTED,
-    (S.ACCEPTED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
-    (S.ACCEPTED, E.FILL): S.FILLED,
-    (S.ACCEPTED, E.CANCEL): S.CANCELLED,
-    (S.PARTIALLY_FILLED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
-    (S.PARTIALLY_FILLED, E.FILL): S.FILLED,
-    (S.PARTIALLY_FILLED, E.CANCEL): S.CANCELLED,
-}
-TERMINAL = frozenset({S.FILLED, S.CANCELLED, S.REJECTED})
-
-
-class InvalidOrderTransition(Exception):
-    """An order event that the state table does not allow from the order's state."""
-
-    def __init__(self, order_id: int, state: OrderState, event: OrderEvent) -> None:
-        super().__init__(f"order {order_id}: no transition from {state.name} on {event.name}")
-        self.order_id, self.state, self.event = order_id, state, event
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,6 +71,13 @@ class VenueParams:
     latency_us: float = 0.0
     max_fill_fraction: float = 1.0  # of the displayed touch size per match: < 1 gives partials
     order_ttl_ms: int = 1_000  # time to live of an order that states none (ttl_ms = 0)
+    # Per symbol (name -> size): a limit price off the tick grid, or a quantity that is not a
+    # whole number of lots, is rejected (REASON_TICK_SIZE, REASON_LOT_SIZE). None: no rule.
+    tick_sizes: dict[str, float] | None = None
+    lot_sizes: dict[str, int] | None = None
+    # A new order (or a replace) that would cross a resting order of the same strategy and
+    # symbol is rejected (REASON_SELF_MATCH: the newest one goes).
+    self_match_prevention: bool = True
 
 
 class Order:
@@ -141,8 +120,11 @@ class Order:
 class OrderManager:
     """Live orders by id, every id ever accepted, and the matching against last quotes."""
 
-    def __init__(self, params: VenueParams, high_water: MutableSequence[int] | np.ndarray) -> None:
+    def __init__(self, params: VenueParams, high_water: MutableSequence[int] | np.ndarray,
+                 instruments: Instruments | None = None) -> None:
         self.params = params
+        self.instruments = instruments
+        self.amends = Amendments(self)
         # Last order counter accepted per strategy id; persisted by the caller across restarts.
         self.high_water = high_water
         self.pending: deque[Order] = deque()  # waiting out the venue latency
@@ -172,9 +154,12 @@ class OrderManager:
         if now_ns - row[_ORDER_TS] > ttl_ns:
             self._expire(row, now_ns, out)
             return
-        order = Order(row, now_ns + self._latency_ns, ttl_ns)
-        order.apply(E.ACCEPT)
-        self.pending.append(order)
+        code = self.admit(row[_SYMBOL_ID], row[_STRATEGY_ID], row[_SIDE], row[_TYPE],
+                          row[_QTY], row[_PRICE])
+        if code:
+            self.report(row, FILL_REJECTED, code, now_ns, out)
+            return
+        self.pending.append(Order(row, now_ns + self._latency_ns, ttl_ns))
 
     def trade_now(self, row: DecisionRow, now_ns: int, quotes: dict[int, Quote],
                   out: list[FillRow]) -> bool:
@@ -187,8 +172,9 @@ class OrderManager:
         # costs a few microseconds less); tests hold it to the general path.
         (order_id, strategy_id, symbol_id, side, type_, tif, ttl, qty, price, order_ts, seq,
          origin_ts, verdict, decided_ts) = row
-        if self._latency_ns or self.pending or qty <= 0 or (tif != TIF_IOC and tif != TIF_FOK):
-            return False
+        if (self._latency_ns or self.pending or qty <= 0 or (tif != TIF_IOC and tif != TIF_FOK)
+                or self.resting or self.instruments is not None):
+            return False  # resting orders (self-match) and instrument rules: the general path
         if verdict != VERDICT_APPROVED:
             self.ignored_rejected += 1
             return True
@@ -215,28 +201,49 @@ class OrderManager:
             self.exec_id += 1
             self.order_prices.append(price)
             out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
-                        FILL_PARTIAL if leaves else FILL_FILLED, filled, px, leaves, now_ns,
+                        FILL_PARTIAL if leaves else FILL_FILLED, 0, filled, px, leaves, now_ns,
                         seq, origin_ts, order_ts, decided_ts))
         if leaves:  # IOC/FOK: what did not trade now is cancelled
             self.exec_id += 1
             self.order_prices.append(price)
             out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
-                        FILL_CANCELLED, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts,
+                        FILL_CANCELLED, 0, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts,
                         decided_ts))
-        if self.resting:  # as _trade: a terminal order leaves the resting book
-            self.resting.pop(order_id, None)
         return True
 
     def _expire(self, row: DecisionRow, now_ns: int, out: list[FillRow]) -> None:
         """The order never reaches the venue: one FILL_EXPIRED (qty 0, nothing left open)
         completes it, so risk and positions learn it is over."""
+        self.expired += 1
+        self.report(row, FILL_EXPIRED, 0, now_ns, out)
+
+    def report(self, row: DecisionRow, status: int, reason: int, now_ns: int,
+               out: list[FillRow]) -> None:
+        """The one report (qty 0, nothing left open) that ends an order never traded: expired,
+        or rejected with `reason`."""
         (order_id, strategy_id, symbol_id, side, _type, _tif, _ttl, _qty, _price, order_ts, seq,
          origin_ts, _verdict, decided_ts) = row
-        self.expired += 1
         self.exec_id += 1
         self.order_prices.append(_price)
         out.append((order_id, self.exec_id, strategy_id, symbol_id, side, LIQUIDITY_TAKER,
-                    FILL_EXPIRED, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts, decided_ts))
+                    status, reason, 0, 0.0, 0, now_ns, seq, origin_ts, order_ts, decided_ts))
+
+    def admit(self, symbol_id: int, strategy_id: int, side: int, type_: int, qty: int,
+              price: float, amending: int = 0) -> int:
+        """REASON_* of an order (or of order `amending` as replaced) the book refuses, or 0:
+        the instrument rules, then self-match against this strategy's resting orders."""
+        if self.instruments is not None:
+            code = self.instruments.check(symbol_id, type_, qty, price)
+            if code:
+                return code
+        if self.params.self_match_prevention and self.resting:
+            market = type_ == TYPE_MARKET
+            for o in self.resting.values():
+                if (o.strategy_id == strategy_id and o.symbol_id == symbol_id
+                        and o.side == -side and o.order_id != amending
+                        and (market or (price >= o.price if side > 0 else price <= o.price))):
+                    return REASON_SELF_MATCH
+        return REASON_OK
 
     def match(self, now_ns: int, quotes: dict[int, Quote], out: list[FillRow]) -> None:
         """Append FILL_WRITTEN tuples for every due order against `quotes` (symbol -> touch).
@@ -281,14 +288,18 @@ class OrderManager:
             out.append(self._fill(order, 0, 0.0, FILL_CANCELLED, now_ns))
         if order.state in TERMINAL:
             self.resting.pop(order.order_id, None)
-        else:
-            self.resting[order.order_id] = order
+            return
+        if order.state is S.NEW:  # it rests untouched: the venue acknowledges it
+            order.apply(E.ACCEPT)
+            out.append(self._fill(order, 0, 0.0, FILL_ACCEPTED, now_ns))
+        self.resting[order.order_id] = order
 
-    def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int) -> FillRow:
+    def _fill(self, o: Order, qty: int, price: float, status: int, now_ns: int,
+              reason: int = 0) -> FillRow:
         self.exec_id += 1
         self.order_prices.append(o.price)
         return (o.order_id, self.exec_id, o.strategy_id, o.symbol_id, o.side, LIQUIDITY_TAKER,
-                status, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
+                status, reason, qty, price, o.leaves, now_ns, o.origin_seq, o.origin_ts_ns,
                 o.order_ts_ns, o.decided_ts_ns)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.base import Engine
+from engines.execution._amends import AMEND_READ
+from engines.execution._instruments import Instruments
 from engines.execution._orders import (
     DECISION_READ,
     FILL_WRITTEN,
@@ -26,8 +28,8 @@ from engines.execution._orders import (
 from engines.params import parse_params
 from engines.persist import StateFile
 from engines.records import COUNTER_MASK, TOUCH_F, Fields
-from engines.wiring import no_ticks, one_reader, one_writer, tick_quotes
-from shm.layout import DECISION, FILL, TICK
+from engines.wiring import no_ticks, one_reader, one_writer, readers_of, tick_quotes
+from shm.layout import AMEND, DECISION, FILL, TICK
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 W_DUPLICATES = W_CUSTOM0
@@ -51,8 +53,8 @@ class ExecutionParams(VenueParams):
 
 # Message field -> position in a FILL_WRITTEN tuple.
 _EXECUTION_FIELDS = tuple((name, FILL_WRITTEN[name]) for name in (
-    "order_id", "exec_id", "symbol_id", "side", "status", "qty", "price", "leaves_qty", "ts_ns",
-    "origin_ts_ns", "order_ts_ns", "decided_ts_ns"))
+    "order_id", "exec_id", "symbol_id", "side", "status", "reason", "qty", "price", "leaves_qty",
+    "ts_ns", "origin_ts_ns", "order_ts_ns", "decided_ts_ns"))
 TICK_QUOTE = Fields(TICK, ("symbol_id", "bid", "ask", "bid_size", "ask_size"))
 _SYMBOL_ID, _STRATEGY_ID = DECISION_READ.symbol_id, DECISION_READ.strategy_id
 _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
@@ -80,7 +82,14 @@ class ExecutionEngine(Engine):
                            path=str(self.hwm.path))
         # Orders are deduplicated on a copy (a list: Python ints in the one-decision path); the
         # file only learns of orders already reported.
-        self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist())
+        where = f"engines.{self.ctx.name}.params"
+        self.om = OrderManager(self.p, self.hwm.arrays["high_water"].tolist(), Instruments.parse(
+            self.ctx.symbols, self.p.tick_sizes, self.p.lot_sizes, where))
+        # Amendments (cancel, replace) as risk decided them, when the topology has them.
+        self.amend_rings = readers_of(self.ctx, AMEND, required=False)
+        self.amend_marks = StateFile(self.ctx.state, f"{self.ctx.name}.amends",
+                                     {"high_water": ("<i8", self.p.max_strategies)})
+        self.om.amends.high_water = self.amend_marks.arrays["high_water"].tolist()
         self.hwm_v = self.hwm.arrays["high_water"].data
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
@@ -91,7 +100,8 @@ class ExecutionEngine(Engine):
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
-        n: int = self.read_ticks()
+        n: int = self._read_amends() if self.amend_rings else 0
+        n += self.read_ticks()
         decisions, om, now = self.decisions, self.om, 0
         k: int = decisions.available()
         if k == 1:
@@ -118,6 +128,27 @@ class ExecutionEngine(Engine):
         elif self.latest is not None:
             self.ticks.skip_to_end()  # never read: keep the slot's lag at zero, off the path
         return n + k
+
+    def _read_amends(self) -> int:
+        """Apply every decided amendment waiting (off the new-order path: a topology without
+        amend rings never comes here); committed once their reports are on the fills ring."""
+        done, amends, now = 0, self.om.amends, time.time_ns()
+        for ring in self.amend_rings:
+            batch: np.ndarray = ring.read(self.p.max_batch)
+            k = int(batch.shape[0])
+            if k == 0:
+                continue
+            if self.latest is not None:
+                self._quotes_from_board()
+            for row in AMEND_READ.struct.iter_unpack(batch.view(np.uint8).data):
+                amends.on_amend(row, now, self.pending_fills)
+            if self.pending_fills:
+                self._write_fills()
+            self.amend_marks.arrays["high_water"][:] = amends.high_water
+            ring.advance(k)
+            self.words[W_RECORDS_IN] += k
+            done += k
+        return done
 
     def _one_decision(self) -> int:
         """The commonest poll, one decision: read from its bytes, traded at once when it can be
@@ -255,5 +286,6 @@ class ExecutionEngine(Engine):
         self.log.info("execution_stopped", fills=self.ctx.status.get(W_RECORDS_OUT),
                       duplicates=self.om.duplicates, ignored_rejected=self.om.ignored_rejected)
         self.hwm.flush()
+        self.amend_marks.flush()
         if not self.p.wake_on_ticks:
             self.ticks.close()

@@ -20,6 +20,7 @@ from shm.layout import (
     FILL_FILLED,
     FILL_PARTIAL,
     FILL_REJECTED,
+    FILL_REPLACED,
     TIF_FOK,
     TIF_IOC,
 )
@@ -87,10 +88,18 @@ class OpenOrders:
         for i in np.flatnonzero(approved).tolist():
             self.approve_record(decisions[i : i + 1].view(np.uint8).data, default_ttl_ns)
 
-    def on_fill(self, order_id: int, sym: int, side: int, status: int, qty: int) -> None:
+    def on_fill(self, order_id: int, sym: int, side: int, status: int, qty: int,
+                leaves: int = 0) -> None:
         """One fill record: its quantity is booked as filled and leaves the reservation; a
-        completion gives back whatever the order still held."""
+        completion gives back whatever the order still held; a replace holds its new open
+        quantity (`leaves`) instead."""
         i = self.slots.get(order_id)
+        if status == FILL_REPLACED:
+            if i is not None:
+                held = int(self.qty[i])
+                self.state.book_fill(int(self.sym[i]), int(self.side[i]), 0, held - leaves)
+                self.qty[i] = leaves
+            return
         filled = qty if status in FILLED else 0
         if i is None:  # released already (expired by time) or never followed
             if filled:
@@ -108,9 +117,9 @@ class OpenOrders:
     def on_fills(self, fills: np.ndarray) -> None:
         """on_fill for every record of a FILL batch, in order."""
         on_fill = self.on_fill
-        for oid, sym, side, status, qty, _leaves in FILL_BOOKED.struct.iter_unpack(
+        for oid, sym, side, status, qty, leaves in FILL_BOOKED.struct.iter_unpack(
                 np.ascontiguousarray(fills).view(np.uint8).data):
-            on_fill(oid, sym, side, status, qty)
+            on_fill(oid, sym, side, status, qty, leaves)
 
     def expire(self, now_ns: int) -> int:
         """Give back the reservations of IOC/FOK orders past their time to live (plus a

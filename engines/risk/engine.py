@@ -21,6 +21,7 @@ from engines.compiled import CHECK, build
 from engines.params import param, parse_params, truth
 from engines.persist import StateFile
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
+from engines.risk._amend import decide_amends
 from engines.risk._checks import (
     KILL_REASONS,
     KILL_STATE_LOST,
@@ -36,7 +37,15 @@ from engines.risk._exposure import APPROVED, FILL_BOOKED, OpenOrders, open_layou
 from engines.service import ServiceServer, service_endpoint
 from engines.wiring import Every, no_ticks, one_reader, one_writer, readers_of, tick_quotes
 from shm import layout
-from shm.layout import DECISION, FILL, ORDER, REASON_STALE, VERDICT_APPROVED, VERDICT_REJECTED
+from shm.layout import (
+    AMEND,
+    DECISION,
+    FILL,
+    ORDER,
+    REASON_STALE,
+    VERDICT_APPROVED,
+    VERDICT_REJECTED,
+)
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 REASON_NAMES = {v: k[len("REASON_"):].lower() for k, v in vars(layout).items()
@@ -99,6 +108,9 @@ class RiskEngine(Engine):
         self.read_ticks = self._read_ticks if self.latest is None else no_ticks
         self.order_rings = readers_of(self.ctx, ORDER)
         self.decisions = one_writer(self.ctx, DECISION)
+        # Cancels and replaces, when the topology carries them: decided onto their own ring.
+        self.amend_rings = readers_of(self.ctx, AMEND, required=False)
+        self.amend_decisions = one_writer(self.ctx, AMEND, required=bool(self.amend_rings))
         self.max_batch = min(self.p.max_batch, self.decisions.capacity)  # one claim per batch
         # Filled positions, open orders, rate buckets, decided marks and the kill switch
         # survive every stop (the state dir); lost or mismatched state comes back engaged
@@ -179,6 +191,8 @@ class RiskEngine(Engine):
                 done += self._decide_small(ring, n)
             else:
                 done += self._decide(ring)
+        if self.amend_rings:
+            done += self._decide_amends()
         if done:
             self.idle_since_ns = FAR_FUTURE
             return done + n_ticks
@@ -210,7 +224,7 @@ class RiskEngine(Engine):
             on_fill = self.opens.on_fill
             for k, row in enumerate(FILL_BOOKED.struct.iter_unpack(
                     batch[skip:].view(np.uint8).data), start + skip + 1):
-                on_fill(row[0], row[1], row[2], row[3], row[4])
+                on_fill(row[0], row[1], row[2], row[3], row[4], row[5])
                 pos[0] = k
         fills.advance(n)
         return n
@@ -344,6 +358,29 @@ class RiskEngine(Engine):
             words[W_REJECTED] += rejected
             words[W_STALE] = self.stale_before + self.rejected_v[REASON_STALE]
         return n
+
+    def _decide_amends(self) -> int:
+        """Every amendment waiting, decided (engines.risk._amend) and written; committed once
+        written. A re-read after a crash decides one again: execution applies it once."""
+        done = 0
+        for ring in self.amend_rings:
+            batch: np.ndarray = ring.read(self.max_batch)
+            k = int(batch.shape[0])
+            if k == 0:
+                continue
+            if self.latest is not None:
+                self._mids_from_board()
+            decided, rejected = decide_amends(self.state, batch, time.time_ns())
+            self.amend_decisions.write(decided)  # type: ignore[union-attr]
+            ring.advance(k)
+            for code in rejected:
+                self.rejected_v[code] += 1
+            words = self.words
+            words[W_RECORDS_IN] += k
+            words[W_RECORDS_OUT] += k
+            words[W_REJECTED] += len(rejected)
+            done += k
+        return done
 
     def _decide(self, ring: Any) -> int:
         orders: np.ndarray = ring.read(self.max_batch)

@@ -24,13 +24,15 @@ from shm.layout import (
     FILL_CANCELLED,
     FILL_EXPIRED,
     FILL_FILLED,
+    FILL_REJECTED,
     ORDER,
     VERDICT_APPROVED,
 )
 from shm.ring import ring_stats
 
-# An order is over when filled, its rest cancelled, or refused as stale (never traded).
-FINAL = (FILL_FILLED, FILL_CANCELLED, FILL_EXPIRED)
+# An order is over when filled, its rest cancelled, refused as stale or by the order manager
+# (never traded).
+FINAL = (FILL_FILLED, FILL_CANCELLED, FILL_EXPIRED, FILL_REJECTED)
 
 
 class RingWrapped(Exception):

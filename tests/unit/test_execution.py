@@ -66,16 +66,17 @@ def _decision(counter: int, **fields: Any) -> tuple:
 
 
 def test_transition_table_when_terminal_state_allows_nothing() -> None:
-    """No event leaves FILLED, CANCELLED or REJECTED."""
-    for state in (OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED):
+    """No event leaves FILLED, CANCELLED, REJECTED or EXPIRED."""
+    for state in (OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED,
+                  OrderState.EXPIRED):
         assert not [k for k in ORDER_TRANSITIONS if k[0] is state]
 
 
 def test_apply_when_event_invalid_raises_naming_state_and_event() -> None:
-    """Filling a NEW (not yet accepted) order is an invalid transition."""
+    """Replacing a NEW (not yet acknowledged) order is an invalid transition."""
     order = Order(_decision(1), 0, 10**9)
-    with pytest.raises(InvalidOrderTransition, match=r"NEW.*FILL"):
-        order.apply(OrderEvent.FILL)
+    with pytest.raises(InvalidOrderTransition, match=r"NEW.*REPLACE"):
+        order.apply(OrderEvent.REPLACE)
 
 
 def test_match_when_marketable_fills_fully_with_carried_timestamps() -> None:
