@@ -66,6 +66,13 @@ def full_fence() -> Callable[[], None] | None:
     return None if _native is None else _native.fence
 
 
+def compare_and_swap() -> Callable[[memoryview, int, int, int], bool] | None:
+    """The compiled int64 compare-and-swap (`cas(view, word, expected, desired) -> bool`), or
+    None on the Python paths (their slot claims stay check-then-set: a race of two joiners of
+    one slot in the same microseconds is not closed there)."""
+    return None if _native is None else _native.cas
+
+
 def native_board(region: memoryview, out: memoryview, slots: int, words: int, record_size: int,
                  key_off: int, key_size: int) -> Any:
     """The compiled get/put of a latest-value board, or None when the Python ones run."""

@@ -616,8 +616,32 @@ static PyObject *fence(PyObject *mod, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* cas(buffer, word, expected, desired) -> bool: compare-and-swap the aligned int64 at index
+ * `word` of a writable buffer (a reader or writer slot claiming its pid word). */
+static PyObject *cas(PyObject *mod, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t word;
+    long long expected, desired;
+    if (!PyArg_ParseTuple(args, "w*nLL", &view, &word, &expected, &desired))
+        return NULL;
+    if (word < 0 || (word + 1) * (Py_ssize_t)sizeof(int64_t) > view.len ||
+        ((uintptr_t)view.buf % sizeof(int64_t)) != 0) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_ValueError, "cas: word %zd outside an aligned buffer of %zd bytes",
+                     word, view.len);
+        return NULL;
+    }
+    int64_t want = (int64_t)expected;
+    int swapped = __atomic_compare_exchange_n((int64_t *)view.buf + word, &want,
+                                              (int64_t)desired, 0, __ATOMIC_SEQ_CST,
+                                              __ATOMIC_SEQ_CST);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(swapped);
+}
+
 static PyMethodDef module_methods[] = {
     {"fence", fence, METH_NOARGS, "A full memory fence (mfence or a locked RMW)."},
+    {"cas", cas, METH_VARARGS, "cas(buffer, word, expected, desired) -> bool (int64 CAS)."},
     {"block_write_bytes", block_write_bytes, METH_VARARGS, "A block ring writer's write_bytes."},
     {"overwrite_write_bytes", overwrite_write_bytes, METH_VARARGS,
      "An overwrite ring writer's write_bytes."},

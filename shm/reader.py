@@ -7,6 +7,7 @@ so a record overwritten during the copy is discarded and counted lost, never del
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import full_fence, reader_paths
+from shm._fastpath import compare_and_swap, full_fence, reader_paths
 from shm.doorbell import Doorbell
 from shm.errors import ReaderSlotError, ShmError
 from shm.latest import Board
@@ -83,11 +84,14 @@ class RingReader:
         """Join slot `reader_index`: resume at its committed cursor, or start at the
         published cursor when the slot was free."""
         seg = c.attach_segment(name, np.dtype(dtype), directory)
+        joined: bool | None = None
         try:
-            _join(seg, reader_index)
+            joined = _join(seg, reader_index)
             impl = _BlockReader if seg.header.policy == c.Policy.BLOCK else _OverwriteReader
             return impl(seg, np.dtype(dtype), reader_index, make_wait(wait))
         except BaseException:
+            if joined is not None:  # give back what the join took
+                _unjoin(seg, reader_index, was_active=joined)
             seg.close()
             raise
 
@@ -213,7 +217,9 @@ def _no_latest(key: int) -> memoryview | None:
     return None
 
 
-def _join(seg: Segment, index: int) -> None:
+def _join(seg: Segment, index: int) -> bool:
+    """Claim reader slot `index` for this process; True if it was ACTIVE already (its
+    committed cursor kept), False if it was FREE (it starts at the published cursor)."""
     max_readers = c.max_readers_of(seg)
     if not 0 <= index < max_readers:
         raise ReaderSlotError(
@@ -225,15 +231,39 @@ def _join(seg: Segment, index: int) -> None:
     pid, ticks = int(slot[c.R_PID]), int(slot[c.R_START_TICKS])
     if slot[c.R_STATE] == c.SlotState.ACTIVE and pid not in (0, me) and c.live(pid, ticks):
         raise ReaderSlotError(f"ring {seg.name!r}: reader slot {index} is held by live pid {pid}")
-    if slot[c.R_STATE] != c.SlotState.ACTIVE:
+    if _CAS is not None and not _CAS(slot, c.R_PID, pid, me):
+        raise ReaderSlotError(f"ring {seg.name!r}: reader slot {index} was claimed by pid "
+                              f"{int(slot[c.R_PID])} at the same time")
+    was_active = slot[c.R_STATE] == c.SlotState.ACTIVE
+    if not was_active:
         slot[c.R_CURSOR] = w[c.W_PUBLISHED]
         slot[c.R_STATE] = c.SlotState.ACTIVE
-        # Re-read after activating: a writer that scanned before saw no reader here.
+        # Re-read after activating: a writer that scanned before saw no reader here. The
+        # fence keeps the ACTIVE store from passing the load (x86 store buffer): without it
+        # a writer running on a limit cached before could overwrite what this reader reads.
+        if _FENCE is not None:
+            _FENCE()
         slot[c.R_CURSOR] = w[c.W_PUBLISHED]
     slot[c.R_PID], slot[c.R_START_TICKS] = me, my_ticks
     slot[c.R_HEARTBEAT_NS] = time.monotonic_ns()
     slot[c.R_JOINS] += 1
     c.parked_view(seg)[index] = 0
+    return was_active
+
+
+def _unjoin(seg: Segment, index: int, was_active: bool) -> None:
+    """Undo a join whose attach failed: a slot that was FREE is FREE again, one that was
+    ACTIVE keeps its committed cursor for the next reader; neither keeps this pid."""
+    slot = c.reader_slot(seg, index)
+    if not was_active:
+        slot[c.R_STATE] = c.SlotState.FREE
+    if slot[c.R_PID] == os.getpid():
+        slot[c.R_PID] = 0
+    slot.release()
+
+
+_FENCE = full_fence()
+_CAS = compare_and_swap()
 
 
 class _BlockReader(RingReader):

@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 
 from shm import _control as c
-from shm._fastpath import RecordBytes, full_fence, writer_path
+from shm._fastpath import RecordBytes, compare_and_swap, full_fence, writer_path
 from shm.doorbell import BellRinger
 from shm.errors import RingFullError, ShmError
 from shm.latest import Board
 from shm.segment import DEFAULT_DIRECTORY, Segment
 from shm.wait import WaitKind, WaitStrategy, make_wait
+
+_CAS = compare_and_swap()  # None on the Python paths: the claim is check-then-set there
 
 
 class RingWriter:
@@ -81,6 +83,9 @@ class RingWriter:
             me, my_ticks = c.my_identity()
             if pid not in (0, me) and c.live(pid, ticks):
                 raise ShmError(f"ring {name!r} already has a live writer, pid {pid}")
+            if _CAS is not None and not _CAS(w, c.W_PID, pid, me):
+                raise ShmError(f"ring {name!r}: its writer slot was claimed by pid "
+                               f"{int(w[c.W_PID])} at the same time")
             w[c.W_PID], w[c.W_START_TICKS] = me, my_ticks
             seg.set_writer_pid(me)
             impl = _BlockWriter if seg.header.policy == c.Policy.BLOCK else _OverwriteWriter

@@ -19,6 +19,8 @@ from shm import (
     ShmError,
     ring_stats,
 )
+from shm import reader as reader_module
+from shm._fastpath import compare_and_swap
 from shm.layout import RAW64, TICK
 
 pytestmark = pytest.mark.timeout(30)
@@ -160,6 +162,43 @@ def test_attach_when_slot_held_by_live_process_raises(shm_dir: Path) -> None:
     finally:
         done.set(), child.join(10)
         ring.destroy()
+
+
+@pytest.mark.parametrize("was", ["free", "active"])
+def test_attach_when_it_fails_after_joining_gives_the_slot_back(
+        shm_dir: Path, monkeypatch: pytest.MonkeyPatch, was: str) -> None:
+    """An attach that fails after its join (here: its doorbell) leaves no claim behind: a
+    FREE slot is FREE again, an ACTIVE one keeps its committed cursor; neither keeps our pid."""
+    ring = Ring.create("r", RAW64, 8, "block", directory=shm_dir, readers=1)
+    try:
+        if was == "free":
+            ring.release_reader(0)
+        before = ring_stats("r", shm_dir)["readers"][0]
+
+        def no_bell(path: Path) -> None:
+            raise OSError(f"no doorbell at {path}")
+
+        monkeypatch.setattr(reader_module, "Doorbell", no_bell)
+        with pytest.raises(OSError, match="no doorbell"):
+            RingReader.attach("r", RAW64, 0, directory=shm_dir)
+        after = ring_stats("r", shm_dir)["readers"][0]
+        assert after["active"] == before["active"] == (was == "active")
+        assert after["pid"] == 0 and after["cursor"] == before["cursor"]
+    finally:
+        ring.destroy()
+
+
+@pytest.mark.skipif(compare_and_swap() is None, reason="compiled paths not built")
+def test_compare_and_swap_when_word_differs_leaves_it_and_says_so() -> None:
+    """The compiled claim: swapped only from the expected value; out-of-range words refused."""
+    cas = compare_and_swap()
+    assert cas is not None
+    words = memoryview(bytearray(16)).cast("q")
+    words[1] = 7
+    assert not cas(words, 1, 0, 42) and words[1] == 7
+    assert cas(words, 1, 7, 42) and words[1] == 42
+    with pytest.raises(ValueError, match="word 2"):
+        cas(words, 2, 0, 1)
 
 
 def test_overwrite_when_reader_lapped_counts_lost_and_resyncs(shm_dir: Path) -> None:
