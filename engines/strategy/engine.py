@@ -2,6 +2,7 @@
 
 Order ids are strategy_id << 40 | counter, and the counter is the orders ring's published
 cursor: one id per record ever published, so a restarted strategy continues past every id.
+Its own position comes from the fills ring (engines.strategy._fills), kept in the state dir.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from engines.base import Engine
 from engines.errors import StateError
 from engines.params import param, parse_params
 from engines.persist import StateFile
+from engines.strategy._fills import OwnPosition, filled_from_journal, own_layout
 from engines.strategy._signal import (
     ORDER_WRITTEN,
     SMALL_BATCH,
@@ -25,12 +27,13 @@ from engines.strategy._signal import (
     SignalParams,
     write_orders,
 )
-from engines.wiring import one_reader, one_writer
+from engines.wiring import one_reader, one_writer, quiet
 from shm.errors import RingFullError
-from shm.layout import ORDER, TICK
+from shm.layout import FILL, ORDER, TICK
 from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 
 IDS_RESERVE = 1 << 16  # more orders than one poll sends (max_batch ticks, one order each)
+EXPIRE_EVERY = 64  # polls with ticks between two looks for orders past their time to live
 _QTY = ORDER_WRITTEN.qty  # an order's quantity in its ORDER_WRITTEN tuple
 
 
@@ -59,6 +62,7 @@ class StrategyEngine(Engine):
         issued = StateFile(self.ctx.state, f"{self.ctx.name}.ids",
                            {"offset": ("<i8", 1), "issued": ("<i8", 1)})
         if issued.lost:  # new ids could repeat ones risk has decided: refuse, do not guess
+            self.ctx.state.unlink(issued.path.name)  # the next start must not find zeros
             raise StateError(issued.path, f"order ids {issued.status.value} after a ready "
                              "start: ids issued before are unknown; restore the file or clear "
                              "the state dir deliberately")
@@ -69,6 +73,7 @@ class StrategyEngine(Engine):
                        last_counter=int(self.issued["offset"][0]) + self.orders.cursor)
         self.issued_v = self.issued["issued"].data
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
+        self._own_position()
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
         self.n_out = self.out.shape[0]
         self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
@@ -76,10 +81,59 @@ class StrategyEngine(Engine):
         self.log.info("strategy_started", strategy_id=self.p.strategy_id,
                       next_order_id=ids.base | (ids.counter + 1))
 
+    def _own_position(self) -> None:
+        """The filled position from `<name>.position`; a new ring set starts booking at the
+        fills ring's start. A file lost after a ready start is rebuilt from the journal's
+        fills, or the strategy refuses to start (it would size on a position it made up)."""
+        self.fills = one_reader(self.ctx, FILL, required=False)
+        if self.fills is None:
+            self.own = None
+            self.log.warning("strategy_position_from_orders",
+                             why="no fills ring: the position counts every order sent")
+            return
+        quiet(self.ctx, self.fills)  # booked when ticks come: fills never wake the strategy
+        n_symbols = self.signal.position.shape[0]
+        saved = StateFile(self.ctx.state, f"{self.ctx.name}.position", own_layout(n_symbols))
+        if saved.lost:
+            rebuilt = filled_from_journal(self.ctx.state, self.p.strategy_id, n_symbols)
+            if rebuilt is None:
+                self.ctx.state.unlink(saved.path.name)  # lost again at the next start
+                raise StateError(saved.path, f"position {saved.status.value} after a ready "
+                                 "start and no journal to rebuild it from")
+            saved.arrays["filled"][:] = rebuilt
+            self.log.warning("strategy_position_rebuilt", source="journal",
+                             filled=rebuilt.tolist())
+        if self.orders.cursor == 0:
+            saved.arrays["fills_pos"][0] = self.fills.cursor
+        self.own = OwnPosition(self.p.strategy_id, self.signal.position, saved.arrays,
+                               self.p.order_ttl_ms * 1_000_000)
+        self.saved_position = saved
+        self.registered = self.orders.cursor  # orders before this one are not followed
+        self.polls = 0
+
+    def _book(self) -> None:
+        """Off the order path (before the next tick is handled): follow the orders published
+        since the last look, book the fills come since, now and then expire the late ones."""
+        own, orders, fills = self.own, self.orders, self.fills
+        if own is None or fills is None:
+            return
+        if orders.cursor > self.registered:
+            first, sent = orders.history(self.registered)
+            own.sent_batch(sent)
+            self.registered = first + sent.shape[0]
+        if fills.available():
+            batch: np.ndarray = fills.read(4_096)
+            own.book(batch, fills.cursor)
+            fills.advance(batch.shape[0])
+        self.polls += 1
+        if self.polls % EXPIRE_EVERY == 0:
+            own.expire(time.time_ns())
+
     def poll(self) -> int:
         n = self.ticks.available()
         if n == 0:
             return 0
+        self._book()
         if n == 1:  # the commonest case when the feed is paced
             n = self._poll_one()
         else:
@@ -173,5 +227,9 @@ class StrategyEngine(Engine):
         self.ctx.status.add(W_CUSTOM0, int(self.out["qty"][:k].sum()))  # quantity sent
 
     def on_stop(self) -> None:
+        if self.own is not None and self.fills is not None:
+            self._book()
+            self.saved_position.flush()
+            self.fills.close()
         self.log.info("strategy_stopped", orders=self.ctx.status.get(W_RECORDS_OUT),
                       last_order_id=self.signal.ids.base | self.signal.ids.counter)

@@ -71,7 +71,8 @@ def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
                   capacity=16384, policy="overwrite", latest=latest),
              ring("orders", "order", "strategy", ("risk", *more)),
              ring("decisions", "decision", "risk", ("execution", *more)),
-             ring("fills", "fill", "execution", ("bench", "risk", *more), capacity=65536)]
+             ring("fills", "fill", "execution", ("bench", "risk", "strategy", *more),
+                  capacity=65536)]
     engines = _latency_engines(rate, tuning)
     if journal is not None:
         engines.insert(0, engine("journal", "engines.journal:JournalEngine", journal,

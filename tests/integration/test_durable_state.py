@@ -140,3 +140,53 @@ def _journal_book(state: Path) -> list[tuple[Any, ...]]:
                      float(f["price"]))
     return sorted((r["strategy_id"], r["symbol"], r["qty"], r["fills"])
                   for r in book.snapshot()["positions"])
+
+
+def _ctl(runtime_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / "nautilusctl"), *argv, "--runtime-dir",
+                           str(runtime_dir)], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=ROOT)
+
+
+def _three_views(runtime_dir: Path, state: Path, proc: subprocess.Popen[bytes]
+                 ) -> tuple[list[int], list[int], list[int], int]:
+    """Per symbol: risk's filled position, the strategy's (its position file), positions'
+    book; and what risk still holds reserved."""
+    risk = _call(runtime_dir, "risk", "risk.status", proc)
+    strategy = np.fromfile(state / "strategy.position", dtype="<i8", count=len(SYMBOLS),
+                           offset=64).tolist()
+    book = {r["symbol"]: r["qty"] for r in
+            _call(runtime_dir, "positions", "positions.get", proc)["positions"]
+            if r["strategy_id"] == 1}
+    booked = [int(book.get(s, 0)) for s in SYMBOLS]
+    return risk["position"], strategy, booked, sum(risk["open_buy"]) + sum(risk["open_sell"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_strategy_and_risk_when_strategy_restarted_then_kill_switch_agree_on_positions(
+    tmp_path: Path, shm_dir: Path, runtime_dir: Path
+) -> None:
+    """`restart strategy` then the kill switch: the strategy's own position (from its fills),
+    risk's filled position and the positions book are the same, nothing stays reserved."""
+    config, log = _config(tmp_path, shm_dir, runtime_dir), tmp_path / "nautilusd.log"
+    proc = _start(config, log)
+    try:
+        _wait(lambda: _book(runtime_dir, proc), 60, "no fill was booked")
+        restarted = _ctl(runtime_dir, "restart", "strategy")
+        assert restarted.returncode == 0, restarted.stderr
+        first = _book(runtime_dir, proc)
+        _wait(lambda: _book(runtime_dir, proc) != first, 60, "no fill after the restart")
+        assert _call(runtime_dir, "risk", "risk.kill_switch", proc, engage=True,
+                     why="test")["killed"] is True
+        found: list[Any] = [None]
+
+        def agree() -> bool:
+            found[0] = views = _three_views(runtime_dir, tmp_path / "state", proc)
+            return views[0] == views[1] == views[2] and views[3] == 0
+
+        _wait(agree, 30, f"strategy, risk and positions disagree: {found[0]}")
+        assert any(found[0][0]), "nothing was filled"
+    finally:
+        stop_or_kill(proc)
+    assert proc.returncode == 0, log.read_text()[-2000:]
