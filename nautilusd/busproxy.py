@@ -18,6 +18,7 @@ import msgpack
 import zmq
 
 from nautilusd.events import EventSource
+from nautilusd.listeners import Listeners
 from nautilusd.loop import EventLoop
 
 DEFAULT_HWM = 10_000  # messages per peer queued before drops start
@@ -29,8 +30,9 @@ class BusProxy:
 
     def __init__(self, xsub_endpoint: str, xpub_endpoint: str, loop: EventLoop, *,
                  context: zmq.Context[Any] | None = None, hwm: int = DEFAULT_HWM,
-                 max_per_wake: int = MAX_PER_WAKE) -> None:
+                 max_per_wake: int = MAX_PER_WAKE, listeners: Listeners | None = None) -> None:
         ctx = context or zmq.Context.instance()
+        listeners = listeners or Listeners()
         self.xsub_endpoint, self.xpub_endpoint = xsub_endpoint, xpub_endpoint
         self.max_per_wake = max_per_wake
         self.counters = {"forwarded": 0, "forward_drops": 0, "published": 0,
@@ -40,9 +42,9 @@ class BusProxy:
         self.xsub = self._socket(ctx, zmq.XSUB, zmq.RCVHWM, hwm)
         self.xpub = self._socket(ctx, zmq.XPUB, zmq.SNDHWM, hwm)
         try:
-            self.xsub.bind(xsub_endpoint)
-            self.xpub.bind(xpub_endpoint)
-        except zmq.ZMQError:
+            listeners.bind(self.xsub, xsub_endpoint)
+            listeners.bind(self.xpub, xpub_endpoint)
+        except (zmq.ZMQError, OSError):
             self.xsub.close(linger=0)
             self.xpub.close(linger=0)
             raise

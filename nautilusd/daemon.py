@@ -24,7 +24,7 @@ import zmq
 from engines import StateDir, StateError
 from engines.spare import Warmup
 from engines.statedir import STARTED_MARKER
-from nautilusd import logsink, paths
+from nautilusd import logsink, paths, reexec
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.model import Topology
 from nautilusd.config.params import load_checked
@@ -32,11 +32,12 @@ from nautilusd.control.server import ControlServer
 from nautilusd.errors import ConfigError, NautilusdError
 from nautilusd.host import RealHost
 from nautilusd.launch import LaunchPaths
+from nautilusd.listeners import Listeners
 from nautilusd.log import configure_logging, get_logger, resolve_format
 from nautilusd.loop import EventLoop
-from nautilusd.ringset import RingSet, adopt_rings
+from nautilusd.ringset import RingSet, adopt_rings, reattach_rings
 from nautilusd.supervisor import READY_BACKSTOP_S, Supervisor
-from nautilusd.systemd import Notifier, WatchdogGate, summary_line
+from nautilusd.systemd import NOTIFY_ENV, Notifier, WatchdogGate, summary_line
 from shm.doorbell import Doorbell, remove_fifo
 from shm.errors import ShmError
 from shm.fileguard import check_owned, ensure_dir
@@ -51,6 +52,7 @@ EXIT_CONFIG = 2
 EXIT_RUNTIME = 1
 STATUS_TOPIC = "system.status"  # the `nautilusctl status --json` document, on the bus
 STATUS_INTERVAL_S = 1.0
+EXEC_BLOCKED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"nautilusd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
-    daemon = Daemon(topology, runtime_dir, summary_out=summary_out, state_dir=state_dir)
+    try:
+        handover = reexec.take_handover()
+    except reexec.HandoverError as exc:  # an earlier image's state we cannot adopt
+        handover = None
+        reexec.abandon(exc.fds, str(exc), Path(sup.shm_dir) / paths.status_segment(sup.instance))
+    daemon = Daemon(topology, runtime_dir, summary_out=summary_out, state_dir=state_dir,
+                    handover=handover)
     try:
         return daemon.run()
     except (NautilusdError, ShmError, StateError, OSError, zmq.ZMQError) as exc:
@@ -150,7 +158,8 @@ class Daemon:
     """One nautilusd instance: resources are made in order and released in reverse."""
 
     def __init__(self, topology: Topology, runtime_dir: Path,
-                 summary_out: TextIO | None = None, state_dir: Path | None = None) -> None:
+                 summary_out: TextIO | None = None, state_dir: Path | None = None,
+                 handover: dict[str, Any] | None = None) -> None:
         self.topology = topology
         self.runtime_dir = runtime_dir
         self.state_dir = state_dir or paths.default_state_dir(topology.supervisor.instance)
@@ -161,9 +170,14 @@ class Daemon:
         self.shm_dir = Path(topology.supervisor.shm_dir)
         self.exit_code = 0
         self._closers: list[Callable[[], object]] = []  # released in reverse order
+        # systemd's variables, unset for the engines, set again for an exec of this process
+        self._notify_env = {k: os.environ[k] for k in NOTIFY_ENV if k in os.environ}
         self.notifier = Notifier.from_env(unset_environment=True)
-        self._ready_sent = False
-        self._marked_started = False
+        self.handover = handover  # what an earlier image of this process handed over
+        self.listeners = Listeners(
+            (handover or {}).get("listeners") if handover is not None else None)
+        self._ready_sent = bool(handover and handover.get("ready_sent"))
+        self._marked_started = bool(handover and handover.get("marked_started"))
         self.metrics: MetricsServer | None = None
 
     def run(self) -> int:
@@ -175,8 +189,11 @@ class Daemon:
                           config=str(self.topology.source),
                           runtime_dir=str(self.runtime_dir),
                           state_dir=str(self.state_dir), engines=len(self.sup.instances))
-            self.sup.start_all()
-            self._on_lifecycle_event("", "ready", {})  # nothing to wait for: READY=1 now
+            if self.handover is not None:
+                self._resume_adopted()
+            else:
+                self.sup.start_all()
+                self._on_lifecycle_event("", "ready", {})  # nothing to wait for: READY=1 now
             self.loop.run()
         finally:
             self._teardown()
@@ -195,6 +212,37 @@ class Daemon:
         StateDir.create(self.state_dir)  # 0700, ours, not a symlink: or the start fails here
         if sup.cpus:
             os.sched_setaffinity(0, sup.cpus)
+        if self.handover is not None:
+            try:
+                self._take_over_segments()
+            except reexec.HandoverError as exc:
+                reexec.abandon(self.handover["fds"], str(exc),
+                               self.shm_dir / paths.status_segment(sup.instance))
+                self.handover = None
+                self.listeners = Listeners()
+        if self.handover is None:
+            self._make_segments()
+        self._start_host_and_supervisor()
+        self._start_integrations()
+
+    def _take_over_segments(self) -> None:
+        """After an exec: the status table and rings this pid owns, untouched."""
+        sup = self.topology.supervisor
+        reexec.check_adoptable(self.handover or {}, self.topology)
+        rings = reattach_rings(self.topology, self.shm_dir)
+        if set(rings) != set(self.topology.rings):
+            for ring in rings.values():
+                ring.segment.close()
+            raise reexec.HandoverError(
+                f"rings {sorted(set(self.topology.rings) - set(rings))} cannot be re-attached")
+        self.table = StatusTable.attach(paths.status_segment(sup.instance),
+                                        directory=self.shm_dir)
+        self._closers.append(self._close_table)
+        self.rings = RingSet(rings, self.shm_dir)
+        self._closers.append(self._close_rings)
+
+    def _make_segments(self) -> None:
+        sup = self.topology.supervisor
         refuse_if_running(sup.instance, self.shm_dir)
         remove_stale_sockets(self.runtime_dir)  # a SIGKILLed predecessor's: clients fail fast
         adopted = adopt_rings(self.topology, self.shm_dir)
@@ -210,8 +258,6 @@ class Daemon:
         self._closers.append(self._close_table)
         self.rings = RingSet.create(self.topology, self.shm_dir, adopted=adopted)
         self._closers.append(self._close_rings)
-        self._start_host_and_supervisor()
-        self._start_integrations()
 
     def _start_host_and_supervisor(self) -> None:
         sup = self.topology.supervisor
@@ -220,7 +266,11 @@ class Daemon:
                         shm_dir=str(self.shm_dir), log_format=sup.log_format,
                         log_level=sup.log_level, instance=sup.instance)
         self.host = RealHost(self.loop, preload=sorted(entries), warmup=warmup)
-        self.host.start()
+        handed = self.handover
+        if handed is not None:
+            self.host.adopt(int(handed["forkserver"]["pid"]), int(handed["forkserver"]["fd"]))
+        else:
+            self.host.start()
         self._closers.append(self.host.close)
         self.bus_pub = sup.bus_pub_endpoint or paths.bus_pub_endpoint(self.runtime_dir)
         self.bus_sub = sup.bus_sub_endpoint or paths.bus_sub_endpoint(self.runtime_dir)
@@ -229,8 +279,12 @@ class Daemon:
                             state_dir=self.state_dir,
                             bus_pub_endpoint=self.bus_pub, bus_sub_endpoint=self.bus_sub,
                             ready_bell=str(paths.ready_bell(self.runtime_dir)))
+        slots = {name: int(entry["slot"]) for name, entry in
+                 (handed or {}).get("supervisor", {}).get("instances", {}).items()}
         self.sup = Supervisor(self.topology, self.host, self.loop, self.table, paths=where,
-                              rings=self.rings, ready_poll_s=READY_BACKSTOP_S)
+                              rings=self.rings, ready_poll_s=READY_BACKSTOP_S,
+                              adopted_slots=slots)
+        self.sup.reexec_handler = self.request_reexec
         self._watch_ready_bell()
         self.sup.add_stopped_listener(self.loop.stop)
         self.sup.add_reload_listener(lambda topology: setattr(self, "topology", topology))
@@ -254,6 +308,8 @@ class Daemon:
         self._closers.append(close)
 
     def _install_signals(self) -> None:
+        # An earlier image of this process blocked them across its exec: pending ones now
+        # reach the handlers below.
         self._sig_r, sig_w = socket.socketpair()
         self._sig_r.setblocking(False)
         sig_w.setblocking(False)
@@ -262,23 +318,19 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda *_: None)  # the wakeup fd carries the signal number
         self.loop.add_reader(self._sig_r, self._on_signal)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, EXEC_BLOCKED)
         self._closers.append(self._restore_signals)
 
     def _start_integrations(self) -> None:
-        sup = self.topology.supervisor
-        self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop)
-        self.bus.attach_to(self.sup)
-        self._closers.append(self.bus.close)
+        self._closers.append(self.listeners.close)
+        self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop, listeners=self.listeners)
+        self.sup.add_event_listener(lambda *event: self.bus.on_lifecycle_event(*event))
+        self._closers.append(lambda: self.bus.close())
         # The status document on the bus once a second, for the gateway and its dashboard.
         self.loop.call_every(STATUS_INTERVAL_S, self._publish_status)
         self._start_metrics()
-        endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub}
-        if self.metrics is not None:  # the bound port, also when the config asked for port 0
-            endpoints.update(metrics_url=self.metrics.metrics_url,
-                             health_url=self.metrics.health_url)
-        control = sup.control_endpoint or paths.control_endpoint(self.runtime_dir)
-        self.control = ControlServer(control, self.sup, self.loop, endpoints=endpoints)
-        self._closers.append(self.control.close)
+        self._start_control()
+        self._closers.append(lambda: self.control.close())
         self._start_systemd()
         if self.summary_out is not None:
             from nautilusd.summary import LiveSummary
@@ -287,8 +339,21 @@ class Daemon:
             self._closers.append(live.close)
             self.loop.call_every(1.0, live.tick)
 
+    def _start_control(self) -> None:
+        endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub}
+        if self.metrics is not None:  # the bound port, also when the config asked for port 0
+            endpoints.update(metrics_url=self.metrics.metrics_url,
+                             health_url=self.metrics.health_url)
+        control = (self.topology.supervisor.control_endpoint
+                   or paths.control_endpoint(self.runtime_dir))
+        self.control = ControlServer(control, self.sup, self.loop, endpoints=endpoints,
+                                     listeners=self.listeners)
+
     def _start_metrics(self) -> None:
         address = self.topology.supervisor.metrics_address
+        port = (self.handover or {}).get("metrics_port")
+        if address and port:  # the port an earlier image bound (port 0 picked it)
+            address = f"{address.rpartition(':')[0] or address}:{port}"
         if not address:
             return
         from nautilusd.metrics.server import MetricsServer
@@ -370,6 +435,72 @@ class Daemon:
             self.log.error("reload_refused", error=str(exc))
             return
         self.log.info("reloaded", **diff)
+
+    # -- re-execution (nautilusd.reexec) ------------------------------------------------------
+
+    def request_reexec(self) -> dict[str, Any]:
+        """Check that a handover is possible now and exec on the loop's next turn (after the
+        reply went out). Raises HandoverError naming why not."""
+        if self.summary_out is not None:
+            raise reexec.HandoverError("reexec is not available with --summary (the live "
+                                       "summary's terminal does not cross the exec)")
+        reexec.refuse_unsettled(self.sup)
+        try:
+            on_disk = load_checked(self.topology.source)
+        except ConfigError as exc:
+            raise reexec.HandoverError(f"reexec refused: the config does not load: {exc}"
+                                       ) from None
+        if on_disk != self.topology:
+            raise reexec.HandoverError(
+                f"reexec refused: {self.topology.source} differs from the running topology "
+                "(edited, or changed by scale, since the last reload): reload first")
+        self.loop.call_later(0, self._reexec)
+        return {"reexecuting": True, "pid": os.getpid(), "reexecs": self.sup.reexecs + 1}
+
+    def _reexec(self) -> None:
+        try:
+            reexec.refuse_unsettled(self.sup)
+        except reexec.HandoverError as exc:  # something changed since the request
+            self.log.error("reexec_refused", error=str(exc))
+            return
+        server_pid, server_fd = self.host.for_exec()
+        listeners = self.listeners.for_exec()
+        doc = {"supervisor": reexec.export_state(self.sup), "reexecs": self.sup.reexecs + 1,
+               "forkserver": {"pid": server_pid, "fd": server_fd}, "listeners": listeners,
+               "ready_sent": self._ready_sent, "marked_started": self._marked_started,
+               "metrics_port": self.metrics.port if self.metrics is not None else None,
+               "version": self.sup.version}
+        handover_fd = reexec.write_handover(doc)
+        self.log.info("reexecuting", pid=os.getpid(), version=self.sup.version,
+                      reexecs=doc["reexecs"])
+        self.notifier.reloading()
+        self.control.drain()  # every request already queued is answered by this image
+        reexec.flush_and_close([self.control.socket, self.bus.xsub, self.bus.xpub])
+        env = {**os.environ, **self._notify_env,
+               **reexec.exec_environment(handover_fd, [server_fd, *listeners.values()])}
+        signal.pthread_sigmask(signal.SIG_BLOCK, EXEC_BLOCKED)  # kept pending across exec
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execve(sys.executable, sys.orig_argv, env)
+        except OSError as exc:  # this image goes on; the sockets are bound again
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, EXEC_BLOCKED)
+            os.close(handover_fd)
+            self.log.error("reexec_failed", error=str(exc), executable=sys.executable)
+            self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop, listeners=self.listeners)
+            self._start_control()
+
+    def _resume_adopted(self) -> None:
+        """After an exec: adopt the handed-over instances and go on supervising."""
+        handed = self.handover or {}
+        self.sup.reexecs = int(handed.get("reexecs", 1))
+        lost = reexec.adopt_state(self.sup, handed["supervisor"])
+        self.log.info("reexecuted", pid=os.getpid(), version=self.sup.version,
+                      previous_version=handed.get("version"), reexecs=self.sup.reexecs,
+                      engines=len(self.sup.instances), lost=lost)
+        self.sup.resume(lost)
+        if self.notifier.enabled:
+            self.notifier.ready(summary_line(self.sup.status()["engines"]))
 
     # -- teardown, in reverse ----------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import psutil
 from engines.runner import LaunchSpec
 from engines.spare import Warmup
 from nautilusd.errors import PinError, SpawnError
-from nautilusd.exitwatch import ExitWatch
+from nautilusd.exitwatch import ExitWatch, read_stat
 from nautilusd.forkserver import MAX_MESSAGE_BYTES
 from nautilusd.loop import EventLoop
 
@@ -39,6 +39,8 @@ class Host(Protocol):
     def monotonic_ns(self) -> int: ...
     def spawn(self, spec: LaunchSpec, on_exit: ExitCallback) -> int: ...
     def code_version(self, pid: int) -> str | None: ...
+    def adopt_process(self, pid: int, start_ticks: int, version: str | None,
+                      on_exit: ExitCallback) -> bool: ...
     def signal(self, pid: int, sig: int) -> bool: ...
     def rss_bytes(self, pid: int) -> int | None: ...
     def affinity(self, pid: int) -> list[int]: ...
@@ -61,7 +63,7 @@ class RealHost:
         self._on_exit: dict[int, ExitCallback] = {}
         self._versions: dict[int, str] = {}  # pid -> code version its forkserver reported
         self._backlog: list[tuple[object, ...]] = []
-        self._server: subprocess.Popen[bytes] | None = None
+        self._server: subprocess.Popen[bytes] | AdoptedChild | None = None
         self._sock: socket.socket | None = None
         self._pidfd = -1
         self._closing = False
@@ -93,6 +95,37 @@ class RealHost:
         self.loop.add_reader(ours, self._on_readable)
         self._pidfd = os.pidfd_open(self._server.pid)
         self.loop.add_reader(self._pidfd, self._on_server_exit)
+
+    def adopt(self, server_pid: int, sock_fd: int) -> None:
+        """Take over the forkserver a predecessor image of this process started (the same
+        pid after an exec): its socket `sock_fd` and its exit, through a new pidfd."""
+        self._server = AdoptedChild(server_pid)
+        self._sock = socket.socket(fileno=sock_fd)
+        os.set_inheritable(sock_fd, False)
+        self._sock.setblocking(False)
+        self.loop.add_reader(self._sock, self._on_readable)
+        self._pidfd = os.pidfd_open(server_pid)
+        self.loop.add_reader(self._pidfd, self._on_server_exit)
+
+    def adopt_process(self, pid: int, start_ticks: int, version: str | None,
+                      on_exit: ExitCallback) -> bool:
+        """Watch engine `pid`, spawned by the adopted forkserver before the exec; False when
+        it is gone or is another process now (start time differs): nothing is watched."""
+        found = read_stat(pid)
+        if found is None or found.start_ticks != start_ticks or found.state in ("Z", "X"):
+            return False
+        self._on_exit[pid] = on_exit
+        if version is not None:
+            self._versions[pid] = version
+        self.exits.watch(pid)
+        return True
+
+    def for_exec(self) -> tuple[int, int]:
+        """(forkserver pid, its socket fd made inheritable) for an exec of this process."""
+        if self._server is None or self._sock is None:
+            raise SpawnError("forkserver", "the forkserver is not running")
+        os.set_inheritable(self._sock.fileno(), True)
+        return self._server.pid, self._sock.fileno()
 
     def _recv(self, timeout_s: float) -> tuple[object, ...]:
         sock = self._sock
@@ -255,6 +288,38 @@ class RealHost:
             except subprocess.TimeoutExpired:
                 self._server.kill()
                 self._server.wait()
+
+
+class AdoptedChild:
+    """A child process this image did not start (its predecessor did, before the exec): the
+    part of subprocess.Popen the host uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0.0)
+            time.sleep(0.01)  # the forkserver exits on its own once its socket is closed
+        return self.returncode or 0
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
 
 
 def _ints(message: tuple[object, ...], n: int) -> tuple[int, ...]:

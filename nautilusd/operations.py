@@ -40,6 +40,8 @@ class SupervisorCommands:
     shutting_down: bool
     started_at: float
     version: str
+    reexecs: int
+    reexec_handler: Callable[[], dict[str, Any]] | None
     _order: list[str]
     _removing: set[str]
     _shutdown_timer: Timer | None
@@ -185,6 +187,12 @@ class SupervisorCommands:
             self._emit(inst, "repinned", cpus_now=found)
         return found
 
+    def reexec(self) -> dict[str, Any]:
+        """Re-execute nautilusd in place (nautilusd.reexec); raises naming why it cannot."""
+        if self.reexec_handler is None:
+            raise NautilusdError("reexec is not available in this process")
+        return self.reexec_handler()
+
     def all_ready(self) -> bool:
         return all(i.state is State.READY for i in self.instances.values() if i.wanted)
 
@@ -210,7 +218,8 @@ class SupervisorCommands:
                        "health": health_doc["status"],
                        "uptime_s": round(now - self.started_at, 3),
                        "engines_ready": sum(e["ready"] for e in engines),
-                       "engines_total": len(engines), "shutting_down": self.shutting_down},
+                       "engines_total": len(engines), "shutting_down": self.shutting_down,
+                       "reexecs": self.reexecs},
             "engines": engines,
             "rings": self.rings.stats() if self.rings is not None else [],
             "health": health_doc,

@@ -52,7 +52,7 @@ class Instance:
     """One process slot of an engine (`risk`, or `strategy-1` with replicas)."""
 
     def __init__(self, name: str, config: EngineConfig, slot: StatusSlot,
-                 cpus: tuple[int, ...], tracker: RestartTracker) -> None:
+                 cpus: tuple[int, ...], tracker: RestartTracker, *, fresh: bool = True) -> None:
         self.name = name
         self.config = config
         self.slot = slot
@@ -73,8 +73,9 @@ class Instance:
         self.last_exit: ExitRecord | None = None
         self.version: str | None = None  # code version of its latest process (codeversion)
         self.timer: Timer | None = None  # backoff or stop timeout, one at a time
-        slot.reset(name)
-        slot.put(W_STATE, self.state.code)
+        if fresh:  # else: a slot a running process writes, adopted after an exec (reexec)
+            slot.reset(name)
+            slot.put(W_STATE, self.state.code)
 
     @property
     def engine(self) -> str:

@@ -72,6 +72,15 @@ class RestartTracker:
         attempt = len(self._times)
         return Decision(True, backoff_delay_s(self.config, attempt, self._rng), attempt=attempt)
 
+    def times(self) -> list[float]:
+        """The restart times inside the window (loop time), for a handover."""
+        return list(self._times)
+
+    def restore(self, times: list[float], total: int) -> None:
+        """Take a handed-over history (nautilusd.reexec): the restart budget carries on."""
+        self._times = deque(sorted(times))
+        self.total = total
+
     def reset(self) -> None:
         """Forget the history (an operator start after FATAL gets a fresh budget)."""
         self._times.clear()

@@ -121,3 +121,18 @@ def adopt_rings(topology: Topology, directory: Path) -> dict[str, Ring]:
         if found is not None:
             adopted[ring.name] = found
     return adopted
+
+
+def reattach_rings(topology: Topology, directory: Path) -> dict[str, Ring]:
+    """The rings this very process owned before it re-executed itself (nautilusd.reexec),
+    untouched; a ring missing or of another geometry is left out (the caller falls back)."""
+    found: dict[str, Ring] = {}
+    for ring in topology.rings.values():
+        handle = Ring.reattach(
+            paths.ring_segment(topology.supervisor.instance, ring.name),
+            record_dtype(ring.record), ring.capacity, ring.policy,
+            max_readers=_max_readers(ring), directory=directory,
+            latest_slots=latest_slots(ring, topology.symbols))
+        if handle is not None:
+            found[ring.name] = handle
+    return found

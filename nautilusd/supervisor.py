@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import signal
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from engines.spec import EngineConfig
 from nautilusd import groups
@@ -46,8 +46,10 @@ class Supervisor(SupervisorCommands):
 
     def __init__(self, topology: Topology, host: Host, loop: EventLoop, table: SlotTable, *,
                  paths: LaunchPaths | None = None, rings: RingSet | None = None,
-                 rng: random.Random | None = None, ready_poll_s: float = READY_POLL_S) -> None:
+                 rng: random.Random | None = None, ready_poll_s: float = READY_POLL_S,
+                 adopted_slots: dict[str, int] | None = None) -> None:
         self.topology = topology
+        self._adopted_slots = dict(adopted_slots or {})  # instance -> slot, after an exec
         self.host = host
         self.loop = loop
         self.table = table
@@ -72,6 +74,8 @@ class Supervisor(SupervisorCommands):
         self.started_at = loop.now()
         self.version = code_version("nautilusd")  # this image's own code, as loaded
         self.versions: dict[str, str] = {}  # instance -> code version of its latest process
+        self.reexecs = 0  # re-executions of nautilusd since it started (nautilusd.reexec)
+        self.reexec_handler: Callable[[], dict[str, Any]] | None = None  # set by the daemon
         self._apply_topology(topology)
 
     # -- building -----------------------------------------------------------------------------
@@ -95,9 +99,16 @@ class Supervisor(SupervisorCommands):
     def _new_instance(self, name: str, config: EngineConfig) -> Instance:
         if not self._free_slots:
             raise NautilusdError(f"no free status slot for {name!r}: raise status_slots")
-        slot = self.table.slot(self._free_slots.pop())
+        adopted = self._adopted_slots.pop(name, None)
+        if adopted is not None and adopted in self._free_slots:
+            self._free_slots.remove(adopted)  # the slot its running process writes
+            index = adopted
+        else:
+            adopted, index = None, self._free_slots.pop()
+        slot = self.table.slot(index)
         cpus = resolve_cpus(config, self.topology.supervisor.cpus, self.host.host_cpus())
-        return Instance(name, config, slot, cpus, RestartTracker(config, self.rng))
+        return Instance(name, config, slot, cpus, RestartTracker(config, self.rng),
+                        fresh=adopted is None)
 
     def add_event_listener(self, callback: EventListener) -> None:
         """`callback(name, event, fields)` for every lifecycle event."""
@@ -135,6 +146,29 @@ class Supervisor(SupervisorCommands):
             self._liveness_timer = self.loop.call_every(self._liveness_interval_s(),
                                                         self._check_liveness)
         return names
+
+    def pending_stops(self) -> list[str]:
+        """Instances queued to stop or to be removed (a handover waits for none)."""
+        return [*self._stop_queue, *self._removing]
+
+    def adopt_process(self, inst: Instance, start_ticks: int) -> bool:
+        """Watch `inst`'s process again after an exec of nautilusd (nautilusd.reexec)."""
+        generation = inst.generation
+        return self.host.adopt_process(inst.pid, start_ticks, inst.version,
+                                       lambda code: self._on_exit(inst, generation, code))
+
+    def resume(self, lost: list[str]) -> None:
+        """Go on supervising adopted instances: liveness checks again, and an exit (SIGKILL)
+        for each one whose process did not survive the exec, so its restart policy acts."""
+        if self._liveness_timer is None:
+            self._liveness_timer = self.loop.call_every(self._liveness_interval_s(),
+                                                        self._check_liveness)
+        for name in lost:
+            inst = self.instances[name]
+            generation = inst.generation
+            self.loop.call_later(0, lambda i=inst, g=generation: self._on_exit(  # type: ignore[misc]
+                i, g, -signal.SIGKILL))
+        self._advance()
 
     def _liveness_interval_s(self) -> float:
         timeouts = [e.liveness_timeout_ms for e in self.topology.engines.values()] or [2000]

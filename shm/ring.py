@@ -11,6 +11,7 @@ and re-read by readers after copying them (a seqlock), so a lapped record is dis
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from types import TracebackType
@@ -125,6 +126,36 @@ class Ring:
         parked.release()
         return ring
 
+    @classmethod
+    def reattach(
+        cls, name: str, dtype: np.dtype[Any], capacity: int, policy: c.Policy | str,
+        max_readers: int = 8, directory: Path | str = DEFAULT_DIRECTORY, latest_slots: int = 0,
+    ) -> Ring | None:
+        """The owner's handle on ring `name` again, for a process that re-executed itself
+        (same pid): nothing in it is touched, writer and readers go on. None when there is
+        no such segment, it differs from these arguments, or this process does not own it."""
+        dtype = np.dtype(dtype)
+        path = Path(directory) / name
+        if not path.is_file():
+            return None
+        try:
+            seg = Segment.attach(name, kind=KIND_RING, fingerprint=fingerprint(dtype),
+                                 capacity=capacity, record_size=dtype.itemsize,
+                                 directory=directory)
+        except ShmError:
+            return None
+        h = seg.header
+        try:
+            board = latest_slots_of(seg, dtype)
+        except ShmError:
+            board = -1
+        if (h.policy != c.Policy.parse(policy) or h.control_blocks != 1 + max_readers
+                or board != latest_slots or h.owner_pid != os.getpid()):
+            seg.close()
+            return None
+        seg.owner = True
+        return cls(seg, dtype)
+
     def reserve_reader(self, index: int) -> None:
         """Mark slot `index` active at the published cursor before its reader attaches."""
         slot = self._slot(index)
@@ -190,7 +221,10 @@ def _matching(name: str, dtype: np.dtype[np.void], capacity: int, policy: c.Poli
         board = -1  # a damaged board: not ours to adopt
     same = (h.policy == policy and h.control_blocks == 1 + max_readers
             and board == latest_slots)
-    if not same or process_alive(h.owner_pid, h.owner_start_ticks):
+    # An owner of this very pid is an earlier image of this process (it re-executed itself
+    # and could not hand the ring over): as dead as any predecessor.
+    if not same or (h.owner_pid != os.getpid()
+                    and process_alive(h.owner_pid, h.owner_start_ticks)):
         seg.close()
         return None
     return seg

@@ -41,6 +41,7 @@ from nautilusd.control.protocol import (
     request_id_of,
 )
 from nautilusd.errors import ControlError, NautilusdError
+from nautilusd.listeners import Listeners
 
 log = structlog.get_logger("nautilusd.control.server")
 
@@ -79,8 +80,9 @@ class ControlServer:
                  context: zmq.Context[Any] | None = None,
                  commands: Mapping[str, Command] | None = None,
                  endpoints: dict[str, str] | None = None,
-                 max_per_wake: int = MAX_PER_WAKE) -> None:
+                 max_per_wake: int = MAX_PER_WAKE, listeners: Listeners | None = None) -> None:
         self.endpoint = endpoint
+        self._listeners = listeners or Listeners()
         self.allowed_uids = frozenset({os.geteuid(), 0})
         self.max_per_wake = max_per_wake
         self._commands = dict(COMMANDS if commands is None else commands)
@@ -111,8 +113,8 @@ class ControlServer:
         path = _ipc_path(endpoint)
         old_umask = os.umask(0o177)  # the socket file is born 0600: no window before chmod
         try:
-            sock.bind(endpoint)
-        except zmq.ZMQError:
+            self._listeners.bind(sock, endpoint)
+        except (zmq.ZMQError, OSError):
             sock.close(linger=0)
             raise
         finally:
@@ -124,6 +126,11 @@ class ControlServer:
 
     def stats(self) -> dict[str, int]:
         return dict(self.counters)
+
+    def drain(self) -> None:
+        """Serve every request already queued (before nautilusd re-executes itself)."""
+        while self.socket.poll(0, zmq.POLLIN):
+            self._on_readable()
 
     def close(self) -> None:
         """Unregister from the loop and close the socket (idempotent)."""

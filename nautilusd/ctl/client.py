@@ -9,6 +9,7 @@ running, it did not answer in time, we may not talk to it, or it answered an err
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -24,6 +25,11 @@ from nautilusd.control.protocol import decode_reply, pack
 from nautilusd.errors import ControlError, NautilusdError
 
 DEFAULT_TIMEOUT_MS = 5_000
+RECONNECT_IVL_MS = 5  # a daemon that re-executes itself is back within milliseconds
+# The daemon's read-only commands (Command.read_only): asked again when the connection
+# drops before the reply (nautilusd re-executing itself closes it), since asking twice is
+# harmless. Any other request is never repeated: it may have been carried out.
+RESENDABLE = frozenset({"status", "ping", "info", "health", "rings"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +82,16 @@ class RequestClient:
     """A request/reply client of one peer; cheap to create, close it (or use `with`)."""
 
     def __init__(self, endpoint: str, peer: Peer, timeout_ms: int = DEFAULT_TIMEOUT_MS, *,
-                 context: zmq.Context[Any] | None = None) -> None:
+                 context: zmq.Context[Any] | None = None,
+                 resendable: frozenset[str] = frozenset()) -> None:
         self.endpoint = endpoint
         self.peer = peer
         self.timeout_ms = timeout_ms
+        self.resendable = resendable
+        self.resent = 0  # requests asked again after a dropped connection
         self._context = context or zmq.Context.instance()
         self._socket: zmq.Socket[Any] | None = None
+        self._monitor: zmq.Socket[Any] | None = None  # the socket's disconnect events
         self._ids = itertools.count(1)
 
     def __enter__(self) -> Self:
@@ -93,6 +103,10 @@ class RequestClient:
 
     def close(self) -> None:
         if self._socket is not None:
+            if self._monitor is not None:
+                self._socket.disable_monitor()
+                self._monitor.close(linger=0)
+                self._monitor = None
             self._socket.close(linger=0)
             self._socket = None
 
@@ -101,17 +115,24 @@ class RequestClient:
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
         sock = self._connect()
         request_id = next(self._ids)
+        message = pack({self.peer.verb_key: verb, "args": args, "id": request_id})
         try:
-            sock.send(pack({self.peer.verb_key: verb, "args": args, "id": request_id}),
-                      zmq.NOBLOCK)
+            sock.send(message, zmq.NOBLOCK)
         except zmq.Again:
             raise RequestTimeout(self.endpoint, verb, timeout_ms) from None
         deadline = time.monotonic() + timeout_ms / 1000
+        monitor = self._monitor if verb in self.resendable else None
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0 or not sock.poll(left_ms, zmq.POLLIN):
+            if left_ms <= 0 or not self._wait(sock, monitor, left_ms):
                 self.close()  # a late reply must not be mistaken for the next request's
                 raise RequestTimeout(self.endpoint, verb, timeout_ms)
+            if monitor is not None and monitor.poll(0):
+                monitor.recv_multipart()
+                with contextlib.suppress(zmq.Again):  # queued until the socket reconnects
+                    sock.send(message, zmq.NOBLOCK)
+                    self.resent += 1
+                continue
             reply = decode_reply(sock.recv())
             if reply.get("id") not in (request_id, None):
                 continue  # a stale reply to an earlier request that timed out
@@ -120,11 +141,24 @@ class RequestClient:
             error = reply["error"]
             raise RemoteError(error["code"], str(error.get("message", "")))
 
+    @staticmethod
+    def _wait(sock: zmq.Socket[Any], monitor: zmq.Socket[Any] | None, timeout_ms: int) -> bool:
+        """Wait for a reply on `sock` or an event on `monitor`; False on time-out."""
+        if monitor is None:
+            return bool(sock.poll(timeout_ms, zmq.POLLIN))
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        return bool(poller.poll(timeout_ms))
+
     def _connect(self) -> zmq.Socket[Any]:
         if self._socket is None:
             _check_reachable(self.endpoint, self.peer)
             sock = self._context.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
+            if self.resendable:
+                sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+                self._monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
             sock.connect(self.endpoint)
             self._socket = sock
         return self._socket
@@ -135,7 +169,7 @@ class ControlClient(RequestClient):
 
     def __init__(self, endpoint: str, timeout_ms: int = DEFAULT_TIMEOUT_MS, *,
                  context: zmq.Context[Any] | None = None) -> None:
-        super().__init__(endpoint, DAEMON, timeout_ms, context=context)
+        super().__init__(endpoint, DAEMON, timeout_ms, context=context, resendable=RESENDABLE)
 
 
 def _check_reachable(endpoint: str, peer: Peer) -> None:

@@ -48,7 +48,8 @@ DEFAULT_ENGINES = (engine_toml("alpha", (0,)) + engine_toml("beta", (1,))
 class Daemon:
     def __init__(self, tmp: Path, runtime_dir: Path, shm_dir: Path,
                  engines: str = DEFAULT_ENGINES, *, metrics_address: str = "",
-                 started: Callable[[Daemon], bool] | None = None) -> None:
+                 started: Callable[[Daemon], bool] | None = None,
+                 env: dict[str, str] | None = None, pass_fds: tuple[int, ...] = ()) -> None:
         """Start nautilusd and wait until `started(self)` (default: every engine READY)."""
         self.tmp = tmp
         self.metrics_address = metrics_address  # "127.0.0.1:0": a free port, see status
@@ -60,7 +61,8 @@ class Daemon:
         self.log = (tmp / "daemon.log").open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "nautilusd"), "run", "--config", str(self.config), "--runtime-dir",
-             str(runtime_dir)], stdout=self.log, stderr=subprocess.STDOUT)
+             str(runtime_dir)], stdout=self.log, stderr=subprocess.STDOUT, env=env,
+            pass_fds=pass_fds)
         ready = started or Daemon.all_ready
         self.wait_for(lambda: self.proc.poll() is None and ready(self), timeout_s=60)
 

@@ -65,6 +65,13 @@ class FakeHost:
         _, on_exit = self.alive.pop(pid)
         on_exit(code)
 
+    def adopt_process(self, pid: int, start_ticks: int, version: str | None,
+                      on_exit: Any) -> bool:
+        if pid not in self.alive:
+            return False
+        self.alive[pid] = (self.alive[pid][0], on_exit)
+        return True
+
     def code_version(self, pid: int) -> str | None:
         return f"0.0.0+fake{pid}" if pid in self.alive else None
 

@@ -16,6 +16,7 @@ from nautilusd.control.commands import (
     info,
     pin,
     ping,
+    reexec,
     reload,
     restart,
     rings,
@@ -30,7 +31,8 @@ from nautilusd.control.commands.spec import Command, Handler, Remote, UsageError
 
 # In nautilusctl --help order; ping and info have no subcommand.
 REGISTRY: tuple[Command, ...] = tuple(m.COMMAND for m in (
-    ping, info, status, start, stop, restart, reload, scale, pin, rings, health, shutdown))
+    ping, info, status, start, stop, restart, reload, scale, pin, rings, health, reexec,
+    shutdown))
 
 COMMANDS: Mapping[str, Command] = MappingProxyType({c.name: c for c in REGISTRY})
 

@@ -76,6 +76,8 @@ class SupervisorApi(Protocol[TopologyT]):
 
     def shutdown(self) -> None: ...
 
+    def reexec(self) -> dict[str, Any]: ...
+
 
 class CommandLoop(Protocol):
     """The daemon loop as the commands use it (nautilusd.loop.EventLoop)."""
