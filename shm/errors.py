@@ -48,7 +48,13 @@ class EpochChangedError(ShmError):
 
 
 class RingFullError(ShmError):
-    """A `block` ring stayed full past its timeout: a reader is not keeping up."""
+    """A `block` ring stayed full past its timeout: a reader is not keeping up. `published`
+    says how many records of the failed call were published before it gave up (a
+    multi-chunk `write()`: those are readable and must not be written again)."""
+
+    def __init__(self, message: str, published: int = 0) -> None:
+        super().__init__(message)
+        self.published = published
 
 
 class ReaderSlotError(ShmError):

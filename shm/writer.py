@@ -208,7 +208,15 @@ class RingWriter:
             k = min(total - done, cap)
             pos = self._st[0]
             if pos + k - self._gate > cap or self.policy is c.Policy.OVERWRITE:
-                self.claim(k, timeout_s)  # waits (block) or announces the claim (overwrite)
+                try:  # waits (block) or announces the claim (overwrite)
+                    self.claim(k, timeout_s)
+                except RingFullError as exc:
+                    if not done:
+                        raise
+                    raise RingFullError(f"{exc}; {done} of the {total} records of this write "
+                                        "were published before it", published=done) from None
+                finally:
+                    self._claimed = 0  # written here, not through publish(): nothing pending
             self._copy_in(pos, raw[done * rs : (done + k) * rs])
             pos += k
             self._publish_cursor(pos)

@@ -88,6 +88,32 @@ def test_try_claim_when_block_ring_full_returns_none_and_claim_raises(shm_dir: P
     r.close(), w.close(), ring.destroy()
 
 
+def test_write_when_ring_fills_midway_reports_what_was_published(shm_dir: Path) -> None:
+    """A multi-chunk write() that times out after its first chunk says how many of its
+    records are published (readable: not to be written again)."""
+    ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir, readers=1)
+    w, r = _attach(shm_dir)
+    try:
+        records = np.frombuffer(b"".join(_rec(i) for i in range(6)), RAW64)
+        with pytest.raises(RingFullError, match="4 of the 6 records") as full:
+            w.write(records, timeout_s=0.02)
+        assert full.value.published == 4
+        assert _ids(r.read(8)) == [0, 1, 2, 3]
+    finally:
+        r.close(), w.close(), ring.destroy()
+
+
+def test_publish_after_write_publishes_nothing_stale(ring: Ring, shm_dir: Path) -> None:
+    """write() leaves no claim pending: a publish() after it publishes no records."""
+    w, r = _attach(shm_dir)
+    try:
+        w.write(np.frombuffer(_rec(1) + _rec(2), RAW64))  # overwrite: claims inside
+        w.publish()
+        assert r.available() == 2 and _ids(r.read(8)) == [1, 2]
+    finally:
+        r.close(), w.close()
+
+
 def test_has_room_when_block_ring_fills_says_no_until_the_reader_moves(shm_dir: Path) -> None:
     """has_room(n) is true while n one-record writes cannot fail, whichever path wrote."""
     ring = Ring.create("r", RAW64, 4, "block", directory=shm_dir, readers=1)
