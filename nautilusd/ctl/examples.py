@@ -32,6 +32,10 @@ EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "chaos": ("nautilusctl chaos --duration 60 --seed 7",),
     "journal": ("nautilusctl journal --since 2026-12-07T08:00:00Z",
                 "nautilusctl journal export --parquet fills.parquet"),
+    "backtest": ("nautilusctl backtest --data ticks.parquet --config configs/default.toml "
+                 "--out bt/",
+                 "nautilusctl backtest --data ticks.parquet --out sweep/ "
+                 "--sweep strategy.threshold_bps=1,2,3 --workers 2"),
     "completion": ("source <(nautilusctl completion bash)",
                    "nautilusctl completion zsh > \"${fpath[1]}/_nautilusctl\""),
 })

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from nautilusd.control.commands import REGISTRY as DAEMON_REGISTRY
 from nautilusd.control.commands import Remote
 from nautilusd.ctl.commands import (
+    backtest,
     bench,
     call,
     chaos,
@@ -26,7 +27,7 @@ from nautilusd.ctl.commands import (
 from nautilusd.ctl.local import Local
 
 CLIENT_REGISTRY: tuple[Local, ...] = tuple(m.COMMAND for m in (
-    logs, top, events, check, call, bench, chaos, journal, completion))
+    logs, top, events, check, call, bench, chaos, journal, backtest, completion))
 
 # Every nautilusctl subcommand in --help order: the daemon's first, then the client-only.
 CLI: Mapping[str, Remote | Local] = MappingProxyType({

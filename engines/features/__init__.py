@@ -1,0 +1,7 @@
+"""Features and factors: rolling indicators per symbol and cross-sectional factors at bar close."""
+
+from engines.features._factors import FACTOR_COLUMNS, factors
+from engines.features._indicators import BarFeatures, FeatureParams, Features, cs_zscore, pct_rank
+
+__all__ = ["FACTOR_COLUMNS", "BarFeatures", "FeatureParams", "Features", "cs_zscore", "factors",
+           "pct_rank"]
