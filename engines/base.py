@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 from structlog.typing import FilteringBoundLogger
 
 from engines.rings import RecordReader, RecordWriter
-from engines.spec import EngineConfig
+from engines.spec import EngineConfig, PeerConfig
 from engines.statedir import StateDir
 from shm.status import StatusSlot
 
@@ -45,6 +45,8 @@ class EngineContext:
     # What must survive every stop: a 0700 directory nautilusd made; open files through
     # `self.state` (engines.statedir.StateDir: O_NOFOLLOW, owner and mode verified).
     state_dir: Path = Path(".")
+    host: str = ""  # this host's name in the fleet ([fleet].host), "" when alone
+    peers: Mapping[str, PeerConfig] = field(default_factory=dict)  # [[peers]] by name
     _publisher: Publisher | None = None
     _subscribers: list[Subscriber] = field(default_factory=list)
 

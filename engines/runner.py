@@ -24,7 +24,7 @@ from engines.base import Engine, EngineContext
 from engines.counters import check_names
 from engines.idle import IdleWait
 from engines.log import configure_logging, get_logger
-from engines.spec import EngineConfig, RingConfig, SpinKind
+from engines.spec import EngineConfig, PeerConfig, RingConfig, SpinKind
 from shm import Blocking, RingReader, RingWriter, WaitKind, make_wait
 from shm.status import (
     PHASE_DRAINING,
@@ -72,6 +72,8 @@ class LaunchSpec:
     log_format: str = "auto"
     log_level: str = "info"
     ready_bell: str = ""  # FIFO to write one byte to once ready ("" = none: nautilusd polls)
+    host: str = ""  # [fleet].host
+    peers: tuple[PeerConfig, ...] = ()  # [[peers]]
 
 
 class PinFailed(Exception):
@@ -140,7 +142,7 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
         name=spec.name, config=spec.config, params=spec.config.params, symbols=spec.symbols,
         log=log, status=slot, bus_pub_endpoint=spec.bus_pub_endpoint,
         bus_sub_endpoint=spec.bus_sub_endpoint, runtime_dir=Path(spec.runtime_dir),
-        state_dir=Path(spec.state_dir),
+        state_dir=Path(spec.state_dir), host=spec.host, peers={p.name: p for p in spec.peers},
     )
     try:
         _attach_rings(spec, ctx)

@@ -47,6 +47,16 @@ class RingConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PeerConfig:
+    """[[peers]]: another host of the fleet: where it is and the CURVE key it proves."""
+
+    name: str
+    address: str  # IP address or DNS name its bridges and control endpoint listen on
+    public_key: str  # its Z85 CURVE public key (`nautilusctl keys generate` prints it)
+    control_port: int = 7100  # its CURVE control endpoint (nautilusctl --host NAME)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RLimits:
     memlock: int | None = None  # bytes, -1 = unlimited
     nofile: int | None = None

@@ -331,6 +331,12 @@ class Daemon:
         self._start_metrics()
         self._start_control()
         self._closers.append(lambda: self.control.close())
+        if self.topology.fleet.control_endpoint:
+            from nautilusd.fleet import FleetControl
+
+            fleet = FleetControl(self.topology, self.state_dir, self.sup, self.loop,
+                                 self.control_endpoints)
+            self._closers.append(fleet.close)
         self._start_systemd()
         if self.summary_out is not None:
             from nautilusd.summary import LiveSummary
@@ -340,7 +346,8 @@ class Daemon:
             self.loop.call_every(1.0, live.tick)
 
     def _start_control(self) -> None:
-        endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub}
+        endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub,
+                     "state_dir": str(self.state_dir)}
         if self.metrics is not None:  # the bound port, also when the config asked for port 0
             endpoints.update(metrics_url=self.metrics.metrics_url,
                              health_url=self.metrics.health_url)
@@ -348,6 +355,7 @@ class Daemon:
                    or paths.control_endpoint(self.runtime_dir))
         self.control = ControlServer(control, self.sup, self.loop, endpoints=endpoints,
                                      listeners=self.listeners)
+        self.control_endpoints = endpoints
 
     def _start_metrics(self) -> None:
         address = self.topology.supervisor.metrics_address

@@ -18,6 +18,7 @@ from nautilusd.groups import is_critical
 READY = "READY"
 FATAL = "FATAL"
 MISSING = "MISSING"  # a configured instance with no row (not spawned yet, or table lost)
+LINK_DOWN = "LINK_DOWN"  # a READY bridge engine whose link to its peer is down
 
 
 class HealthState(enum.Enum):
@@ -76,7 +77,7 @@ class Health:
 
 def assess(topology: Topology, engines: Iterable[Mapping[str, Any]]) -> Health:
     """Health of `topology`'s instances given their status rows (name, state)."""
-    states = {str(e.get("name")): str(e.get("state") or MISSING) for e in engines}
+    states = {str(e.get("name")): _state_of(e) for e in engines}
     reasons = []
     total = 0
     for config in topology.engines.values():
@@ -88,6 +89,15 @@ def assess(topology: Topology, engines: Iterable[Mapping[str, Any]]) -> Health:
                 reasons.append(Reason(engine=name, state=state, group=config.group,
                                       critical=critical))
     return Health(state=_state(reasons), engines=total, reasons=tuple(reasons))
+
+
+def _state_of(row: Mapping[str, Any]) -> str:
+    """The row's state; a READY bridge (an engine counting `link_up`) whose link is down
+    reports LINK_DOWN: the engine runs, but what it carries does not reach the peer."""
+    state = str(row.get("state") or MISSING)
+    if state == READY and row.get("link_up") == 0:
+        return LINK_DOWN
+    return state
 
 
 def _state(reasons: list[Reason]) -> HealthState:

@@ -55,4 +55,5 @@ def launch_spec(inst: Instance, topology: Topology, where: LaunchPaths) -> Launc
         state_dir=str(where.state_dir),
         instance=sup.instance, log_format=sup.log_format, log_level=sup.log_level,
         ready_bell=where.ready_bell,
+        host=topology.fleet.host, peers=tuple(topology.peers.values()),
     )

@@ -198,7 +198,8 @@ class SupervisorCommands:
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """The one health model (nautilusd.health) over the instances' states."""
-        rows = [{"name": n, "state": i.state.name} for n, i in self.instances.items()]
+        rows = [{"name": n, "state": i.state.name, "link_up": i.link_up()}
+                for n, i in self.instances.items()]
         found = health.assess(self.topology, rows)
         return found.code, found.as_dict()
 

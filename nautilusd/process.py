@@ -134,6 +134,13 @@ class Instance:
         beat = self.slot.get(W_HEARTBEAT_NS)
         return None if beat == 0 else now_ns - beat
 
+    def link_up(self) -> int | None:
+        """A bridge engine's `link_up` counter (1 up, 0 down); None for other engines."""
+        names = counter_names(self.config.entry)
+        if "link_up" not in names:
+            return None
+        return self.slot.get(W_CUSTOM0 + names.index("link_up"))
+
     def status(self, now: float, now_ns: int) -> dict[str, Any]:
         """This instance's entry in the `nautilusctl status --json` document."""
         age = self.heartbeat_age_ns(now_ns) if self.running else None

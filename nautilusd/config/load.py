@@ -17,13 +17,15 @@ from typing import Any, Final
 
 from engines.spec import EngineConfig
 from nautilusd.config import _convert as cv
+from nautilusd.config import _fleet
 from nautilusd.config import _sections as sections
 from nautilusd.config._convert import INVALID, Collector
 from nautilusd.config._crosscheck import Parsed, check_all, find_cycles
 from nautilusd.config.model import GroupConfig, GroupStrategy, Topology
 from nautilusd.errors import ConfigError
 
-TOP_LEVEL_KEYS: Final = ("symbols", "supervisor", "groups", "rings", "engines")
+TOP_LEVEL_KEYS: Final = ("symbols", "supervisor", "groups", "rings", "engines", "fleet",
+                          "peers")
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024  # a topology is kilobytes; this is generous
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
 _symbols = cv.array(cv.string(r"\S+", "a symbol (non-empty, no spaces)"), distinct=True)
@@ -122,6 +124,9 @@ def _build(c: Collector, doc: dict[str, Any], source: str, host_cpus: Set[int]) 
         rings=_named(c, "rings", doc.get("rings", {}), sections.ring),
     )
     check_all(c, parsed, host_cpus)
+    fleet = _fleet.fleet(c, doc.get("fleet", {}))
+    peers = _fleet.peers(c, doc.get("peers", []), fleet.host)
+    _fleet.check_bridges(c, fleet.host, peers, parsed.engines, parsed.rings)
     return Topology(
         source=Path(source),
         supervisor=parsed.supervisor,
@@ -129,6 +134,8 @@ def _build(c: Collector, doc: dict[str, Any], source: str, host_cpus: Set[int]) 
         rings=MappingProxyType(dict(parsed.rings)),
         engines=MappingProxyType(dict(parsed.engines)),
         symbols=() if symbols is INVALID else symbols,
+        fleet=fleet,
+        peers=MappingProxyType(peers),
     )
 
 

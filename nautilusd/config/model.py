@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from engines.spec import EngineConfig, RingConfig
+from engines.spec import EngineConfig, PeerConfig, RingConfig
 from nautilusd import paths
 
 
@@ -54,6 +54,16 @@ class GroupConfig:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class FleetConfig:
+    """[fleet]: this host among others ([[peers]]); empty when the host is alone."""
+
+    host: str = ""  # this host's name; peers know it by this name
+    # The CURVE control endpoint other hosts' `nautilusctl --host` use, 'tcp://ADDRESS:PORT';
+    # None: not bound. Admits only [[peers]] public keys (ZAP).
+    control_endpoint: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Topology:
     """A whole parsed config file."""
 
@@ -63,3 +73,6 @@ class Topology:
     rings: MappingProxyType[str, RingConfig]
     engines: MappingProxyType[str, EngineConfig]  # in file order
     symbols: tuple[str, ...] = ()  # the symbol table: symbol_id = index
+    fleet: FleetConfig = field(default_factory=FleetConfig)
+    peers: MappingProxyType[str, PeerConfig] = field(
+        default_factory=lambda: MappingProxyType({}))  # [[peers]] by name

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 import zmq
 
+from engines.bridge.keys import curve_server
 from engines.service import service_endpoint
 from nautilusd.config.model import Topology
 from nautilusd.config.params import load_checked
@@ -47,6 +48,7 @@ log = structlog.get_logger("nautilusd.control.server")
 
 MAX_PER_WAKE = 64  # requests served per wake, so timers and exits are never starved
 SEND_HWM = 256  # queued replies per peer; a client that never reads loses replies, not us
+FLEET_ZAP_DOMAIN = "nautilusd.control"
 _PEER_CRED = re.compile(r":(\d+):(\d+):(\d+)$")
 
 # Supervisor errors mapped to wire codes by class name, so this module need not import
@@ -80,7 +82,10 @@ class ControlServer:
                  context: zmq.Context[Any] | None = None,
                  commands: Mapping[str, Command] | None = None,
                  endpoints: dict[str, str] | None = None,
-                 max_per_wake: int = MAX_PER_WAKE, listeners: Listeners | None = None) -> None:
+                 max_per_wake: int = MAX_PER_WAKE, listeners: Listeners | None = None,
+                 curve: tuple[bytes, bytes] | None = None) -> None:
+        """`curve` = the host's (public, secret) CURVE keys: a tcp:// endpoint is a CURVE
+        server admitting the keys its context's ZAP handler allows (nautilusd.fleet)."""
         self.endpoint = endpoint
         self._listeners = listeners or Listeners()
         self.allowed_uids = frozenset({os.geteuid(), 0})
@@ -96,6 +101,7 @@ class ControlServer:
             endpoints={"control": endpoint, **(endpoints or {})}, server_stats=self.stats,
             service_endpoint=functools.partial(service_endpoint, runtime_dir)
             if runtime_dir else None)
+        self._curve = curve
         self.socket = self._bind((context or zmq.Context.instance()), endpoint)
         loop.add_reader(self.socket, self._on_readable)
 
@@ -110,6 +116,13 @@ class ControlServer:
         sock.setsockopt(zmq.SNDTIMEO, 0)
         for uid in sorted(self.allowed_uids):
             sock.setsockopt(zmq.IPC_FILTER_UID, uid)
+        if self._curve is not None:
+            public, secret = self._curve
+            curve_server(sock, secret, public, FLEET_ZAP_DOMAIN)
+        elif not endpoint.startswith("ipc://"):
+            sock.close(linger=0)
+            raise ControlError(ErrorCode.FAILED.value, f"control endpoint {endpoint!r}: "
+                               f"only ipc:// without CURVE keys")
         path = _ipc_path(endpoint)
         old_umask = os.umask(0o177)  # the socket file is born 0600: no window before chmod
         try:

@@ -36,6 +36,9 @@ EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
                  "--out bt/",
                  "nautilusctl backtest --data ticks.parquet --out sweep/ "
                  "--sweep strategy.threshold_bps=1,2,3 --workers 2"),
+    "keys": ("nautilusctl keys generate --config /etc/nautilusd/a.toml",
+             "nautilusctl keys show --state-dir /var/lib/nautilusd/default --json"),
+    "fleet": ("nautilusctl fleet status", "nautilusctl fleet status --json"),
     "completion": ("source <(nautilusctl completion bash)",
                    "nautilusctl completion zsh > \"${fpath[1]}/_nautilusctl\""),
 })

@@ -17,7 +17,8 @@ from nautilusd.version import version_line
 # Filled in after parsing, not with set_defaults: that would rewrite the shared option
 # objects' SUPPRESS default, and a subparser would then reset options given before it.
 COMMON_DEFAULTS: Final[Mapping[str, Any]] = {
-    "json": False, "runtime_dir": None, "instance": "default", "timeout_ms": 10_000}
+    "json": False, "runtime_dir": None, "instance": "default", "timeout_ms": 10_000,
+    "host": None}
 
 
 def _common() -> argparse.ArgumentParser:
@@ -28,6 +29,8 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--runtime-dir", default=argparse.SUPPRESS,
                         help="runtime directory of the daemon")
     common.add_argument("--instance", default=argparse.SUPPRESS, help="instance name")
+    common.add_argument("--host", default=argparse.SUPPRESS,
+                        help="run the command on this [[peers]] host (CURVE control endpoint)")
     common.add_argument("--timeout-ms", type=int, default=argparse.SUPPRESS,
                         help="control request time-out")
     return common

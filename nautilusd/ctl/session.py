@@ -28,8 +28,16 @@ class Session:
     def control(self) -> ControlClient:
         """The daemon's control client (created on first use)."""
         if self._control is None:
-            self._control = ControlClient(paths.control_endpoint(self.runtime_dir),
-                                          timeout_ms=self.timeout_ms)
+            local = ControlClient(paths.control_endpoint(self.runtime_dir),
+                                  timeout_ms=self.timeout_ms)
+            host = getattr(self.args, "host", None)
+            if host:  # a peer's daemon, over its CURVE control endpoint (nautilusd.ctl.remote)
+                from nautilusd.ctl.remote import fleet_info, peer_client
+
+                with local:
+                    self._control = peer_client(fleet_info(local), host, self.timeout_ms)
+            else:
+                self._control = local
         return self._control
 
     def write(self, text: str) -> None:

@@ -276,4 +276,4 @@ def test_registry_when_shutting_down_serves_exactly_the_read_only_commands(
                 assert exc.code == "UNAVAILABLE", (command.name, exc)
         supervisor.shutting_down = False
     assert answered == {c.name for c in REGISTRY if c.read_only}
-    assert answered == {"ping", "info", "status", "rings", "health"}
+    assert answered == {"ping", "info", "fleet", "status", "rings", "health"}

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from nautilusd.control.commands import (
+    fleet,
     health,
     info,
     pin,
@@ -31,8 +32,8 @@ from nautilusd.control.commands.spec import Command, Handler, Remote, UsageError
 
 # In nautilusctl --help order; ping and info have no subcommand.
 REGISTRY: tuple[Command, ...] = tuple(m.COMMAND for m in (
-    ping, info, status, start, stop, restart, reload, scale, pin, rings, health, reexec,
-    shutdown))
+    ping, info, fleet, status, start, stop, restart, reload, scale, pin, rings, health,
+    reexec, shutdown))
 
 COMMANDS: Mapping[str, Command] = MappingProxyType({c.name: c for c in REGISTRY})
 

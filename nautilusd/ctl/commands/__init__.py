@@ -20,14 +20,17 @@ from nautilusd.ctl.commands import (
     check,
     completion,
     events,
+    fleet,
     journal,
+    keys,
     logs,
     top,
 )
 from nautilusd.ctl.local import Local
 
 CLIENT_REGISTRY: tuple[Local, ...] = tuple(m.COMMAND for m in (
-    logs, top, events, check, call, bench, chaos, journal, backtest, completion))
+    logs, top, events, check, call, bench, chaos, journal, backtest, keys, fleet,
+    completion))
 
 # Every nautilusctl subcommand in --help order: the daemon's first, then the client-only.
 CLI: Mapping[str, Remote | Local] = MappingProxyType({

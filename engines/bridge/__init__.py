@@ -1,0 +1,10 @@
+"""Bridges between hosts: a ring carried over ZeroMQ TCP with CURVE, sequence-checked.
+
+RingSenderEngine reads a local ring and sends it; RingReceiverEngine, on the far host, writes
+it into a ring of the same layout. keys: the host's CURVE key pair; zap: the peer admission.
+"""
+
+from engines.bridge.receiver import RingReceiverEngine
+from engines.bridge.sender import RingSenderEngine
+
+__all__ = ["RingReceiverEngine", "RingSenderEngine"]
