@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from engines.service import ServiceClient, ServiceServer, service_endpoint
     from engines.spec import EngineConfig, RestartPolicy, RingConfig, RLimits, SpinKind
     from engines.statedir import StateDir
+    from engines.venue import SessionState, Venue
     from engines.wiring import Every, one_reader, one_writer, readers_of, tick_quotes
     from shm import Policy, WaitKind
 
@@ -49,11 +50,13 @@ _HOMES = {
     "ServiceError": ("engines.errors", "ServiceError"),
     "ServiceServer": ("engines.service", "ServiceServer"),
     "ServiceTimeout": ("engines.errors", "ServiceTimeout"),
+    "SessionState": ("engines.venue", "SessionState"),
     "SpinKind": ("engines.spec", "SpinKind"),
     "StateDir": ("engines.statedir", "StateDir"),
     "StateError": ("engines.errors", "StateError"),
     "StateFile": ("engines.persist", "StateFile"),
     "Subscriber": ("engines.bus", "Subscriber"),
+    "Venue": ("engines.venue", "Venue"),
     "WaitKind": ("shm", "WaitKind"),
     "load_engine_class": ("engines.runner", "load_engine_class"),
     "one_reader": ("engines.wiring", "one_reader"),
@@ -91,11 +94,13 @@ __all__ = [
     "ServiceError",
     "ServiceServer",
     "ServiceTimeout",
+    "SessionState",
     "SpinKind",
     "StateDir",
     "StateError",
     "StateFile",
     "Subscriber",
+    "Venue",
     "WaitKind",
     "did_you_mean",
     "load_engine_class",

@@ -25,9 +25,11 @@ from engines.execution._orders import (
     VenueParams,
     fill_records,
 )
+from engines.execution._simvenue import SimulatedVenue
 from engines.params import parse_params
 from engines.persist import StateFile
 from engines.records import COUNTER_MASK, TOUCH_F, Fields
+from engines.venue import SessionState
 from engines.wiring import no_ticks, one_reader, one_writer, readers_of, tick_quotes
 from shm.layout import AMEND, DECISION, FILL, TICK
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
@@ -58,6 +60,7 @@ _EXECUTION_FIELDS = tuple((name, FILL_WRITTEN[name]) for name in (
 TICK_QUOTE = Fields(TICK, ("symbol_id", "bid", "ask", "bid_size", "ask_size"))
 _SYMBOL_ID, _STRATEGY_ID = DECISION_READ.symbol_id, DECISION_READ.strategy_id
 _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
+_UP = SessionState.UP
 
 
 class ExecutionEngine(Engine):
@@ -94,6 +97,7 @@ class ExecutionEngine(Engine):
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, Quote] = {}
+        self.venue = SimulatedVenue(self.ctx.name, self.om, self.quotes)
         self.pending_fills: list[FillRow] = []
         self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
@@ -107,7 +111,9 @@ class ExecutionEngine(Engine):
         if k == 1:
             return n + self._one_decision()
         if k:
-            now, on_decision, fills = time.time_ns(), om.on_decision, self.pending_fills
+            now, fills = time.time_ns(), self.pending_fills
+            # Through the venue's gate only while its session is not up (then nothing is sent).
+            on_decision = om.on_decision if self.venue.state is _UP else self.venue.send_new
             # Not committed until their fills are published: a crash before re-reads them.
             batch: np.ndarray = decisions.read(self.p.max_batch)
             k = int(batch.shape[0])
@@ -141,7 +147,7 @@ class ExecutionEngine(Engine):
             if self.latest is not None:
                 self._quotes_from_board()
             for row in AMEND_READ.struct.iter_unpack(batch.view(np.uint8).data):
-                amends.on_amend(row, now, self.pending_fills)
+                self.venue.send_amend(row, now, self.pending_fills)
             if self.pending_fills:
                 self._write_fills()
             self.amend_marks.arrays["high_water"][:] = amends.high_water
@@ -161,7 +167,9 @@ class ExecutionEngine(Engine):
         latest, quotes, fills = self.latest, self.quotes, self.pending_fills
         if latest is not None and (quote := latest(symbol_id := row[_SYMBOL_ID])) is not None:
             quotes[symbol_id] = TOUCH_F.struct.unpack(quote)  # the touch, now
-        if not om.trade_now(row, now, quotes, fills):
+        if self.venue.state is not _UP:
+            self.venue.send_new(row, now, fills)  # rejected REASON_VENUE_DOWN: never sent
+        elif not om.trade_now(row, now, quotes, fills):
             om.on_decision(row, now, fills)
         if om.pending or om.resting:
             if latest is not None:

@@ -279,3 +279,57 @@ def test_risk_when_kill_switch_engaged_passes_cancels_and_refuses_replaces(
         decided.close()
         h.stop(execution)
         h.stop(risk)
+
+
+def test_simulated_venue_when_halted_rejects_new_orders_venue_down_and_sends_none() -> None:
+    """The simulated venue is a Venue; halted (its session down), a new order is answered
+    FILL_REJECTED REASON_VENUE_DOWN and never reaches the book; resumed, orders trade."""
+    from engines import SessionState, Venue
+    from engines.execution._simvenue import SimulatedVenue
+    from shm.layout import REASON_VENUE_DOWN
+
+    om = OrderManager(VenueParams(), [0] * 4)
+    venue = SimulatedVenue("sim", om, dict(QUOTES))
+    assert isinstance(venue, Venue) and venue.session_state() is SessionState.UP
+    venue.halt()
+    out: list[tuple[Any, ...]] = []
+    venue.send_new(_decision(1), 0, out)
+    venue.poll(10, out)
+    assert [(r[STATUS], r[REASON]) for r in out] == [(FILL_REJECTED, REASON_VENUE_DOWN)]
+    assert not om.pending and not om.resting
+    venue.recover(20, out)
+    venue.send_new(_decision(2), 20, out)
+    venue.poll(30, out)
+    venue.send_cancel(_amend(3, 9, AMEND_CANCEL), 40, out)
+    assert [r[STATUS] for r in out[1:]] == [FILL_FILLED, FILL_AMEND_REJECTED]
+    with pytest.raises(ValueError, match="action 1 sent as 2"):
+        venue.send_replace(_amend(4, 9, AMEND_CANCEL), 50, out)
+
+
+@pytest.mark.timeout(60)
+def test_engine_when_venue_session_down_reports_venue_down_for_every_order(
+        shm_dir: Path, runtime_dir: Path) -> None:
+    """Execution over real rings with its venue halted: one order alone and a batch each get
+    FILL_REJECTED REASON_VENUE_DOWN, and no fill."""
+    from shm.layout import REASON_VENUE_DOWN
+
+    rings = {"ticks": ("tick", "overwrite", 64), "decisions": ("decision", "block", 64),
+             "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings) as h:
+        fills = h.reader("fills", 1)
+        eng: Any = h.engine("engines.execution:ExecutionEngine", "execution",
+                            ("ticks", "decisions"), ("fills",), publish_executions=False)
+        eng.venue.halt()
+        d = np.zeros(4, DECISION)
+        d["order_id"] = [SID | i for i in (1, 2, 3, 4)]
+        d["strategy_id"], d["side"], d["type"], d["tif"], d["qty"] = 1, 1, 1, TIF_IOC, 10
+        d["price"], d["ts_ns"], d["verdict"] = 100.01, time.time_ns(), VERDICT_APPROVED
+        h.writer("decisions").write(d[:1])
+        _poll_until([eng], lambda: fills.available() >= 1)
+        h.writer("decisions").write(d[1:])
+        _poll_until([eng], lambda: fills.available() >= 4)
+        got = fills.read(8)
+        assert got["status"].tolist() == [FILL_REJECTED] * 4
+        assert got["reason"].tolist() == [REASON_VENUE_DOWN] * 4 and got["qty"].sum() == 0
+        fills.close()
+        h.stop(eng)
