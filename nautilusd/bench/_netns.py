@@ -16,7 +16,7 @@ def available() -> str:
     """"" when namespaces can be made here, else why not."""
     if os.geteuid() != 0:
         return "network namespaces need root"
-    for tool in ("ip", "tc"):
+    for tool in ("ip", "tc", "tcpdump"):
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
             return f"{tool} (iproute2) is not installed"
     return ""
@@ -68,13 +68,27 @@ class HostPair:
     def link(self, up: bool) -> None:
         sh(*self.a.cmd("ip", "link", "set", self.a.iface, "up" if up else "down"))
 
-    def loss(self, percent: float | None) -> None:
-        """netem loss on a's side of the veth (None: remove it)."""
+    def loss(self, percent: int | None) -> str:
+        """Drop `percent` % of the packets on a's side of the veth, both ways (None: stop);
+        returns how: `tc qdisc netem loss`, or, on a kernel built without netem
+        (CONFIG_NET_SCH_NETEM), an nftables rule dropping at random (numgen) instead."""
         if percent is None:
             sh(*self.a.cmd("tc", "qdisc", "del", "dev", self.a.iface, "root"), check=False)
-        else:
-            sh(*self.a.cmd("tc", "qdisc", "add", "dev", self.a.iface, "root", "netem", "loss",
-                           f"{percent}%"))
+            sh(*self.a.cmd("nft", "delete", "table", "inet", "nd_loss"), check=False)
+            return ""
+        netem = sh(*self.a.cmd("tc", "qdisc", "add", "dev", self.a.iface, "root", "netem",
+                               "loss", f"{percent}%"), check=False)
+        if netem.returncode == 0:
+            return "netem"
+        if percent <= 0 or percent >= 100:
+            raise ValueError(f"loss {percent}% not in 1..99")
+        rules = (f'table inet nd_loss {{\n chain out {{ type filter hook output priority 0; '
+                 f'oifname "{self.a.iface}" numgen random mod 100 < {percent} drop; }}\n'
+                 f' chain in {{ type filter hook input priority 0; '
+                 f'iifname "{self.a.iface}" numgen random mod 100 < {percent} drop; }}\n}}\n')
+        subprocess.run(self.a.cmd("nft", "-f", "-"), input=rules, text=True, check=True,
+                       capture_output=True)
+        return f"nft numgen (no netem: {netem.stderr.strip()})"
 
     def close(self) -> None:
         while self._made:
