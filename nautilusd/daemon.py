@@ -285,9 +285,18 @@ class Daemon:
                               rings=self.rings, ready_poll_s=READY_BACKSTOP_S,
                               adopted_slots=slots)
         self.sup.reexec_handler = self.request_reexec
+        self.sup.events.defer = self._after_step
         self._watch_ready_bell()
         self.sup.add_stopped_listener(self.loop.stop)
         self.sup.add_reload_listener(lambda topology: setattr(self, "topology", topology))
+
+    def _after_step(self, record: Callable[[], object]) -> None:
+        """Run `record` (an event's log record) once this loop step is done; at once when the
+        loop is not running (start-up, shutdown's last step, teardown): none is lost."""
+        if self.loop.running:
+            self.loop.call_later(0, record)
+        else:
+            record()
 
     def _watch_ready_bell(self) -> None:
         """Readiness is seen when an engine rings this FIFO after setting its ready flag (the

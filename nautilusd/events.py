@@ -25,11 +25,16 @@ LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "kill
 
 
 class EventSink:
-    """Logs each lifecycle event and hands it to every listener (bus proxy, systemd, tests)."""
+    """Logs each lifecycle event and hands it to every listener (bus proxy, systemd, tests).
 
-    def __init__(self) -> None:
+    `defer(fn)`, when set (the daemon: run `fn` once the current loop step is done), writes
+    the log records after the step that emitted them: a restart's exited, restarting and
+    spawned records are rendered after the spawn instead of before it."""
+
+    def __init__(self, defer: Callable[[Callable[[], object]], object] | None = None) -> None:
         self.log = get_logger(engine="nautilusd")
         self.listeners: list[EventListener] = []
+        self.defer = defer
 
     def emit(self, name: str, event: str, fields: dict[str, Any]) -> None:
         # Listeners first: the bus event leaves before the log record is rendered and
@@ -40,5 +45,8 @@ class EventSink:
                 listener(name, event, fields)
             except Exception:  # a broken listener must not stop supervision
                 self.log.exception("event_listener_failed", listener=repr(listener))
-        level = LEVELS.get(event, "info")
-        getattr(self.log, level)(f"engine_{event}", target=name, **fields)
+        record = getattr(self.log, LEVELS.get(event, "info"))
+        if self.defer is None:
+            record(f"engine_{event}", target=name, **fields)
+        else:
+            self.defer(lambda: record(f"engine_{event}", target=name, **fields))
