@@ -364,3 +364,24 @@ def _fills(side: int, qty: int, n: int) -> np.ndarray:
     rows["strategy_id"], rows["symbol_id"], rows["side"] = 1, 0, side
     rows["qty"], rows["price"], rows["status"] = qty, 100.0, FILL_FILLED
     return rows
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+def test_chaos_when_reexec_faults_under_load_loses_nothing_and_restarts_nothing() -> None:
+    """Three re-executions of nautilusd among engine kills, under load: each keeps every
+    engine's pid and restart count (and nautilusd's pid); nothing lost or doubled."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilusd.chaos.run", "--duration", "20", "--kills", "7",
+         "--faults", "reexec", "--seed", "2", "--json"], capture_output=True, text=True,
+        timeout=140, cwd=ROOT)
+    doc = json.loads(result.stdout)
+    summary, rows = doc["summary"], doc["results"]
+    assert result.returncode == 0, json.dumps(rows, indent=1)[-4000:]
+    assert summary["orders_published"] > 0
+    assert summary["orders_lost"] == summary["duplicate_fills"] == 0
+    assert summary["unapproved_fills"] == summary["engines_not_recovered"] == 0
+    reexecs = [r for r in rows if r["fault"] == "reexec"]
+    assert len(reexecs) == 3 and all(r["recovered"] for r in reexecs)
+    assert all(r["detail"]["engines_restarted"] == [] and r["detail"]["daemon_pid_kept"]
+               for r in reexecs)

@@ -1,0 +1,58 @@
+"""The live-change faults of a chaos run: nautilusd re-executing itself (`reexec`) and a
+rolling code upgrade (`upgrade`), under load. Neither may restart an engine it should not,
+and the reconciliation afterwards must find nothing lost or doubled."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from nautilusd.chaos._rig import Rig, RigError
+from nautilusd.ctl.client import RemoteError, RequestTimeout
+
+RECOVERY_S = 25.0
+REFUSED_RETRY_S = 10.0  # a reexec is refused while an engine changes state: asked again
+
+
+def _engines(rig: Rig) -> dict[str, tuple[int, int]]:
+    return {n: (int(e.get("pid") or 0), int(e.get("restarts") or 0))
+            for n, e in rig.engines().items()}
+
+
+def _daemon(rig: Rig) -> dict[str, Any]:
+    """The daemon's part of status; {} while it does not answer (the new image is still
+    starting: requests wait in the kept socket's backlog longer than the rig's time-out)."""
+    try:
+        doc: dict[str, Any] = rig.request("status")["daemon"]
+    except RequestTimeout:
+        return {}
+    return doc
+
+
+def reexec(rig: Rig, rng: random.Random) -> dict[str, Any]:
+    """`nautilusctl reexec`: nautilusd's pid, every engine's pid and restart count stay."""
+    before, daemon = _engines(rig), _daemon(rig)
+    since = time.monotonic()
+    deadline = since + REFUSED_RETRY_S
+    while True:
+        try:
+            rig.request("reexec")
+            break
+        except RemoteError as exc:  # an engine still settling: the command says so
+            if "refused while" not in str(exc) or time.monotonic() > deadline:
+                raise
+            rig.wait_until(rig.all_ready, 1.0, poll_s=0.05)
+    done = rig.wait_until(lambda: _daemon(rig).get("reexecs", -1) > daemon["reexecs"],
+                          RECOVERY_S, poll_s=0.005)
+    took_ms = round((time.monotonic() - since) * 1e3, 3) if done else None
+    after = _engines(rig)
+    changed = sorted(n for n in before if after.get(n) != before[n])
+    same_pid = _daemon(rig).get("pid") == daemon["pid"]
+    if not done:
+        raise RigError("nautilusd did not come back from reexec")
+    return {"fault": "reexec", "engine": "nautilusd", "kills": 0, "kill_to_ready_ms": None,
+            "in_percentiles": False,
+            "recovered": not changed and same_pid and rig.wait_until(rig.all_ready, RECOVERY_S),
+            "detail": {"reexec_ms": took_ms, "engines_restarted": changed,
+                       "daemon_pid_kept": same_pid}}
