@@ -24,7 +24,7 @@ import zmq
 from engines import StateDir, StateError
 from engines.spare import Warmup
 from engines.statedir import STARTED_MARKER
-from nautilusd import logsink, paths, reexec
+from nautilusd import logsink, orphans, paths, reexec
 from nautilusd.busproxy import BusProxy
 from nautilusd.config.model import Topology
 from nautilusd.config.params import load_checked
@@ -206,6 +206,7 @@ class Daemon:
     def _setup(self) -> None:
         sup = self.topology.supervisor
         self._install_signals()  # first: a SIGTERM during setup is kept, then honoured
+        self._become_subreaper()
         ensure_dir(self.runtime_dir)
         ensure_dir(self.shm_dir, shared_ok=True)
         ensure_dir(self.state_dir)  # ancestors nobody else can change, then
@@ -265,7 +266,8 @@ class Daemon:
         warmup = Warmup(status_segment=paths.status_segment(sup.instance),
                         shm_dir=str(self.shm_dir), log_format=sup.log_format,
                         log_level=sup.log_level, instance=sup.instance)
-        self.host = RealHost(self.loop, preload=sorted(entries), warmup=warmup)
+        self.host = RealHost(self.loop, preload=sorted(entries), warmup=warmup,
+                             kill_orphans=not self._pid1)
         handed = self.handover
         if handed is not None:
             self.host.adopt(int(handed["forkserver"]["pid"]), int(handed["forkserver"]["fd"]))
@@ -324,11 +326,31 @@ class Daemon:
         sig_w.setblocking(False)
         self._sig_w = sig_w
         signal.set_wakeup_fd(sig_w.fileno())
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(signum, lambda *_: None)  # the wakeup fd carries the signal number
         self.loop.add_reader(self._sig_r, self._on_signal)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EXEC_BLOCKED)
         self._closers.append(self._restore_signals)
+
+    def _become_subreaper(self) -> None:
+        """Orphans below nautilusd come to it (an exec'd engine's children when the forkserver
+        died first and they left the engine's group): each SIGCHLD kills and reaps them. As
+        PID 1 every orphan of the container comes: those are reaped, not killed."""
+        self._pid1 = os.getpid() == 1
+        if not self._pid1:
+            orphans.become_subreaper()
+        self._closers.append(self._drain_orphans)  # after the forkserver is gone
+
+    def _sweep_orphans(self) -> None:
+        host: RealHost | None = getattr(self, "host", None)  # none before the forkserver
+        killed = orphans.sweep(set(), kill=not self._pid1) if host is None else (
+            host.sweep_orphans())
+        if killed:
+            self.log.warning("adopted_orphans_killed", pids=killed)
+
+    def _drain_orphans(self) -> None:
+        if not orphans.drain((), self._sig_r.fileno(), timeout_s=2.0):
+            self.log.error("orphans_left", pids=orphans.children())
 
     def _start_integrations(self) -> None:
         self._closers.append(self.listeners.close)
@@ -432,6 +454,8 @@ class Daemon:
                 self._begin_shutdown(signal.Signals(signum).name)
             elif signum == signal.SIGHUP:
                 self._reload()
+            elif signum == signal.SIGCHLD:
+                self._sweep_orphans()
 
     def _begin_shutdown(self, reason: str) -> None:
         if self.sup.shutting_down:
@@ -532,6 +556,7 @@ class Daemon:
 
     def _restore_signals(self) -> None:
         signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         self.loop.remove_reader(self._sig_r)
         self._sig_r.close()
         self._sig_w.close()

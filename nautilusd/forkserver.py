@@ -26,6 +26,7 @@ import time
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
+from nautilusd import orphans
 from nautilusd.codeversion import code_version, entry_module
 
 if TYPE_CHECKING:  # the server imports the runner only with its preloads, after PDEATHSIG
@@ -33,7 +34,6 @@ if TYPE_CHECKING:  # the server imports the runner only with its preloads, after
     from engines.spare import Prepared, Warmup
 
 PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 PARENT_GONE = signal.SIGUSR1  # the forkserver's parent-death signal (its children: SIGKILL)
 MCL_CURRENT, MCL_FUTURE = 1, 2
 MAX_MESSAGE_BYTES = 1 << 20
@@ -44,6 +44,9 @@ PRELOAD = ("numpy", "zmq", "psutil", "structlog", "engines.base", "engines.runne
 _libc = ctypes.CDLL(None, use_errno=True)
 # A stop can arrive between fork and the runner's own handler: the inherited handler keeps it.
 _stop_requested = False
+# nautilusd died (PARENT_GONE): a flag the serve loop reads, not an exception, so that nothing
+# can interrupt the drain that kills every engine (raised there, it skipped the rest).
+_parent_gone_flag = False
 _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
@@ -53,7 +56,8 @@ def _note_stop(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _parent_gone(_signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(1)  # unwinds serve(); its finally kills every child's group
+    global _parent_gone_flag
+    _parent_gone_flag = True  # the wakeup fd ends serve()'s select; main() then drains
 
 
 def stop_requested() -> bool:
@@ -202,7 +206,7 @@ class _Server:
     def serve(self) -> None:
         self.send("hello", os.getpid())
         self._refill()
-        while True:
+        while not _parent_gone_flag:
             readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [],
                                            self._refill_wait_s())
             if self.refill_at is not None and time.monotonic() >= self.refill_at:
@@ -210,6 +214,8 @@ class _Server:
                 self._refill()
             if self.wake_r in readable:
                 self._reap()
+            if _parent_gone_flag:
+                return
             if self.sock.fileno() in readable:
                 try:
                     data = self.sock.recv(MAX_MESSAGE_BYTES)
@@ -317,9 +323,9 @@ class _Server:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             if pid not in self.children:
                 continue  # not one of ours to report: nautilusd knows only what we forked
             self.children.discard(pid)
@@ -331,11 +337,12 @@ class _Server:
                 self.spares.remove(spare)
                 os.close(spare[1])
             self.send("exited", pid, os.waitstatus_to_exitcode(status))
+        # Children of dead engines that left their group came to us: they go too.
+        orphans.sweep(self.children)
 
-    def kill_all(self) -> None:
-        for pid in self.children:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+    def kill_all(self) -> bool:
+        """Kill every child's group, then every orphan that reaches us, until none is left."""
+        return orphans.drain(self.children, self.wake_r)
 
 
 def main(argv: list[str]) -> int:
@@ -344,7 +351,7 @@ def main(argv: list[str]) -> int:
     # nautilusd's death is a catchable signal here, so the server lives long enough to
     # SIGKILL every engine's process group (exec'd engines' children included).
     signal.signal(PARENT_GONE, _parent_gone)
-    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphaned grandchildren come to us
+    orphans.become_subreaper()  # an engine's orphaned children come to us, not to init
     die_with_parent(parent_pid, PARENT_GONE)
     # Ctrl-C and SIGTERM are for nautilusd, which stops the engines in order itself; the
     # server only notes them, so that a child forked a moment before one arrives keeps it.

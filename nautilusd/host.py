@@ -24,12 +24,14 @@ import psutil
 
 from engines.runner import LaunchSpec
 from engines.spare import Warmup
+from nautilusd import orphans
 from nautilusd.errors import PinError, SpawnError
 from nautilusd.exitwatch import ExitWatch, read_stat
 from nautilusd.forkserver import MAX_MESSAGE_BYTES
 from nautilusd.loop import EventLoop
 
 ExitCallback = Callable[[int], None]  # exit code >= 0, or -signal
+ENGINES_GONE_TIMEOUT_S = 1.0  # after a forkserver death: its engines' SIGKILLs take effect
 
 
 class Host(Protocol):
@@ -54,8 +56,9 @@ class RealHost:
 
     def __init__(self, loop: EventLoop, preload: Iterable[str] = (),
                  spawn_timeout_s: float = 30.0, spares: int = 1,
-                 warmup: Warmup | None = None) -> None:
+                 warmup: Warmup | None = None, kill_orphans: bool = True) -> None:
         self.loop = loop
+        self.kill_orphans = kill_orphans
         self.warmup = warmup  # what spares prepare before they are claimed
         self.spares = spares  # pre-forked children kept ready by the forkserver
         self.preload = tuple(preload)
@@ -189,6 +192,10 @@ class RealHost:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         self.exits.close()
+        # The engines came to nautilusd (a subreaper) and are dying: once they are dead,
+        # their children that left their groups are ours too, and go before a new start.
+        _await_exits(callbacks, ENGINES_GONE_TIMEOUT_S)
+        self.sweep_orphans()
         if not self._closing:
             self.start()  # before the reports: their restarts need a forkserver to spawn
         for callback in callbacks.values():
@@ -270,6 +277,13 @@ class RealHost:
     def host_cpus(self) -> list[int]:
         return sorted(os.sched_getaffinity(0))
 
+    def sweep_orphans(self) -> list[int]:
+        """Reap the orphans nautilusd adopted (it is a subreaper, or PID 1) and kill the live
+        ones unless `kill_orphans` is off (PID 1: not all of them are ours); the killed pids.
+        Its own child, the forkserver, is left to its Popen."""
+        known = set() if self._server is None else {self._server.pid}
+        return orphans.sweep(known, kill=self.kill_orphans)
+
     def close(self) -> None:
         """Close the forkserver's socket: it SIGKILLs what is left of its children and exits."""
         self._closing = True
@@ -320,6 +334,24 @@ class AdoptedChild:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
+
+
+def _await_exits(pids: Iterable[int], timeout_s: float) -> None:
+    """Wait until every process in `pids` has exited (its pidfd readable), at most `timeout_s`."""
+    fds = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fds.append(os.pidfd_open(pid))
+    deadline = time.monotonic() + timeout_s
+    try:
+        while fds and (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select(fds, [], [], left)
+            fds = [fd for fd in fds if fd not in ready]
+            for fd in ready:
+                os.close(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _ints(message: tuple[object, ...], n: int) -> tuple[int, ...]:
