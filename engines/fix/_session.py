@@ -53,6 +53,7 @@ class FixSession:
     last_out_s: float = 0.0
     test_request_out: str | None = None
     duplicates_in: int = 0  # possible duplicates dropped
+    gaps_in: int = 0  # gaps seen (each asked for again with one ResendRequest)
     _gap_end: int = 0  # RESENDING until every number up to this one came in
     _parser: simplefix.FixParser = field(default_factory=simplefix.FixParser)
 
@@ -144,6 +145,7 @@ class FixSession:
                 self.state = FixState.DISCONNECTED
                 return
             if self.state is not FixState.RESENDING:
+                self.gaps_in += 1
                 self._send_admin("2", (7, expected), (16, 0))
                 self.state = FixState.RESENDING
             if msg_type == b"2":
