@@ -300,19 +300,15 @@ readers = []
 """
 
 
-def blast_configs(a: Host, b: Host, pair: HostPair, seconds: float) -> tuple[str, str]:
-    """Throughput: market data flat out for `seconds` into an overwrite ring bridged a -> b."""
+def blast_configs(a: Host, b: Host, pair: HostPair, rate: float) -> tuple[str, str]:
+    """Throughput: raw64 records at `rate`/s in large batches, an overwrite ring a -> b."""
     conf_a = a.header() + f"""
-[engines.marketdata]
-entry = "engines.marketdata:MarketDataEngine"
+[engines.blast]
+entry = "nautilusd.bench._blast:BlastEngine"
 cpus = [0]
-wait = "blocking"
-[engines.marketdata.params]
-source = "gbm"
-rate_per_s = 0.0
-bars = false
+[engines.blast.params]
+rate_per_s = {rate}
 max_batch = 16384
-stop_after_s = {seconds}
 
 [engines.blast_out]
 entry = "engines.bridge:RingSenderEngine"
@@ -320,29 +316,29 @@ cpus = [1]
 [engines.blast_out.params]
 peer = "b"
 port = {BLAST_PORT}
-record = "tick"
+record = "raw64"
 max_batch = 16384
 
 [rings.blast]
-record = "tick"
-capacity = 131072
+record = "raw64"
+capacity = 262144
 policy = "overwrite"
-writer = "marketdata"
+writer = "blast"
 readers = ["blast_out"]
 """ + fleet(a, b, pair.a.address, pair.b.address)
     conf_b = b.header() + f"""
 [engines.blast_in]
 entry = "engines.bridge:RingReceiverEngine"
-cpus = [1]
+cpus = [0]
 [engines.blast_in.params]
 peer = "a"
 port = {BLAST_PORT}
 bind = "{pair.b.address}"
-record = "tick"
+record = "raw64"
 
 [rings.blast]
-record = "tick"
-capacity = 131072
+record = "raw64"
+capacity = 262144
 policy = "overwrite"
 writer = "blast_in"
 readers = []
