@@ -39,6 +39,9 @@ EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "keys": ("nautilusctl keys generate --config /etc/nautilusd/a.toml",
              "nautilusctl keys show --state-dir /var/lib/nautilusd/default --json"),
     "fleet": ("nautilusctl fleet status", "nautilusctl fleet status --json"),
+    "research": ("nautilusctl research train --data ticks.parquet --state-dir "
+                 "/var/lib/nautilusd",
+                 "nautilusctl research train --data ticks.parquet --state-dir st --activate"),
     "completion": ("source <(nautilusctl completion bash)",
                    "nautilusctl completion zsh > \"${fpath[1]}/_nautilusctl\""),
 })

@@ -24,12 +24,13 @@ from nautilusd.ctl.commands import (
     journal,
     keys,
     logs,
+    research,
     top,
 )
 from nautilusd.ctl.local import Local
 
 CLIENT_REGISTRY: tuple[Local, ...] = tuple(m.COMMAND for m in (
-    logs, top, events, check, call, bench, chaos, journal, backtest, keys, fleet,
+    logs, top, events, check, call, bench, chaos, journal, backtest, keys, fleet, research,
     completion))
 
 # Every nautilusctl subcommand in --help order: the daemon's first, then the client-only.

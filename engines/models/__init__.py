@@ -1,0 +1,7 @@
+"""Model inference: an ONNX registry in the state dir, onnxruntime sessions, hot swap."""
+
+from engines.models._host import ModelHost
+from engines.models._onnx import Session, linear_model
+from engines.models._registry import ModelRegistry, RegistryError
+
+__all__ = ["ModelHost", "ModelRegistry", "RegistryError", "Session", "linear_model"]
