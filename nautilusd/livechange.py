@@ -1,11 +1,15 @@
 """What a reload may change while engines run, and what it must refuse.
 
-Engines are added, changed and removed live; the resources created once at start (rings,
-the status table, sockets, directories, the instance's names) are not, so a reload that
-changes them is refused whole, saying which key and that a restart is needed.
+Engines are added, changed and removed live, and so are rings (`RingPlan`: a ring added,
+removed or changed restarts exactly the engines that write or read it, once the ring is
+ready); the resources created once at start (the status table, sockets, directories, the
+instance's names, the symbol table) are not, so a reload that changes them is refused whole,
+saying which key and that a restart is needed.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from nautilusd.config.model import Topology
 from nautilusd.errors import ConfigError
@@ -25,10 +29,6 @@ def unappliable(old: Topology, new: Topology) -> list[str]:
         before, after = (getattr(t.supervisor, key, None) for t in (old, new))
         if before != after:
             lines.append(f"supervisor.{key}: {before!r} -> {after!r}")
-    if dict(old.rings) != dict(new.rings):
-        changed = sorted(set(old.rings) ^ set(new.rings) | {
-            n for n in set(old.rings) & set(new.rings) if old.rings[n] != new.rings[n]})
-        lines.append(f"rings: {', '.join(changed)} added, removed or changed")
     if old.symbols != new.symbols:
         lines.append("symbols: the symbol table (ids and latest-value boards) changed")
     return lines
@@ -41,3 +41,32 @@ def refuse_unappliable(old: Topology, new: Topology) -> None:
         source = str(new.source)
         raise ConfigError(source, [("", f"{source}: reload cannot apply live (restart "
                                         f"nautilusd for it): {line}") for line in lines])
+
+
+@dataclass(frozen=True, slots=True)
+class RingPlan:
+    """The rings a reload adds, removes and changes (any field: size, policy, ends), and
+    the engines that write or read any of them, before or after."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+    engines: frozenset[str]
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        """Rings whose old segment goes once their engines are down (removed or changed)."""
+        return (*self.removed, *self.changed)
+
+
+def ring_plan(old: Topology, new: Topology) -> RingPlan:
+    added = tuple(sorted(set(new.rings) - set(old.rings)))
+    removed = tuple(sorted(set(old.rings) - set(new.rings)))
+    changed = tuple(sorted(n for n in set(old.rings) & set(new.rings)
+                           if old.rings[n] != new.rings[n]))
+    engines: set[str] = set()
+    for topology, names in ((old, (*removed, *changed)), (new, (*added, *changed))):
+        for name in names:
+            ring = topology.rings[name]
+            engines.update((ring.writer, *ring.readers))
+    return RingPlan(added, removed, changed, frozenset(engines))

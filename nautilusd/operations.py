@@ -17,7 +17,7 @@ from nautilusd import groups, health
 from nautilusd.config.model import Topology
 from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
-from nautilusd.livechange import refuse_unappliable
+from nautilusd.livechange import RingPlan, refuse_unappliable, ring_plan
 from nautilusd.loop import EventLoop, Timer
 from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
@@ -44,6 +44,8 @@ class SupervisorCommands:
     reexec_handler: Callable[[], dict[str, Any]] | None
     _order: list[str]
     _removing: set[str]
+    _ring_hold: set[str]  # instances that wait for a ring swap before they start again
+    _ring_swap: tuple[RingPlan, Topology] | None
     _shutdown_timer: Timer | None
     _shutdown_listeners: list[Callable[[], object]]
     _reload_listeners: list[Callable[[Topology], object]]
@@ -128,11 +130,24 @@ class SupervisorCommands:
         """Apply a new topology: start added instances, restart changed ones, stop removed.
         A change only a restart can apply (rings, instance, sockets) refuses it whole."""
         refuse_unappliable(self.topology, topology)
+        if self._ring_hold:
+            raise NautilusdError("reload refused: the previous reload's ring change is still "
+                                 f"being applied (waiting for {sorted(self._ring_hold)})")
+        plan = ring_plan(self.topology, topology)
         new = {n: e for e in topology.engines.values() for n in e.instance_names}
         removed = [n for n in self.instances if n not in new]
-        changed = [n for n in new if n in self.instances and self.instances[n].config != new[n]]
+        # an engine of a ring added, removed or changed restarts even if its own config did not
+        changed = [n for n in new if n in self.instances and (
+            self.instances[n].config != new[n] or new[n].name in plan.engines)]
         added = [n for n in new if n not in self.instances]
         self._apply_topology(topology)
+        if self.rings is not None:
+            for name in plan.added:  # before any engine that uses it starts
+                self.rings.add(topology, topology.rings[name])
+            if plan.replaced:  # their old segments go once every engine using them is down
+                self._ring_hold = {n for n, i in self.instances.items()
+                                   if i.engine in plan.engines}
+                self._ring_swap = (plan, topology)
         for name in changed:
             inst = self.instances[name]
             inst.config, inst.tracker = new[name], RestartTracker(new[name], self.rng)
@@ -148,7 +163,9 @@ class SupervisorCommands:
         self._advance()
         for callback in self._reload_listeners:
             callback(topology)
-        return {"added": added, "changed": changed, "removed": removed}
+        return {"added": added, "changed": changed, "removed": removed,
+                "rings_added": list(plan.added), "rings_removed": list(plan.removed),
+                "rings_changed": list(plan.changed)}
 
     def scale(self, engine: str, n: int) -> list[str]:
         """Run `n` replicas of `engine`; returns the instance names after the change."""

@@ -40,23 +40,27 @@ class RingSet:
     def create(cls, topology: Topology, directory: Path,
                adopted: dict[str, Ring] | None = None) -> RingSet:
         """Create every ring not in `adopted`; on a failure, release all and re-raise."""
-        instance = topology.supervisor.instance
         made: dict[str, Ring] = dict(adopted or {})
         try:
             for ring in topology.rings.values():
                 if ring.name in made:
                     continue
-                made[ring.name] = Ring.create(
-                    paths.ring_segment(instance, ring.name), record_dtype(ring.record),
-                    ring.capacity, ring.policy, max_readers=_max_readers(ring),
-                    directory=directory, block_timeout_ms=ring.block_timeout_ms,
-                    readers=len(ring.readers), latest_slots=latest_slots(ring, topology.symbols),
-                )
+                made[ring.name] = _make(topology, ring, directory)
         except BaseException:
             for ring_obj in made.values():
                 ring_obj.destroy()
             raise
         return cls(made, directory, tuple(sorted(adopted or {})))
+
+    def add(self, topology: Topology, ring: RingConfig) -> None:
+        """Create ring `ring` of `topology` now (a reload added or changed it)."""
+        self.rings[ring.name] = _make(topology, ring, self.directory)
+
+    def remove(self, name: str) -> None:
+        """Unlink ring `name` (its engines are down; attached parties keep their maps)."""
+        ring = self.rings.pop(name, None)
+        if ring is not None:
+            ring.destroy()
 
     def stats(self) -> list[dict[str, Any]]:
         """`ring_stats` of each ring under its ring name (the segment name under "segment")."""
@@ -100,6 +104,14 @@ class RingSet:
         for ring in self.rings.values():
             ring.segment.close()
         self.rings = {}
+
+
+def _make(topology: Topology, ring: RingConfig, directory: Path) -> Ring:
+    return Ring.create(
+        paths.ring_segment(topology.supervisor.instance, ring.name), record_dtype(ring.record),
+        ring.capacity, ring.policy, max_readers=_max_readers(ring), directory=directory,
+        block_timeout_ms=ring.block_timeout_ms, readers=len(ring.readers),
+        latest_slots=latest_slots(ring, topology.symbols))
 
 
 def adopt_rings(topology: Topology, directory: Path) -> dict[str, Ring]:

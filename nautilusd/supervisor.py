@@ -20,6 +20,7 @@ from nautilusd.errors import NautilusdError
 from nautilusd.events import EventListener, EventSink
 from nautilusd.host import Host
 from nautilusd.launch import LaunchPaths, launch_spec, resolve_cpus
+from nautilusd.livechange import RingPlan
 from nautilusd.loop import EventLoop, Timer
 from nautilusd.operations import SupervisorCommands
 from nautilusd.process import Instance
@@ -64,6 +65,8 @@ class Supervisor(SupervisorCommands):
         self._order: list[str] = []
         self._stop_queue: dict[str, bool] = {}  # name -> restart once stopped
         self._removing: set[str] = set()
+        self._ring_hold: set[str] = set()
+        self._ring_swap: tuple[RingPlan, Topology] | None = None
         self._stopped_listeners: list[Callable[[], None]] = []
         self._reload_listeners: list[Callable[[Topology], object]] = []
         self._shutdown_listeners: list[Callable[[], object]] = []
@@ -186,10 +189,27 @@ class Supervisor(SupervisorCommands):
     def _advance(self) -> None:
         if self.shutting_down:
             return
+        if self._ring_hold and not any(self.instances[n].running for n in self._ring_hold
+                                       if n in self.instances):
+            self._swap_rings()
         for name in self._order:
             inst = self.instances[name]
-            if inst.due and inst.wanted and not inst.running and self._deps_ready(inst):
+            if (inst.due and inst.wanted and not inst.running and name not in self._ring_hold
+                    and self._deps_ready(inst)):
                 self._spawn(inst)
+
+    def _swap_rings(self) -> None:
+        """Every engine of a removed or changed ring is down: replace the segments, then let
+        those engines start again (reload)."""
+        held, self._ring_hold = self._ring_hold, set()
+        if self._ring_swap is None or self.rings is None:
+            return
+        (plan, topology), self._ring_swap = self._ring_swap, None
+        for name in plan.replaced:
+            self.rings.remove(name)
+        for name in plan.changed:
+            self.rings.add(topology, topology.rings[name])
+        self.events.log.info("rings_replaced", rings=list(plan.replaced), engines=sorted(held))
 
     def _spawn(self, inst: Instance) -> None:
         inst.due = False

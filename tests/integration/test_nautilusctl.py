@@ -201,7 +201,9 @@ def test_reload_when_one_engine_changed_restarts_only_that_engine(daemon: Daemon
     new = daemon.write_config("changed.toml", changed)
     result = daemon.ctl("reload", str(new), "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"added": [], "changed": ["beta"], "removed": []}
+    assert json.loads(result.stdout) == {
+        "added": [], "changed": ["beta"], "removed": [], "rings_added": [],
+        "rings_removed": [], "rings_changed": []}
     daemon.wait_for(lambda: daemon.all_ready() and daemon.pids()["beta"] != before["beta"])
     after = daemon.pids()
     assert (after["alpha"], after["gamma"]) == (before["alpha"], before["gamma"])

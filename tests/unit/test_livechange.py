@@ -10,7 +10,7 @@ import pytest
 
 from nautilusd.config.model import SupervisorConfig, Topology
 from nautilusd.errors import ConfigError
-from nautilusd.livechange import refuse_unappliable, unappliable
+from nautilusd.livechange import refuse_unappliable, ring_plan, unappliable
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -35,3 +35,26 @@ def test_reload_when_a_start_only_supervisor_key_changes_is_refused_naming_it(
     with pytest.raises(ConfigError, match=f"supervisor.{key}"):
         refuse_unappliable(old, new)
     assert unappliable(old, old) == []
+
+
+def test_ring_plan_when_rings_added_removed_changed_names_every_end() -> None:
+    """The plan lists each kind of ring change and every engine at either end, old or new."""
+    from engines.spec import RingConfig
+    from shm import Policy
+
+    def ring(name: str, writer: str, readers: tuple[str, ...], capacity: int = 1024
+             ) -> RingConfig:
+        return RingConfig(name=name, record="tick", capacity=capacity, policy=Policy.OVERWRITE,
+                          writer=writer, readers=readers)
+
+    old = dataclasses.replace(_topology(), rings=MappingProxyType({
+        "kept": ring("kept", "a", ("b",)), "gone": ring("gone", "c", ("d",)),
+        "sized": ring("sized", "e", ("f",))}))
+    new = dataclasses.replace(old, rings=MappingProxyType({
+        "kept": ring("kept", "a", ("b",)), "sized": ring("sized", "e", ("g",), 2048),
+        "new": ring("new", "h", ("i",))}))
+    plan = ring_plan(old, new)
+    assert (plan.added, plan.removed, plan.changed) == (("new",), ("gone",), ("sized",))
+    assert plan.engines == {"c", "d", "e", "f", "g", "h", "i"}
+    assert plan.replaced == ("gone", "sized")
+    assert ring_plan(old, old).engines == frozenset()

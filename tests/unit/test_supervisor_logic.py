@@ -257,7 +257,8 @@ def test_reload_when_engines_change_reports_and_applies_diff():
     rig.ready("b")
     new = topology(engine("a", nice=5), engine("c"))
     diff = rig.sup.reload(new)
-    assert diff == {"added": ["c"], "changed": ["a"], "removed": ["b"]}
+    assert diff == {"added": ["c"], "changed": ["a"], "removed": ["b"], "rings_added": [],
+                    "rings_removed": [], "rings_changed": []}
     rig.host.exit(rig.pid("b"), 0)
     rig.host.exit(rig.pid("a"), 0)
     assert "b" not in rig.sup.instances

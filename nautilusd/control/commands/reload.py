@@ -1,7 +1,10 @@
 """reload: re-read a config and apply the difference; an invalid config changes nothing.
 
 Wire: {"cmd": "reload", "args": {"config": "/etc/nautilusd/prod.toml"}, "id": 1}
-      -> {"ok": true, "result": {"added": [], "changed": ["risk"], "removed": []}, "id": 1}
+      -> {"ok": true, "result": {"added": [], "changed": ["risk"], "removed": [],
+          "rings_added": [], "rings_removed": [], "rings_changed": []}, "id": 1}
+      (a ring added, removed or changed restarts the engines that write or read it: they
+      are in "changed", and start again once the ring is ready)
       (no "config": the file the daemon was started with; a bad file ->
       {"ok": false, "error": {"code": "CONFIG_INVALID", "message": "<file>: <key>: ..."}})
 CLI:  nautilusctl reload [CONFIG] [--json]      (CONFIG is sent as an absolute path)
@@ -20,7 +23,7 @@ from nautilusd.control.protocol import ErrorCode, command_error
 from nautilusd.errors import ConfigError
 
 NAME = "reload"
-DIFF_KEYS = ("added", "changed", "removed")
+DIFF_KEYS = ("added", "changed", "removed", "rings_added", "rings_removed", "rings_changed")
 
 
 def run(ctx: CommandContext[TopologyT], args: dict[str, Any]) -> dict[str, Any]:
