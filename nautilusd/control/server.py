@@ -47,6 +47,10 @@ from nautilusd.listeners import Listeners
 log = structlog.get_logger("nautilusd.control.server")
 
 MAX_PER_WAKE = 64  # requests served per wake, so timers and exits are never starved
+# MAXMSGSIZE bounds each frame only: the whole message (identity, REQ's empty delimiter, the
+# body) is bounded here too, or a peer's many-frame request is kept and echoed back whole.
+MAX_FRAMES = 3
+MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES + 1024  # the body and a ROUTER identity (<= 255 bytes)
 SEND_HWM = 256  # queued replies per peer; a client that never reads loses replies, not us
 FLEET_ZAP_DOMAIN = "nautilusd.control"
 _PEER_CRED = re.compile(r":(\d+):(\d+):(\d+)$")
@@ -93,7 +97,7 @@ class ControlServer:
         self._commands = dict(COMMANDS if commands is None else commands)
         self._loop = loop
         self.counters = {"requests": 0, "errors": 0, "forbidden": 0, "reply_drops": 0,
-                         "busy_wakes": 0}
+                         "busy_wakes": 0, "too_large": 0}
         ipc_path = _ipc_path(endpoint)
         runtime_dir = ipc_path.parent if ipc_path else None
         self._ctx = CommandContext(
@@ -168,11 +172,21 @@ class ControlServer:
         self.counters["busy_wakes"] += 1
 
     def _serve(self, frames: list[zmq.Frame]) -> None:
+        self.counters["requests"] += 1
+        if len(frames) < 2:
+            return  # a ROUTER always prefixes the identity: nothing to answer to
+        size = sum(len(f) for f in frames)
+        if len(frames) > MAX_FRAMES or size > MAX_MESSAGE_BYTES:
+            self.counters["errors"] += 1
+            self.counters["too_large"] += 1
+            delimiter = [b""] if len(frames[1]) == 0 else []  # a REQ peer expects it back
+            self._send([frames[0].bytes, *delimiter], encode_error(
+                None, ErrorCode.TOO_LARGE, f"request of {size} bytes in {len(frames)} frames "
+                f"exceeds {MAX_MESSAGE_BYTES} bytes in {MAX_FRAMES} frames (identity "
+                f"included)"))
+            return
         envelope = [f.bytes for f in frames[:-1]]  # [identity] (DEALER) or [identity, b""]
         body = frames[-1]
-        self.counters["requests"] += 1
-        if not envelope:
-            return  # a ROUTER always prefixes the identity: nothing to answer to
         uid = _peer_uid(body)
         if uid is not None and uid not in self.allowed_uids:
             self.counters["forbidden"] += 1

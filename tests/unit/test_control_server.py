@@ -185,6 +185,28 @@ def test_server_when_peer_sends_oversize_drops_it_and_serves_others(runtime_dir:
         ctx.term()
 
 
+def test_server_when_request_spans_many_frames_refuses_it_whole(runtime_dir: Path) -> None:
+    """Frames each under MAXMSGSIZE that add up to 2.4 MB (or are too many) get one small
+    TOO_LARGE reply naming the size, nothing of them echoed; the next request is served."""
+    ctx = zmq.Context()
+    try:
+        with ServedControl(runtime_dir, context=ctx) as served:
+            sock = _raw_dealer(ctx, served.endpoint)
+            for frames in ([b"\x00" * (60 * 1024)] * 40, [b"a", b"b", b"c", b"d"]):
+                sock.send_multipart(frames)
+                assert sock.poll(5000), "no reply to a many-frame request"
+                parts = sock.recv_multipart()
+                assert sum(len(p) for p in parts) < 1024, "the request was echoed back"
+                reply = decode_reply(parts[-1])
+                assert reply["ok"] is False and reply["error"]["code"] == "TOO_LARGE"
+                assert f"in {len(frames) + 1} frames" in reply["error"]["message"]
+            with ControlClient(served.endpoint, timeout_ms=3000) as client:
+                assert client.request("ping")["pid"] == os.getpid()
+            sock.close()
+    finally:
+        ctx.term()
+
+
 def test_server_when_client_never_reads_keeps_serving_others(runtime_dir: Path) -> None:
     """A client that floods requests and never reads cannot block the loop; losses count."""
     ctx = zmq.Context()
