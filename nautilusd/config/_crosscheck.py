@@ -5,6 +5,8 @@ Each check records every problem it finds in the Collector; none of them raises.
 
 from __future__ import annotations
 
+import os
+import pwd
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
@@ -36,6 +38,27 @@ def check_all(c: Collector, parsed: Parsed, host_cpus: Set[int]) -> None:
     _check_cycles(c, parsed.engines)
     _check_names(c, parsed)
     _check_control_endpoint(c, parsed)
+    _check_users(c, parsed.engines)
+
+
+def _check_users(c: Collector, engines: Mapping[str, EngineConfig]) -> None:
+    """`user =` names a user of this host; a Python engine keeps nautilusd's own uid: the
+    segments and status table it must attach are 0600 files of that uid (fail closed)."""
+    euid = os.geteuid()
+    for engine in engines.values():
+        if engine.user is None:
+            continue
+        path = _engine_path(engine.name, "user")
+        try:
+            uid = pwd.getpwnam(engine.user).pw_uid
+        except KeyError:
+            c.error(path, f"unknown user: {engine.user!r} (not in this host's user database)")
+            continue
+        if engine.entry and uid != euid:
+            c.error(path, f"{engine.user!r} (uid {uid}) cannot run Python engine "
+                    f"{engine.name!r}: it attaches nautilusd's rings and status table, which "
+                    f"are 0600 and owned by uid {euid} (the uid nautilusd runs as); drop "
+                    f"user = or run an exec'd command as that user")
 
 
 def _check_control_endpoint(c: Collector, parsed: Parsed) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from argparse import Namespace
@@ -129,3 +130,21 @@ def test_main_when_default_topology_shows_ticks_board_one_slot_per_symbol() -> N
                                if line.strip().startswith("orders "))
     assert "wait blocking (spin 2000 us hot)  after marketdata" in out  # strategy
     assert "wait blocking (spin 2000 us)  nice -10  after strategy" in out  # risk
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.skipif(os.geteuid() == 65534, reason="runs as nobody itself")
+def test_main_when_python_engine_has_another_user_refuses_naming_engine_and_user(
+        tmp_path: Path) -> None:
+    """`user = "nobody"` on a Python engine is refused naming the engine, the user and its
+    uid; on an exec'd engine it is accepted; an unknown user is refused on either."""
+    config = tmp_path / "users.toml"
+    config.write_text(f'[engines.risk]\n{ENTRY}user = "nobody"\n'
+                      '[engines.tool]\ncommand = ["/bin/sleep", "1"]\nuser = "nobody"\n'
+                      '[engines.other]\ncommand = ["/bin/true"]\nuser = "no-such-user-x"\n')
+    code, _, err = _run_main(config)
+    lines = err.splitlines()
+    assert code == EXIT_INVALID and len(lines) == 2, err
+    assert "engines.risk.user" in lines[0] and "'nobody' (uid 65534)" in lines[0]
+    assert "Python engine 'risk'" in lines[0] and "0600" in lines[0]
+    assert "engines.other.user" in lines[1] and "unknown user: 'no-such-user-x'" in lines[1]
