@@ -24,6 +24,7 @@ from engines.base import Engine, EngineContext
 from engines.counters import check_names
 from engines.idle import IdleWait
 from engines.log import configure_logging, get_logger
+from engines.params import ParamError
 from engines.spec import EngineConfig, PeerConfig, RingConfig, SpinKind
 from shm import Blocking, RingReader, RingWriter, WaitKind, make_wait
 from shm.status import (
@@ -150,6 +151,10 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
         check_names(cls.counters, f"{spec.config.entry}.counters")
         engine = cls(ctx)
         engine.on_start()
+    except ParamError as exc:  # a config the engine cannot run: the message names it
+        log.error("engine_start_failed", error=str(exc), reason="config")
+        ctx.close()
+        return EXIT_ENGINE_FAILED
     except Exception as exc:
         log.exception("engine_start_failed", error=str(exc))
         ctx.close()
