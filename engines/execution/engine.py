@@ -26,12 +26,23 @@ from engines.execution._orders import (
     fill_records,
 )
 from engines.execution._simvenue import SimulatedVenue
+from engines.journal import KIND_DECISION, KIND_FILL, has_journal, journal_records
 from engines.params import parse_params
 from engines.persist import StateFile
 from engines.records import COUNTER_MASK, TOUCH_F, Fields
 from engines.venue import SessionState
 from engines.wiring import no_ticks, one_reader, one_writer, readers_of, tick_quotes
-from shm.layout import AMEND, DECISION, FILL, TICK
+from shm.layout import (
+    AMEND,
+    DECISION,
+    FILL,
+    FILL_CANCELLED,
+    FILL_EXPIRED,
+    FILL_FILLED,
+    FILL_REJECTED,
+    TICK,
+    VERDICT_APPROVED,
+)
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 W_DUPLICATES = W_CUSTOM0
@@ -41,6 +52,7 @@ W_STALE = W_CUSTOM0 + 3  # approved orders refused as older than their time to l
 W_FILLS = W_CUSTOM0 + 4  # fill records with a quantity (partial or full); records_out has all
 FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can publish
 SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
+FINAL = (FILL_FILLED, FILL_CANCELLED, FILL_EXPIRED, FILL_REJECTED)  # an order's last report
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -101,6 +113,8 @@ class ExecutionEngine(Engine):
         self.pending_fills: list[FillRow] = []
         self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
+        if self.decisions.cursor == 0 and self.fills.cursor == 0 and has_journal(self.ctx.state):
+            self._reconcile_from_journal()
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
@@ -182,6 +196,32 @@ class ExecutionEngine(Engine):
             self.hwm_v[strategy_id] = om.high_water[strategy_id]
         self.words[W_RECORDS_IN] += 1
         return 1
+
+    def _reconcile_from_journal(self) -> None:
+        """A new ring set: every order the journal has approved with no final report (its
+        report, or the decision itself, went with the rings in a power cut) is completed
+        now as FILL_EXPIRED (never traded from here on), before READY, so risk, positions
+        and the strategy see it over and no approved order is left open."""
+        records = journal_records(self.ctx.state)
+        fills, decisions = records[KIND_FILL], records[KIND_DECISION]
+        over = set(fills["order_id"][np.isin(fills["status"], list(FINAL))].tolist())
+        # the decisions this ring set holds are traded as usual (risk decided them since)
+        over.update(self.decisions.history(0)[1]["order_id"].tolist())
+        approved = decisions[decisions["verdict"] == VERDICT_APPROVED]
+        open_ = approved[[oid not in over for oid in approved["order_id"].tolist()]]
+        now, rows, marks = time.time_ns(), self.pending_fills, self.om.high_water
+        for row in DECISION_READ.struct.iter_unpack(np.ascontiguousarray(open_).view(
+                np.uint8).data):
+            self.om._expire(row, now, rows)
+            strategy_id = row[_STRATEGY_ID]
+            if strategy_id < len(marks):  # never traded after this, should it come again
+                marks[strategy_id] = max(int(marks[strategy_id]),
+                                         row[DECISION_READ.order_id] & COUNTER_MASK)
+        self.hwm.arrays["high_water"][:] = marks
+        if rows:
+            self._write_fills()
+        self.log.info("execution_reconciled", records=int(fills.shape[0] + decisions.shape[0]),
+                      expired=int(open_.shape[0]))
 
     def _catch_up_from_fills(self) -> None:
         """Raise the marks to every order found in the last fills published (a crash may have

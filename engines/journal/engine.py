@@ -16,13 +16,14 @@ import msgpack
 import numpy as np
 
 from engines.base import Engine
+from engines.journal._replay import KIND_DECISION, KIND_FILL, KIND_ORDER
 from engines.journal._segments import Fsync, SegmentWriter
 from engines.params import parse_params
 from shm.layout import DECISION, FILL, ORDER
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
 # Record kinds in the journal: one per record layout, then operator actions (msgpack maps).
-KIND_ORDER, KIND_DECISION, KIND_FILL, KIND_ACTION = 1, 2, 3, 16
+KIND_ACTION = 16  # the record layouts' kinds are engines.journal._replay's
 KINDS = {ORDER: KIND_ORDER, DECISION: KIND_DECISION, FILL: KIND_FILL}
 ACTION_TOPICS = ("risk.alerts.kill_switch",)
 W_FSYNCS = W_CUSTOM0
@@ -53,8 +54,11 @@ class JournalEngine(Engine):
         except ValueError:
             raise ValueError(f"engines.{self.ctx.name}.params.fsync: not one of batch, "
                              f"interval, none: {self.p.fsync!r}") from None
-        self.rings = [(r, KINDS[r.dtype]) for r in self.ctx.readers.values()
-                      if r.dtype in KINDS]
+        # Downstream first (fills, decisions, orders): a fill read now had its decision and
+        # order published before, so they are in this commit or an earlier one; a journal
+        # cut anywhere never holds a fill without its decision, or a decision without its order.
+        self.rings = sorted(((r, KINDS[r.dtype]) for r in self.ctx.readers.values()
+                             if r.dtype in KINDS), key=lambda ring: -ring[1])
         self.writer = SegmentWriter(self.ctx.state, policy, self.p.segment_mb << 20,
                                     self.p.fsync_interval_ms / 1e3)
         self.ctx.status.put(W_REPAIRED_BYTES, self.writer.repaired_bytes)

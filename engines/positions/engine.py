@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine
+from engines.journal import KIND_FILL, has_journal, journal_records
 from engines.params import parse_params
 from engines.positions._book import BookFile, PositionBook
 from engines.records import Fields
@@ -70,9 +71,20 @@ class PositionsEngine(Engine):
         since = self.saved_at.load(self.book)
         if since is None or self.fills.cursor < since:
             since = 0 if since is None else self.fills.cursor
+            if since == 0 and self.fills.cursor == 0 and has_journal(self.ctx.state):
+                self._book_from_journal()
         self.log.info("positions_restored", fills_applied=self.book.fills_applied,
                       since=since, cursor=self.fills.cursor)
         self._replay_fills(since)
+
+    def _book_from_journal(self) -> None:
+        """A new ring set: the book is a replay of the journal's fills (the kept book may
+        miss the last fills before a power cut, or hold some the journal never got)."""
+        fills = journal_records(self.ctx.state)[KIND_FILL]
+        self.book = PositionBook(self.ctx.symbols or ("SYM0",))
+        for f in fills[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
+            self.book.on_fill(*f)
+        self.log.info("positions_reconciled", source="journal", fills=int(fills.shape[0]))
 
     def _replay_fills(self, since: int) -> None:
         """Every fill still on the ring from `since` to the committed cursor."""

@@ -18,6 +18,14 @@ import zmq
 
 from engines.base import Engine
 from engines.compiled import CHECK, build
+from engines.journal import (
+    KIND_DECISION,
+    KIND_FILL,
+    KIND_ORDER,
+    filled_by_symbol,
+    has_journal,
+    journal_records,
+)
 from engines.params import param, parse_params, truth
 from engines.persist import StateFile
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
@@ -31,6 +39,7 @@ from engines.risk._checks import (
     RiskState,
     decide,
     state_layout,
+    write_decisions,
 )
 from engines.risk._dedupe import DecidedIds
 from engines.risk._exposure import APPROVED, FILL_BOOKED, OpenOrders, open_layout
@@ -125,11 +134,11 @@ class RiskEngine(Engine):
         self.state = RiskState(n_symbols, limits, self.saved.arrays)
         self._fail_closed_if_lost()
         self.default_ttl_ns = limits.order_ttl_ms * 1_000_000
+        self.decided = DecidedIds(self.saved.arrays["decided"])
         self._follow_fills()
         # The slot is zeroed on every spawn: an engaged switch restored from the state file
         # must show as engaged, never as a silent 0.
         self.ctx.status.put(W_KILLED, 1 if self.state.killed else 0)
-        self.decided = DecidedIds(self.saved.arrays["decided"])
         self.rejected = np.zeros(max(REASON_NAMES) + 1, dtype=np.int64)
         self.rejected_v = self.rejected.data
         # Rejections per reason: `rejected` is the current alert window, folded into
@@ -161,12 +170,43 @@ class RiskEngine(Engine):
         self.opens = OpenOrders(self.state, self.saved.arrays)
         self.fills_pos = self.saved.arrays["fills_pos"]
         published = 0 if self.fills is None else self.fills.cursor + self.fills.available()
+        self.reconciled: dict[str, Any] = {}
         if self.decisions.cursor == 0 or int(self.fills_pos[0]) > published:
             self.opens.clear()
             self.fills_pos[0] = 0 if self.fills is None else self.fills.cursor
+            if self.decisions.cursor == 0 and has_journal(self.ctx.state):
+                self._reconcile_from_journal()
         if self.fills is None:
             self.log.warning("risk_exposure_from_approvals",
                              why="no fills ring: approvals are booked as filled")
+
+    def _reconcile_from_journal(self) -> None:
+        """A new ring set: the filled positions are the journal's fills (what risk read and
+        the journal never got, or the reverse, went with the rings), and every journaled
+        order with no journaled decision (a power cut between the two) is rejected stale
+        now, so no order is left without an outcome. Before READY."""
+        started = time.monotonic()
+        records = journal_records(self.ctx.state)
+        orders, decisions = records[KIND_ORDER], records[KIND_DECISION]
+        self.state.position[:] = filled_by_symbol(records[KIND_FILL], self.state.n_symbols)
+        self.state.clear_open()
+        decided = set(decisions["order_id"].tolist())
+        for ring in self.order_rings:  # what this ring set holds is decided as usual
+            decided.update(ring.history(0)[1]["order_id"].tolist())
+        undecided = orders[[oid not in decided for oid in orders["order_id"].tolist()]]
+        if undecided.shape[0]:
+            out = np.zeros(undecided.shape[0], DECISION)
+            write_decisions(undecided, np.full(undecided.shape[0], VERDICT_REJECTED, np.uint8),
+                            np.full(undecided.shape[0], REASON_STALE, np.uint16), out,
+                            time.time_ns())
+            self.decisions.write(out)
+            self.decided.record(undecided)
+        self.reconciled = {
+            "records": int(sum(r.shape[0] for r in records.values())),
+            "last_order_id": int(orders["order_id"].max()) if orders.shape[0] else 0,
+            "position": self.state.position.tolist(), "rejected_stale": int(undecided.shape[0]),
+            "duration_ms": round((time.monotonic() - started) * 1e3, 3)}
+        self.log.info("risk_reconciled", **self.reconciled)
 
     def _fail_closed_if_lost(self) -> None:
         """A state file that does not match, or that is missing once this state dir has seen
@@ -478,6 +518,7 @@ class RiskEngine(Engine):
                 "open_sell": self.state.open_sell.tolist(),
                 "open_orders": len(self.opens), "untracked_orders": self.opens.untracked,
                 "exposure_from": "fills" if self.fills is not None else "approvals",
+                "reconciled": self.reconciled,
                 "pnl_peak": self.pnl_peak,
                 "accepted": self.ctx.status.get(W_ACCEPTED),
                 "rejected": _by_reason(self.rejected_total + self.rejected),

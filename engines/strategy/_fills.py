@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.journal import KIND_FILL, read_all
+from engines.journal import KIND_FILL, filled_by_symbol, has_journal, journal_records
 from engines.records import Fields
 from engines.statedir import StateDir
 from shm.layout import (
@@ -97,13 +97,8 @@ class OwnPosition:
 def filled_from_journal(state: StateDir, strategy_id: int, n_symbols: int) -> np.ndarray | None:
     """This strategy's filled position per symbol as a replay of the journal's fills, or None
     when the state dir has no journal."""
-    if not state.exists("journal"):
+    if not has_journal(state):
         return None
-    filled = np.zeros(n_symbols, dtype=np.int64)
-    for _seq, kind, payload in read_all(state):
-        if kind != KIND_FILL:
-            continue
-        _oid, sid, sym, side, status, qty = FILL_OWN.struct.unpack_from(payload)
-        if sid == strategy_id and sym < n_symbols and status in FILLED:
-            filled[sym] += side * qty
-    return filled
+    fills = journal_records(state)[KIND_FILL]
+    return filled_by_symbol(fills[np.isin(fills["status"], list(FILLED))], n_symbols,
+                            strategy_id)

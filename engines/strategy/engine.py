@@ -82,9 +82,10 @@ class StrategyEngine(Engine):
                       next_order_id=ids.base | (ids.counter + 1))
 
     def _own_position(self) -> None:
-        """The filled position from `<name>.position`; a new ring set starts booking at the
-        fills ring's start. A file lost after a ready start is rebuilt from the journal's
-        fills, or the strategy refuses to start (it would size on a position it made up)."""
+        """The filled position from `<name>.position`. A new ring set (a daemon start: what
+        was read and never journaled went with the rings) or a file lost after a ready start
+        takes the journal's fills instead; lost with no journal, the strategy refuses to
+        start (it would size on a position it made up)."""
         self.fills = one_reader(self.ctx, FILL, required=False)
         if self.fills is None:
             self.own = None
@@ -94,15 +95,18 @@ class StrategyEngine(Engine):
         quiet(self.ctx, self.fills)  # booked when ticks come: fills never wake the strategy
         n_symbols = self.signal.position.shape[0]
         saved = StateFile(self.ctx.state, f"{self.ctx.name}.position", own_layout(n_symbols))
-        if saved.lost:
+        fresh = self.orders.cursor == 0  # a new ring set: the journal is the whole story
+        if saved.lost or fresh:
             rebuilt = filled_from_journal(self.ctx.state, self.p.strategy_id, n_symbols)
+            if rebuilt is None and not saved.lost:
+                rebuilt = saved.arrays["filled"].copy()  # no journal: the file's own
             if rebuilt is None:
                 self.ctx.state.unlink(saved.path.name)  # lost again at the next start
                 raise StateError(saved.path, f"position {saved.status.value} after a ready "
                                  "start and no journal to rebuild it from")
             saved.arrays["filled"][:] = rebuilt
-            self.log.warning("strategy_position_rebuilt", source="journal",
-                             filled=rebuilt.tolist())
+            self.log.info("strategy_position_reconciled", lost=saved.lost,
+                          filled=rebuilt.tolist())
         if self.orders.cursor == 0:
             saved.arrays["fills_pos"][0] = self.fills.cursor
         self.own = OwnPosition(self.p.strategy_id, self.signal.position, saved.arrays,

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from engines.journal import KIND_DECISION, KIND_FILL, KIND_ORDER, journal_records
+from engines.statedir import StateDir
 from nautilusd import paths
 from shm import RingObserver
 from shm.layout import (
@@ -70,6 +72,18 @@ def reconcile(shm_dir: Path, instance: str, runtime_dir: Path) -> dict[str, Any]
     # of them against the lap it was given).
     row["ticks_published"] = ticks["cursor"]
     row["ticks_lost_by_reader"] = [r["lost"] for r in ticks["readers"] if r["active"]]
+    return row
+
+
+def reconcile_journal(state_dir: Path, runtime_dir: Path) -> dict[str, Any]:
+    """The reconciliation row from the journal (the rings of a run with reboots hold only
+    the last boot): its orders, decisions and fills, each record once; positions against a
+    replay of its fills."""
+    records = journal_records(StateDir(state_dir))
+    fills = records[KIND_FILL]
+    row = check_orders(records[KIND_ORDER], records[KIND_DECISION], fills)
+    row["positions_mismatch"] = check_positions(fills, runtime_dir / "positions.json")
+    row["source"] = "journal"
     return row
 
 

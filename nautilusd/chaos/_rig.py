@@ -57,7 +57,10 @@ class Rig:
     # -- the daemon process ------------------------------------------------------------------
 
     def start(self) -> None:
-        self._log = (self.runtime_dir / f"nautilusd.{self.starts}.log").open("wb")
+        if self._log is not None:  # the previous daemon's (it has its own copy of the fd)
+            self._log.close()
+        # Beside the runtime dir, not in it: a reboot removes the runtime dir.
+        self._log = (self.runtime_dir.parent / f"nautilusd.{self.starts}.log").open("wb")
         self.starts += 1
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nautilusd.main", "run", "--config", str(self.config)],

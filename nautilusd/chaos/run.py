@@ -4,8 +4,11 @@ Usage: nautilusctl chaos [--duration S] [--kills N] [--seed X] [--faults a,b] [-
 A seeded plan of SIGKILLs (every engine kind, risk and execution mid-batch), hangs, a crash
 loop, a memory cap, a slow and a dying ring reader and a SIGKILL of nautilusd itself runs
 against a real `nautilusd run`; then the feed stops, the pipeline drains, nautilusd stops
-cleanly and the kept rings are reconciled. Exit 1 if anything was lost, doubled, filled
-without approval or not recovered.
+cleanly and the kept rings are reconciled. `--faults daemon_restart,reboot` adds graceful
+daemon restarts and reboots (SIGKILL of everything, segments and runtime dir removed); a run
+with a reboot is reconciled from the journal. Exit 1 if anything was lost, doubled, filled
+without approval or not recovered, if positions differ from the fills, or if an engaged kill
+switch came back released.
 """
 
 from __future__ import annotations
@@ -21,10 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from nautilusd.bench.report import emit, percentiles
+from nautilusd.chaos import _durability as durability
 from nautilusd.chaos import _faults as faults
 from nautilusd.chaos import _live as live
 from nautilusd.chaos._config import chaos_doc, crash_loop_doc, memory_cap_doc, write_doc
-from nautilusd.chaos._reconcile import RingWrapped, reconcile, unlink_instance
+from nautilusd.chaos._reconcile import (
+    RingWrapped,
+    reconcile,
+    reconcile_journal,
+    unlink_instance,
+)
 from nautilusd.chaos._rig import Rig, RigError
 from nautilusd.errors import NautilusdError
 from nautilusd.paths import scratch_id
@@ -34,8 +43,14 @@ KINDS = ("marketdata", "strategy", "risk", "execution", "positions", "analytics"
 SPECIALS = ("hang", "slow_reader", "block_reader_death", "memory_cap", "crash_loop",
             "daemon_kill")
 LIVE = ("reexec",)  # nautilusd.chaos._live: asked for by name, not in the default set
-REPEATS = {"reexec": 3}  # how often the plan holds each of these
-SPECIAL_KILLS = {"hang": 1, "block_reader_death": 1, "memory_cap": 1, "daemon_kill": 1}
+# The durability faults (not in the default plan either: they restart everything): a
+# graceful daemon restart, a power cut; every other one with the kill switch engaged first;
+# a run with a reboot is reconciled from the journal.
+DURABILITY = ("daemon_restart", "reboot")
+KNOWN = SPECIALS + LIVE + DURABILITY
+REPEATS = {"reexec": 3, "daemon_restart": 3, "reboot": 2}  # how often the plan holds each
+SPECIAL_KILLS = {"hang": 1, "block_reader_death": 1, "memory_cap": 1, "daemon_kill": 1,
+                 "daemon_restart": 1, "reboot": 1}
 DRAIN_S = 40.0
 STARTUP_S = 60.0
 SHM_ROOT = Path("/dev/shm")
@@ -46,7 +61,8 @@ Step = tuple[str, str]  # (fault, engine)
 def plan(kills: int, specials: tuple[str, ...], rng: random.Random) -> list[Step]:
     """Every engine kind killed at least once, more kills at random up to `kills` in all,
     risk and execution mostly mid-batch, the special faults spread in between."""
-    n = max(kills - sum(SPECIAL_KILLS.get(s, 0) for s in specials), len(KINDS))
+    n = max(kills - sum(SPECIAL_KILLS.get(s, 0) * REPEATS.get(s, 1) for s in specials),
+            len(KINDS))
     victims = list(KINDS)
     rng.shuffle(victims)
     victims += [rng.choice(KINDS) for _ in range(n - len(KINDS))]
@@ -75,6 +91,8 @@ class ChaosRun:
         self.instance = self.base["supervisor"]["instance"]
         self.rig = Rig(self.config, self.runtime_dir, self.shm_dir, self.instance)
         self.rows: list[dict[str, Any]] = []
+        self.durability_runs: dict[str, int] = {}
+        self.state_dir = Path(self.base["supervisor"]["state_dir"])
 
     def run(self, steps: list[Step], duration_s: float) -> None:
         self.rig.start()
@@ -110,6 +128,11 @@ class ChaosRun:
         if fault in LIVE:
             fn = getattr(live, fault)
             return lambda: fn(rig, rng)
+        if fault in DURABILITY:
+            self.durability_runs[fault] = self.durability_runs.get(fault, 0) + 1
+            engage = self.durability_runs[fault] % 2 == 1  # the 1st, 3rd...: switch engaged
+            fn = getattr(durability, fault)
+            return lambda: fn(rig, rng, engage)
         variant = {"memory_cap": memory_cap_doc, "crash_loop": crash_loop_doc}[fault]
         apply = self._reload_with(variant(self.base))
         restore = self._reload_with(self.base)
@@ -155,6 +178,11 @@ def summarise(rows: list[dict[str, Any]], recon: dict[str, Any]) -> dict[str, An
         "duplicate_fills": recon.get("duplicate_fills", -1),
         "unapproved_fills": recon.get("unapproved_fills", -1),
         "engines_not_recovered": sum(1 for r in rows if r.get("recovered") is False),
+        "positions_mismatch": recon.get("positions_mismatch", -1),
+        "kill_switch_lost": sum(int(r.get("detail", {}).get("kill_switch_lost") or 0)
+                                for r in rows),
+        "daemon_restarts": sum(1 for r in rows if r.get("fault") == "daemon_restart"),
+        "reboots": sum(1 for r in rows if r.get("fault") == "reboot"),
         "kill_to_ready_p50_ms": pct["p50"],
         "kill_to_ready_p99_ms": pct["p99"],
         "kill_to_ready_by_fault": by_fault(rows),
@@ -186,7 +214,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--faults", default=",".join(SPECIALS),
                         help=f"special faults to include (default: {','.join(SPECIALS)}; "
-                             f"also {','.join(LIVE)})")
+                             f"also {','.join(LIVE + DURABILITY)})")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
     return parser.parse_args(argv)
@@ -195,9 +223,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     specials = tuple(s for s in args.faults.split(",") if s)
-    unknown = sorted(set(specials) - set(SPECIALS) - set(LIVE))
+    unknown = sorted(set(specials) - set(KNOWN))
     if unknown:
-        sys.stderr.write(f"chaos: unknown fault(s) {unknown}; known: {[*SPECIALS, *LIVE]}\n")
+        sys.stderr.write(f"chaos: unknown fault(s) {unknown}; known: {list(KNOWN)}\n")
         return 2
     work = Path(tempfile.mkdtemp(prefix=f"nautilusd-chaos-{scratch_id(4)}-"))
     try:
@@ -209,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         chaos.run(plan(args.kills, specials, chaos.rng), args.duration)
         chaos.rows.append(chaos.drain_and_stop())
-        recon = reconcile(chaos.shm_dir, chaos.instance, chaos.runtime_dir)
+        rebooted = any(r.get("fault") == "reboot" for r in chaos.rows)
+        recon = (reconcile_journal(chaos.state_dir, chaos.runtime_dir) if rebooted
+                 else reconcile(chaos.shm_dir, chaos.instance, chaos.runtime_dir))
     except (RigError, RingWrapped, NautilusdError) as exc:
         chaos.rows.append({"fault": "run", "recovered": False,
                            "detail": {"error": f"{type(exc).__name__}: {exc}"}})
@@ -223,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         sys.stderr.write(f"chaos: logs kept in {work}\n")
     bad = (summary["orders_lost"], summary["duplicate_fills"], summary["unapproved_fills"],
-           summary["engines_not_recovered"])
+           summary["engines_not_recovered"], summary["positions_mismatch"],
+           summary["kill_switch_lost"])
     return 0 if all(v == 0 for v in bad) and recon and not report_failed else 1
 
 

@@ -45,7 +45,8 @@ from shm.segment import OFF_OWNER_PID
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = {"kills", "orders_published", "orders_lost", "duplicate_fills",
                 "unapproved_fills", "engines_not_recovered", "kill_to_ready_p50_ms",
-                "kill_to_ready_p99_ms", "kill_to_ready_by_fault"}
+                "kill_to_ready_p99_ms", "kill_to_ready_by_fault", "positions_mismatch",
+                "kill_switch_lost", "daemon_restarts", "reboots"}
 ENGINE_KINDS = {"marketdata", "strategy", "risk", "execution", "positions", "analytics",
                 "notification"}
 

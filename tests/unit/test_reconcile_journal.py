@@ -1,0 +1,155 @@
+"""Reconcile before READY: on a new ring set, risk, execution and positions rebuild from the
+journal (each record once), and no journaled order is left without an outcome."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.harness import Harness
+from engines.journal import (
+    KIND_DECISION,
+    KIND_FILL,
+    KIND_ORDER,
+    Fsync,
+    SegmentWriter,
+    journal_records,
+)
+from engines.statedir import StateDir
+from shm.layout import (
+    DECISION,
+    FILL,
+    FILL_EXPIRED,
+    FILL_FILLED,
+    ORDER,
+    REASON_STALE,
+    TIF_IOC,
+    VERDICT_APPROVED,
+    VERDICT_REJECTED,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def _oid(counter: int) -> int:
+    return (1 << 40) | counter
+
+
+def _orders(counters: list[int], side: int = 1, qty: int = 10) -> np.ndarray:
+    orders = np.zeros(len(counters), ORDER)
+    for i, c in enumerate(counters):
+        orders[i] = (_oid(c), 1, 0, side, 1, TIF_IOC, 0, 500, qty, 10.0, time.time_ns() - 10**9,
+                     c, 0)
+    return orders
+
+
+def _decisions(orders: np.ndarray, verdict: int = VERDICT_APPROVED) -> np.ndarray:
+    out = np.zeros(orders.shape[0], DECISION)
+    for name in ORDER.names:
+        out[name] = orders[name]
+    out["verdict"] = verdict
+    return out
+
+
+def _fills(counters: list[int], side: int, qty: int) -> np.ndarray:
+    fills = np.zeros(len(counters), FILL)
+    fills["order_id"] = [_oid(c) for c in counters]
+    fills["strategy_id"], fills["side"], fills["status"], fills["qty"] = 1, side, FILL_FILLED, qty
+    fills["ts_ns"] = np.arange(len(counters)) + 1
+    return fills
+
+
+def _journal(state: StateDir, *batches: tuple[int, np.ndarray]) -> None:
+    writer = SegmentWriter(state, Fsync.NONE, 1 << 20, 0.05)
+    for kind, records in batches:
+        writer.append_many(kind, records.view(np.uint8).data, records.dtype.itemsize)
+    writer.commit()
+    writer.close()
+
+
+def test_journal_records_when_a_batch_was_journaled_twice_keeps_each_record_once(
+    tmp_path: Path,
+) -> None:
+    """A journal killed between its commit and its cursor's move journals the batch again:
+    exact copies are one record; distinct records stay, in order."""
+    state = StateDir.create(tmp_path / "state")
+    fills = _fills([1, 2], 1, 5)
+    _journal(state, (KIND_FILL, fills), (KIND_FILL, fills), (KIND_FILL, _fills([3], -1, 5)))
+    got = journal_records(state)[KIND_FILL]
+    assert got["order_id"].tolist() == [_oid(1), _oid(2), _oid(3)]
+
+
+def test_risk_when_rings_are_new_takes_positions_from_the_journal_and_rejects_undecided(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """Filled = the journal's fills; an order journaled with no decision (a power cut
+    between the two) is rejected stale before READY, and not decided again."""
+    state = StateDir.create(tmp_path / "state")
+    orders = _orders([1, 2, 3])
+    _journal(state, (KIND_FILL, _fills([1, 2], 1, 10)), (KIND_DECISION, _decisions(orders[:2])),
+             (KIND_ORDER, orders))
+    rings = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 64),
+             "decisions": ("decision", "block", 64), "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        out = h.reader("decisions", 1)
+        eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders", "fills"),
+                       ("decisions",))
+        status = eng._status()  # type: ignore[attr-defined]
+        assert status["position"] == [20, 0] and status["gross"] == 20
+        assert status["reconciled"]["rejected_stale"] == 1
+        assert status["reconciled"]["last_order_id"] == _oid(3)
+        decided = out.read(8)
+        assert decided["order_id"].tolist() == [_oid(3)]
+        assert decided["verdict"].tolist() == [VERDICT_REJECTED]
+        assert decided["reason"].tolist() == [REASON_STALE]
+        h.writer("orders").write(orders[2:])  # were it still on a ring: a duplicate
+        for _ in range(5):
+            eng.poll()
+        assert eng.decided.duplicates == 1  # type: ignore[attr-defined]
+        out.close()
+        h.stop(eng)
+
+
+def test_execution_when_rings_are_new_expires_approved_orders_with_no_final_report(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """Approved and journaled with no final report: FILL_EXPIRED before READY; one with its
+    fill journaled, or rejected, gets nothing."""
+    state = StateDir.create(tmp_path / "state")
+    orders = _orders([1, 2, 3])
+    decisions = np.concatenate([_decisions(orders[:2]), _decisions(orders[2:], VERDICT_REJECTED)])
+    _journal(state, (KIND_FILL, _fills([1], 1, 10)), (KIND_DECISION, decisions))
+    rings = {"ticks": ("tick", "overwrite", 64), "decisions": ("decision", "block", 64),
+             "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        out = h.reader("fills", 1)
+        eng = h.engine("engines.execution:ExecutionEngine", "execution", ("ticks", "decisions"),
+                       ("fills",))
+        reported = out.read(8)
+        out.advance(reported.shape[0])
+        assert reported["order_id"].tolist() == [_oid(2)]
+        assert reported["status"].tolist() == [FILL_EXPIRED] and reported["qty"].tolist() == [0]
+        h.writer("decisions").write(decisions[1:2])  # never traded after its expiry
+        for _ in range(5):
+            eng.poll()
+        assert out.available() == 0
+        out.close()
+        h.stop(eng)
+
+
+def test_positions_when_rings_are_new_books_a_replay_of_the_journal(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """A kept book that missed the last fills before a power cut is not the story: the
+    journal's fills are."""
+    state = StateDir.create(tmp_path / "state")
+    _journal(state, (KIND_FILL, _fills([1, 2, 3], 1, 7)))
+    rings = {"ticks": ("tick", "overwrite", 64), "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        eng = h.engine("engines.positions:PositionsEngine", "positions", ("fills", "ticks"), ())
+        book = eng._get()  # type: ignore[attr-defined]
+        assert [(r["symbol_id"], r["qty"]) for r in book["positions"]] == [(0, 21)]
+        h.stop(eng)
