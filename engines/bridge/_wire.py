@@ -16,7 +16,9 @@ VERSION: Final = 1
 _HEADER: Final = struct.Struct("<BBBxqqq")
 HEADER_BYTES: Final = _HEADER.size
 
-FLAG_START: Final = 1  # DATA: the first batch after a HELLO; the receiver starts here
+# DATA: the first batch after a HELLO, the receiver starts here; HEARTBEAT: a sender not
+# started yet (or restarted) asks for a HELLO
+FLAG_START: Final = 1
 
 
 class Kind(enum.IntEnum):

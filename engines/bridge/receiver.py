@@ -126,8 +126,9 @@ class RingReceiverEngine(Engine):
             self.log.error("bridge_schema_mismatch", ring=self.ring_name,
                            ours=self.fingerprint, theirs=msg.fingerprint,
                            record_size=self.dtype.itemsize, their_record_size=msg.count)
-        elif msg.kind is wire.Kind.HEARTBEAT and self.inbound.expected is None:
-            self._hello(now)
+        elif msg.kind is wire.Kind.HEARTBEAT and (
+                self.inbound.expected is None or msg.flags & wire.FLAG_START):
+            self._hello(now)  # a sender that (re)started asks where to begin
         return 0
 
     def _on_data(self, msg: wire.Header, payload: Any) -> int:

@@ -38,6 +38,7 @@ class RingSenderParams:
     resend_after_ms: int = param(300, unit="ms", min=1)
     link_timeout_ms: int = param(1000, unit="ms", min=10)
     heartbeat_ms: int = param(100, unit="ms", min=1)
+    overwrite_sndbuf_bytes: int = param(65536, unit="bytes", min=4096)
 
 
 class RingSenderEngine(Engine):
@@ -68,6 +69,10 @@ class RingSenderEngine(Engine):
         public, secret = load_keypair(ctx.state_dir)
         self.zctx: zmq.Context[Any] = zmq.Context()
         self.sock = bridge_socket(self.zctx, p.link_timeout_ms)
+        if not self.block:
+            # Bounded in flight: a dead link's kernel buffer must not queue seconds of stale
+            # market data; the back-pressure stops the reads and the ring laps us (counted).
+            self.sock.setsockopt(zmq.SNDBUF, p.overwrite_sndbuf_bytes)
         curve_client(self.sock, secret, public,
                      check_public_key(peer.public_key, f"[[peers]] {peer.name}.public_key"))
         self.endpoint = f"tcp://{peer.address}:{p.port}"
@@ -92,7 +97,12 @@ class RingSenderEngine(Engine):
         work = self._receive(now)
         words = self.words
         words[LINK_UP] = 1 if now - self.heard_ns < self.link_timeout_ns else 0
-        if self.out.state is SenderState.WAITING or not writable(self.sock):
+        if self.out.state is SenderState.WAITING:
+            if now - self.beat_ns >= self.heartbeat_ns:  # ask for a HELLO (a restart here)
+                self._send(wire.pack(wire.Kind.HEARTBEAT, 0, 0, 0, wire.FLAG_START))
+                self.beat_ns = now
+            return work
+        if not writable(self.sock):
             return work
         self.out.check_stalled(now)
         sent = self._send_block(now) if self.block else self._send_overwrite(now)
@@ -122,13 +132,12 @@ class RingSenderEngine(Engine):
 
     def _send_overwrite(self, now: int) -> int:
         reader = self.reader
-        lost = reader.lost
         records = reader.read(self.p.max_batch)
+        self.words[GAPS] = reader.lost  # lapped before it could be sent
         if not len(records):
             return 0
         first = reader.cursor
         reader.advance(len(records))
-        self.words[GAPS] = lost if reader.lost == lost else reader.lost
         return self._send_data(first, records, now)
 
     def _send_data(self, first: int, records: Any, now: int) -> int:

@@ -26,7 +26,7 @@ from nautilusd.errors import NautilusdError
 from shm import RingObserver
 from shm.layout import FILL, TICK
 
-TICKS_PORT, FILLS_PORT, BLAST_PORT, CONTROL_PORT = 7201, 7202, 7203, 7100
+TICKS_PORT, FILLS_PORT, BLAST_PORT, BUS_PORT, CONTROL_PORT = 7201, 7202, 7203, 7204, 7100
 _ORDER_PATH = """
 [engines.strategy]
 entry = "engines.strategy:StrategyEngine"
@@ -208,8 +208,11 @@ def fleet(me: Host, peer: Host, my_address: str, peer_address: str) -> str:
             f'public_key = "{peer.public_key}"\ncontrol_port = {CONTROL_PORT}\n')
 
 
-def bridged_configs(a: Host, b: Host, pair: HostPair, rate: float) -> tuple[str, str]:
-    """Host a: market data, ticks out, fills in. Host b: ticks in, the order path, fills out."""
+def bridged_configs(a: Host, b: Host, pair: HostPair, rate: float,
+                    ticks_capacity: int = 16384) -> tuple[str, str]:
+    """Host a: market data, ticks out, fills in. Host b: ticks in, the order path, fills out.
+    Bus bridges both ways for system.engine. and risk.alerts. `ticks_capacity`: a's ticks
+    ring (a small one laps the sender during an outage: the tick gap a test wants to see)."""
     ip_a, ip_b = pair.a.address, pair.b.address
     conf_a = a.header() + _MARKETDATA.format(rate=rate) + f"""
 [engines.ticks_out]
@@ -229,9 +232,25 @@ port = {FILLS_PORT}
 bind = "{ip_a}"
 record = "fill"
 
+[engines.bus_in]
+entry = "engines.bridge:BusReceiverEngine"
+cpus = [0]
+[engines.bus_in.params]
+peer = "b"
+port = {BUS_PORT}
+bind = "{ip_a}"
+
+[engines.bus_out]
+entry = "engines.bridge:BusSenderEngine"
+cpus = [0]
+[engines.bus_out.params]
+peer = "b"
+port = {BUS_PORT}
+topics = ["system.engine.", "risk.alerts."]
+
 [rings.ticks]
 record = "tick"
-capacity = 16384
+capacity = {ticks_capacity}
 policy = "overwrite"
 writer = "marketdata"
 readers = ["ticks_out"]
@@ -260,6 +279,22 @@ cpus = [0]
 peer = "a"
 port = {FILLS_PORT}
 record = "fill"
+
+[engines.bus_in]
+entry = "engines.bridge:BusReceiverEngine"
+cpus = [0]
+[engines.bus_in.params]
+peer = "a"
+port = {BUS_PORT}
+bind = "{ip_b}"
+
+[engines.bus_out]
+entry = "engines.bridge:BusSenderEngine"
+cpus = [0]
+[engines.bus_out.params]
+peer = "a"
+port = {BUS_PORT}
+topics = ["system.engine.", "risk.alerts."]
 
 [rings.ticks]
 record = "tick"

@@ -18,6 +18,7 @@ from nautilusd.config.model import FleetConfig
 
 SENDER_ENTRY: Final = "engines.bridge:RingSenderEngine"
 RECEIVER_ENTRY: Final = "engines.bridge:RingReceiverEngine"
+BUS_ENTRIES: Final = ("engines.bridge:BusSenderEngine", "engines.bridge:BusReceiverEngine")
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 _Z85 = r"[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}"
 
@@ -69,7 +70,7 @@ def peers(c: Collector, value: Any, host: str) -> dict[str, PeerConfig]:
 def check_bridges(c: Collector, host: str, peer_map: Mapping[str, PeerConfig],
                   engines: Mapping[str, EngineConfig], rings: Mapping[str, RingConfig]) -> None:
     for engine in engines.values():
-        if engine.entry not in (SENDER_ENTRY, RECEIVER_ENTRY):
+        if engine.entry not in (SENDER_ENTRY, RECEIVER_ENTRY, *BUS_ENTRIES):
             continue
         _check_bridge(c, host, peer_map, engine, rings)
 
@@ -88,6 +89,8 @@ def _check_bridge(c: Collector, host: str, peer_map: Mapping[str, PeerConfig],
                 f"{', '.join(sorted(peer_map)) or 'none'}")
     if not params.get("port"):
         c.error(f"{where}.port", "missing: the TCP port the receiver binds")
+    if engine.entry in BUS_ENTRIES:
+        return
     sender = engine.entry == SENDER_ENTRY
     mine = [r for r in rings.values()
             if (engine.name in r.readers if sender else r.writer == engine.name)]
