@@ -8,6 +8,7 @@ moves, so a record the writer may overwrite is always in the journal first.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from engines.base import Engine
 from engines.journal._replay import KIND_DECISION, KIND_FILL, KIND_ORDER
 from engines.journal._segments import Fsync, SegmentWriter
 from engines.params import parse_params
+from engines.wiring import quiet
 from shm.layout import DECISION, FILL, ORDER
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
 
@@ -40,6 +42,13 @@ class JournalParams:
     fsync_interval_ms: float = 50.0
     segment_mb: int = 64
     max_batch: int = 4_096
+    # An off-path reader: the rings are read in batches every read_interval_ms (records
+    # never wake it, so it takes no wake-up, and no core, from the order path per record);
+    # 0: woken by every record. A block ring holds far more than one interval's records.
+    read_interval_ms: float = 2.0
+    # SCHED_BATCH: the scheduler treats it as a batch job (no wake-up preemption of the
+    # order path on a shared core); it still gets its share, so the rings never wait long.
+    sched_batch: bool = True
 
 
 class JournalEngine(Engine):
@@ -59,6 +68,12 @@ class JournalEngine(Engine):
         # cut anywhere never holds a fill without its decision, or a decision without its order.
         self.rings = sorted(((r, KINDS[r.dtype]) for r in self.ctx.readers.values()
                              if r.dtype in KINDS), key=lambda ring: -ring[1])
+        self.interval_s = self.p.read_interval_ms / 1e3
+        if self.interval_s > 0:
+            for ring, _kind in self.rings:
+                quiet(self.ctx, ring)  # read on the timer; closed in on_stop
+        if self.p.sched_batch:
+            self._sched_batch()
         self.writer = SegmentWriter(self.ctx.state, policy, self.p.segment_mb << 20,
                                     self.p.fsync_interval_ms / 1e3)
         self.ctx.status.put(W_REPAIRED_BYTES, self.writer.repaired_bytes)
@@ -87,6 +102,15 @@ class JournalEngine(Engine):
             status.put(W_FSYNCS, self.writer.fsyncs)
         return done
 
+    def _sched_batch(self) -> None:
+        try:
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        except (OSError, AttributeError) as exc:  # not Linux, or refused: run as it is
+            self.log.warning("journal_sched_batch_refused", error=str(exc))
+
+    def next_wakeup_s(self) -> float | None:
+        return self.interval_s if self.interval_s > 0 else None
+
     def _actions(self) -> int:
         n = 0
         while (msg := self.actions.recv(0)) is not None:
@@ -103,3 +127,6 @@ class JournalEngine(Engine):
         while self.poll():
             pass
         self.writer.close()
+        if self.interval_s > 0:
+            for ring, _kind in self.rings:
+                ring.close()

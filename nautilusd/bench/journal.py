@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         tuning = default_tuning(DEFAULT_CONFIG)
         # as configs/default.toml runs it: blocking, the library's spin, execution's core
         latest = ticks_latest(DEFAULT_CONFIG)
-        journal_tuning = Tuning("blocking", cpus=tuning["execution"].cpus)
+        journal_tuning = Tuning("blocking", cpus=tuning["execution"].cpus, nice=10)
         p50s: dict[str, list[float]] = {"without": [], "with": []}
         rows: list[dict[str, Any]] = [{"measure": "journal_append", "fsync": "batch",
                                        "group": GROUP, "dir": str(work), **rate}]

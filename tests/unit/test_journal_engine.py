@@ -38,7 +38,7 @@ def test_journal_when_records_arrive_appends_each_once_in_ring_order(
             h.writer(ring).write(sent[dtype])
         while eng.poll():
             pass
-        assert all(eng.ctx.readers[r].available() == 0 for r in RINGS)
+        assert all(ring.available() == 0 for ring, _kind in eng.rings)  # type: ignore[attr-defined]
         h.stop(eng)
         got = list(read_all(StateDir(h.state_dir)))
     assert [seq for seq, _k, _p in got] == list(range(12))
@@ -53,3 +53,21 @@ def test_journal_when_fsync_policy_unknown_fails_at_start(
     """A wrong fsync policy is refused naming the key and the value."""
     with Harness(shm_dir, runtime_dir, RINGS) as h, pytest.raises(ValueError, match="'always'"):
         h.engine("engines.journal:JournalEngine", "journal", ("orders",), (), fsync="always")
+
+
+def test_journal_when_reading_on_a_timer_is_woken_by_no_record_and_reads_fills_first(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """read_interval_ms > 0: no ring wakes it (the runner watches none of them), it asks to
+    be woken every interval, and a poll journals fills, then decisions, then orders."""
+    with Harness(shm_dir, runtime_dir, RINGS) as h:
+        eng = h.engine("engines.journal:JournalEngine", "journal",
+                       ("orders", "decisions", "fills"), (), read_interval_ms=5.0)
+        assert not eng.ctx.readers and eng.next_wakeup_s() == pytest.approx(0.005)
+        for ring, dtype in (("orders", ORDER), ("decisions", DECISION), ("fills", FILL)):
+            h.writer(ring).write(_records(dtype, 2, 1))
+        while eng.poll():
+            pass
+        h.stop(eng)
+        kinds = [k for _s, k, _p in read_all(StateDir(h.state_dir))]
+    assert kinds == [KIND_FILL] * 2 + [KIND_DECISION] * 2 + [KIND_ORDER] * 2
