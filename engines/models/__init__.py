@@ -3,5 +3,7 @@
 from engines.models._host import ModelHost
 from engines.models._onnx import Session, linear_model
 from engines.models._registry import ModelRegistry, RegistryError
+from engines.models.engine import ModelsEngine, ModelsParams
 
-__all__ = ["ModelHost", "ModelRegistry", "RegistryError", "Session", "linear_model"]
+__all__ = ["ModelHost", "ModelRegistry", "ModelsEngine", "ModelsParams", "RegistryError",
+           "Session", "linear_model"]

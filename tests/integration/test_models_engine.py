@@ -1,0 +1,98 @@
+"""The models engine in a real daemon: ticks from marketdata, signals on the bus at each bar
+close, and `nautilusctl call models models.activate version=2` swapping the model in force
+without a restart (same pid), its version in status and on the bus."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import tomllib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_helpers import start_daemon, status_rows, stop_or_kill, wait_ready
+
+pytest.importorskip("onnxruntime")
+
+from engines.service import ServiceClient, service_endpoint
+from nautilusd.bench.models import register_pair
+from nautilusd.config.tomlwriter import toml_document
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path, instance: str) -> Path:
+    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
+    engines = {"marketdata": doc["engines"]["marketdata"]}
+    engines["marketdata"]["params"] = {"source": "gbm", "rate_per_s": 2_000.0, "bars": False}
+    engines["marketdata"]["group"] = "research"
+    engines["models"] = {"entry": "engines.models:ModelsEngine", "group": "research",
+                         "wait": "blocking", "cpus": [0],
+                         "params": {"bar_ms": 50, "vol_window": 2, "horizons": "1,2,3",  # 8 inputs
+                                    "vwap_window": 2}}
+    doc = {"symbols": doc["symbols"],
+           "supervisor": {"instance": instance, "shm_dir": str(shm_dir),
+                          "runtime_dir": str(runtime_dir / "rt"),
+                          "state_dir": str(tmp_path / "state"), "metrics_address": "",
+                          "log_format": "json", "log_level": "warning"},
+           "groups": {"research": {"strategy": "one_for_one"}},
+           "engines": engines,
+           "rings": {"ticks": {"record": "tick", "capacity": 16384, "policy": "overwrite",
+                               "writer": "marketdata", "readers": ["models"]}}}
+    path = tmp_path / "models.toml"
+    path.write_text(toml_document(doc))
+    return path
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Iterator[tuple[Any, Path, str]]:
+    instance = f"md{uuid.uuid4().hex[:6]}"
+    (tmp_path / "state").mkdir(mode=0o700)
+    register_pair(tmp_path / "state")  # v1 current, v2 registered
+    proc = start_daemon(_config(tmp_path, shm_dir, runtime_dir, instance), runtime_dir)
+    try:
+        wait_ready(shm_dir, {"marketdata", "models"}, proc, instance=instance, timeout_s=60)
+        yield proc, runtime_dir / "rt", instance
+    finally:
+        assert stop_or_kill(proc) == 0
+
+
+def _wait(cond: Any, timeout_s: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := cond()):
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+    return value
+
+
+def test_models_engine_when_activated_by_nautilusctl_swaps_without_a_restart(
+        daemon: tuple[Any, Path, str], tmp_path: Path, shm_dir: Path) -> None:
+    """Version 1 predicts; `nautilusctl call models models.activate version=2` puts version
+    2 in force in the same process; predictions go on, the pointer file says 2."""
+    _, rt, instance = daemon
+    pid = status_rows(shm_dir, instance)["models"]["pid"]
+    with ServiceClient(service_endpoint(rt, "models"), timeout_ms=5_000) as models:
+        first = _wait(lambda: (s := models.call("models.status"))["predictions"] > 0 and s,
+                      30, "version 1 predicted")
+        assert first["version"] == 1
+        done = subprocess.run([str(BIN / "nautilusctl"), "call", "models", "models.activate",
+                               "version=2", "--runtime-dir", str(rt)], capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        after = _wait(lambda: (s := models.call("models.status"))["version"] == 2 and s, 10,
+                      "version 2 in force")
+        _wait(lambda: models.call("models.status")["predictions"] > after["predictions"], 10,
+              "version 2 predicted")
+        bad = subprocess.run([str(BIN / "nautilusctl"), "call", "models", "models.activate",
+                              "version=9", "--runtime-dir", str(rt)], capture_output=True,
+                             text=True, timeout=30)
+        assert bad.returncode != 0 and "version 9" in bad.stderr + bad.stdout
+        assert models.call("models.status")["version"] == 2
+    assert status_rows(shm_dir, instance)["models"]["pid"] == pid
+    assert (tmp_path / "state" / "models" / "current").read_text() == "2\n"
