@@ -27,6 +27,8 @@ from shm.status import W_CUSTOM0, W_RECORDS_IN
 
 W_PNL_REALISED_CENTS = W_CUSTOM0
 W_PNL_UNREALISED_CENTS = W_CUSTOM0 + 1
+W_RECONCILED_FILLS = W_CUSTOM0 + 2  # fills replayed from the journal at this start (new rings)
+W_RECONCILE_US = W_CUSTOM0 + 3  # how long that replay took
 
 TICK_MARK = Fields(TICK, ("seq", "symbol_id", "bid", "ask"))  # what marks a position
 
@@ -42,7 +44,9 @@ class PositionsParams:
 class PositionsEngine(Engine):
     """Reads fills (block ring: none missed) and ticks (marks); publishes snapshots."""
 
-    counters = ("pnl_realised_cents", "pnl_unrealised_cents")  # refreshed with each snapshot
+    # the P&L words are refreshed with each snapshot; the reconcile words are set at start
+    counters = ("pnl_realised_cents", "pnl_unrealised_cents", "reconciled_fills",
+                "reconcile_us")
     params_spec = PositionsParams
 
     def on_start(self) -> None:
@@ -80,10 +84,13 @@ class PositionsEngine(Engine):
     def _book_from_journal(self) -> None:
         """A new ring set: the book is a replay of the journal's fills (the kept book may
         miss the last fills before a power cut, or hold some the journal never got)."""
+        started = time.monotonic_ns()
         fills = journal_records(self.ctx.state)[KIND_FILL]
         self.book = PositionBook(self.ctx.symbols or ("SYM0",))
         for f in fills[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
             self.book.on_fill(*f)
+        self.ctx.status.put(W_RECONCILED_FILLS, int(fills.shape[0]))
+        self.ctx.status.put(W_RECONCILE_US, (time.monotonic_ns() - started) // 1_000)
         self.log.info("positions_reconciled", source="journal", fills=int(fills.shape[0]))
 
     def _replay_fills(self, since: int) -> None:

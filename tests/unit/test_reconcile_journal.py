@@ -152,4 +152,6 @@ def test_positions_when_rings_are_new_books_a_replay_of_the_journal(
         eng = h.engine("engines.positions:PositionsEngine", "positions", ("fills", "ticks"), ())
         book = eng._get()  # type: ignore[attr-defined]
         assert [(r["symbol_id"], r["qty"]) for r in book["positions"]] == [(0, 21)]
+        from engines.positions.engine import W_RECONCILED_FILLS
+        assert eng.ctx.status.get(W_RECONCILED_FILLS) == 3  # in `nautilusctl status`
         h.stop(eng)
