@@ -353,6 +353,7 @@ peer = "b"
 port = {BLAST_PORT}
 record = "raw64"
 max_batch = 16384
+overwrite_sndbuf_bytes = 4194304
 
 [rings.blast]
 record = "raw64"

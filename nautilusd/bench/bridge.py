@@ -6,7 +6,8 @@ execution on b, ticks bridged a -> b over CURVE. Peers measured in the same run:
 order path on one host (local tick-to-fill) and a bare pyzmq REQ/REP round trip over the
 same veth. The bridge's added p50 is bridged minus local p50, compared with that round trip.
 Throughput: raw64 records offered at --blast-rate (3 M/s) in large batches into an overwrite
-ring bridged a -> b, records written on b per second (the sender's laps are counted).
+ring bridged a -> b, records written on b per second (the sender's laps are counted); its
+sender gets a 4 MiB send buffer (the 64 KiB default bounds stale ticks in flight, not rate).
 Reproduce: `sudo .venv/bin/nautilusctl bench bridge --quick --json`.
 """
 
