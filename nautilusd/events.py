@@ -21,7 +21,7 @@ class EventSource(Protocol):
 # Log level of the lifecycle events that are not routine.
 LEVELS = {"fatal": "error", "escalated": "error", "spawn_failed": "error", "killed": "warning",
           "exited": "warning", "backoff": "warning", "group_restart": "warning",
-          "reader_released": "warning"}
+          "reader_released": "warning", "upgrade_failed": "error"}
 
 
 class EventSink:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import psutil
@@ -41,6 +42,12 @@ class Host(Protocol):
     def monotonic_ns(self) -> int: ...
     def spawn(self, spec: LaunchSpec, on_exit: ExitCallback) -> int: ...
     def code_version(self, pid: int) -> str | None: ...
+    @property
+    def generation(self) -> int: ...
+    def new_generation(self) -> int: ...
+    def pin_generation(self, name: str, generation: int | None) -> None: ...
+    def generation_of(self, pid: int) -> int | None: ...
+    def retired_generations(self) -> list[int]: ...
     def adopt_process(self, pid: int, start_ticks: int, version: str | None,
                       on_exit: ExitCallback) -> bool: ...
     def signal(self, pid: int, sig: int) -> bool: ...
@@ -71,6 +78,12 @@ class RealHost:
         self._pidfd = -1
         self._closing = False
         self.exits = ExitWatch(loop, self._exited)
+        # Upgrades (nautilusd.upgrade): the current forkserver is generation `generation`;
+        # earlier ones serve their engines until none is left, then are closed.
+        self.generation = 0
+        self._retired: list[Retired] = []
+        self._generation_of: dict[int, int] = {}  # engine pid -> forkserver generation
+        self._pinned: dict[str, int] = {}  # engine instance -> generation it spawns on
 
     def now(self) -> float:
         return self.loop.now()
@@ -130,8 +143,8 @@ class RealHost:
         os.set_inheritable(self._sock.fileno(), True)
         return self._server.pid, self._sock.fileno()
 
-    def _recv(self, timeout_s: float) -> tuple[object, ...]:
-        sock = self._sock
+    def _recv(self, timeout_s: float, sock: socket.socket | None = None) -> tuple[object, ...]:
+        sock = sock or self._sock
         if sock is None:
             raise SpawnError("forkserver", "the forkserver is not running")
         ready, _, _ = select.select([sock], [], [], timeout_s)
@@ -168,9 +181,12 @@ class RealHost:
         the other one finds nothing left to do."""
         self.exits.forget(pid)
         self._versions.pop(pid, None)
+        self._generation_of.pop(pid, None)
         callback = self._on_exit.pop(pid, None)
         if callback is not None:
             callback(code)
+        if self._retired:
+            self.loop.call_later(0, self._close_idle)
 
     def _on_server_exit(self) -> None:
         # The forkserver's children died with it (parent-death signal): report them all.
@@ -186,8 +202,11 @@ class RealHost:
             self._sock = None
         if self._server is not None:
             self._server.wait()
-        callbacks, self._on_exit = self._on_exit, {}
-        self._versions.clear()
+        callbacks = {pid: cb for pid, cb in self._on_exit.items()
+                     if self._generation_of.get(pid, self.generation) == self.generation}
+        for pid in callbacks:
+            del self._on_exit[pid]
+            self._versions.pop(pid, None)
         for pid in callbacks:  # each engine's group: whatever a parent-death signal missed
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -205,24 +224,26 @@ class RealHost:
 
     def spawn(self, spec: LaunchSpec, on_exit: ExitCallback) -> int:
         """Fork engine `spec.name`; returns its pid; `on_exit(code)` runs when it is reaped."""
-        if self._sock is None:
+        generation, sock = self._server_for(spec.name)
+        if sock is None:
             raise SpawnError(spec.name, "the forkserver is not running")
-        self._sock.setblocking(True)
+        sock.setblocking(True)
         try:
             try:
-                self._sock.send(pickle.dumps(("spawn", spec)))
+                sock.send(pickle.dumps(("spawn", spec)))
             except OSError as exc:  # e.g. EMSGSIZE: a spec too big for one message
                 raise SpawnError(spec.name, f"cannot send its spec to the forkserver: {exc}"
                                  ) from None
             while True:
-                message = self._recv(self.spawn_timeout_s)
+                message = self._recv(self.spawn_timeout_s, sock)
                 if message[0] == "spawned":
                     break
                 self._backlog.append(message)
         finally:
-            self._sock.setblocking(False)
+            sock.setblocking(False)
         (pid,) = _ints(message, 1)
         self._on_exit[pid] = on_exit
+        self._generation_of[pid] = generation
         version = message[3] if len(message) > 3 else None
         if isinstance(version, str):
             self._versions[pid] = version
@@ -230,6 +251,100 @@ class RealHost:
         if self._backlog:
             self.loop.call_later(0, self._dispatch_backlog)
         return pid
+
+    # -- forkserver generations (upgrades) ------------------------------------------------------
+
+    def new_generation(self) -> int:
+        """Start a new forkserver, which imports the engine code now on disk, and spawn from
+        it from now on; the current one serves its engines until none is left. Returns the
+        new generation; on a failure the current forkserver stays and the error is raised."""
+        if self._server is None or self._sock is None:
+            raise SpawnError("forkserver", "the forkserver is not running")
+        old = Retired(self.generation, self._server, self._sock, self._pidfd)
+        self.loop.remove_reader(old.sock)
+        self.loop.remove_reader(old.pidfd)
+        self._server, self._sock, self._pidfd = None, None, -1
+        try:
+            self.start()
+        except (SpawnError, OSError):
+            if self._server is not None:
+                self._server.kill()
+                self._server.wait()
+            self._server, self._sock, self._pidfd = old.proc, old.sock, old.pidfd
+            self.loop.add_reader(old.sock, self._on_readable)
+            self.loop.add_reader(old.pidfd, self._on_server_exit)
+            raise
+        self.loop.add_reader(old.sock, lambda: self._on_retired_readable(old))
+        self.loop.add_reader(old.pidfd, lambda: self._on_retired_exit(old))
+        self._retired.append(old)
+        self.generation += 1
+        self.loop.call_later(0, self._close_idle)
+        return self.generation
+
+    def pin_generation(self, name: str, generation: int | None) -> None:
+        """Spawn instance `name` on forkserver `generation` (a rollback to the code it ran
+        before), or on the newest again with None."""
+        if generation is None or generation == self.generation:
+            self._pinned.pop(name, None)
+        else:
+            self._pinned[name] = generation
+
+    def generation_of(self, pid: int) -> int | None:
+        return self._generation_of.get(pid)
+
+    def retired_generations(self) -> list[int]:
+        return [r.generation for r in self._retired]
+
+    def _server_for(self, name: str) -> tuple[int, socket.socket | None]:
+        wanted = self._pinned.get(name)
+        for retired in self._retired:
+            if retired.generation == wanted:
+                return retired.generation, retired.sock
+        return self.generation, self._sock
+
+    def _on_retired_readable(self, old: Retired) -> None:
+        while True:
+            try:
+                data = old.sock.recv(MAX_MESSAGE_BYTES)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            self._backlog.append(pickle.loads(data))
+        self._dispatch_backlog()
+
+    def _on_retired_exit(self, old: Retired) -> None:
+        """An earlier forkserver died: its engines died with it; report each."""
+        if old.proc.poll() is None:
+            return
+        lost = {pid: cb for pid, cb in self._on_exit.items()
+                if self._generation_of.get(pid) == old.generation}
+        self._forget_retired(old)
+        for pid, callback in lost.items():
+            self._on_exit.pop(pid, None)
+            self._generation_of.pop(pid, None)
+            self.exits.forget(pid)
+            callback(-signal.SIGKILL)
+
+    def _close_idle(self) -> None:
+        """Close every earlier forkserver no engine runs on and no instance is pinned to:
+        seeing its socket close, it kills its spares and exits."""
+        busy = set(self._generation_of.values()) | set(self._pinned.values())
+        for old in [r for r in self._retired if r.generation not in busy]:
+            self._forget_retired(old)
+            try:
+                old.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                old.proc.kill()
+                old.proc.wait()
+
+    def _forget_retired(self, old: Retired) -> None:
+        if old in self._retired:
+            self._retired.remove(old)
+            self.loop.remove_reader(old.sock)
+            self.loop.remove_reader(old.pidfd)
+            old.sock.close()
+            os.close(old.pidfd)
 
     def code_version(self, pid: int) -> str | None:
         """The code version (nautilusd.codeversion) the forkserver reported for `pid`."""
@@ -281,7 +396,9 @@ class RealHost:
         """Reap the orphans nautilusd adopted (it is a subreaper, or PID 1) and kill the live
         ones unless `kill_orphans` is off (PID 1: not all of them are ours); the killed pids.
         Its own child, the forkserver, is left to its Popen."""
-        known = set() if self._server is None else {self._server.pid}
+        known = {r.proc.pid for r in self._retired}
+        if self._server is not None:
+            known.add(self._server.pid)
         return orphans.sweep(known, kill=self.kill_orphans)
 
     def close(self) -> None:
@@ -302,6 +419,16 @@ class RealHost:
             except subprocess.TimeoutExpired:
                 self._server.kill()
                 self._server.wait()
+
+
+@dataclass(eq=False)
+class Retired:
+    """An earlier forkserver generation, serving its engines until none is left."""
+
+    generation: int
+    proc: subprocess.Popen[bytes] | AdoptedChild
+    sock: socket.socket
+    pidfd: int
 
 
 class AdoptedChild:

@@ -26,6 +26,7 @@ from nautilusd.states import State
 if TYPE_CHECKING:
     from nautilusd.host import Host
     from nautilusd.ringset import RingSet
+    from nautilusd.upgrade import Upgrade
 
 
 class SupervisorCommands:
@@ -42,6 +43,7 @@ class SupervisorCommands:
     version: str
     reexecs: int
     reexec_handler: Callable[[], dict[str, Any]] | None
+    upgrade_run: Upgrade | None
     _order: list[str]
     _removing: set[str]
     _ring_hold: set[str]  # instances that wait for a ring swap before they start again
@@ -204,6 +206,28 @@ class SupervisorCommands:
             self._emit(inst, "repinned", cpus_now=found)
         return found
 
+    def upgrade(self, target: str = "all", dry_run: bool = False) -> dict[str, Any]:
+        """Roll new engine code through `target` (nautilusd.upgrade); returns the plan. The
+        progress is in status (daemon.upgrade); raises when one is already under way."""
+        from nautilusd.upgrade import Upgrade
+
+        if self.upgrade_run is not None and self.upgrade_run.state == "running":
+            raise NautilusdError(f"an upgrade is under way ({self.upgrade_run.current}): "
+                                 "wait for it to finish")
+        if self.shutting_down:
+            raise NautilusdError("nautilusd is shutting down: upgrade refused")
+        names = [n for n in self.resolve(target)
+                 if self.instances[n].wanted and not self.instances[n].execs]
+        plan = {"targets": names, "versions": {n: self.instances[n].version for n in names},
+                "dry_run": dry_run}
+        if dry_run or not names:
+            return plan
+        old = self.host.generation
+        generation = self.host.new_generation()
+        self.upgrade_run = Upgrade(self, names, old)  # type: ignore[arg-type]
+        self.upgrade_run.start()
+        return {**plan, "generation": generation, "old_generation": old}
+
     def reexec(self) -> dict[str, Any]:
         """Re-execute nautilusd in place (nautilusd.reexec); raises naming why it cannot."""
         if self.reexec_handler is None:
@@ -237,7 +261,9 @@ class SupervisorCommands:
                        "uptime_s": round(now - self.started_at, 3),
                        "engines_ready": sum(e["ready"] for e in engines),
                        "engines_total": len(engines), "shutting_down": self.shutting_down,
-                       "reexecs": self.reexecs},
+                       "reexecs": self.reexecs, "forkserver_generation": self.host.generation,
+                       "upgrade": None if self.upgrade_run is None
+                       else self.upgrade_run.as_dict()},
             "engines": engines,
             "rings": self.rings.stats() if self.rings is not None else [],
             "health": health_doc,

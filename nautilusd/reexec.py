@@ -63,6 +63,9 @@ def refuse_unsettled(sup: Supervisor) -> None:
     busy += [f"{n} is queued to stop" for n in sup.pending_stops()]
     busy += [f"{n} is due to start" for n, i in sup.instances.items()
              if i.due and i.wanted and not i.running]
+    if sup.host.retired_generations() or (
+            sup.upgrade_run is not None and sup.upgrade_run.state == "running"):
+        busy.append("an upgrade is under way (an earlier forkserver still serves engines)")
     if busy:
         raise HandoverError(f"reexec refused while engines change state ({'; '.join(busy)}); "
                             "try again once they have settled")

@@ -27,6 +27,7 @@ from nautilusd.process import Instance
 from nautilusd.restarts import RestartTracker
 from nautilusd.ringset import RingSet
 from nautilusd.states import State, Trigger
+from nautilusd.upgrade import Upgrade
 from shm.status import StatusSlot
 
 READY_POLL_S = 0.001  # readiness is read from shm this often, only while something starts
@@ -79,6 +80,7 @@ class Supervisor(SupervisorCommands):
         self.versions: dict[str, str] = {}  # instance -> code version of its latest process
         self.reexecs = 0  # re-executions of nautilusd since it started (nautilusd.reexec)
         self.reexec_handler: Callable[[], dict[str, Any]] | None = None  # set by the daemon
+        self.upgrade_run: Upgrade | None = None  # the latest upgrade (nautilusd.upgrade)
         self._apply_topology(topology)
 
     # -- building -----------------------------------------------------------------------------
@@ -128,6 +130,10 @@ class Supervisor(SupervisorCommands):
     def add_reload_listener(self, callback: Callable[[Topology], object]) -> None:
         """`callback(topology)` after reload() applied a new topology."""
         self._reload_listeners.append(callback)
+
+    def emit_event(self, inst: Instance, event: str, **fields: object) -> None:
+        """A lifecycle event about `inst` from outside the supervisor (an upgrade's)."""
+        self._emit(inst, event, **fields)
 
     def _emit(self, inst: Instance, event: str, **fields: object) -> None:
         pid = fields.pop("pid", inst.pid)

@@ -25,7 +25,7 @@ from typing import Any
 
 from nautilusd import paths
 from nautilusd.bench.report import emit, percentiles
-from nautilusd.chaos._reconcile import reconcile
+from nautilusd.chaos import reconcile
 from nautilusd.chaos.run import STARTUP_S, ChaosRun
 from nautilusd.ctl.client import ControlClient
 

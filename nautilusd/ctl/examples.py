@@ -20,6 +20,8 @@ EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "rings": ("nautilusctl rings", "nautilusctl rings --json | jq '.rings[].rate_per_s'"),
     "health": ("nautilusctl health || journalctl -u nautilusd -n 50",),
     "shutdown": ("nautilusctl shutdown",),
+    "upgrade": ("nautilusctl upgrade --dry-run", "nautilusctl upgrade risk",
+                "nautilusctl upgrade all --json | jq .upgrade.upgraded"),
     "reexec": ("nautilusctl reexec", "nautilusctl reexec --json | jq .reexecs"),
     "logs": ("nautilusctl logs risk -n 50", "nautilusctl logs risk --since 10m",
              "nautilusctl logs risk -f --json | jq .event"),

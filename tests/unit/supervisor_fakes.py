@@ -72,6 +72,21 @@ class FakeHost:
         self.alive[pid] = (self.alive[pid][0], on_exit)
         return True
 
+    generation = 0
+
+    def new_generation(self) -> int:
+        self.generation += 1
+        return self.generation
+
+    def pin_generation(self, name: str, generation: int | None) -> None:
+        pass
+
+    def generation_of(self, pid: int) -> int | None:
+        return self.generation if pid in self.alive else None
+
+    def retired_generations(self) -> list[int]:
+        return []
+
     def code_version(self, pid: int) -> str | None:
         return f"0.0.0+fake{pid}" if pid in self.alive else None
 

@@ -26,6 +26,7 @@ from nautilusd.control.commands import (
     start,
     status,
     stop,
+    upgrade,
 )
 from nautilusd.control.commands.context import CommandContext
 from nautilusd.control.commands.spec import Command, Handler, Remote, UsageError
@@ -33,7 +34,7 @@ from nautilusd.control.commands.spec import Command, Handler, Remote, UsageError
 # In nautilusctl --help order; ping and info have no subcommand.
 REGISTRY: tuple[Command, ...] = tuple(m.COMMAND for m in (
     ping, info, fleet, status, start, stop, restart, reload, scale, pin, rings, health,
-    reexec, shutdown))
+    reexec, shutdown, upgrade))
 
 COMMANDS: Mapping[str, Command] = MappingProxyType({c.name: c for c in REGISTRY})
 

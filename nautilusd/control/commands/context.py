@@ -78,6 +78,8 @@ class SupervisorApi(Protocol[TopologyT]):
 
     def reexec(self) -> dict[str, Any]: ...
 
+    def upgrade(self, target: str = "all", dry_run: bool = False) -> dict[str, Any]: ...
+
 
 class CommandLoop(Protocol):
     """The daemon loop as the commands use it (nautilusd.loop.EventLoop)."""

@@ -26,12 +26,13 @@ from nautilusd.ctl.commands import (
     logs,
     research,
     top,
+    upgrade,
 )
 from nautilusd.ctl.local import Local
 
 CLIENT_REGISTRY: tuple[Local, ...] = tuple(m.COMMAND for m in (
     logs, top, events, check, call, bench, chaos, journal, backtest, keys, fleet, research,
-    completion))
+    upgrade, completion))
 
 # Every nautilusctl subcommand in --help order: the daemon's first, then the client-only.
 CLI: Mapping[str, Remote | Local] = MappingProxyType({

@@ -1,0 +1,97 @@
+"""`nautilusctl upgrade` on a live daemon: the engine code now on disk replaces what the
+forkserver imported, one engine at a time; code that fails to import is rolled back."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _ctl_daemon import DEFAULT_ENGINES, Daemon
+
+pytestmark = pytest.mark.timeout(120)
+
+MODULE = '''
+import os
+from pathlib import Path
+
+from engines.reference import ReferenceEngine
+
+BEHAVIOUR = {behaviour}
+
+
+class UpEngine(ReferenceEngine):
+    def on_start(self) -> None:
+        super().on_start()
+        Path(os.environ["UPG_OUT"], str(os.getpid())).write_text(str(BEHAVIOUR))
+'''
+UP = ('[engines.up]\nentry = "upgeng:UpEngine"\ncpus = [0]\nmax_restarts = 3\n'
+      'backoff_initial_ms = 10\nstop_timeout_ms = 2000\nstartup_timeout_ms = 10000\n')
+
+
+def _write_module(root: Path, text: str) -> None:
+    (root / "upgeng").mkdir(exist_ok=True)
+    (root / "upgeng" / "__init__.py").write_text(text)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]:
+    code, out = tmp_path / "code", tmp_path / "out"
+    code.mkdir()
+    out.mkdir()
+    _write_module(code, MODULE.format(behaviour=1))
+    env = {**os.environ, "PYTHONPATH": f"{code}:{os.environ.get('PYTHONPATH', '')}",
+           "UPG_OUT": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
+    d = Daemon(tmp_path, runtime_dir, shm_dir, engines=DEFAULT_ENGINES + UP, env=env)
+    d.code, d.out = code, out  # type: ignore[attr-defined]
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def _behaviour(daemon: Daemon, pid: int) -> str:
+    return (daemon.out / str(pid)).read_text()  # type: ignore[attr-defined]
+
+
+def test_upgrade_all_when_code_changed_runs_new_code_in_dependency_order(
+        daemon: Daemon) -> None:
+    """After the module changes on disk, `upgrade all` restarts every engine once, in order:
+    the edited engine's version changes and its new process runs the new code; the others
+    are restarted on the new generation; exit 0."""
+    before = daemon.engines()
+    assert _behaviour(daemon, before["up"]["pid"]) == "1"
+    dry = daemon.ctl("upgrade", "--dry-run", "--json")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["targets"] == list(before)
+    assert daemon.pids() == {n: e["pid"] for n, e in before.items()}
+    _write_module(daemon.code, MODULE.format(behaviour=2))  # type: ignore[attr-defined]
+    done = daemon.ctl("upgrade", "all", "--json", timeout_s=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = json.loads(done.stdout)["upgrade"]
+    assert run["state"] == "done" and [u["name"] for u in run["upgraded"]] == list(before)
+    after = daemon.engines()
+    assert all(after[n]["pid"] != before[n]["pid"] for n in before)
+    assert after["up"]["version"] != before["up"]["version"]
+    assert after["alpha"]["version"] == before["alpha"]["version"]  # its code is unchanged
+    assert _behaviour(daemon, after["up"]["pid"]) == "2"
+    assert daemon.status()["daemon"]["forkserver_generation"] == 1
+
+
+def test_upgrade_when_new_code_raises_at_import_rolls_back_and_fails(daemon: Daemon) -> None:
+    """Code that raises at import: `upgrade up` fails naming the engine and the reason
+    (exit 1), publishes upgrade_failed, and `up` runs the old code again, READY; the other
+    engines are untouched."""
+    before = daemon.engines()
+    _write_module(daemon.code, "raise RuntimeError('broken build')\n")  # type: ignore[attr-defined]
+    done = daemon.ctl("upgrade", "up", timeout_s=90)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "upgrade of up failed" in done.stderr and "rolled back" in done.stderr
+    daemon.wait_for(daemon.all_ready)
+    after = daemon.engines()
+    assert after["up"]["pid"] != before["up"]["pid"]
+    assert after["up"]["version"] == before["up"]["version"]
+    assert _behaviour(daemon, after["up"]["pid"]) == "1"
+    assert all(after[n]["pid"] == before[n]["pid"] for n in before if n != "up")
+    assert "upgrade_failed" in daemon.read_log()
