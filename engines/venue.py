@@ -15,6 +15,10 @@ import enum
 from typing import Any, Protocol, runtime_checkable
 
 Row = tuple[Any, ...]
+# A gateway's session on the bus, for risk: {"venue": name, "up": bool} under
+# trading.venues.<name>, on every change and every SESSION_INTERVAL_S.
+SESSION_TOPIC = "trading.venues."
+SESSION_INTERVAL_S = 1.0
 
 
 class SessionState(enum.Enum):

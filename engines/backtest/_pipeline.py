@@ -16,13 +16,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engines.clock import RecordedClock
-from engines.execution import DECISION_READ, FillRow, OrderManager, VenueParams, fill_records
+from engines.execution import (
+    DECISION_READ,
+    FILL_WRITTEN,
+    FillRow,
+    OrderManager,
+    VenueParams,
+    fill_records,
+)
 from engines.features import FeatureParams, Features, factors
 from engines.risk import RiskLimits, RiskState, decide
 from engines.strategy import MeanReversion, OrderIds, SignalParams
 from shm.layout import DECISION, FILL, FILL_FILLED, FILL_PARTIAL, ORDER, VERDICT_APPROVED
 
 TOUCH = ("bid", "ask", "bid_size", "ask_size")
+# A fill row's fields by name (FILL_WRITTEN positions: the layout may add fields).
+_STATUS, _SIDE, _QTY = FILL_WRITTEN.status, FILL_WRITTEN.side, FILL_WRITTEN.qty
+_SYMBOL, _PRICE = FILL_WRITTEN.symbol_id, FILL_WRITTEN.price
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,10 +72,10 @@ class _Book:
 
     def on_fills(self, rows: list[FillRow]) -> None:
         for row in rows:
-            if row[6] in (FILL_PARTIAL, FILL_FILLED):
-                signed = row[4] * row[7]
-                self.position[row[3]] += signed
-                self.cash -= signed * row[8]
+            if row[_STATUS] in (FILL_PARTIAL, FILL_FILLED):
+                signed = row[_SIDE] * row[_QTY]
+                self.position[row[_SYMBOL]] += signed
+                self.cash -= signed * row[_PRICE]
 
     def equity(self) -> float:
         held = self.position != 0

@@ -1,7 +1,19 @@
-"""The execution engine: approved orders to the venue simulator, fills out."""
+"""The execution engine: approved orders to a venue (the simulated one by default), reports
+out; and what other venue gateways and the backtest share with it: the codecs of decisions,
+amendments and reports (DECISION_READ, AMEND_READ, FILL_WRITTEN rows), the order manager and
+the order lifecycle table."""
 
+from engines.execution._amends import AMEND_READ
+from engines.execution._lifecycle import (
+    ORDER_TRANSITIONS,
+    InvalidOrderTransition,
+    OrderEvent,
+    OrderState,
+)
+from engines.execution._oms import OrderBook, OrderQuantityError, UnknownOrder
 from engines.execution._orders import (
     DECISION_READ,
+    FILL_WRITTEN,
     FillRow,
     OrderManager,
     VenueParams,
@@ -9,5 +21,7 @@ from engines.execution._orders import (
 )
 from engines.execution.engine import ExecutionEngine, ExecutionParams
 
-__all__ = ["DECISION_READ", "ExecutionEngine", "ExecutionParams", "FillRow", "OrderManager",
-           "VenueParams", "fill_records"]
+__all__ = ["AMEND_READ", "DECISION_READ", "FILL_WRITTEN", "ORDER_TRANSITIONS",
+           "ExecutionEngine", "ExecutionParams", "FillRow", "InvalidOrderTransition",
+           "OrderBook", "OrderEvent", "OrderManager", "OrderQuantityError", "OrderState",
+           "UnknownOrder", "VenueParams", "fill_records"]

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine
-from engines.execution._amends import AMEND_READ
-from engines.execution._orders import DECISION_READ, fill_records
+from engines.execution import AMEND_READ, DECISION_READ, fill_records
 from engines.fix import _messages as fixmsg
 from engines.fix._seqstore import SeqStore
 from engines.fix._session import FixSession, FixSessionError
 from engines.params import param, parse_params
 from engines.persist import StateFile
 from engines.records import COUNTER_BITS, COUNTER_MASK
+from engines.venue import SESSION_INTERVAL_S, SESSION_TOPIC
 from engines.wiring import one_reader, one_writer, readers_of
 from shm.layout import (
     AMEND,
@@ -79,6 +79,8 @@ class FixGatewayEngine(Engine):
         self.exec_id = self.fills.cursor
         self.rows: list[tuple[Any, ...]] = []
         self.words = self.ctx.status.words
+        self.pub = self.ctx.publisher()
+        self.next_announce = 0.0
         self._connect()
 
     # -- transport -------------------------------------------------------------------------
@@ -142,8 +144,9 @@ class FixGatewayEngine(Engine):
         if self.sock is not None:
             n += self._receive(self.sock)
         up = self.session.up
-        if self.words[W_READY] != up:
+        if self.words[W_READY] != up or time.monotonic() >= self.next_announce:
             self.ctx.status.set_ready(up)
+            self._announce(up)
         n += self._send_decisions()
         for ring in self.amend_rings:
             n += self._send_amends(ring)
@@ -156,6 +159,12 @@ class FixGatewayEngine(Engine):
             self.words[W_RECORDS_OUT] += len(self.rows)
             self.rows.clear()
         return n
+
+    def _announce(self, up: bool) -> None:
+        """The session state on the bus for risk (trading.venues.<name>): on every change
+        and every second, so a silent gateway reads as down."""
+        self.next_announce = time.monotonic() + SESSION_INTERVAL_S
+        self.pub.publish(f"{SESSION_TOPIC}{self.ctx.name}", {"venue": self.ctx.name, "up": up})
 
     def _send_decisions(self) -> int:
         batch: np.ndarray = self.decisions.read(self.p.max_batch)

@@ -41,8 +41,9 @@ from shm.layout import (
 
 NS_PER_S = 1_000_000_000
 # The kill switch word (flags[1]): any non-zero value stops every order.
-KILL_RELEASED, KILL_ENGAGED, KILL_STATE_LOST = 0, 1, 2
-KILL_REASONS = {KILL_RELEASED: "", KILL_ENGAGED: "engaged", KILL_STATE_LOST: "state_lost"}
+KILL_RELEASED, KILL_ENGAGED, KILL_STATE_LOST, KILL_VENUE_DOWN = 0, 1, 2, 3
+KILL_REASONS = {KILL_RELEASED: "", KILL_ENGAGED: "engaged", KILL_STATE_LOST: "state_lost",
+                KILL_VENUE_DOWN: "venue_down"}
 SMALL_BATCH = 16  # up to this many orders, numpy's per-call cost exceeds the Python loop's
 _MAX_VECTOR_ROUNDS = 16  # after this many position breaches in one batch, finish one by one
 # An order's fields in the argument order of RiskState.check_fields; a tick's mid.
@@ -121,7 +122,8 @@ class RiskState:
 
     @property
     def kill_code(self) -> int:
-        """KILL_RELEASED, KILL_ENGAGED (operator or drawdown) or KILL_STATE_LOST."""
+        """KILL_RELEASED, KILL_ENGAGED (operator or drawdown), KILL_STATE_LOST or
+        KILL_VENUE_DOWN (a watched venue's session is not up: released when it is)."""
         return int(self._flags[1])
 
     @kill_code.setter

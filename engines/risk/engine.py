@@ -33,6 +33,7 @@ from engines.risk._amend import decide_amends
 from engines.risk._checks import (
     KILL_REASONS,
     KILL_STATE_LOST,
+    KILL_VENUE_DOWN,
     SMALL_BATCH,
     TICK_MID,
     RiskLimits,
@@ -43,6 +44,8 @@ from engines.risk._checks import (
 )
 from engines.risk._dedupe import DecidedIds
 from engines.risk._exposure import APPROVED, FILL_BOOKED, OpenOrders, open_layout
+from engines.risk._venues import TOPIC as VENUES_TOPIC
+from engines.risk._venues import VenueWatch, venue_names
 from engines.service import ServiceServer, service_endpoint
 from engines.wiring import Every, no_ticks, one_reader, one_writer, readers_of, tick_quotes
 from shm import layout
@@ -84,6 +87,11 @@ class RiskParams(RiskLimits):
     # False: ticks do not wake risk; each order's quote comes from the tick ring's latest-value
     # board when it has one, else the ticks are read when orders come (and every 5 ms).
     wake_on_ticks: bool = False
+    # Venue gateways (engine names, comma-separated) whose session must be up for any order
+    # to pass: while one is down (or silent past venue_timeout_s) the switch is engaged with
+    # the reason venue_down, and released when every one is up again. "": none watched.
+    venues: str = ""
+    venue_timeout_s: float = param(3.0, unit="s", min=0.1)
     # approved orders followed until their fills complete them; past this many open at once
     # an order stays reserved until the next new ring set (safe, counted as untracked)
     max_open_orders: int = param(8_192, unit="orders", min=1)
@@ -156,10 +164,15 @@ class RiskEngine(Engine):
         # The compiled one-order path (engines/risk/_kernel.c) over the same arrays, or None.
         self.kernel = _check_kernel(self.state, self.decided, self.buf)
         self.pnl_sub = self.ctx.subscriber([self.p.pnl_topic])
+        names = venue_names(self.p.venues)
+        self.venue_watch = VenueWatch(names, self.p.venue_timeout_s) if names else None
+        self.venue_sub = self.ctx.subscriber([VENUES_TOPIC]) if names else None
         self.pub = self.ctx.publisher()  # connected now: the first alert must not be lost
         self.service = ServiceServer(
             service_endpoint(self.ctx.runtime_dir, self.ctx.name),
             {"risk.kill_switch": self._kill_switch, "risk.status": self._status})
+        if self.venue_watch is not None:  # nothing heard yet: no venue is up (fail closed)
+            self._watch_venues(self.venue_watch)
 
     def _follow_fills(self) -> None:
         """The fills reader and the open-order table. A new ring set (no decision published
@@ -466,6 +479,8 @@ class RiskEngine(Engine):
         """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""
         while (msg := self.pnl_sub.recv(0)) is not None:
             self._on_pnl(msg[1])
+        if self.venue_watch is not None:
+            self._watch_venues(self.venue_watch)
         if self.fills is not None:
             while self.fills.available():
                 self._book_fills(self.fills)
@@ -473,6 +488,28 @@ class RiskEngine(Engine):
         self.service.serve()
         if self.alert_timer.due(time.monotonic_ns()):
             self._flush_alerts()
+
+    def _watch_venues(self, watch: VenueWatch) -> None:
+        """Engage (venue_down) while a watched venue is not up; release once all are, unless
+        something else engaged the switch."""
+        while (msg := self.venue_sub.recv(0)) is not None:  # type: ignore[union-attr]
+            watch.on_message(msg[1])
+        down = watch.down()
+        if down and not self.state.killed:
+            self.state.kill_code = KILL_VENUE_DOWN
+            self.saved.flush()
+            self.ctx.status.put(W_KILLED, 1)
+            self.log.warning("kill_switch_engaged", why=f"venue down: {', '.join(down)}")
+            self.pub.publish("risk.alerts.kill_switch", {"engine": self.ctx.name,
+                                                         "engaged": True, "why": "venue_down",
+                                                         "venues": down})
+        elif not down and self.state.kill_code == KILL_VENUE_DOWN:
+            self.state.kill_code = 0
+            self.saved.flush()
+            self.ctx.status.put(W_KILLED, 0)
+            self.log.warning("kill_switch_released", why="every watched venue is up")
+            self.pub.publish("risk.alerts.kill_switch", {"engine": self.ctx.name,
+                                                         "engaged": False})
 
     @property
     def pnl_peak(self) -> float:
@@ -546,18 +583,21 @@ class RiskEngine(Engine):
     def _bus_ready(self) -> bool:
         """A P&L snapshot or a service request is waiting (what woke an idle risk)."""
         return bool(self.pnl_sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
-                    or self.service.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+                    or self.service.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                    or (self.venue_sub is not None
+                        and self.venue_sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN))
 
     def next_wakeup_s(self) -> float | None:
         # The bus and service sockets wake the runner themselves; a timer only for alerts.
         if any(self.rejected_v):
             return max(self.alert_timer.seconds_left(time.monotonic_ns()), 0.001)
-        if len(self.opens):  # an IOC order whose completion never comes expires by time
-            return 0.5
+        if len(self.opens) or self.venue_watch is not None:
+            return 0.5  # an IOC order without completion expires by time; a venue goes silent
         return None
 
     def wait_handles(self) -> list[Any]:
-        return [self.pnl_sub.socket, self.service.socket]
+        extra = [self.venue_sub.socket] if self.venue_sub is not None else []
+        return [self.pnl_sub.socket, self.service.socket, *extra]
 
     def on_stop(self) -> None:
         if self.fills is not None:  # execution stops first: what it reported last is booked
