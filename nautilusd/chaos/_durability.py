@@ -81,6 +81,9 @@ def reboot(rig: Rig, rng: random.Random, engage: bool) -> dict[str, Any]:
         for pid in ([proc.pid] if proc is not None else []) + pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        if proc is not None:  # and whatever else the daemon's session holds (a spare, a
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # helper)
+                os.killpg(proc.pid, signal.SIGKILL)
         if proc is not None:
             proc.wait(10)
         rig.wait_until(lambda: not any(_alive(p) for p in pids), 10.0)
