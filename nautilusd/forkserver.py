@@ -209,13 +209,11 @@ class _Server:
         while not _parent_gone_flag:
             readable, _, _ = select.select([self.sock.fileno(), self.wake_r], [], [],
                                            self._refill_wait_s())
-            if self.refill_at is not None and time.monotonic() >= self.refill_at:
-                self.refill_at = None
-                self._refill()
-            if self.wake_r in readable:
-                self._reap()
             if _parent_gone_flag:
-                return
+                return  # no spawn for a nautilusd that is gone (main() drains the children)
+            # A spawn request first: it is the restart's critical path, while nautilusd has
+            # already seen the exit through the engine's pidfd (the reaper's report is its
+            # fallback and can wait the spawn's few hundred microseconds).
             if self.sock.fileno() in readable:
                 try:
                     data = self.sock.recv(MAX_MESSAGE_BYTES)
@@ -230,6 +228,11 @@ class _Server:
                     # fork of this interpreter and the new spare's warm-up are milliseconds
                     # of CPU that would compete with it on a small host.
                     self.refill_at = time.monotonic() + REFILL_DELAY_S
+            if self.wake_r in readable:
+                self._reap()
+            if self.refill_at is not None and time.monotonic() >= self.refill_at:
+                self.refill_at = None
+                self._refill()
 
     def _spawn(self, spec: LaunchSpec) -> None:
         payload = pickle.dumps(spec)

