@@ -2,6 +2,7 @@
 
 from engines.features._factors import FACTOR_COLUMNS, factors
 from engines.features._indicators import BarFeatures, FeatureParams, Features, cs_zscore, pct_rank
+from engines.features.engine import FeaturesEngine, FeaturesEngineParams
 
-__all__ = ["FACTOR_COLUMNS", "BarFeatures", "FeatureParams", "Features", "cs_zscore", "factors",
-           "pct_rank"]
+__all__ = ["FACTOR_COLUMNS", "BarFeatures", "FeatureParams", "Features", "FeaturesEngine",
+           "FeaturesEngineParams", "cs_zscore", "factors", "pct_rank"]

@@ -1,6 +1,7 @@
-"""The models engine in a real daemon: ticks from marketdata, signals on the bus at each bar
-close, and `nautilusctl call models models.activate version=2` swapping the model in force
-without a restart (same pid), its version in status and on the bus."""
+"""The features and models engines in a real daemon: ticks from marketdata, features,
+factors and signals on the bus at each bar close, and `nautilusctl call models
+models.activate version=2` swapping the model in force without a restart (same pid), its
+version in status."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from daemon_helpers import start_daemon, status_rows, stop_or_kill, wait_ready
 
 pytest.importorskip("onnxruntime")
 
+from engines.bus import Subscriber
 from engines.service import ServiceClient, service_endpoint
+from nautilusd import paths
 from nautilusd.bench.models import register_pair
 from nautilusd.config.tomlwriter import toml_document
 
@@ -36,6 +39,9 @@ def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path, instance: str) -> 
                          "wait": "blocking", "cpus": [0],
                          "params": {"bar_ms": 50, "vol_window": 2, "horizons": "1,2,3",  # 8 inputs
                                     "vwap_window": 2}}
+    engines["features"] = {"entry": "engines.features:FeaturesEngine", "group": "research",
+                           "wait": "blocking", "cpus": [1],
+                           "params": {"bar_ms": 50, "vol_window": 2, "horizons": "1,2,3"}}
     doc = {"symbols": doc["symbols"],
            "supervisor": {"instance": instance, "shm_dir": str(shm_dir),
                           "runtime_dir": str(runtime_dir / "rt"),
@@ -44,7 +50,8 @@ def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path, instance: str) -> 
            "groups": {"research": {"strategy": "one_for_one"}},
            "engines": engines,
            "rings": {"ticks": {"record": "tick", "capacity": 16384, "policy": "overwrite",
-                               "writer": "marketdata", "readers": ["models"]}}}
+                               "writer": "marketdata",
+                               "readers": ["models", "features"]}}}
     path = tmp_path / "models.toml"
     path.write_text(toml_document(doc))
     return path
@@ -57,7 +64,8 @@ def daemon(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Iterator[tuple[A
     register_pair(tmp_path / "state")  # v1 current, v2 registered
     proc = start_daemon(_config(tmp_path, shm_dir, runtime_dir, instance), runtime_dir)
     try:
-        wait_ready(shm_dir, {"marketdata", "models"}, proc, instance=instance, timeout_s=60)
+        wait_ready(shm_dir, {"marketdata", "models", "features"}, proc, instance=instance,
+                   timeout_s=60)
         yield proc, runtime_dir / "rt", instance
     finally:
         assert stop_or_kill(proc) == 0
@@ -69,6 +77,42 @@ def _wait(cond: Any, timeout_s: float, what: str) -> Any:
         assert time.monotonic() < deadline, what
         time.sleep(0.05)
     return value
+
+
+def _messages(rt: Path, prefixes: tuple[str, ...], want: set[str], timeout_s: float
+              ) -> dict[str, Any]:
+    """The first message of each topic prefix in `want`, read from the daemon's bus."""
+    got: dict[str, Any] = {}
+    sub = Subscriber(paths.bus_sub_endpoint(rt), prefixes)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while set(got) != want and time.monotonic() < deadline:
+            msg = sub.recv(200)
+            if msg is not None:
+                key = next(p for p in prefixes if msg[0].startswith(p))
+                got.setdefault(key, msg)
+    finally:
+        sub.close()
+    return got
+
+
+def test_features_and_models_engines_publish_at_bar_close(
+        daemon: tuple[Any, Path, str]) -> None:
+    """research.features.<symbol> (every column), research.factors (one value per symbol
+    and factor) and research.signals.<symbol> tagged with the version in force."""
+    _, rt, _ = daemon
+    prefixes = ("research.features.", "research.factors", "research.signals.")
+    got = _messages(rt, prefixes, set(prefixes), 30)
+    assert set(got) == set(prefixes), sorted(got)
+    topic, doc = got["research.features."]
+    assert topic.rsplit(".", 1)[1] in ("AAPL", "MSFT", "ESZ6", "EURUSD")
+    assert set(doc["values"]) == {"close", "ema", "vol", "rsi", "vwap", "ofi", "ret_1",
+                                  "ret_2", "ret_3"}
+    assert doc["values"]["close"] > 0 and doc["bar_ns"] % 50_000_000 == 0
+    factors = got["research.factors"][1]
+    assert factors["symbols"] == ["AAPL", "MSFT", "ESZ6", "EURUSD"]
+    assert all(len(factors[f]) == 4 for f in ("momentum", "mean_reversion", "vol_rank"))
+    assert got["research.signals."][1]["version"] == 1
 
 
 def test_models_engine_when_activated_by_nautilusctl_swaps_without_a_restart(

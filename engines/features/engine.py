@@ -1,0 +1,76 @@
+"""The features engine: ticks in; at each bar close the indicators and the factors on the bus.
+
+`research.features.<symbol>` carries {"bar_ns", "values": {column: value}} for each symbol
+that ticked in the bar; `research.factors` carries {"bar_ns", "symbols", and one list per
+factor} across every configured symbol. Bars are cut on the ticks' own stamps, so a replay
+on recorded time gives the recording's bars.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engines.base import Engine
+from engines.features._factors import FACTOR_COLUMNS, factors
+from engines.features._indicators import BarFeatures, FeatureParams, Features
+from engines.params import param, parse_params
+from engines.wiring import one_reader
+from shm.layout import TICK
+from shm.status import W_CUSTOM0, W_RECORDS_IN
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeaturesEngineParams(FeatureParams):
+    max_batch: int = param(4_096, unit="ticks", min=1)
+
+
+class FeaturesEngine(Engine):
+    """Reads the ticks ring; publishes on the bus only."""
+
+    counters = ("bars",)
+    params_spec = FeaturesEngineParams
+
+    def on_start(self) -> None:
+        self.p = parse_params(FeaturesEngineParams, self.ctx.params,
+                              f"engines.{self.ctx.name}.params")
+        self.symbols = self.ctx.symbols or ("SYM0",)
+        fields = {f.name: getattr(self.p, f.name) for f in dataclasses.fields(FeatureParams)}
+        self.features = Features(len(self.symbols), FeatureParams(**fields),
+                                 f"engines.{self.ctx.name}.params")
+        self.ticks = one_reader(self.ctx, TICK)
+        self.pub = self.ctx.publisher()
+
+    def poll(self) -> int:
+        batch = self.ticks.read(self.p.max_batch)
+        n = int(batch.shape[0])
+        if n == 0:
+            return 0
+        bars = self.features.update(batch)
+        self.ticks.advance(n)
+        self.ctx.status.add(W_RECORDS_IN, n)
+        for bar in bars:
+            self._publish(bar)
+        return n
+
+    def _publish(self, bar: BarFeatures) -> None:
+        columns = self.features.columns
+        for sym, row in zip(bar.symbol_ids.tolist(), bar.values.tolist(), strict=True):
+            self.pub.publish(f"research.features.{self.symbols[sym]}",
+                             {"bar_ns": bar.bar_ns,
+                              "values": dict(zip(columns, map(_plain, row), strict=True))})
+        table = factors(self.features.latest, columns)
+        doc: dict[str, Any] = {"bar_ns": bar.bar_ns, "symbols": list(self.symbols)}
+        for i, name in enumerate(FACTOR_COLUMNS):
+            doc[name] = [_plain(v) for v in np.asarray(table[:, i]).tolist()]
+        self.pub.publish("research.factors", doc)
+        self.ctx.status.add(W_CUSTOM0, 1)
+
+
+def _plain(value: float) -> float | None:
+    """NaN (not known yet) as None: msgpack readers in other languages need no NaN."""
+    return None if math.isnan(value) else value
