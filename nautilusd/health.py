@@ -95,7 +95,9 @@ def _state_of(row: Mapping[str, Any]) -> str:
     """The row's state; a READY bridge (an engine counting `link_up`) whose link is down
     reports LINK_DOWN: the engine runs, but what it carries does not reach the peer."""
     state = str(row.get("state") or MISSING)
-    if state == READY and row.get("link_up") == 0:
+    named = row.get("named_counters")
+    link_up = row.get("link_up", named.get("link_up") if isinstance(named, Mapping) else None)
+    if state == READY and link_up == 0:
         return LINK_DOWN
     return state
 

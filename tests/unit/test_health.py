@@ -35,3 +35,19 @@ def test_assess_when_states_vary_follows_the_definition(states, critical, rnd) -
     assert found.state is expected and doc["code"] == expected.value
     assert set(doc["critical_fatal"]) == {n for n in critical & set(states)
                                           if states[n] == "FATAL"}
+
+
+def test_assess_when_a_ready_bridge_link_is_down_reports_link_down_from_either_row_kind() -> None:
+    """A READY engine counting link_up = 0 is LINK_DOWN (degraded), whether the row carries
+    link_up itself (the supervisor's) or in named_counters (the status table's, /health)."""
+    from nautilusd.config.load import loads_config
+    from nautilusd.health import HealthState, assess
+
+    topology = loads_config('[engines.ticks_in]\nentry = "x.y:Z"\n', host_cpus={0})
+    for row in ({"name": "ticks_in", "state": "READY", "link_up": 0},
+                {"name": "ticks_in", "state": "READY", "named_counters": {"link_up": 0}}):
+        found = assess(topology, [row])
+        assert found.state is HealthState.DEGRADED
+        assert [r.state for r in found.reasons] == ["LINK_DOWN"]
+    up = assess(topology, [{"name": "ticks_in", "state": "READY", "link_up": 1}])
+    assert up.state is HealthState.HEALTHY
