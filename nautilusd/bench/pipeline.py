@@ -2,9 +2,10 @@
 
 Tick-to-fill p50/p99/p99.9 through marketdata -> strategy -> risk -> execution over rings and
 over pyzmq ipc (same engines, same params, same waits and cores, real processes), risk batched
-throughput, and marketdata -> strategy tick throughput. Waits, spin budgets, cores and tick
-wake-ups of the four engines come from configs/default.toml (or --config). --quick stays under
-two minutes.
+throughput, marketdata -> strategy tick throughput, and a FIX NewOrderSingle's round trip to
+its acknowledgement against the test acceptor on loopback (fix_order_to_ack_p50_us). Waits,
+spin budgets, cores and tick wake-ups of the four engines come from configs/default.toml (or
+--config). --quick stays under two minutes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from engines import compiled as _compiled
 from engines.spec import SpinKind
 from nautilusd.bench import _pipeline_runs as runs
+from nautilusd.bench._fix_ack import order_to_ack_ns
 from nautilusd.bench._pipeline_rig import Tuning
 from nautilusd.bench.report import emit, percentiles
 from shm import ring_paths
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ticks = runs.tick_throughput(throughput_s)
     results.append({"measure": "ticks_per_s", "transport": "rings", "batch": 4096,
                     "value": round(ticks)})
+    fix = percentiles(order_to_ack_ns(200 if args.quick else 1_000), 1e-3)
+    results.append({"measure": "fix_order_to_ack_us", "transport": "fix44_tcp_loopback",
+                    **fix})
     r, z = percentiles(ring, 1e-3), percentiles(zmq, 1e-3)
     summary = {
         "ring_tick_to_fill_p50_us": r["p50"], "ring_tick_to_fill_p99_us": r["p99"],
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "zmq_tick_to_fill_p50_us": z["p50"], "zmq_tick_to_fill_p99_us": z["p99"],
         "zmq_tick_to_fill_p999_us": z["p999"],
         "risk_orders_per_s": round(risk), "ticks_per_s": round(ticks),
+        "fix_order_to_ack_p50_us": fix["p50"],
     }
     return emit("pipeline", results, summary, args.json)
 

@@ -32,7 +32,7 @@ SUMMARY_KEYS = {
                  "ring_tick_to_fill_p999_us", "ring_tick_to_fill_above_1ms",
                  "ring_tick_to_fill_samples", "zmq_tick_to_fill_p50_us",
                  "zmq_tick_to_fill_p99_us", "zmq_tick_to_fill_p999_us", "risk_orders_per_s",
-                 "ticks_per_s"},
+                 "ticks_per_s", "fix_order_to_ack_p50_us"},
 }
 
 

@@ -1,5 +1,5 @@
 """The FIX gateway engine over real rings against the test acceptor, a separate process on
-loopback (tests/integration/fix_acceptor.py): the order lifecycle, the acceptor's executions
+loopback (python -m engines.fix.acceptor): the order lifecycle, the acceptor's executions
 equal to the reports order by order, and the session faults (acceptor killed and restarted,
 a sequence gap, a duplicate ExecutionReport)."""
 
@@ -37,7 +37,6 @@ from shm.layout import (
 )
 
 pytestmark = pytest.mark.timeout(90)
-ACCEPTOR = Path(__file__).with_name("fix_acceptor.py")
 SID = 1 << 40
 RINGS = {"decisions": ("decision", "block", 256), "amend_decisions": ("amend", "block", 64),
          "fills": ("fill", "block", 1024)}
@@ -56,8 +55,9 @@ class Acceptor:
 
     def start(self, *extra: str) -> None:
         (self.dir / "listening").unlink(missing_ok=True)
-        self.proc = subprocess.Popen([sys.executable, str(ACCEPTOR), "--port", str(self.port),
-                                      "--dir", str(self.dir), *self.extra, *extra])
+        self.proc = subprocess.Popen([sys.executable, "-m", "engines.fix.acceptor", "--port",
+                                      str(self.port), "--dir", str(self.dir), *self.extra,
+                                      *extra], cwd=Path(__file__).resolve().parents[2])
         _until(lambda: (self.dir / "listening").exists(), what="acceptor listening")
 
     def kill(self) -> None:

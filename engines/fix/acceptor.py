@@ -1,5 +1,5 @@
-"""A small FIX 4.4 matching venue for the tests, run as its own process:
-`python fix_acceptor.py --port P --dir D [--max-fill N] [--skip-seq-at K] [--dup-at K]`.
+"""A small FIX 4.4 matching venue for tests, benchmarks and dry runs, as its own process:
+`python -m engines.fix.acceptor --port P --dir D [--max-fill N] [--skip-seq-at K] [--dup-at K]`.
 
 One client at a time on 127.0.0.1:P. A fixed touch (bid 99.99 / ask 100.01): a marketable
 order trades up to --max-fill per match (partials), an IOC's rest is cancelled, a DAY order
@@ -16,11 +16,8 @@ import json
 import os
 import select
 import socket
-import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engines.fix._seqstore import SeqStore
 from engines.fix._session import FixSession, FixSessionError
