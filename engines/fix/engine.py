@@ -41,6 +41,7 @@ from shm.status import W_CUSTOM0, W_READY, W_RECORDS_IN, W_RECORDS_OUT
 
 W_SENT, W_DOWN_REJECTED, W_DUP_REPORTS, W_SESSIONS = range(W_CUSTOM0, W_CUSTOM0 + 4)
 D = DECISION_READ
+ORDERS_KEPT = 4_096  # decisions looked at on start for the orders a report may name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,6 +76,7 @@ class FixGatewayEngine(Engine):
         self.sock: socket.socket | None = None
         self.next_connect = 0.0
         self.orders: dict[int, tuple[Any, ...]] = {}  # order id -> its decision row
+        self._orders_from_history()
         self.exec_seen: set[str] = set()
         self.exec_id = self.fills.cursor
         self.rows: list[tuple[Any, ...]] = []
@@ -82,6 +84,14 @@ class FixGatewayEngine(Engine):
         self.pub = self.ctx.publisher()
         self.next_announce = 0.0
         self._connect()
+
+    def _orders_from_history(self) -> None:
+        """The decisions still on the ring before this start (a restart): the reports of
+        orders sent by the previous process carry their symbol, side and times too."""
+        _, done = self.decisions.history(self.decisions.cursor - ORDERS_KEPT)
+        for row in D.struct.iter_unpack(done.view(np.uint8).data):
+            if row[D.verdict] == VERDICT_APPROVED:
+                self.orders[row[D.order_id]] = row
 
     # -- transport -------------------------------------------------------------------------
     def _connect(self) -> None:

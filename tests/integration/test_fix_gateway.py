@@ -236,3 +236,31 @@ def test_gateway_when_gap_or_duplicate_report_counts_each_fill_once(
             h.stop(gw)
     finally:
         acceptor.kill()
+
+
+def test_gateway_when_restarted_reports_earlier_orders_with_their_fields(
+        acceptor: Acceptor, shm_dir: Path, runtime_dir: Path) -> None:
+    """A DAY order sent by one gateway process and cancelled through the next: the cancel's
+    report carries the order's strategy, symbol and side (from the decisions ring), and the
+    restarted gateway does not send the order again."""
+    acceptor.start()
+    with Harness(shm_dir, runtime_dir, RINGS) as h:
+        reader, got = h.reader("fills", 1), []
+        first = _gateway(h, acceptor.port)
+        _until(lambda: first.session.up, first, what="logon")
+        d = _decisions([1], TIF_DAY, 99.0)
+        d["symbol_id"] = 1
+        h.writer("decisions").write(d)
+        _until(lambda: len(_fills_of(reader, got)) >= 1, first, what="ack")
+        h.stop(first)
+        second = _gateway(h, acceptor.port)
+        _until(lambda: second.session.up, second, what="logon again")
+        h.writer("amend_decisions").write(_amend(2, 1, AMEND_CANCEL))
+        _until(lambda: len(_fills_of(reader, got)) >= 2, second, what="cancel report")
+        fills = _fills_of(reader, got)
+        assert fills["status"].tolist() == [FILL_ACCEPTED, FILL_CANCELLED]
+        assert fills["symbol_id"].tolist() == [1, 1] and fills["side"].tolist() == [1, 1]
+        assert fills["strategy_id"].tolist() == [1, 1]
+        assert acceptor.orders() == [str(SID | 1)]
+        reader.close()
+        h.stop(second)
