@@ -35,9 +35,10 @@ def become_subreaper() -> None:
 def children(pid: int | None = None, proc: str = "/proc") -> list[int]:
     """The direct children of `pid` (this process), live or zombie, from
     /proc/<pid>/task/*/children; a scan of every /proc/<n>/stat where that file is absent."""
-    pid = os.getpid() if pid is None else pid
+    # /proc/self, not /proc/<getpid()>: in a pid namespace whose /proc is the host's (no
+    # remount), our own pid there names another process.
     found: set[int] = set()
-    tasks = Path(proc, str(pid), "task")
+    tasks = Path(proc, "self" if pid is None else str(pid), "task")
     try:
         for task in tasks.iterdir():
             found.update(int(c) for c in (task / "children").read_text().split())
@@ -46,8 +47,9 @@ def children(pid: int | None = None, proc: str = "/proc") -> list[int]:
         pass
     except OSError:
         return []
+    parent = os.getpid() if pid is None else pid
     for entry in Path(proc).iterdir():
-        if entry.name.isdigit() and _ppid(entry / "stat") == pid:
+        if entry.name.isdigit() and _ppid(entry / "stat") == parent:
             found.add(int(entry.name))
     return sorted(found)
 
