@@ -70,8 +70,9 @@ def test_pid1_when_forkserver_killed_reaps_dead_engines_and_stops_cleanly(
     endpoint = f"ipc://{runtime_dir}/control.sock"
     with (tmp_path / "daemon.log").open("wb") as log:
         unshare = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", str(BIN / "nautilusd"), "run",
-             "--config", str(config), "--runtime-dir", str(runtime_dir)],
+            ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+             str(BIN / "nautilusd"), "run", "--config", str(config), "--runtime-dir",
+             str(runtime_dir)],
             stdout=log, stderr=subprocess.STDOUT)
         try:
             daemon = _nautilusd(unshare)
