@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engines.fix._seqstore import MemorySeqStore
-from engines.fix._session import FixSession
+from engines.fix import FixSession, MemorySeqStore
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@
 Both run the same Python engine (engines.reference). Under nautilusd we SIGKILL it N times:
 each kill is timed from just before kill() to the bus events of that pid (exited, the
 restart decision) and of the new pid and generation (spawned, ready), stale events drained
-first and skipped (nautilusd.bench._restart_events), and the status table must then name
+first and skipped (nautilusd.bench.restart_events), and the status table must then name
 the same new process READY. Each step is reported twice: on arrival here, and by the
 daemon's own CLOCK_MONOTONIC stamp in the event. Then an outside checker (another process
 with its own subscription and matching, nautilusd.bench.restart_outside) kills it as many
@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 import psutil
 
 from nautilusd import paths
-from nautilusd.bench._restart_events import STEPS, KillTiming, ZmqFeed, time_kill
 from nautilusd.bench.report import emit, percentiles
+from nautilusd.bench.restart_events import STEPS, KillTiming, ZmqFeed, time_kill
 from nautilusd.paths import scratch_id
 from nautilusd.states import State
 from shm.errors import ShmError

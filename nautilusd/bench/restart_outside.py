@@ -4,7 +4,7 @@
 engine N times, starting from PID: each kill is timed from just before kill() to the
 `exited` event naming the killed pid and to the first `ready` event that comes after it and
 names another pid, which is the next one killed. It shares no code with the bench's own
-matching (nautilusd.bench._restart_events) and reads neither the status table nor the
+matching (nautilusd.bench.restart_events) and reads neither the status table nor the
 daemon's stamps, only what arrives: if the two disagree by more than 2x the bench fails.
 Prints one JSON object: {"exit_seen_ms": [...], "ready_ms": [...]}.
 """

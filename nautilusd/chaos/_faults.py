@@ -13,8 +13,8 @@ import signal
 import time
 from typing import Any
 
-from nautilusd.bench._restart_events import Event as BusEvent
-from nautilusd.bench._restart_events import StaleFeedError, time_kill
+from nautilusd.bench.restart_events import Event as BusEvent
+from nautilusd.bench.restart_events import StaleFeedError, time_kill
 from nautilusd.chaos._config import CRASH_LOOP_ENGINE, LIVENESS_TIMEOUT_MS, MEMORY_ENGINE
 from nautilusd.chaos._rig import Rig
 
@@ -36,7 +36,7 @@ def _row(fault: str, engine: str, kills: int, since: float | None, ready_at: flo
 
 class _EngineFeed:
     """Engine `name`'s lifecycle events from the rig, read the way bench restart reads them
-    (nautilusd.bench._restart_events), from the moment it is made."""
+    (nautilusd.bench.restart_events), from the moment it is made."""
 
     def __init__(self, rig: Rig, name: str) -> None:
         self.rig, self.name = rig, name

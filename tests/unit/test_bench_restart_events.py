@@ -6,7 +6,7 @@ from collections import deque
 
 import pytest
 
-from nautilusd.bench._restart_events import Event, StaleFeedError, time_kill
+from nautilusd.bench.restart_events import Event, StaleFeedError, time_kill
 
 pytestmark = pytest.mark.timeout(30)
 
