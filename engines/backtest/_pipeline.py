@@ -97,6 +97,7 @@ def run(ticks: np.ndarray, cfg: BacktestConfig) -> BacktestResult:
     curve_ns: list[int] = []
     curve: list[float] = []
     res = BacktestResult(np.zeros(0, FILL), np.zeros(0, np.int64), np.zeros(0))
+    touch = _TouchAt(ticks, n_sym)
     for start in range(0, ticks.shape[0], cfg.batch):
         chunk = ticks[start:start + cfg.batch]
         clock.advance(int(chunk["ts_ns"][-1]))
@@ -115,8 +116,10 @@ def run(ticks: np.ndarray, cfg: BacktestConfig) -> BacktestResult:
             res.approved += _decide_and_trade(ticks, orders[:n], decisions[:n], risk, om,
                                               quotes, new)
         risk.on_ticks(chunk)
+        if om.pending:
+            touch.trade_due(om, now, new)
         _last_quotes(chunk, quotes)
-        if om.pending or om.resting:
+        if om.resting:
             om.match(now, quotes, new)
         if new:
             book.on_fills(new)
@@ -142,6 +145,7 @@ def _decide_and_trade(ticks: np.ndarray, orders: np.ndarray, decisions: np.ndarr
     """Each order on the clock of the tick that triggered it: stamped with that tick's time,
     decided by risk against that tick's mid, sent to the venue against its touch (no time
     passes inside the pipeline; venue latency is the venue's). Returns how many approved."""
+    orders[:] = orders[np.argsort(orders["origin_ts_ns"], kind="stable")]  # in time order
     orders["ts_ns"] = orders["origin_ts_ns"]
     origin = ticks[(orders["origin_seq"] - 1).astype(np.intp)]
     touches = origin[list(TOUCH)].tolist()
@@ -157,6 +161,37 @@ def _decide_and_trade(ticks: np.ndarray, orders: np.ndarray, decisions: np.ndarr
         if not om.trade_now(row, ts, quotes, out):
             om.on_decision(row, ts, out)
     return approved
+
+
+class _TouchAt:
+    """Each symbol's touch at any recorded time: the last tick of it stamped at or before."""
+
+    def __init__(self, ticks: np.ndarray, n_symbols: int) -> None:
+        self.ticks = ticks
+        self.rows = [np.flatnonzero(ticks["symbol_id"] == s) for s in range(n_symbols)]
+        self.stamps = [ticks["ts_ns"][r] for r in self.rows]
+
+    def at(self, sym: int, ts_ns: int) -> tuple[float, float, int, int] | None:
+        i = int(np.searchsorted(self.stamps[sym], ts_ns, side="right")) - 1
+        if i < 0:
+            return None
+        row = self.ticks[self.rows[sym][i]]
+        return (float(row["bid"]), float(row["ask"]), int(row["bid_size"]),
+                int(row["ask_size"]))
+
+    def trade_due(self, om: OrderManager, now_ns: int, out: list[FillRow]) -> None:
+        """Orders that came out of their venue latency by `now_ns`, each traded at its due
+        time against the touch of that moment (not the batch's last)."""
+        while om.pending and om.pending[0].due_ns <= now_ns:
+            due = om.pending[0].due_ns
+            quotes = {}
+            for order in om.pending:  # in due order: every order due at that moment
+                if order.due_ns > due:
+                    break
+                quote = self.at(order.symbol_id, due)
+                if quote is not None:
+                    quotes[order.symbol_id] = quote
+            om.match(due, quotes, out)
 
 
 def _last_quotes(chunk: np.ndarray, quotes: dict[int, tuple[float, float, int, int]]) -> None:

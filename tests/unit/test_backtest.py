@@ -133,3 +133,20 @@ def test_recorded_clock_when_a_record_is_older_stays_where_it_is() -> None:
     assert clock.now_ns() == 10
     with pytest.raises(ValueError, match="'sundial'"):
         clock_named("sundial", "engines.marketdata.params.clock")
+
+
+def test_backtest_venue_latency_follows_recorded_time() -> None:
+    """With 2 ms of venue latency every order trades 2 recorded ms after its decision, at the
+    touch of that moment (the last tick of its symbol stamped by then)."""
+    ticks = synthetic_ticks(30_000, 2, 30.0)  # a tick per ms
+    cfg = load(None, ("AAPL", "MSFT"), [("execution", "latency_us", 2_000.0)])
+    res = run(ticks, cfg)
+    assert res.fills.shape[0] > 10
+    assert np.all(res.fills["ts_ns"] - res.fills["decided_ts_ns"] == 2_000_000)
+    traded = res.fills[res.fills["qty"] > 0]
+    assert traded.shape[0] > 0
+    for fill in traded[:20]:
+        mine = ticks[(ticks["symbol_id"] == fill["symbol_id"])
+                     & (ticks["ts_ns"] <= fill["ts_ns"])]
+        touch = mine[-1]["ask"] if fill["side"] > 0 else mine[-1]["bid"]
+        assert fill["price"] == touch
