@@ -27,7 +27,7 @@ from websockets.protocol import State as WsState
 from engines.base import Engine
 from engines.gateway._http import WS_PATH, HttpFront, load_token
 from engines.gateway._hub import Hub, HubLimits, SubscriptionError, message_part
-from engines.params import parse_params
+from engines.params import ParamError, parse_params
 from engines.service import ServiceClient, service_endpoint
 from shm.status import W_CUSTOM0, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 
@@ -74,7 +74,12 @@ class GatewayEngine(Engine):
                        send=_broadcast, buffered=_buffered, drop=self._drop,
                        default_prefixes=tuple(p.topics))
         self.front = HttpFront(load_token(p.token, self.ctx.state), self.hub.full)
-        self.server: Server = self.loop.run_until_complete(self._serve())
+        try:
+            self.server: Server = self.loop.run_until_complete(self._serve())
+        except OSError as exc:  # a host that does not resolve, a port in use or not ours
+            self.loop.close()
+            raise ParamError(f"engines.{self.ctx.name}.params: cannot listen on host "
+                             f"{p.host!r} port {p.port}: {exc}") from None
         self.port = self.server.sockets[0].getsockname()[1]
         self._write_address()
         self.loop.add_reader(self.sub.socket.getsockopt(zmq.FD), self._read_bus)
