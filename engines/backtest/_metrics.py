@@ -29,7 +29,11 @@ def summary(res: BacktestResult, bar_ms: int) -> dict[str, Any]:
     sd = float(steps.std(ddof=1)) if steps.size > 1 else 0.0
     sharpe = float(steps.mean()) / sd * math.sqrt(_YEAR_MS / bar_ms) if sd > 0 else 0.0
     dd = drawdown(res.equity)
-    return {"ticks": res.ticks, "orders": res.orders, "approved": res.approved,
+    # tick-to-fill on the recorded clock: the venue latency the records allow, never the run's
+    lat_us = (res.fills["ts_ns"][traded] - res.fills["origin_ts_ns"][traded]) / 1e3
+    p50, p99 = (np.percentile(lat_us, [50, 99]).tolist() if lat_us.size else [0.0, 0.0])
+    return {"tick_to_fill_us_p50": float(p50), "tick_to_fill_us_p99": float(p99),
+            "ticks": res.ticks, "orders": res.orders, "approved": res.approved,
             "fills": int(traded.sum()), "fill_records": int(res.fills.shape[0]),
             "bars": res.bars, "recorded_span_s": res.elapsed_ns / 1e9,
             "pnl": float(res.equity[-1]) if res.equity.size else 0.0, "sharpe": sharpe,

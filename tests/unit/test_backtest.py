@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.backtest import load, run, save_ticks
+from engines.backtest import load, run, save_ticks, summary
 from engines.backtest.cli import synthetic_ticks
 from engines.clock import RecordedClock, clock_named
 from nautilusd.ctl.main import main as nautilusctl
@@ -145,6 +145,7 @@ def test_backtest_venue_latency_follows_recorded_time() -> None:
     assert np.all(res.fills["ts_ns"] - res.fills["decided_ts_ns"] == 2_000_000)
     traded = res.fills[res.fills["qty"] > 0]
     assert traded.shape[0] > 0
+    assert summary(res, cfg.features.bar_ms)["tick_to_fill_us_p50"] == 2_000.0
     for fill in traded[:20]:
         mine = ticks[(ticks["symbol_id"] == fill["symbol_id"])
                      & (ticks["ts_ns"] <= fill["ts_ns"])]
