@@ -131,6 +131,8 @@ class RealHost:
         if found is None or found.start_ticks != start_ticks or found.state in ("Z", "X"):
             return False
         self._on_exit[pid] = on_exit
+        self._generation_of[pid] = self.generation  # the adopted forkserver's: else an
+        # upgrade would find that generation idle and close it under its engines
         if version is not None:
             self._versions[pid] = version
         self.exits.watch(pid)

@@ -56,3 +56,28 @@ def reexec(rig: Rig, rng: random.Random) -> dict[str, Any]:
             "recovered": not changed and same_pid and rig.wait_until(rig.all_ready, RECOVERY_S),
             "detail": {"reexec_ms": took_ms, "engines_restarted": changed,
                        "daemon_pid_kept": same_pid}}
+
+
+def upgrade(rig: Rig, rng: random.Random) -> dict[str, Any]:
+    """`nautilusctl upgrade all`: a new forkserver generation, then every engine restarted
+    once, in dependency order, under load; it must end "done" with the pipeline READY."""
+    before = _engines(rig)
+    since = time.monotonic()
+    plan = rig.request("upgrade", target="all")
+
+    def ended() -> bool:
+        return (_daemon(rig).get("upgrade") or {}).get("state") in ("done", "failed")
+
+    done = rig.wait_until(ended, RECOVERY_S * 4, poll_s=0.05)
+    run = _daemon(rig).get("upgrade") or {}
+    took_ms = round((time.monotonic() - since) * 1e3, 3)
+    after = _engines(rig)
+    not_restarted = sorted(n for n in plan.get("targets", ())
+                           if after.get(n, (0, 0))[0] == before.get(n, (0, 0))[0])
+    ok = done and run.get("state") == "done" and not not_restarted
+    return {"fault": "upgrade", "engine": "all", "kills": 0, "kill_to_ready_ms": None,
+            "in_percentiles": False,
+            "recovered": ok and rig.wait_until(rig.all_ready, RECOVERY_S),
+            "detail": {"upgrade_ms": took_ms, "state": run.get("state"),
+                       "upgraded": len(run.get("upgraded") or ()), "error": run.get("error"),
+                       "generation": plan.get("generation"), "not_restarted": not_restarted}}

@@ -42,13 +42,13 @@ KINDS = ("marketdata", "strategy", "risk", "execution", "positions", "analytics"
          "notification")
 SPECIALS = ("hang", "slow_reader", "block_reader_death", "memory_cap", "crash_loop",
             "daemon_kill")
-LIVE = ("reexec",)  # nautilusd.chaos._live: asked for by name, not in the default set
+LIVE = ("reexec", "upgrade")  # nautilusd.chaos._live: asked for by name, not by default
 # The durability faults (not in the default plan either: they restart everything): a
 # graceful daemon restart, a power cut; every other one with the kill switch engaged first;
 # a run with a reboot is reconciled from the journal.
 DURABILITY = ("daemon_restart", "reboot")
 KNOWN = SPECIALS + LIVE + DURABILITY
-REPEATS = {"reexec": 3, "daemon_restart": 3, "reboot": 2}  # how often the plan holds each
+REPEATS = {"reexec": 3, "upgrade": 3, "daemon_restart": 3, "reboot": 2}  # per plan
 SPECIAL_KILLS = {"hang": 1, "block_reader_death": 1, "memory_cap": 1, "daemon_kill": 1,
                  "daemon_restart": 1, "reboot": 1}
 DRAIN_S = 40.0

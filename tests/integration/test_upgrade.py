@@ -95,3 +95,16 @@ def test_upgrade_when_new_code_raises_at_import_rolls_back_and_fails(daemon: Dae
     assert _behaviour(daemon, after["up"]["pid"]) == "1"
     assert all(after[n]["pid"] == before[n]["pid"] for n in before if n != "up")
     assert "upgrade_failed" in daemon.read_log()
+
+
+def test_upgrade_after_reexec_keeps_the_adopted_engines_supervised(daemon: Daemon) -> None:
+    """After a re-execution the adopted engines belong to the adopted forkserver: an upgrade
+    keeps it until each has restarted on the new generation, and ends done, all READY."""
+    assert daemon.ctl("reexec").returncode == 0
+    daemon.wait_for(lambda: daemon.status()["daemon"]["reexecs"] == 1)
+    before = daemon.pids()
+    done = daemon.ctl("upgrade", "all", "--json", timeout_s=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    daemon.wait_for(daemon.all_ready)
+    after = daemon.pids()
+    assert all(after[n] != before[n] for n in before)
