@@ -19,7 +19,7 @@ import numpy as np
 from engines.base import Engine
 from engines.journal._replay import KIND_DECISION, KIND_FILL, KIND_ORDER
 from engines.journal._segments import Fsync, SegmentWriter
-from engines.params import parse_params
+from engines.params import ParamError, param, parse_params
 from engines.wiring import quiet
 from shm.layout import DECISION, FILL, ORDER
 from shm.status import W_CUSTOM0, W_RECORDS_IN, W_RECORDS_OUT
@@ -38,7 +38,7 @@ class JournalParams:
     # interval: fsynced at most fsync_interval_ms later (a power cut loses that much);
     # none: written, left to the page cache (a crash of any process loses nothing, a power
     # cut what the kernel had not written back)
-    fsync: str = "batch"
+    fsync: str = param("batch", choices=("batch", "interval", "none"))
     fsync_interval_ms: float = 50.0
     segment_mb: int = 64
     max_batch: int = 4_096
@@ -54,6 +54,7 @@ class JournalParams:
 class JournalEngine(Engine):
     """Reads orders, decisions and fills rings; appends them to `<state_dir>/journal/`."""
 
+    params_spec = JournalParams  # check validates them (fsync's choices) before a start
     counters = ("fsyncs", "repaired_bytes")
 
     def on_start(self) -> None:
@@ -61,7 +62,7 @@ class JournalEngine(Engine):
         try:
             policy = Fsync(self.p.fsync)
         except ValueError:
-            raise ValueError(f"engines.{self.ctx.name}.params.fsync: not one of batch, "
+            raise ParamError(f"engines.{self.ctx.name}.params.fsync: not one of batch, "
                              f"interval, none: {self.p.fsync!r}") from None
         # Downstream first (fills, decisions, orders): a fill read now had its decision and
         # order published before, so they are in this commit or an earlier one; a journal
