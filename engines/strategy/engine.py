@@ -33,7 +33,9 @@ from shm.layout import FILL, ORDER, TICK
 from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 
 IDS_RESERVE = 1 << 16  # more orders than one poll sends (max_batch ticks, one order each)
-EXPIRE_EVERY = 64  # polls with ticks between two looks for orders past their time to live
+EXPIRE_EVERY = 64  # bookings between two looks for orders past their time to live
+BOOK_BACKLOG = 1_024  # orders or fills waiting that a poll with ticks books (else idle does)
+IDLE_EXPIRE_EVERY = 4_096  # idle looks with nothing to book between two such looks
 _QTY = ORDER_WRITTEN.qty  # an order's quantity in its ORDER_WRITTEN tuple
 
 
@@ -114,12 +116,20 @@ class StrategyEngine(Engine):
         self.saved_position = saved
         self.registered = self.orders.cursor  # orders before this one are not followed
         self.polls = 0
+        self.idle_looks = 0
 
     def _book(self) -> None:
-        """Off the order path (before the next tick is handled): follow the orders published
-        since the last look, book the fills come since, now and then expire the late ones."""
+        """Off the order path (when idle, or after a tick's order is out): follow the orders
+        published since the last look, book the fills come since, now and then expire the
+        late ones. A fill that came since the last look is booked after the next tick is
+        decided, not before: the order it belongs to counts in flight until then."""
         own, orders, fills = self.own, self.orders, self.fills
         if own is None or fills is None:
+            return
+        if orders.cursor == self.registered and not fills.available():
+            self.idle_looks += 1  # a quiet market still expires what got no report
+            if self.idle_looks % IDLE_EXPIRE_EVERY == 0:
+                own.expire(time.time_ns())
             return
         if orders.cursor > self.registered:
             first, sent = orders.history(self.registered)
@@ -136,8 +146,8 @@ class StrategyEngine(Engine):
     def poll(self) -> int:
         n = self.ticks.available()
         if n == 0:
+            self._book()  # idle: what the last orders became, before the next tick comes
             return 0
-        self._book()
         if n == 1:  # the commonest case when the feed is paced
             n = self._poll_one()
         else:
@@ -149,6 +159,9 @@ class StrategyEngine(Engine):
         if lost != self.lost_seen:
             self.ctx.status.add(W_DROPPED, lost - self.lost_seen)
             self.lost_seen = lost
+        if self.fills is not None and max(self.orders.cursor - self.registered,
+                                          self.fills.available()) >= BOOK_BACKLOG:
+            self._book()  # never idle: book before the rings wrap or the fills ring fills
         return n
 
     def _poll_one(self) -> int:

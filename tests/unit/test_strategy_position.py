@@ -95,9 +95,10 @@ def _until(cond: Any, eng: Any, h: Harness, timeout_s: float = 10.0) -> None:
     deadline, seq = time.monotonic() + timeout_s, 1
     while not cond():
         assert time.monotonic() < deadline, "condition not met in time"
-        _tick(h, seq)  # fills are booked when ticks come
+        _tick(h, seq)  # a tick is decided first: its poll does not book the fills
         seq += 1
         eng.poll()
+        eng.poll()  # idle (the tick is read): fills are booked here, off the order path
         time.sleep(0.001)
 
 
