@@ -77,6 +77,9 @@ class PositionsEngine(Engine):
             since = 0 if since is None else self.fills.cursor
             if since == 0 and self.fills.cursor == 0 and has_journal(self.ctx.state):
                 self._book_from_journal()
+                # Kept at once: the file on disk is the previous ring set's book (as of a
+                # cursor of those rings), and a kill before the next save would restore it.
+                self._save(durable=True)
         self.log.info("positions_restored", fills_applied=self.book.fills_applied,
                       since=since, cursor=self.fills.cursor)
         self._replay_fills(since)
@@ -86,6 +89,15 @@ class PositionsEngine(Engine):
         miss the last fills before a power cut, or hold some the journal never got)."""
         started = time.monotonic_ns()
         fills = journal_records(self.ctx.state)[KIND_FILL]
+        # The journal starts first: it may already hold fills of this ring set, which this
+        # reader is about to read from the ring (cursor 0). Those are left to the ring. Read
+        # after the journal, the ring holds every one of them (a record is journaled from it).
+        _first, on_ring = self.fills.history(0, self.fills.cursor + self.fills.available())
+        if on_ring.shape[0] and fills.shape[0]:
+            void = np.dtype((np.void, fills.dtype.itemsize))
+            fresh = np.isin(fills.view(void), on_ring.view(void), invert=True)
+            self.log.info("positions_journal_overlap", fills=int((~fresh).sum()))
+            fills = fills[fresh]
         self.book = PositionBook(self.ctx.symbols or ("SYM0",))
         for f in fills[["strategy_id", "symbol_id", "side", "qty", "price"]].tolist():
             self.book.on_fill(*f)

@@ -30,6 +30,7 @@ from shm.layout import (
     VERDICT_APPROVED,
     VERDICT_REJECTED,
 )
+from shm.status import W_RECORDS_IN
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -154,4 +155,58 @@ def test_positions_when_rings_are_new_books_a_replay_of_the_journal(
         assert [(r["symbol_id"], r["qty"]) for r in book["positions"]] == [(0, 21)]
         from engines.positions.engine import W_RECONCILED_FILLS
         assert eng.ctx.status.get(W_RECONCILED_FILLS) == 3  # in `nautilusctl status`
+        h.stop(eng)
+
+
+def test_positions_when_the_journal_already_holds_fills_of_the_new_rings_books_each_once(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """The journal starts first: a fill of the new ring set it journaled before positions
+    started is on the ring too, and positions reads it there. Booked once, not twice."""
+    state = StateDir.create(tmp_path / "state")
+    new = _fills([4], 1, 7)
+    new["ts_ns"] = 99
+    _journal(state, (KIND_FILL, _fills([1, 2, 3], 1, 7)), (KIND_FILL, new))
+    rings = {"ticks": ("tick", "overwrite", 64), "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        h.writer("fills").write(new)
+        eng = h.engine("engines.positions:PositionsEngine", "positions", ("fills", "ticks"), ())
+        deadline = time.monotonic() + 10
+        while eng.ctx.status.get(W_RECORDS_IN) < 1:
+            assert time.monotonic() < deadline, "positions never read the ring's fill"
+            eng.poll()
+            time.sleep(0.001)
+        book = eng._get()  # type: ignore[attr-defined]
+        assert [(r["symbol_id"], r["qty"]) for r in book["positions"]] == [(0, 28)]
+        h.stop(eng)
+
+
+def test_positions_when_killed_soon_after_a_journal_replay_comes_back_with_it(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """The book on disk is the previous ring set's until the replay is kept: a SIGKILL after
+    reading a fill of the new rings, before the next timed save, must not bring it back."""
+    state = StateDir.create(tmp_path / "state")
+    rings = {"ticks": ("tick", "overwrite", 64), "fills": ("fill", "block", 64)}
+    entry = "engines.positions:PositionsEngine"
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:  # the old rings
+        h.writer("fills").write(_fills([1, 2, 3], 1, 7))
+        eng = h.engine(entry, "positions", ("fills", "ticks"), ())
+        h.stop(eng)  # its book: 21, as of cursor 3 of these rings
+    _journal(state, (KIND_FILL, _fills([1, 2, 3, 4, 5], 1, 7)))  # the journal got two more
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:  # a reboot
+        eng = h.engine(entry, "positions", ("fills", "ticks"), (), save_interval_s=3600.0)
+        new = _fills([6], 1, 7)
+        new["ts_ns"] = 99
+        h.writer("fills").write(new)
+        deadline = time.monotonic() + 10
+        while eng.ctx.status.get(W_RECORDS_IN) < 1:
+            assert time.monotonic() < deadline, "positions never read the ring's fill"
+            eng.poll()
+            time.sleep(0.001)
+        eng.ctx.close()  # SIGKILL: no on_stop, no save
+        h.contexts.remove(eng.ctx)
+        eng = h.engine(entry, "positions", ("fills", "ticks"), ())
+        book = eng._get()  # type: ignore[attr-defined]
+        assert [(r["symbol_id"], r["qty"]) for r in book["positions"]] == [(0, 42)]
         h.stop(eng)
