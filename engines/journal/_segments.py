@@ -179,6 +179,8 @@ def read_all(state: StateDir) -> Iterator[tuple[int, int, memoryview]]:
         if not name.startswith("seg-"):
             continue
         data = journal.read(name) or b""
+        if len(data) < len(MAGIC) and MAGIC.startswith(data):
+            continue  # being created (its magic not written yet), or torn there: no records
         if data[:len(MAGIC)] != MAGIC:
             raise StateError(journal.path / name, "not a journal segment (bad magic)")
         for _pos, seq, kind, payload in frames(data):
