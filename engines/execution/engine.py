@@ -206,7 +206,10 @@ class ExecutionEngine(Engine):
         fills, decisions = records[KIND_FILL], records[KIND_DECISION]
         over = set(fills["order_id"][np.isin(fills["status"], list(FINAL))].tolist())
         # the decisions this ring set holds are traded as usual (risk decided them since)
-        over.update(self.decisions.history(0)[1]["order_id"].tolist())
+        # (up to what is published: a reader's history stops at its own cursor, 0 here);
+        # read after the journal, the ring holds every decision of it the journal has
+        ring = self.decisions
+        over.update(ring.history(0, ring.cursor + ring.available())[1]["order_id"].tolist())
         approved = decisions[decisions["verdict"] == VERDICT_APPROVED]
         open_ = approved[[oid not in over for oid in approved["order_id"].tolist()]]
         now, rows, marks = time.time_ns(), self.pending_fills, self.om.high_water

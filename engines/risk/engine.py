@@ -204,8 +204,10 @@ class RiskEngine(Engine):
         self.state.position[:] = filled_by_symbol(records[KIND_FILL], self.state.n_symbols)
         self.state.clear_open()
         decided = set(decisions["order_id"].tolist())
-        for ring in self.order_rings:  # what this ring set holds is decided as usual
-            decided.update(ring.history(0)[1]["order_id"].tolist())
+        for ring in self.order_rings:  # what this ring set holds is decided as usual (up
+            # to what is published: a reader's history stops at its own cursor, 0 here)
+            held = ring.history(0, ring.cursor + ring.available())[1]
+            decided.update(held["order_id"].tolist())
         undecided = orders[[oid not in decided for oid in orders["order_id"].tolist()]]
         if undecided.shape[0]:
             out = np.zeros(undecided.shape[0], DECISION)

@@ -210,3 +210,48 @@ def test_positions_when_killed_soon_after_a_journal_replay_comes_back_with_it(
         book = eng._get()  # type: ignore[attr-defined]
         assert [(r["symbol_id"], r["qty"]) for r in book["positions"]] == [(0, 42)]
         h.stop(eng)
+
+
+def test_execution_when_the_journal_holds_approvals_of_the_new_rings_leaves_them_to_trade(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """Execution starts last: an approval of this ring set the journal already holds is on
+    the decisions ring too, and is traded from there, not expired as a power cut's."""
+    state = StateDir.create(tmp_path / "state")
+    decisions = _decisions(_orders([1, 2]))
+    _journal(state, (KIND_DECISION, decisions))
+    rings = {"ticks": ("tick", "overwrite", 64), "decisions": ("decision", "block", 64),
+             "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        h.writer("decisions").write(decisions[1:2])  # order 2: decided on these rings
+        out = h.reader("fills", 1)
+        eng = h.engine("engines.execution:ExecutionEngine", "execution", ("ticks", "decisions"),
+                       ("fills",))
+        reported = out.read(8)
+        out.advance(reported.shape[0])
+        assert reported["order_id"].tolist() == [_oid(1)]  # only the power cut's is expired
+        assert reported["status"].tolist() == [FILL_EXPIRED]
+        out.close()
+        h.stop(eng)
+
+
+def test_risk_when_the_journal_holds_orders_of_the_new_rings_decides_them_as_usual(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path
+) -> None:
+    """An order of this ring set the journal already holds is on the orders ring, not a
+    power cut's undecided order: risk does not reject it stale at start."""
+    state = StateDir.create(tmp_path / "state")
+    orders = _orders([1, 2])
+    _journal(state, (KIND_ORDER, orders))
+    rings = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 64),
+             "decisions": ("decision", "block", 64), "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        h.writer("orders").write(orders[1:2])
+        out = h.reader("decisions", 1)
+        eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders", "fills"),
+                       ("decisions",))
+        early = out.read(8)
+        out.advance(early.shape[0])
+        assert early["order_id"].tolist() == [_oid(1)]  # rejected stale: the power cut's
+        out.close()
+        h.stop(eng)
