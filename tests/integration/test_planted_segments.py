@@ -116,13 +116,14 @@ def test_run_with_default_segment_dir_ignores_planted_names_and_no_record_reache
     the default segment directory is private, the engines start and read nothing."""
     instance = f"plant-{uuid.uuid4().hex[:8]}"
     shm_root = Path("/dev/shm")
+    private = paths.default_shm_dir()
+    made_here = not private.exists()  # the daemon makes it; the test leaves no dir behind
     _plant(shm_root, instance)
     daemon = None
     try:
         text = config_toml(shm_root, ENGINES, instance).replace(f'shm_dir = "{shm_root}"\n', "")
         (tmp_path / "nautilusd.toml").write_text(text)
         daemon = _DefaultDirDaemon(tmp_path, runtime_dir, instance)
-        private = paths.default_shm_dir()
         st = private.lstat()
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (os.geteuid(), 0o700)
         rings = {r["name"]: r for r in daemon.status()["rings"]}
@@ -134,6 +135,8 @@ def test_run_with_default_segment_dir_ignores_planted_names_and_no_record_reache
         if daemon is not None:
             assert daemon.stop() == 0
         _unlink_planted(shm_root, instance)
+        if made_here:
+            private.rmdir()  # fails if a segment of the run was left in it
 
 
 class _DefaultDirDaemon(Daemon):
