@@ -469,9 +469,11 @@ class RiskEngine(Engine):
         if approved.any():
             if self.fills is not None:
                 self.opens.approve_batch(out, approved, self.default_ttl_ns)
-            else:
-                for i in np.flatnonzero(approved).tolist():
-                    self._approved(out[i : i + 1].view(np.uint8).data)
+            else:  # booked as filled at once (see _approved)
+                rows = np.ascontiguousarray(out[approved])
+                for _oid, sym, side, _tif, _ttl, qty, _ts in APPROVED.struct.iter_unpack(
+                        rows.view(np.uint8).data):
+                    self.state.book_fill(sym, side, qty, qty)
         rejected: np.ndarray = reason[reason != 0]
         self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
         self.ctx.status.add(W_ACCEPTED, fresh.shape[0] - rejected.size)
