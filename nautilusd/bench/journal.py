@@ -3,9 +3,11 @@
 Two measures in one run: the journal's sustained append rate (FILL-sized records, groups of
 256, fsync = "batch": one fsync per group) with its fsync times; and tick-to-fill through
 marketdata -> strategy -> risk -> execution over rings without and with a journal engine
-reading orders, decisions and fills, alternated (without, with, without, with), each
-figure the median of its runs. DIR (default: a temporary directory under /tmp) should be on
-the disk the state directory will use: fsync costs what that disk costs.
+reading orders, decisions and fills, in pairs ordered ABBA (without, with, with, without,
+...: a drift of the host's load over the run hits both alike), each figure the median of
+its runs; a row holds each pair's with / without, whose spread says how much of a difference
+the host's noise allows. DIR (default: a temporary directory under /tmp) should be on the
+disk the state directory will use: fsync costs what that disk costs.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="where the journal is written")
     parser.add_argument("--rate", type=float, default=1_000.0, help="ticks/s for the latency")
     args = parser.parse_args(argv)
-    rate_s, latency_s = (3.0, 4.0) if args.quick else (10.0, 10.0)
+    rate_s, latency_s, pairs = (3.0, 3.0, 4) if args.quick else (10.0, 8.0, 6)
     work = Path(tempfile.mkdtemp(prefix="nd-bench-journal-", dir=args.dir))
     try:
         rate = append_rate(work, rate_s)
@@ -65,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         p50s: dict[str, list[float]] = {"without": [], "with": []}
         rows: list[dict[str, Any]] = [{"measure": "journal_append", "fsync": "batch",
                                        "group": GROUP, "dir": str(work), **rate}]
-        for i, label in enumerate(("without", "with", "without", "with")):
+        order = [label for i in range(pairs)
+                 for label in (("without", "with") if i % 2 == 0 else ("with", "without"))]
+        for i, label in enumerate(order):
             lat = runs.ring_tick_to_fill(latency_s, args.rate, tuning, latest,
                                          journal=journal_tuning if label == "with" else None,
                                          state_dir=work / f"pipeline{i}")
@@ -76,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     without, with_ = float(np.median(p50s["without"])), float(np.median(p50s["with"]))
+    pair_ratios = [round(w / wo, 3) for w, wo in zip(p50s["with"], p50s["without"], strict=True)]
     summary = {"journal_records_per_s": rate["records_per_s"],
                "journal_fsync_p99_ms": rate["fsync_p99_ms"],
                "tick_to_fill_p50_us_with_journal": round(with_, 2),
                "tick_to_fill_p50_us_without_journal": round(without, 2),
                "with_over_without": round(with_ / without, 3) if without else None}
+    rows.append({"measure": "tick_to_fill_p50_pair_ratios", "with_over_without": pair_ratios})
     return emit("journal", rows, summary, args.json)
 
 
