@@ -5,42 +5,27 @@ extent on the page). A screenshot is kept as an artifact."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import headless_chromium
 
 from engines.backtest import save_ticks
 from engines.backtest.cli import synthetic_ticks
 from nautilusd.ctl.main import main as nautilusctl
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--window-size=1200,1000")
 
-webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("selenium.webdriver")
 pytest.importorskip("pyarrow")
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.skip("chromium and chromium-driver are not installed (.ci/run installs them)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    chrome = webdriver.Chrome(service=Service(driver), options=options)
-    try:
+    with headless_chromium(tmp_path, "--window-size=1200,1000") as chrome:
         yield chrome
-    finally:
-        chrome.quit()
 
 
 def test_report_when_opened_in_chromium_shows_its_plots(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import tomllib
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import headless_chromium
 from daemon_helpers import start_daemon, status_rows, stop, wait_ready
 
 from engines.service import ServiceClient, service_endpoint
@@ -25,11 +25,8 @@ from nautilusd.config.tomlwriter import toml_document
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "browser-test-token"
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1400,1000")
 
-webdriver = pytest.importorskip("selenium.webdriver")
+pytest.importorskip("selenium.webdriver")
 
 
 def _free_port() -> int:
@@ -57,20 +54,8 @@ def topology(shm_dir: Path, runtime_dir: Path) -> Iterator[tuple[Any, str, Path]
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        pytest.skip("chromium and chromium-driver are not installed (.ci/run installs them)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (*CHROME_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    chrome = webdriver.Chrome(service=Service(driver), options=options)
-    try:
+    with headless_chromium(tmp_path, "--disable-quic", "--window-size=1400,1000") as chrome:
         yield chrome
-    finally:
-        chrome.quit()
 
 
 def _cells(chrome: Any, css: str) -> dict[str, str]:
