@@ -1,7 +1,8 @@
 """A real `nautilusd run` subprocess for the nautilusctl integration tests, and its config.
 
-Each test gets its own daemon, instance name, runtime dir and shm dir; `stop()` shuts it
-down over the control socket (SIGKILL only if that fails) and reaps it.
+Each test gets its own daemon, instance name, runtime dir and shm dir; `stop()` (or leaving
+its `with` block) shuts it down over the control socket (SIGKILL only if that fails) and
+reaps it.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ class Daemon:
             pass_fds=pass_fds)
         ready = started or Daemon.all_ready
         self.wait_for(lambda: self.proc.poll() is None and ready(self), timeout_s=60)
+
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def write_config(self, filename: str, engines: str) -> Path:
         """A config for this daemon's instance and shm dir with `engines`, next to the first."""

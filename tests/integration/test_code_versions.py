@@ -24,11 +24,8 @@ VERSION = re.compile(r"^\S+\+[0-9a-f]{12}$")
 
 @pytest.fixture
 def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, runtime_dir, shm_dir, metrics_address="127.0.0.1:0")
-    try:
+    with Daemon(tmp_path, runtime_dir, shm_dir, metrics_address="127.0.0.1:0") as d:
         yield d
-    finally:
-        d.stop()
 
 
 def _spawned_event(daemon: Daemon, engine: str) -> dict[str, Any]:

@@ -29,11 +29,8 @@ OTHER = "nobody"
 
 @pytest.fixture
 def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, runtime_dir, shm_dir)
-    try:
+    with Daemon(tmp_path, runtime_dir, shm_dir) as d:
         yield d
-    finally:
-        d.stop()
 
 
 def as_other_user(*argv: str) -> subprocess.CompletedProcess[str]:

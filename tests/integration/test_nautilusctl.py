@@ -28,11 +28,8 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, runtime_dir, shm_dir)
-    try:
+    with Daemon(tmp_path, runtime_dir, shm_dir) as d:
         yield d
-    finally:
-        d.stop()
 
 
 def test_status_rings_top_check_when_daemon_runs_print_tables_and_json(daemon: Daemon) -> None:

@@ -44,12 +44,9 @@ def daemon(tmp_path: Path, runtime_dir: Path, shm_dir: Path) -> Iterator[Daemon]
     _write_module(code, MODULE.format(behaviour=1))
     env = {**os.environ, "PYTHONPATH": f"{code}:{os.environ.get('PYTHONPATH', '')}",
            "UPG_OUT": str(out), "PYTHONDONTWRITEBYTECODE": "1"}
-    d = Daemon(tmp_path, runtime_dir, shm_dir, engines=DEFAULT_ENGINES + UP, env=env)
-    d.code, d.out = code, out  # type: ignore[attr-defined]
-    try:
+    with Daemon(tmp_path, runtime_dir, shm_dir, engines=DEFAULT_ENGINES + UP, env=env) as d:
+        d.code, d.out = code, out  # type: ignore[attr-defined]
         yield d
-    finally:
-        d.stop()
 
 
 def _behaviour(daemon: Daemon, pid: int) -> str:
