@@ -7,11 +7,14 @@ gets its own instance name, state, runtime and shm directories under one scratch
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +198,20 @@ class Host:
             self.proc.wait(5)
 
 
+@contextmanager
+def running(a: Host, b: Host, conf_a: str, conf_b: str) -> Iterator[None]:
+    """b and a started on their configs (b first) and both READY; both stopped at the end."""
+    try:
+        b.start(conf_b)
+        a.start(conf_a)
+        b.wait_ready()
+        a.wait_ready()
+        yield
+    finally:
+        a.stop()
+        b.stop()
+
+
 def keys(*hosts: Host) -> None:
     for h in hosts:
         h.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -208,177 +225,88 @@ def fleet(me: Host, peer: Host, my_address: str, peer_address: str) -> str:
             f'public_key = "{peer.public_key}"\ncontrol_port = {CONTROL_PORT}\n')
 
 
+def _engine(name: str, entry: str, cpus: int, **params: object) -> str:
+    """An [engines.<name>] table on one cpu, with its params (JSON values are TOML values)."""
+    lines = ["", f"[engines.{name}]", f'entry = "{entry}"', f"cpus = [{cpus}]",
+             f"[engines.{name}.params]", *(f"{k} = {json.dumps(v)}" for k, v in params.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _ring_sender(name: str, cpus: int, peer: str, port: int, record: str,
+                 **params: object) -> str:
+    return _engine(name, "engines.bridge:RingSenderEngine", cpus, peer=peer, port=port,
+                   record=record, **params)
+
+
+def _ring_receiver(name: str, cpus: int, peer: str, port: int, bind: str, record: str) -> str:
+    return _engine(name, "engines.bridge:RingReceiverEngine", cpus, peer=peer, port=port,
+                   bind=bind, record=record)
+
+
+def _bus_link(peer: str, bind: str) -> str:
+    """Bus bridges both ways with `peer` for system.engine. and risk.alerts."""
+    return (_engine("bus_in", "engines.bridge:BusReceiverEngine", 0, peer=peer,
+                    port=BUS_PORT, bind=bind)
+            + _engine("bus_out", "engines.bridge:BusSenderEngine", 0, peer=peer,
+                      port=BUS_PORT, topics=["system.engine.", "risk.alerts."]))
+
+
+def _ring(name: str, record: str, capacity: int, policy: str, writer: str,
+          readers: list[str], *, latest: bool = False) -> str:
+    lines = ["", f"[rings.{name}]", f'record = "{record}"', f"capacity = {capacity}",
+             f'policy = "{policy}"', *(["latest = true"] if latest else []),
+             f'writer = "{writer}"', f"readers = {json.dumps(readers)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _order_path_rings(ticks_writer: str, fills_readers: list[str]) -> str:
+    """The order path's ticks (latest-value) and fills rings."""
+    return (_ring("ticks", "tick", 16384, "overwrite", ticks_writer,
+                  ["strategy", "risk", "execution"], latest=True)
+            + _ring("fills", "fill", 65536, "block", "execution", fills_readers))
+
+
 def bridged_configs(a: Host, b: Host, pair: HostPair, rate: float,
                     ticks_capacity: int = 16384) -> tuple[str, str]:
     """Host a: market data, ticks out, fills in. Host b: ticks in, the order path, fills out.
     Bus bridges both ways for system.engine. and risk.alerts. `ticks_capacity`: a's ticks
     ring (a small one laps the sender during an outage: the tick gap a test wants to see)."""
     ip_a, ip_b = pair.a.address, pair.b.address
-    conf_a = a.header() + _MARKETDATA.format(rate=rate) + f"""
-[engines.ticks_out]
-entry = "engines.bridge:RingSenderEngine"
-cpus = [0]
-[engines.ticks_out.params]
-peer = "b"
-port = {TICKS_PORT}
-record = "tick"
-
-[engines.fills_in]
-entry = "engines.bridge:RingReceiverEngine"
-cpus = [0]
-[engines.fills_in.params]
-peer = "b"
-port = {FILLS_PORT}
-bind = "{ip_a}"
-record = "fill"
-
-[engines.bus_in]
-entry = "engines.bridge:BusReceiverEngine"
-cpus = [0]
-[engines.bus_in.params]
-peer = "b"
-port = {BUS_PORT}
-bind = "{ip_a}"
-
-[engines.bus_out]
-entry = "engines.bridge:BusSenderEngine"
-cpus = [0]
-[engines.bus_out.params]
-peer = "b"
-port = {BUS_PORT}
-topics = ["system.engine.", "risk.alerts."]
-
-[rings.ticks]
-record = "tick"
-capacity = {ticks_capacity}
-policy = "overwrite"
-writer = "marketdata"
-readers = ["ticks_out"]
-
-[rings.fills]
-record = "fill"
-capacity = 65536
-policy = "block"
-writer = "fills_in"
-readers = []
-""" + fleet(a, b, ip_a, ip_b)
-    conf_b = b.header() + f"""
-[engines.ticks_in]
-entry = "engines.bridge:RingReceiverEngine"
-cpus = [1]
-[engines.ticks_in.params]
-peer = "a"
-port = {TICKS_PORT}
-bind = "{ip_b}"
-record = "tick"
-""" + _ORDER_PATH.format(after='"ticks_in"') + f"""
-[engines.fills_out]
-entry = "engines.bridge:RingSenderEngine"
-cpus = [0]
-[engines.fills_out.params]
-peer = "a"
-port = {FILLS_PORT}
-record = "fill"
-
-[engines.bus_in]
-entry = "engines.bridge:BusReceiverEngine"
-cpus = [0]
-[engines.bus_in.params]
-peer = "a"
-port = {BUS_PORT}
-bind = "{ip_b}"
-
-[engines.bus_out]
-entry = "engines.bridge:BusSenderEngine"
-cpus = [0]
-[engines.bus_out.params]
-peer = "a"
-port = {BUS_PORT}
-topics = ["system.engine.", "risk.alerts."]
-
-[rings.ticks]
-record = "tick"
-capacity = 16384
-policy = "overwrite"
-latest = true
-writer = "ticks_in"
-readers = ["strategy", "risk", "execution"]
-
-[rings.fills]
-record = "fill"
-capacity = 65536
-policy = "block"
-writer = "execution"
-readers = ["fills_out"]
-""" + fleet(b, a, ip_b, ip_a)
+    conf_a = (a.header() + _MARKETDATA.format(rate=rate)
+              + _ring_sender("ticks_out", 0, "b", TICKS_PORT, "tick")
+              + _ring_receiver("fills_in", 0, "b", FILLS_PORT, ip_a, "fill")
+              + _bus_link("b", ip_a)
+              + _ring("ticks", "tick", ticks_capacity, "overwrite", "marketdata", ["ticks_out"])
+              + _ring("fills", "fill", 65536, "block", "fills_in", [])
+              + fleet(a, b, ip_a, ip_b))
+    conf_b = (b.header() + _ring_receiver("ticks_in", 1, "a", TICKS_PORT, ip_b, "tick")
+              + _ORDER_PATH.format(after='"ticks_in"')
+              + _ring_sender("fills_out", 0, "a", FILLS_PORT, "fill")
+              + _bus_link("a", ip_b)
+              + _order_path_rings("ticks_in", ["fills_out"])
+              + fleet(b, a, ip_b, ip_a))
     return conf_a, conf_b
 
 
 def local_config(host: Host, rate: float) -> str:
     """The same order path on one host, ticks straight from market data (the baseline)."""
-    return host.header() + _MARKETDATA.format(rate=rate) + _ORDER_PATH.format(
-        after='"marketdata"') + """
-[rings.ticks]
-record = "tick"
-capacity = 16384
-policy = "overwrite"
-latest = true
-writer = "marketdata"
-readers = ["strategy", "risk", "execution"]
-
-[rings.fills]
-record = "fill"
-capacity = 65536
-policy = "block"
-writer = "execution"
-readers = []
-"""
+    return (host.header() + _MARKETDATA.format(rate=rate)
+            + _ORDER_PATH.format(after='"marketdata"') + _order_path_rings("marketdata", []))
 
 
 def blast_configs(a: Host, b: Host, pair: HostPair, rate: float) -> tuple[str, str]:
     """Throughput: raw64 records at `rate`/s in large batches, an overwrite ring a -> b."""
-    conf_a = a.header() + f"""
-[engines.blast]
-entry = "nautilusd.bench._blast:BlastEngine"
-cpus = [0]
-[engines.blast.params]
-rate_per_s = {rate}
-max_batch = 16384
-
-[engines.blast_out]
-entry = "engines.bridge:RingSenderEngine"
-cpus = [1]
-[engines.blast_out.params]
-peer = "b"
-port = {BLAST_PORT}
-record = "raw64"
-max_batch = 16384
-overwrite_sndbuf_bytes = 4194304
-
-[rings.blast]
-record = "raw64"
-capacity = 262144
-policy = "overwrite"
-writer = "blast"
-readers = ["blast_out"]
-""" + fleet(a, b, pair.a.address, pair.b.address)
-    conf_b = b.header() + f"""
-[engines.blast_in]
-entry = "engines.bridge:RingReceiverEngine"
-cpus = [0]
-[engines.blast_in.params]
-peer = "a"
-port = {BLAST_PORT}
-bind = "{pair.b.address}"
-record = "raw64"
-
-[rings.blast]
-record = "raw64"
-capacity = 262144
-policy = "overwrite"
-writer = "blast_in"
-readers = []
-""" + fleet(b, a, pair.b.address, pair.a.address)
+    ip_a, ip_b = pair.a.address, pair.b.address
+    conf_a = (a.header()
+              + _engine("blast", "nautilusd.bench._blast:BlastEngine", 0, rate_per_s=rate,
+                        max_batch=16384)
+              + _ring_sender("blast_out", 1, "b", BLAST_PORT, "raw64", max_batch=16384,
+                             overwrite_sndbuf_bytes=4194304)
+              + _ring("blast", "raw64", 262144, "overwrite", "blast", ["blast_out"])
+              + fleet(a, b, ip_a, ip_b))
+    conf_b = (b.header() + _ring_receiver("blast_in", 0, "a", BLAST_PORT, ip_b, "raw64")
+              + _ring("blast", "raw64", 262144, "overwrite", "blast_in", [])
+              + fleet(b, a, ip_b, ip_a))
     return conf_a, conf_b
 
 
@@ -396,4 +324,4 @@ def hosts(root: Path, pair: HostPair | None, tag: str) -> tuple[Host, Host]:
 
 
 __all__ = ["FILL", "TICK", "Host", "HostPair", "blast_configs", "bridged_configs", "hosts",
-           "keys", "local_config", "tick_to_fill_us"]
+           "keys", "local_config", "running", "tick_to_fill_us"]

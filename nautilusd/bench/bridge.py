@@ -80,17 +80,10 @@ def bridged_latency(root: Path, pair: HostPair, rate: float, seconds: float,
     a, b = rig.hosts(root, pair, f"l{tag}")
     rig.keys(a, b)
     conf_a, conf_b = rig.bridged_configs(a, b, pair, rate)
-    try:
-        b.start(conf_b)
-        a.start(conf_a)
-        b.wait_ready()
-        a.wait_ready()
+    with rig.running(a, b, conf_a, conf_b):
         time.sleep(seconds)
         fills = b.ring("fills", rig.FILL)
         ticks_in = b.engine("ticks_in")
-    finally:
-        a.stop()
-        b.stop()
     return {"t2f": rig.tick_to_fill_us(fills), "ticks_in": ticks_in}
 
 
@@ -111,11 +104,7 @@ def throughput(root: Path, pair: HostPair, seconds: float, rate: float) -> dict[
     a, b = rig.hosts(root, pair, "x")
     rig.keys(a, b)
     conf_a, conf_b = rig.blast_configs(a, b, pair, rate)
-    try:
-        b.start(conf_b)
-        a.start(conf_a)
-        b.wait_ready()
-        a.wait_ready()
+    with rig.running(a, b, conf_a, conf_b):
         time.sleep(0.5)  # past the start: the link is up and the feed flat out
         first = b.engine("blast_in")["counters"]["records_in"]
         t0 = time.monotonic()
@@ -124,9 +113,6 @@ def throughput(root: Path, pair: HostPair, seconds: float, rate: float) -> dict[
         elapsed = time.monotonic() - t0
         sent = a.engine("blast_out")
         produced = a.engine("blast")["counters"]["records_out"]
-    finally:
-        a.stop()
-        b.stop()
     received = last["counters"]["records_in"] - first
     return {"records_per_s": round(received / elapsed, 1), "window_s": round(elapsed, 3),
             "received": received, "produced": produced,

@@ -69,15 +69,8 @@ def fleet(tmp_path: Path) -> Iterator[tuple[HostPair, rig.Host, rig.Host]]:
         rig.keys(a, b)
         # a's ticks ring holds ~1 s of ticks: a 2 s outage laps the sender (a counted gap)
         conf_a, conf_b = rig.bridged_configs(a, b, pair, 1000.0, ticks_capacity=1024)
-        try:
-            b.start(conf_b)
-            a.start(conf_a)
-            b.wait_ready()
-            a.wait_ready()
+        with rig.running(a, b, conf_a, conf_b):
             yield pair, a, b
-        finally:
-            a.stop()
-            b.stop()
     assert not set(made) & set(leftovers()), "a namespace outlived the test"
 
 
