@@ -48,12 +48,15 @@ def load_ticks(path: Path, symbols: tuple[str, ...]) -> np.ndarray:
     lookup = np.array([index.get(str(s), -1) for s in encoded.dictionary.to_pylist()],
                       dtype=np.int64)
     codes = lookup[encoded.indices.to_numpy()] if lookup.size else np.zeros(0, np.int64)
-    keep = codes >= 0
-    ticks = np.zeros(int(keep.sum()), TICK)
+    mask = codes >= 0
+    keep: np.ndarray | slice = slice(None) if mask.all() else mask  # all: no masked copies
+    ticks = np.zeros(codes[keep].shape[0], TICK)
     ticks["symbol_id"] = codes[keep]
     for name in ("ts_ns", "bid", "ask", "bid_size", "ask_size"):
         ticks[name] = table.column(name).to_numpy()[keep]
-    ticks = ticks[np.argsort(ticks["ts_ns"], kind="stable")]
+    stamps = ticks["ts_ns"]
+    if stamps.shape[0] > 1 and bool((stamps[1:] < stamps[:-1]).any()):  # recorded in order
+        ticks = ticks[np.argsort(stamps, kind="stable")]  # is the usual case: no sort then
     ticks["seq"] = np.arange(1, ticks.shape[0] + 1, dtype=np.uint64)
     ticks["flags"] = FLAG_REPLAYED
     return ticks

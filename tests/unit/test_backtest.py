@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engines.backtest import load, run, save_ticks, summary
+from engines.backtest import load, load_ticks, run, save_ticks, summary
 from engines.backtest.cli import synthetic_ticks
 from engines.clock import RecordedClock, clock_named
 from nautilusd.ctl.main import main as nautilusctl
@@ -151,3 +153,31 @@ def test_backtest_venue_latency_follows_recorded_time() -> None:
                      & (ticks["ts_ns"] <= fill["ts_ns"])]
         touch = mine[-1]["ask"] if fill["side"] > 0 else mine[-1]["bid"]
         assert fill["price"] == touch
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.sampled_from((*SYMBOLS, "XXX"))),
+                min_size=0, max_size=60))
+def test_load_ticks_when_rows_are_out_of_order_or_of_other_symbols_gives_them_in_stamp_order(
+        tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[int, str]]) -> None:
+    """A tick file's rows come back in stamp order, ties in file order (stable), rows of
+    symbols not asked for dropped, seq numbering the result: whether the file was recorded in
+    order (no sort is made then) or not."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path_factory.mktemp("ticks") / "t.parquet"
+    n = len(rows)
+    pq.write_table(pa.table({
+        "ts_ns": pa.array([ts for ts, _ in rows], pa.int64()),
+        "symbol": pa.array([sym for _, sym in rows], pa.string()),
+        "bid": pa.array([float(i) for i in range(n)], pa.float64()),
+        "ask": pa.array([float(i) + 0.5 for i in range(n)], pa.float64()),
+        "bid_size": pa.array(list(range(n)), pa.int64()),
+        "ask_size": pa.array(list(range(n)), pa.int64())}), path)
+    ticks = load_ticks(path, SYMBOLS)
+    want = sorted(((ts, i, SYMBOLS.index(sym)) for i, (ts, sym) in enumerate(rows)
+                   if sym in SYMBOLS), key=lambda r: r[0])  # sorted() is stable
+    assert ticks["ts_ns"].tolist() == [ts for ts, _, _ in want]
+    assert ticks["bid_size"].tolist() == [i for _, i, _ in want]  # which row, ties in order
+    assert ticks["symbol_id"].tolist() == [s for _, _, s in want]
+    assert ticks["seq"].tolist() == list(range(1, len(want) + 1))
