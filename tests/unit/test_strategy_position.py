@@ -52,6 +52,22 @@ def test_own_position_when_an_ioc_order_fills_in_part_counts_only_the_fill() -> 
     assert position.tolist() == [30, 0] and not own.open
 
 
+def test_own_position_when_orders_are_followed_as_a_batch_follows_each_as_one_by_one() -> None:
+    """sent_batch (the ring's history) records what sent does for each order: its symbol,
+    signed quantity and time to live (its own, or the default when 0)."""
+    rows = [(3, 0, 1, 40, 1_000, 100), (4, 1, -1, 25, 2_000, 0), (5, 0, -1, 7, 3_000, 250)]
+    sent = [_sent(oid, sym, side, qty, ts=ts, ttl_ms=ttl) for oid, sym, side, qty, ts, ttl in rows]
+    one, _, _ = _own()
+    for order in sent:
+        one.sent(order)
+    batch, _, _ = _own()
+    every_other = np.frombuffer(b"".join(o for order in sent for o in (order, order)), ORDER)
+    batch.sent_batch(every_other[::2])  # a strided view, as a ring's history can be
+    assert batch.open == one.open == {
+        3: [0, 40, 1_000 + 100_000_000], 4: [1, -25, 2_000 + 500_000_000],
+        5: [0, -7, 3_000 + 250_000_000]}
+
+
 def test_own_position_when_an_order_gets_no_report_takes_it_out_after_its_ttl() -> None:
     """A rejected order (risk said no: execution reports nothing) leaves the position once
     it can no longer trade; another strategy's fills are not ours."""
