@@ -45,6 +45,14 @@ def _logon(gw: FixSession, venue: FixSession) -> None:
     _deliver(venue, gw)
 
 
+def _report_delivered(venue: FixSession, gw: FixSession) -> bytes:
+    """The venue's ExecutionReport e1, delivered to the gateway: its bytes as sent."""
+    venue.send_app("8", [(17, "e1")])
+    raw = venue.outbox[0]
+    _deliver(venue, gw)
+    return raw
+
+
 def _order(gw: FixSession, clordid: str) -> int | None:
     return gw.send_app("D", [(11, clordid), (55, "AAPL"), (54, 1), (38, 100), (40, 2),
                              (44, "100.01")])
@@ -126,9 +134,7 @@ def test_duplicate_when_possdup_below_expected_is_dropped_and_counted() -> None:
     clock = Clock()
     gw, venue = _pair(clock)
     _logon(gw, venue)
-    venue.send_app("8", [(17, "e1")])
-    raw = venue.outbox[0]
-    _deliver(venue, gw)
+    raw = _report_delivered(venue, gw)
     dup = raw.replace(b"\x0152=", b"\x0143=Y\x0152=", 1)
     dup = _rechecksum(dup)
     assert gw.on_bytes(dup) == [] and gw.duplicates_in == 1
@@ -139,9 +145,7 @@ def test_low_sequence_when_not_possdup_ends_the_session() -> None:
     clock = Clock()
     gw, venue = _pair(clock)
     _logon(gw, venue)
-    venue.send_app("8", [(17, "e1")])
-    raw = venue.outbox[0]
-    _deliver(venue, gw)
+    raw = _report_delivered(venue, gw)
     with pytest.raises(FixSessionError, match="below the expected"):
         gw.on_bytes(raw)
 
