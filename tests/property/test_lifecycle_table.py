@@ -7,6 +7,7 @@ FATAL only via GIVE_UP, no way out of a running state without a stop or an exit)
 from __future__ import annotations
 
 import pytest
+from _reach import reachable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -92,27 +93,6 @@ TestLifecycle.settings = settings(max_examples=200, stateful_step_count=30, dead
 
 def test_table_when_walked_from_stopped_reaches_every_state() -> None:
     """Every state is reachable from STOPPED, and STOPPED is reachable from every state."""
-    seen = {State.STOPPED}
-    frontier = [State.STOPPED]
-    while frontier:
-        current = frontier.pop()
-        for (state, _), nxt in TRANSITIONS.items():
-            if state is current and nxt not in seen:
-                seen.add(nxt)
-                frontier.append(nxt)
-    assert seen == set(State)
+    assert reachable(TRANSITIONS, State.STOPPED) == set(State)
     for state in State:
-        assert _can_reach(state, State.STOPPED), state
-
-
-def _can_reach(start: State, goal: State) -> bool:
-    seen, frontier = {start}, [start]
-    while frontier:
-        current = frontier.pop()
-        if current is goal:
-            return True
-        for (state, _), nxt in TRANSITIONS.items():
-            if state is current and nxt not in seen:
-                seen.add(nxt)
-                frontier.append(nxt)
-    return False
+        assert State.STOPPED in reachable(TRANSITIONS, state), state

@@ -4,6 +4,7 @@ the lifecycle table (plain rules over strings), plus the table's structural prop
 from __future__ import annotations
 
 import pytest
+from _reach import reachable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
@@ -120,11 +121,4 @@ def test_next_state_when_any_pair_moves_per_table_or_raises_naming_both(
 def test_table_when_terminal_allows_nothing_and_every_state_is_reachable() -> None:
     """No event leaves a terminal state; every state is reachable from NEW."""
     assert not [k for k in ORDER_TRANSITIONS if k[0] in TERMINAL]
-    seen, frontier = {OrderState.NEW}, [OrderState.NEW]
-    while frontier:
-        s = frontier.pop()
-        for (a, _), b in ORDER_TRANSITIONS.items():
-            if a is s and b not in seen:
-                seen.add(b)
-                frontier.append(b)
-    assert seen == set(OrderState)
+    assert reachable(ORDER_TRANSITIONS, OrderState.NEW) == set(OrderState)
