@@ -8,7 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+import uuid
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -17,6 +20,7 @@ from nautilusd.states import State
 from shm.errors import ShmError
 from shm.status import StatusTable
 
+ROOT = Path(__file__).resolve().parents[2]
 ENGINES = """
 [engines.{name}]
 entry = "engines.reference:ReferenceEngine"
@@ -47,6 +51,16 @@ def write_config(directory: Path, shm_dir: Path, engines: dict[str, list[int]],
     path = directory / "nautilusd.toml"
     path.write_text(text)
     return path
+
+
+def default_config(prefix: str, shm_dir: Path, **supervisor: str) -> dict[str, Any]:
+    """configs/default.toml as a document whose [supervisor] has a fresh instance
+    `<prefix><6 hex>`, `shm_dir`, no metrics server and JSON logs at warning, then `supervisor`."""
+    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
+    doc["supervisor"].update(instance=f"{prefix}{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
+                             metrics_address="", log_format="json", log_level="warning",
+                             **supervisor)
+    return doc
 
 
 def start_daemon(config: Path, runtime_dir: Path, env: dict[str, str] | None = None

@@ -10,14 +10,13 @@ import os
 import signal
 import socket
 import tomllib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _browser import headless_chromium
-from daemon_helpers import start_daemon, status_rows, stop, wait_ready
+from daemon_helpers import default_config, start_daemon, status_rows, stop, wait_ready
 
 from engines.service import ServiceClient, service_endpoint
 from nautilusd.config.tomlwriter import toml_document
@@ -37,10 +36,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def topology(shm_dir: Path, runtime_dir: Path) -> Iterator[tuple[Any, str, Path]]:
-    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
-    instance = f"dash{uuid.uuid4().hex[:6]}"
-    doc["supervisor"].update(instance=instance, shm_dir=str(shm_dir), metrics_address="",
-                             log_format="json", log_level="warning")
+    doc = default_config("dash", shm_dir)
+    instance = doc["supervisor"]["instance"]
     doc["engines"]["gateway"]["params"].update(port=_free_port(), token=TOKEN)
     config = runtime_dir / "default.toml"
     config.write_text(toml_document(doc))

@@ -12,14 +12,13 @@ import subprocess
 import sys
 import time
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
 import pytest
-from daemon_helpers import stop_or_kill
+from daemon_helpers import default_config, stop_or_kill
 
 from engines.errors import ServiceTimeout
 from engines.journal import KIND_FILL, read_all
@@ -35,10 +34,8 @@ SYMBOLS = tuple(tomllib.loads((ROOT / "configs" / "default.toml").read_text())["
 def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
     from nautilusd.config.tomlwriter import toml_document
 
-    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
-    doc["supervisor"].update(instance=f"dur{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
-                             runtime_dir=str(runtime_dir), state_dir=str(tmp_path / "state"),
-                             metrics_address="", log_format="json", log_level="warning")
+    doc = default_config("dur", shm_dir, runtime_dir=str(runtime_dir),
+                         state_dir=str(tmp_path / "state"))
     path = tmp_path / "durable.toml"
     path.write_text(toml_document(doc))
     return path

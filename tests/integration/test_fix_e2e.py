@@ -12,15 +12,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import tomllib
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import stop_or_kill
+from daemon_helpers import default_config, stop_or_kill
 from test_fix_gateway import Acceptor, _free_port
 
 from nautilusd.config.tomlwriter import toml_document
@@ -31,10 +29,7 @@ FEED_S = 8.0
 
 
 def _config(shm_dir: Path, runtime_dir: Path, port: int) -> dict[str, Any]:
-    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
-    doc["supervisor"].update(instance=f"fix{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
-                             runtime_dir=str(runtime_dir), metrics_address="",
-                             log_format="json", log_level="warning")
+    doc = default_config("fix", shm_dir, runtime_dir=str(runtime_dir))
     engines = doc["engines"]
     engines["marketdata"]["params"]["stop_after_s"] = FEED_S
     engines["execution"].update(entry="engines.fix:FixGatewayEngine", params={

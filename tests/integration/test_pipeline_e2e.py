@@ -13,15 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
-import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import stop_or_kill
+from daemon_helpers import default_config, stop_or_kill
 
 from nautilusd import paths
 from nautilusd.config.tomlwriter import toml_document
@@ -35,10 +33,7 @@ AUDITED = ("ticks", "orders", "decisions", "fills")
 
 def _test_config(shm_dir: Path, runtime_dir: Path) -> dict[str, Any]:
     """default.toml with private dirs, a feed that stops, a tight rate limit and an auditor."""
-    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
-    doc["supervisor"].update(instance=f"e2e{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
-                             runtime_dir=str(runtime_dir), metrics_address="",
-                             log_format="json", log_level="warning")
+    doc = default_config("e2e", shm_dir, runtime_dir=str(runtime_dir))
     engines = doc["engines"]
     engines["marketdata"]["params"]["stop_after_s"] = FEED_S
     engines["risk"]["params"]["max_orders_per_s"] = 20  # some orders must be refused

@@ -7,14 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import stop_or_kill
+from daemon_helpers import default_config, stop_or_kill
 
 from nautilusd.config.tomlwriter import toml_document
 from nautilusd.ctl.client import ControlClient
@@ -26,10 +24,8 @@ TTL_MS = 500  # the shipped strategy's order_ttl_ms
 
 
 def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
-    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
-    doc["supervisor"].update(instance=f"st{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
-                             runtime_dir=str(runtime_dir), state_dir=str(tmp_path / "state"),
-                             metrics_address="", log_format="json", log_level="warning")
+    doc = default_config("st", shm_dir, runtime_dir=str(runtime_dir),
+                         state_dir=str(tmp_path / "state"))
     assert doc["engines"]["strategy"]["params"].get("order_ttl_ms", TTL_MS) == TTL_MS
     doc["engines"]["audit"] = {"entry": "engines.audit:AuditEngine", "group": "support",
                                "wait": "blocking", "params": {"out_dir": "audit"}}
