@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _poll import poll_until
 
 from engines.execution._amends import AMEND_READ
 from engines.execution._instruments import Instruments
@@ -185,15 +186,6 @@ RINGS = {"ticks_r": ("tick", "overwrite", 64), "ticks_x": ("tick", "overwrite", 
          "fills": ("fill", "block", 64)}
 
 
-def _poll_until(engines: list[Any], cond: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        for eng in engines:
-            eng.poll()
-        time.sleep(0.001)
-
-
 def _pipeline(h: Harness) -> tuple[Any, Any]:
     risk = h.engine("engines.risk:RiskEngine", "risk", ("ticks_r", "orders", "amends"),
                     ("decisions", "amend_decisions"), wake_on_ticks=True)
@@ -205,8 +197,8 @@ def _pipeline(h: Harness) -> tuple[Any, Any]:
         1, 99.99, 100.01, 300, 300
     h.writer("ticks_r").write(tick)
     h.writer("ticks_x").write(tick)
-    _poll_until([risk, execution], lambda: risk.ticks.available() == 0
-                and execution.ticks.available() == 0)
+    poll_until(lambda: risk.ticks.available() == 0 and execution.ticks.available() == 0,
+               risk, execution)
     return risk, execution
 
 
@@ -238,12 +230,12 @@ def test_pipeline_when_orders_amended_reports_ack_replace_fill_cancel(
         risk, execution = _pipeline(h)
         engines = [risk, execution]
         h.writer("orders").write(np.concatenate([_order(1, 99.8), _order(2, 99.7)]))
-        _poll_until(engines, lambda: fills.available() >= 2)
+        poll_until(lambda: fills.available() >= 2, *engines)
         h.writer("amends").write(np.concatenate([
             _amend_record(3, 1, AMEND_REPLACE, qty=80, price=100.01),
             _amend_record(4, 2, AMEND_REPLACE, qty=80, price=150.0),  # out of the band
             _amend_record(5, 2, AMEND_CANCEL)]))
-        _poll_until(engines, lambda: fills.available() >= 6)
+        poll_until(lambda: fills.available() >= 6, *engines)
         got = fills.read(16)
         rows = list(zip(got["order_id"].tolist(), got["status"].tolist(), got["qty"].tolist(),
                         got["reason"].tolist(), strict=True))
@@ -271,7 +263,7 @@ def test_risk_when_kill_switch_engaged_passes_cancels_and_refuses_replaces(
         h.writer("amends").write(np.concatenate([
             _amend_record(1, 7, AMEND_REPLACE, qty=10, price=100.0),
             _amend_record(2, 7, AMEND_CANCEL)]))
-        _poll_until([risk], lambda: decided.available() >= 2)
+        poll_until(lambda: decided.available() >= 2, risk)
         got = decided.read(4)
         assert got["verdict"].tolist() == [VERDICT_REJECTED, VERDICT_APPROVED]
         assert got["reason"].tolist() == [REASON_KILL_SWITCH, 0]
@@ -325,9 +317,9 @@ def test_engine_when_venue_session_down_reports_venue_down_for_every_order(
         d["strategy_id"], d["side"], d["type"], d["tif"], d["qty"] = 1, 1, 1, TIF_IOC, 10
         d["price"], d["ts_ns"], d["verdict"] = 100.01, time.time_ns(), VERDICT_APPROVED
         h.writer("decisions").write(d[:1])
-        _poll_until([eng], lambda: fills.available() >= 1)
+        poll_until(lambda: fills.available() >= 1, eng)
         h.writer("decisions").write(d[1:])
-        _poll_until([eng], lambda: fills.available() >= 4)
+        poll_until(lambda: fills.available() >= 4, eng)
         got = fills.read(8)
         assert got["status"].tolist() == [FILL_REJECTED] * 4
         assert got["reason"].tolist() == [REASON_VENUE_DOWN] * 4 and got["qty"].sum() == 0

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _poll import poll_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -233,13 +234,6 @@ def _feed(h: Harness, *counters: int, verdict: int = VERDICT_APPROVED) -> None:
     h.writer("decisions").write(rows)
 
 
-def _poll_until(eng: Any, cond: Any) -> None:
-    deadline = time.monotonic() + 10
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        eng.poll()
-
-
 @pytest.mark.timeout(30)
 def test_engine_when_restarted_and_decisions_replayed_never_fills_twice(
     shm_dir: Path, runtime_dir: Path
@@ -250,11 +244,11 @@ def test_engine_when_restarted_and_decisions_replayed_never_fills_twice(
         entry, reads = "engines.execution:ExecutionEngine", ("ticks", "decisions")
         first = h.engine(entry, "execution", reads, ("fills",), publish_executions=False)
         _feed(h, 1, 2)
-        _poll_until(first, lambda: fills.available() == 2)
+        poll_until(lambda: fills.available() == 2, first)
         h.stop(first)
         second = h.engine(entry, "execution", reads, ("fills",), publish_executions=False)
         _feed(h, 2, 1, 3)  # 1 and 2 replayed (e.g. risk restarted), 3 is new
-        _poll_until(second, lambda: fills.available() >= 3)
+        poll_until(lambda: fills.available() >= 3, second)
         for _ in range(20):
             second.poll()
         got = fills.read(16)
@@ -273,7 +267,7 @@ def test_engine_when_decisions_rejected_writes_no_fill(shm_dir: Path, runtime_di
                        ("fills",), publish_executions=False)
         _feed(h, 1, 2, verdict=VERDICT_REJECTED)
         _feed(h, 3)
-        _poll_until(eng, lambda: fills.available() == 1)
+        poll_until(lambda: fills.available() == 1, eng)
         assert int(fills.read(4)["order_id"][0]) & 0xFF == 3
         assert eng.om.ignored_rejected == 2
         fills.close()
@@ -292,13 +286,13 @@ def test_engine_when_ticks_ring_has_board_fills_at_latest_touch(
                        ("fills",), publish_executions=False)
         assert eng.latest is not None
         _feed(h, 1)  # touch 99.99 / 100.01 x 500
-        _poll_until(eng, lambda: fills.available() == 1)
+        poll_until(lambda: fills.available() == 1, eng)
         tick = np.zeros(1, TICK)
         tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = \
             2, 99.49, 99.51, 500, 3
         h.writer("ticks").write(tick)
         h.writer("decisions").write(_decision_record(2, ts_ns=time.time_ns()))
-        _poll_until(eng, lambda: fills.available() == 3)  # 3 traded, the IOC rest cancelled
+        poll_until(lambda: fills.available() == 3, eng)  # 3 traded, the IOC rest cancelled
         got = fills.read(4)
         assert got["price"].tolist()[:2] == [100.01, 99.51]
         assert got["qty"].tolist() == [100, 3, 0] and got["leaves_qty"].tolist()[1] == 97

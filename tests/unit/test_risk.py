@@ -11,6 +11,7 @@ import msgpack
 import numpy as np
 import pytest
 import zmq
+from _poll import poll_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -222,14 +223,6 @@ RISK_RINGS = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 6
               "decisions": ("decision", "block", 64)}
 
 
-def _until(cond: Any, eng: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        eng.poll()
-        time.sleep(0.001)
-
-
 def _send_order(h: Harness, counter: int) -> None:
     tick = np.zeros(1, TICK)
     tick["seq"], tick["bid"], tick["ask"] = counter, 9.99, 10.01
@@ -264,16 +257,16 @@ def test_kill_switch_when_requested_over_service_rejects_and_alerts(
                 time.sleep(0.05)
                 return sent[0] >= 10 and out.available() == 1
 
-            _until(subscribed, eng)
+            poll_until(subscribed, eng)
             reply: dict[str, Any] = {}
             client = ServiceClient(service_endpoint(runtime_dir, "risk"), timeout_ms=5_000)
             worker = threading.Thread(target=lambda: reply.update(
                 client.call("risk.kill_switch", engage=True, why="test")))
             worker.start()
-            _until(lambda: not worker.is_alive(), eng)
+            poll_until(lambda: not worker.is_alive(), eng)
             client.close()
             _send_order(h, 2)
-            _until(lambda: out.available() == 2, eng)
+            poll_until(lambda: out.available() == 2, eng)
             decided = out.read(2)
             assert decided["reason"].tolist() == [REASON_OK, REASON_KILL_SWITCH]
             assert reply == {"killed": True}
@@ -304,7 +297,7 @@ def _call(runtime_dir: Path, eng: Any, **args: Any) -> Any:
 
     worker = threading.Thread(target=call)
     worker.start()
-    _until(lambda: not worker.is_alive(), eng)
+    poll_until(lambda: not worker.is_alive(), eng)
     return found[0]
 
 
@@ -322,9 +315,9 @@ def test_drawdown_when_pnl_falls_past_limit_engages_kill_switch(
             eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
                            ("decisions",), max_drawdown=500.0)
             for value in (100.0, 900.0, 300.0):  # 600 under the 900 peak
-                _until(lambda v=value: _publish(pnl, v) and eng.pnl_peak >= min(v, 900.0),
-                       eng)
-            _until(lambda: eng.state.killed, eng)
+                poll_until(lambda v=value: _publish(pnl, v) and eng.pnl_peak >= min(v, 900.0),
+                           eng)
+            poll_until(lambda: eng.state.killed, eng)
             h.stop(eng)
     finally:
         pnl.close(linger=0)
@@ -345,7 +338,7 @@ def test_engine_when_restarted_keeps_positions_and_kill_switch(
         out = h.reader("decisions", 1)
         first = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
         _send_order(h, 1)
-        _until(lambda: out.available() == 1, first)
+        poll_until(lambda: out.available() == 1, first)
         first._kill_switch(engage=True, why="test")
         h.stop(first)
         second = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
@@ -365,14 +358,14 @@ def test_engine_when_orders_reread_after_crash_decides_each_once(
         out = h.reader("decisions", 1)
         first = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
         _send_order(h, 1)
-        _until(lambda: out.available() == 1, first)
+        poll_until(lambda: out.available() == 1, first)
         # a crash between publishing decisions and committing the orders cursor
         first.decided.high_water[1] = 2
         h.stop(first)
         second = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"),
                           ("decisions",))
         h.writer("orders").write(_reordered(2, 3))
-        _until(lambda: out.available() == 2, second)
+        poll_until(lambda: out.available() == 2, second)
         for _ in range(10):
             second.poll()
         ids = out.read(8)["order_id"].tolist()
@@ -399,14 +392,14 @@ def test_engine_when_ticks_ring_has_board_checks_each_order_against_latest_quote
         eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
         assert eng.latest is not None
         _send_order(h, 1)  # mid 10.00, order at 10.00
-        _until(lambda: out.available() == 1, eng)
+        poll_until(lambda: out.available() == 1, eng)
         moved = np.zeros(1, TICK)
         moved["seq"], moved["bid"], moved["ask"] = 2, 10.99, 11.01  # mid 11: 10.00 is 9% away
         h.writer("ticks").write(moved)
         order = _orders([(1, 0, 1, 10, 10.0, time.time_ns())])
         order["order_id"] = (1 << 40) | 2
         h.writer("orders").write(order)
-        _until(lambda: out.available() == 2, eng)
+        poll_until(lambda: out.available() == 2, eng)
         got = out.read(4)
         assert got["verdict"].tolist() == [VERDICT_APPROVED, VERDICT_REJECTED]
         assert got["reason"].tolist() == [REASON_OK, REASON_PRICE_BAND]
@@ -431,7 +424,7 @@ def test_engine_when_board_wider_than_symbol_table_rejects_unknown_symbol_invali
         order = _orders([(1, 3, 1, 10, 10.0, time.time_ns())])
         order["order_id"] = (1 << 40) | 1
         h.writer("orders").write(order)
-        _until(lambda: out.available() == 1, eng)
+        poll_until(lambda: out.available() == 1, eng)
         assert out.read(4)["reason"].tolist() == [REASON_INVALID]
         out.close()
         h.stop(eng)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _poll import poll_until
 
 from engines.harness import Harness
 from shm.layout import (
@@ -26,14 +27,6 @@ pytestmark = pytest.mark.timeout(30)
 RINGS = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 64),
          "decisions": ("decision", "block", 64), "fills": ("fill", "block", 64)}
 RISK = "engines.risk:RiskEngine"
-
-
-def _until(cond: Any, eng: Any, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        eng.poll()
-        time.sleep(0.001)
 
 
 def _order(h: Harness, counter: int, side: int, qty: int) -> None:
@@ -66,18 +59,18 @@ def test_risk_when_an_ioc_order_fills_in_part_books_the_fill_and_releases_the_re
     with Harness(shm_dir, runtime_dir, RINGS) as h:
         out, eng = h.reader("decisions", 1), _start(h)
         _order(h, 1, 1, 80)
-        _until(lambda: out.available() == 1, eng)
+        poll_until(lambda: out.available() == 1, eng)
         assert eng._status()["open_buy"] == [80, 0] and eng._status()["open_orders"] == 1
         _order(h, 2, 1, 30)  # 80 + 30 > 100: refused while 80 are reserved
-        _until(lambda: out.available() == 2, eng)
+        poll_until(lambda: out.available() == 2, eng)
         _fill(h, 1, 1, FILL_PARTIAL, 30, 50)
         _fill(h, 1, 1, FILL_CANCELLED, 0, 0)
-        _until(lambda: eng._status()["open_orders"] == 0, eng)
+        poll_until(lambda: eng._status()["open_orders"] == 0, eng)
         status = eng._status()
         assert status["position"] == [30, 0] and status["open_buy"] == [0, 0]
         assert status["gross"] == 30 and status["exposure_from"] == "fills"
         _order(h, 3, 1, 70)
-        _until(lambda: out.available() == 3, eng)
+        poll_until(lambda: out.available() == 3, eng)
         assert out.read(3)["reason"].tolist() == [REASON_OK, REASON_MAX_POSITION, REASON_OK]
         out.close()
         h.stop(eng)
@@ -91,14 +84,14 @@ def test_risk_when_restarted_with_an_order_open_releases_it_when_its_completion_
     with Harness(shm_dir, runtime_dir, RINGS) as h:
         out, first = h.reader("decisions", 1), _start(h)
         _order(h, 1, -1, 60)
-        _until(lambda: out.available() == 1, first)
+        poll_until(lambda: out.available() == 1, first)
         _fill(h, 1, -1, FILL_PARTIAL, 10, 50)
-        _until(lambda: first._status()["position"] == [-10, 0], first)
+        poll_until(lambda: first._status()["position"] == [-10, 0], first)
         h.stop(first)
         second = _start(h)
         assert second._status()["open_sell"] == [50, 0]
         _fill(h, 1, -1, FILL_EXPIRED, 0, 0)
-        _until(lambda: second._status()["open_orders"] == 0, second)
+        poll_until(lambda: second._status()["open_orders"] == 0, second)
         status = second._status()
         assert status["position"] == [-10, 0] and status["open_sell"] == [0, 0]
         out.close()
@@ -113,9 +106,9 @@ def test_risk_when_a_fill_is_read_again_after_a_crash_books_it_once(
     with Harness(shm_dir, runtime_dir, RINGS) as h:
         out, first = h.reader("decisions", 1), _start(h)
         _order(h, 1, 1, 40)
-        _until(lambda: out.available() == 1, first)
+        poll_until(lambda: out.available() == 1, first)
         _fill(h, 1, 1, FILL_PARTIAL, 15, 25)
-        _until(lambda: first._status()["position"] == [15, 0], first)
+        poll_until(lambda: first._status()["position"] == [15, 0], first)
         first.fills._st[0] = first.fills._r[0] = 0  # the crash came before the cursor moved
         first.ctx.close()
         h.contexts.remove(first.ctx)
@@ -137,9 +130,9 @@ def test_risk_when_rings_are_new_releases_every_reservation_and_keeps_the_positi
     with Harness(shm_dir, runtime_dir, RINGS, state_dir=state) as h:
         out, eng = h.reader("decisions", 1), _start(h)
         _order(h, 1, 1, 50)
-        _until(lambda: out.available() == 1, eng)
+        poll_until(lambda: out.available() == 1, eng)
         _fill(h, 1, 1, FILL_PARTIAL, 20, 30)
-        _until(lambda: eng._status()["position"] == [20, 0], eng)
+        poll_until(lambda: eng._status()["position"] == [20, 0], eng)
         out.close()
         h.stop(eng)
     with Harness(shm_dir, runtime_dir, RINGS, state_dir=state) as h:
@@ -159,7 +152,7 @@ def test_risk_without_a_fills_ring_books_approvals_as_filled(
         out = h.reader("decisions", 1)
         eng = h.engine(RISK, "risk", ("ticks", "orders"), ("decisions",))
         _order(h, 1, 1, 10)
-        _until(lambda: out.available() == 1, eng)
+        poll_until(lambda: out.available() == 1, eng)
         status = eng._status()
         assert status["position"] == [10, 0] and status["open_buy"] == [0, 0]
         assert status["exposure_from"] == "approvals"
