@@ -5,6 +5,8 @@ Only the named peer's public key is admitted (ZAP, engines.bridge.zap); others a
 and counted. A batch past the expected position is a gap: on a `block` ring it asks for a
 resend, on an `overwrite` ring it is counted (engines.bridge._sequence). A full `block` ring
 stops reading the socket, so back-pressure reaches the sender instead of records dropping.
+Where it resumes after a restart (its own, its daemon's with the rings kept) comes from its
+ring's cursor and the mark beside it (engines.bridge._resume): exactly once, across kills.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import zmq
 from engines.base import Engine, Pollable
 from engines.bridge import _wire as wire
 from engines.bridge._link import ZAP_DOMAIN, bridge_socket, peer_of
+from engines.bridge._resume import LAYOUT, ResumeMark, ring_identity
 from engines.bridge._sequence import Inbound, Verdict
 from engines.bridge.keys import check_public_key, curve_server, load_keypair
 from engines.bridge.zap import ZapHandler
 from engines.params import ParamError, param, parse_params
+from engines.persist import StateFile
 from shm import Policy, RingWriter
 from shm.layout import RECORDS, fingerprint
 from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN
@@ -65,7 +69,7 @@ class RingReceiverEngine(Engine):
         self.dtype = self.writer.dtype
         self.block = writer.policy is Policy.BLOCK
         self.fingerprint = fingerprint(self.dtype)
-        self.inbound = Inbound(self.block)
+        self.inbound = self._resume_point()
         public, secret = load_keypair(ctx.state_dir)
         self.zctx: zmq.Context[Any] = zmq.Context()
         self.zap = ZapHandler(self.zctx, [check_public_key(
@@ -79,7 +83,21 @@ class RingReceiverEngine(Engine):
         self.acked = -1
         self.words = ctx.status.words
         self.log.info("bridge_receiver_started", ring=self.ring_name, endpoint=self.endpoint,
-                      peer=peer.name, policy="block" if self.block else "overwrite")
+                      peer=peer.name, policy="block" if self.block else "overwrite",
+                      resume_at=self.inbound.resume_at)
+
+    def _resume_point(self) -> Inbound:
+        """Inbound positioned where this ring's records end (nothing known: afresh). A ring
+        holding records with no mark of its own to map them is said, not papered over."""
+        self.mark_file = StateFile(self.ctx.state, f"{self.ctx.name}.resume", LAYOUT)
+        self.mark = ResumeMark(self.mark_file.arrays["mark"], ring_identity(self.writer))
+        found = self.mark.resume(self.writer.cursor)
+        if found is None:
+            if self.writer.cursor:
+                self.log.warning("bridge_resume_unknown", ring=self.ring_name,
+                                 cursor=self.writer.cursor, mark=self.mark_file.status.value)
+            return Inbound(self.block)
+        return Inbound(self.block, found.stream, found.expected)
 
     def wait_handles(self) -> list[Pollable]:
         return [self.sock, self.zap.socket]
@@ -117,7 +135,7 @@ class RingReceiverEngine(Engine):
         if msg.kind is wire.Kind.DATA and len(frames) == 2:
             return self._on_data(msg, frames[1].buffer)
         if msg.kind is wire.Kind.LOST:
-            self.inbound.on_lost(msg.first, msg.count)
+            self.inbound.on_lost(msg.first, msg.count, msg.stream)
             self.words[LOST] = self.inbound.lost_records
             self.log.warning("bridge_records_lost", ring=self.ring_name, first=msg.first,
                              count=msg.count)
@@ -127,7 +145,7 @@ class RingReceiverEngine(Engine):
                            ours=self.fingerprint, theirs=msg.fingerprint,
                            record_size=self.dtype.itemsize, their_record_size=msg.count)
         elif msg.kind is wire.Kind.HEARTBEAT and (
-                self.inbound.expected is None or msg.flags & wire.FLAG_START):
+                not self.inbound.started or msg.flags & wire.FLAG_START):
             self._hello(now)  # a sender that (re)started asks where to begin
         return 0
 
@@ -135,13 +153,14 @@ class RingReceiverEngine(Engine):
         if msg.count * self.dtype.itemsize != len(payload) or msg.fingerprint != self.fingerprint:
             self.ctx.status.add(W_ERRORS)
             return 0
-        if self.block and self.inbound.expected is not None \
-                and not self.writer.has_room(msg.count):
+        if self.block and self.inbound.started and not self.writer.has_room(msg.count):
             self.pending = (msg, payload)  # stop reading: the link carries the back-pressure
             return 0
-        outcome = self.inbound.on_batch(msg.first, msg.count, bool(msg.flags & wire.FLAG_START))
+        inbound = self.inbound
+        outcome = inbound.on_batch(msg.first, msg.count, bool(msg.flags & wire.FLAG_START),
+                                   msg.stream)
         if outcome.verdict is Verdict.RESEND:
-            self._send(wire.Kind.NACK, self.inbound.expected or 0)
+            self._send(wire.Kind.NACK, self.inbound.expected or 0, stream=inbound.stream)
             self.words[W_DROPPED] = self.inbound.gaps
             return 0
         if outcome.verdict is Verdict.DROP:
@@ -151,6 +170,8 @@ class RingReceiverEngine(Engine):
             self.words[GAP_RECORDS] = self.inbound.gap_records
             self.words[W_DROPPED] = self.inbound.gaps
         records = np.frombuffer(payload, dtype=self.dtype)[outcome.skip:]
+        # the mark first, then the records: a kill between them loses nothing, repeats nothing
+        self.mark.before_write(inbound.stream, msg.first + outcome.skip, self.writer.cursor)
         self.writer.write(records)
         return len(records)
 
@@ -165,21 +186,23 @@ class RingReceiverEngine(Engine):
         self.words[LINK_UP] = 1 if now - self.heard_ns < self.p.link_timeout_ms * 1_000_000 \
             else 0
         expected = self.inbound.expected
-        if expected is None:
+        if not self.inbound.started or expected is None:
             if now - self.hello_ns >= self.p.hello_ms * 1_000_000:
                 self._hello(now)
             return
         due = expected != self.acked or now - self.ack_ns >= self.p.ack_ms * 1_000_000
-        if due and self._send(wire.Kind.ACK, expected):
+        if due and self._send(wire.Kind.ACK, expected, stream=self.inbound.stream):
             self.acked, self.ack_ns = expected, now
 
     def _hello(self, now: int) -> None:
         self.hello_ns = now
-        self._send(wire.Kind.HELLO, 0, self.dtype.itemsize, self.fingerprint)
+        self._send(wire.Kind.HELLO, self.inbound.resume_at, self.dtype.itemsize,
+                   self.fingerprint, self.inbound.stream)
 
-    def _send(self, kind: wire.Kind, first: int, count: int = 0, fp: int = 0) -> bool:
+    def _send(self, kind: wire.Kind, first: int, count: int = 0, fp: int = 0,
+              stream: int = 0) -> bool:
         try:
-            self.sock.send(wire.pack(kind, first, count, fp), zmq.NOBLOCK)
+            self.sock.send(wire.pack(kind, first, count, fp, 0, stream), zmq.NOBLOCK)
         except zmq.Again:
             return False
         return True
@@ -192,7 +215,9 @@ class RingReceiverEngine(Engine):
     def on_stop(self) -> None:
         self.log.info("bridge_receiver_stopped", ring=self.ring_name,
                       written=int(self.words[W_RECORDS_IN]), gaps=self.inbound.gaps,
-                      lost=self.inbound.lost_records, refused=self.zap.refused)
+                      lost=self.inbound.lost_records, refused=self.zap.refused,
+                      resume_at=self.inbound.resume_at)
+        self.mark_file.flush()
         self.sock.close(linger=0)
         self.zap.close()
         self.zctx.term()

@@ -4,7 +4,9 @@ Batches are whatever the ring holds, up to `max_batch` (one record when idle, la
 under load). A `block` ring's reader cursor moves only when the far side acknowledges, so the
 ring keeps everything unacknowledged for a resend and its writer waits (bounded by the ring's
 block_timeout_ms) when the link is slow; an `overwrite` ring is read as it comes and its
-writer never waits: a slow link laps this reader, which counts the gap.
+writer never waits: a slow link laps this reader, which counts the gap. A (re)started far
+side says where it resumes (its HELLO): the sender starts exactly there, from its ring's
+history; what the ring no longer holds is reported LOST and counted, never sent twice.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import zmq
 from engines.base import Engine, Pollable
 from engines.bridge import _wire as wire
 from engines.bridge._link import bridge_socket, peer_of, writable
+from engines.bridge._resume import ring_identity
 from engines.bridge._sequence import Outbound, SenderState
 from engines.bridge.keys import check_public_key, curve_client, load_keypair
 from engines.params import ParamError, param, parse_params
@@ -66,6 +69,7 @@ class RingSenderEngine(Engine):
         self.fingerprint = fingerprint(reader.dtype)
         self.rs = reader.dtype.itemsize
         self.out = Outbound(self.block, p.resend_after_ms * 1_000_000)
+        self.stream = ring_identity(reader)  # positions are this ring incarnation's
         public, secret = load_keypair(ctx.state_dir)
         self.zctx: zmq.Context[Any] = zmq.Context()
         self.sock = bridge_socket(self.zctx, p.link_timeout_ms)
@@ -123,8 +127,7 @@ class RingSenderEngine(Engine):
             return 0
         first, records = reader.history(start, min(end, start + self.p.max_batch))
         if first > start:  # gone from the ring (a resend asked for more than it holds)
-            self._send(wire.pack(wire.Kind.LOST, start, first - start))
-            self.words[LOST] += first - start
+            self._lost(start, first)
         if not len(records):
             out.next_pos = first
             return 0
@@ -143,7 +146,7 @@ class RingSenderEngine(Engine):
     def _send_data(self, first: int, records: Any, now: int) -> int:
         n = len(records)
         flags = self.out.sent(first, n, now)
-        header = wire.pack(wire.Kind.DATA, first, n, self.fingerprint, flags)
+        header = wire.pack(wire.Kind.DATA, first, n, self.fingerprint, flags, self.stream)
         if not self._send(header, records.view("u1").data):
             self.out.next_pos = first  # block: resent from the ring; overwrite: a gap there
             if not self.block:
@@ -191,15 +194,39 @@ class RingSenderEngine(Engine):
                                    ours=self.fingerprint, theirs=msg.fingerprint,
                                    record_size=self.rs, their_record_size=msg.count)
                 return
-            out.on_hello(self.reader.cursor)
-            self.log.info("bridge_peer_hello", ring=self.ring_name, start=out.next_pos)
-        elif kind in (wire.Kind.ACK, wire.Kind.NACK):
+            self._on_hello(msg)
+        elif kind in (wire.Kind.ACK, wire.Kind.NACK) and msg.stream == self.stream:
             moved = out.on_ack(msg.first, now)
             if moved and self.block:
                 self.reader.advance(moved)
             if kind is wire.Kind.NACK:
                 out.on_nack(msg.first)
                 self.words[RESENT] = out.resent_records
+
+    def _on_hello(self, msg: wire.Header) -> None:
+        """Start where the far ring ends (its resume position in our stream), else at our
+        committed cursor; a block ring's reader moves up to what the far ring holds."""
+        reader, out = self.reader, self.out
+        resume = msg.first if msg.stream == self.stream else -1
+        published = reader.cursor + reader.available()
+        if resume > published:
+            self.ctx.status.add(W_ERRORS)
+            self.log.error("bridge_resume_beyond_ring", ring=self.ring_name, resume=resume,
+                           published=published)
+        committed = reader.cursor
+        lost_from, lost_to = out.on_hello(committed, resume, published)
+        if lost_to > lost_from:
+            self._lost(lost_from, lost_to)
+        if self.block and out.acked > committed:
+            reader.advance(out.acked - committed)
+        self.log.info("bridge_peer_hello", ring=self.ring_name, start=out.next_pos,
+                      asked=resume, committed=committed)
+
+    def _lost(self, first: int, end: int) -> None:
+        self._send(wire.pack(wire.Kind.LOST, first, end - first, 0, 0, self.stream))
+        self.words[LOST] += end - first
+        self.log.warning("bridge_records_lost", ring=self.ring_name, first=first,
+                         count=end - first)
 
     def next_wakeup_s(self) -> float | None:
         heartbeat_s = self.heartbeat_ns * 1e-9

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engines.bridge import _wire as wire
+from engines.bridge._resume import SLOT_WORDS, WORDS, Resume, ResumeMark
 from engines.bridge._sequence import Inbound, Outbound, SenderState, Verdict
 
 
@@ -71,10 +73,10 @@ def test_on_nack_when_block_never_rewinds_below_the_acknowledged_position() -> N
 
 
 def test_unpack_when_round_tripped_keeps_every_field() -> None:
-    """pack/unpack keep kind, flags, first, count and fingerprint."""
-    msg = wire.unpack(wire.pack(wire.Kind.DATA, 2**40, 4096, 2**62, wire.FLAG_START))
-    assert (msg.kind, msg.first, msg.count, msg.fingerprint, msg.flags) == (
-        wire.Kind.DATA, 2**40, 4096, 2**62, wire.FLAG_START)
+    """pack/unpack keep kind, flags, first, count, fingerprint and stream."""
+    msg = wire.unpack(wire.pack(wire.Kind.DATA, 2**40, 4096, 2**62, wire.FLAG_START, -5))
+    assert (msg.kind, msg.first, msg.count, msg.fingerprint, msg.flags, msg.stream) == (
+        wire.Kind.DATA, 2**40, 4096, 2**62, wire.FLAG_START, -5)
 
 
 @pytest.mark.parametrize("frame", [b"", b"\x02" + bytes(wire.HEADER_BYTES - 1),
@@ -83,3 +85,55 @@ def test_unpack_when_not_a_header_raises_wire_error(frame: bytes) -> None:
     """A short frame or another version is refused, naming what is wrong."""
     with pytest.raises(wire.WireError):
         wire.unpack(frame)
+
+
+def test_on_batch_when_resumed_continues_its_stream_and_rebases_on_another() -> None:
+    """A receiver resumed at 40 of stream 7 drops what it holds; a START of stream 8 (the
+    sender's ring made again) starts over at that batch."""
+    inbound = Inbound(block=True, stream=7, expected=40)
+    assert inbound.resume_at == 40
+    assert inbound.on_batch(36, 4, start=True, stream=7).verdict is Verdict.DROP
+    outcome = inbound.on_batch(38, 6, start=False, stream=7)
+    assert outcome.verdict is Verdict.ACCEPT and outcome.skip == 2 and inbound.expected == 44
+    assert inbound.on_batch(0, 3, start=False, stream=8).verdict is Verdict.DROP
+    assert inbound.on_batch(0, 3, start=True, stream=8).verdict is Verdict.ACCEPT
+    assert (inbound.stream, inbound.expected, inbound.rebases) == (8, 3, 1)
+
+
+def test_on_hello_when_resume_is_ahead_starts_there_and_acknowledges_it() -> None:
+    """The far ring holds up to 30: a block sender starts at 30 and its reader moves there."""
+    out = Outbound(block=True, resend_after_ns=10)
+    assert out.on_hello(committed=20, resume=30, published=50) == (20, 20)
+    assert (out.next_pos, out.acked, out.state) == (30, 30, SenderState.STARTING)
+
+
+def test_on_hello_when_resume_is_below_the_committed_cursor_reports_it_lost() -> None:
+    """A block ring no longer keeps what was acknowledged: that range is LOST, never resent
+    as if new."""
+    out = Outbound(block=True, resend_after_ns=10)
+    assert out.on_hello(committed=20, resume=12, published=50) == (12, 20)
+    assert (out.next_pos, out.acked) == (20, 20)
+    assert out.on_hello(committed=20) == (20, 20) and out.next_pos == 20
+
+
+def test_resume_mark_when_stored_maps_the_ring_cursor_to_the_sender_position() -> None:
+    """before_write stores (stream, offset) only when it changes; resume adds the cursor;
+    another ring's identity finds no mark."""
+    words = np.zeros(WORDS, dtype="<i8")
+    mark = ResumeMark(words, ring_id=3)
+    assert mark.resume(0) is None
+    assert mark.before_write(stream=9, first=100, local_cursor=0)
+    assert not mark.before_write(stream=9, first=110, local_cursor=10)
+    assert mark.resume(25) == Resume(9, 125)
+    assert mark.before_write(stream=9, first=140, local_cursor=25)  # a LOST range skipped
+    assert ResumeMark(words, ring_id=3).resume(25) == Resume(9, 140)
+    assert ResumeMark(words, ring_id=4).resume(25) is None
+
+
+def test_resume_mark_when_a_store_is_cut_short_keeps_the_previous_mark() -> None:
+    """A kill while the idle slot is half written leaves the selected slot as it was."""
+    words = np.zeros(WORDS, dtype="<i8")
+    ResumeMark(words, ring_id=3).before_write(stream=9, first=100, local_cursor=0)
+    idle = 1 + SLOT_WORDS * (1 - int(words[0]))
+    words[idle:idle + 2] = (1, 3)  # valid and ring id of a store that never finished
+    assert ResumeMark(words, ring_id=3).resume(5) == Resume(9, 105)
