@@ -272,6 +272,105 @@ static const schema_field AMEND_SCHEMA[AMEND_NFIELDS] = {
     {"decided_ts_ns", 56, 8, "<i8"},
 };
 
+/* feature: 144 bytes */
+#define FEATURE_SIZE 144
+#define FEATURE_ORIGIN_SEQ_OFF 0
+#define FEATURE_ORIGIN_SEQ_T uint64_t
+#define FEATURE_ORIGIN_TS_NS_OFF 8
+#define FEATURE_ORIGIN_TS_NS_T int64_t
+#define FEATURE_BAR_NS_OFF 16
+#define FEATURE_BAR_NS_T int64_t
+#define FEATURE_TS_NS_OFF 24
+#define FEATURE_TS_NS_T int64_t
+#define FEATURE_SYMBOL_ID_OFF 32
+#define FEATURE_SYMBOL_ID_T uint32_t
+#define FEATURE_HORIZON_SHORT_OFF 36
+#define FEATURE_HORIZON_SHORT_T uint16_t
+#define FEATURE_HORIZON_MID_OFF 38
+#define FEATURE_HORIZON_MID_T uint16_t
+#define FEATURE_HORIZON_LONG_OFF 40
+#define FEATURE_HORIZON_LONG_T uint16_t
+#define FEATURE_PAD0_OFF 42
+#define FEATURE_PAD0_T uint16_t
+#define FEATURE_PAD1_OFF 44
+#define FEATURE_PAD1_T uint32_t
+#define FEATURE_CLOSE_OFF 48
+#define FEATURE_CLOSE_T double
+#define FEATURE_EMA_OFF 56
+#define FEATURE_EMA_T double
+#define FEATURE_VOL_OFF 64
+#define FEATURE_VOL_T double
+#define FEATURE_RSI_OFF 72
+#define FEATURE_RSI_T double
+#define FEATURE_VWAP_OFF 80
+#define FEATURE_VWAP_T double
+#define FEATURE_OFI_OFF 88
+#define FEATURE_OFI_T double
+#define FEATURE_RET_SHORT_OFF 96
+#define FEATURE_RET_SHORT_T double
+#define FEATURE_RET_MID_OFF 104
+#define FEATURE_RET_MID_T double
+#define FEATURE_RET_LONG_OFF 112
+#define FEATURE_RET_LONG_T double
+#define FEATURE_MOMENTUM_OFF 120
+#define FEATURE_MOMENTUM_T double
+#define FEATURE_MEAN_REVERSION_OFF 128
+#define FEATURE_MEAN_REVERSION_T double
+#define FEATURE_VOL_RANK_OFF 136
+#define FEATURE_VOL_RANK_T double
+#define FEATURE_NFIELDS 22
+static const schema_field FEATURE_SCHEMA[FEATURE_NFIELDS] = {
+    {"origin_seq", 0, 8, "<u8"},
+    {"origin_ts_ns", 8, 8, "<i8"},
+    {"bar_ns", 16, 8, "<i8"},
+    {"ts_ns", 24, 8, "<i8"},
+    {"symbol_id", 32, 4, "<u4"},
+    {"horizon_short", 36, 2, "<u2"},
+    {"horizon_mid", 38, 2, "<u2"},
+    {"horizon_long", 40, 2, "<u2"},
+    {"_pad0", 42, 2, "<u2"},
+    {"_pad1", 44, 4, "<u4"},
+    {"close", 48, 8, "<f8"},
+    {"ema", 56, 8, "<f8"},
+    {"vol", 64, 8, "<f8"},
+    {"rsi", 72, 8, "<f8"},
+    {"vwap", 80, 8, "<f8"},
+    {"ofi", 88, 8, "<f8"},
+    {"ret_short", 96, 8, "<f8"},
+    {"ret_mid", 104, 8, "<f8"},
+    {"ret_long", 112, 8, "<f8"},
+    {"momentum", 120, 8, "<f8"},
+    {"mean_reversion", 128, 8, "<f8"},
+    {"vol_rank", 136, 8, "<f8"},
+};
+
+/* signal: 48 bytes */
+#define SIGNAL_SIZE 48
+#define SIGNAL_ORIGIN_SEQ_OFF 0
+#define SIGNAL_ORIGIN_SEQ_T uint64_t
+#define SIGNAL_ORIGIN_TS_NS_OFF 8
+#define SIGNAL_ORIGIN_TS_NS_T int64_t
+#define SIGNAL_BAR_NS_OFF 16
+#define SIGNAL_BAR_NS_T int64_t
+#define SIGNAL_TS_NS_OFF 24
+#define SIGNAL_TS_NS_T int64_t
+#define SIGNAL_SYMBOL_ID_OFF 32
+#define SIGNAL_SYMBOL_ID_T uint32_t
+#define SIGNAL_MODEL_VERSION_OFF 36
+#define SIGNAL_MODEL_VERSION_T uint32_t
+#define SIGNAL_PREDICTION_OFF 40
+#define SIGNAL_PREDICTION_T double
+#define SIGNAL_NFIELDS 7
+static const schema_field SIGNAL_SCHEMA[SIGNAL_NFIELDS] = {
+    {"origin_seq", 0, 8, "<u8"},
+    {"origin_ts_ns", 8, 8, "<i8"},
+    {"bar_ns", 16, 8, "<i8"},
+    {"ts_ns", 24, 8, "<i8"},
+    {"symbol_id", 32, 4, "<u4"},
+    {"model_version", 36, 4, "<u4"},
+    {"prediction", 40, 8, "<f8"},
+};
+
 #define SIDE_BUY 1
 #define SIDE_SELL (-1)
 #define TYPE_MARKET 0

@@ -158,6 +158,50 @@ AMEND: Final = np.dtype(
     ]
 )
 
+# -- Feature: one symbol's indicators and factors at a bar close (144 bytes) ---------------------
+# The features engine writes one per symbol that ticked in the bar, when the bar closes (its
+# indicators only change then); a value not known yet (too few bars) is NaN. The returns are
+# over the configured horizons: the first, the second and the last (horizon_* say how many bars).
+FEATURE: Final = np.dtype(
+    [
+        ("origin_seq", "<u8"),  # seq of the tick that closed the bar (the first of the next)
+        ("origin_ts_ns", "<i8"),  # ts_ns of that tick: the input time of these features
+        ("bar_ns", "<i8"),  # start of the bar, ns since the epoch (ts_ns // bar length)
+        ("ts_ns", "<i8"),  # time the features engine computed them (its clock)
+        ("symbol_id", "<u4"),  # instrument
+        ("horizon_short", "<u2"),  # bars of ret_short (the first configured horizon)
+        ("horizon_mid", "<u2"),  # bars of ret_mid (the second, else the first)
+        ("horizon_long", "<u2"),  # bars of ret_long (the last)
+        ("_pad0", "<u2"),
+        ("_pad1", "<u4"),
+        ("close", "<f8"),  # the bar's last mid
+        ("ema", "<f8"),  # EMA of the closes
+        ("vol", "<f8"),  # std of log returns over the volatility window
+        ("rsi", "<f8"),  # Wilder's RSI, 0..100
+        ("vwap", "<f8"),  # touch-size weighted mid over the VWAP window
+        ("ofi", "<f8"),  # order-flow imbalance of the bar
+        ("ret_short", "<f8"),  # close / close horizon_short bars ago - 1
+        ("ret_mid", "<f8"),
+        ("ret_long", "<f8"),
+        ("momentum", "<f8"),  # factor: z-score across symbols of ret_long
+        ("mean_reversion", "<f8"),  # factor: minus the z-score of close / ema - 1
+        ("vol_rank", "<f8"),  # factor: percentile of vol among the symbols, 0..1
+    ]
+)
+
+# -- Signal: a model's prediction for one symbol at a bar close (48 bytes) ----------------------
+SIGNAL: Final = np.dtype(
+    [
+        ("origin_seq", "<u8"),  # seq of the tick that closed the bar the inputs are of
+        ("origin_ts_ns", "<i8"),  # ts_ns of that tick: the prediction's input timestamp
+        ("bar_ns", "<i8"),  # start of that bar (joins a FEATURE of the same symbol)
+        ("ts_ns", "<i8"),  # time the models engine predicted (its clock)
+        ("symbol_id", "<u4"),  # instrument
+        ("model_version", "<u4"),  # registry version that made the prediction (never 0)
+        ("prediction", "<f8"),  # the model's output: the next bar's return it expects
+    ]
+)
+
 # -- Raw: an opaque 64-byte record, for benchmarks and user payloads -----------------------------
 RAW64: Final = np.dtype([("data", "u1", (64,))])
 
@@ -167,6 +211,8 @@ RECORDS: Final[dict[str, np.dtype[np.void]]] = {
     "decision": DECISION,
     "fill": FILL,
     "amend": AMEND,
+    "feature": FEATURE,
+    "signal": SIGNAL,
     "raw64": RAW64,
 }
 

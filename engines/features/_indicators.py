@@ -49,6 +49,8 @@ class BarFeatures:
     bar_ns: int  # start of the bar, ns since the epoch
     symbol_ids: np.ndarray  # (k,) uint32
     values: np.ndarray  # (k, len(columns)) float64
+    origin_seq: int = 0  # the tick that closed it (the first of the next bar; at the end of
+    origin_ts_ns: int = 0  # the data, the last tick): its seq and stamp
 
 
 class _Window:
@@ -81,6 +83,7 @@ class Features:
         self.columns = ("close", "ema", "vol", "rsi", "vwap", "ofi",
                         *(f"ret_{h}" for h in self.horizons))
         self.bar = -1  # index of the bar under way (ts_ns // bar_ns), -1 before any tick
+        self.last_tick = (0, 0)  # seq and ts_ns of the last tick taken
         # the bar under way
         self.close = np.full(n_symbols, np.nan)
         self.count = np.zeros(n_symbols, dtype=np.int64)
@@ -125,12 +128,19 @@ class Features:
             end = start + int(np.searchsorted(bars[start:], self.bar, side="right"))
             if end > start:
                 self._accumulate(*(c[start:end] for c in cols))
-            closed = self.close_bar()
+            closed = self.close_bar(*self._closer(ticks, end))
             if closed is not None:
                 out.append(closed)
             self.bar = int(bars[end]) if end < n else self.bar + 1
             start = end
+        self.last_tick = (int(ticks["seq"][-1]), int(ticks["ts_ns"][-1]))
         return out
+
+    def _closer(self, ticks: np.ndarray, end: int) -> tuple[int, int]:
+        """Seq and stamp of the tick at row `end` (the one that closes the bar under way)."""
+        if end < ticks.shape[0]:
+            return int(ticks["seq"][end]), int(ticks["ts_ns"][end])
+        return int(ticks["seq"][-1]), int(ticks["ts_ns"][-1])
 
     def _accumulate(self, sym: np.ndarray, mid: np.ndarray, weight: np.ndarray,
                     ofi: np.ndarray) -> None:
@@ -170,8 +180,9 @@ class Features:
         terms[order] = e
         return terms
 
-    def close_bar(self) -> BarFeatures | None:
-        """Close the bar under way: the features of the symbols that ticked in it."""
+    def close_bar(self, origin_seq: int = 0, origin_ts_ns: int = 0) -> BarFeatures | None:
+        """Close the bar under way: the features of the symbols that ticked in it (closed by
+        the tick of `origin_seq`, stamped `origin_ts_ns`)."""
         rows = np.flatnonzero(self.count)
         if rows.size == 0:
             return None
@@ -193,7 +204,8 @@ class Features:
         values = self._values(rows, close, seen)
         self.latest[rows] = values
         self.last_close[rows] = close
-        bar = BarFeatures(self.bar * self.bar_ns, rows.astype(np.uint32), values)
+        bar = BarFeatures(self.bar * self.bar_ns, rows.astype(np.uint32), values, origin_seq,
+                          origin_ts_ns)
         self.count[:] = 0
         self.pv[:] = 0.0
         self.vol_sum[:] = 0.0
@@ -229,8 +241,8 @@ class Features:
         return np.stack(cols, axis=1)
 
     def flush(self) -> BarFeatures | None:
-        """Close the bar under way at the end of the data."""
-        return self.close_bar()
+        """Close the bar under way at the end of the data (its origin: the last tick)."""
+        return self.close_bar(*self.last_tick)
 
 
 def cs_zscore(x: np.ndarray) -> np.ndarray:

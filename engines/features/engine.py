@@ -1,15 +1,19 @@
-"""The features engine: ticks in; at each bar close the indicators and the factors on the bus.
+"""The features engine: ticks in; at each bar close the indicators and the factors on the bus,
+and on its features ring when it has one.
 
 `research.features.<symbol>` carries {"bar_ns", "values": {column: value}} for each symbol
 that ticked in the bar; `research.factors` carries {"bar_ns", "symbols", and one list per
-factor} across every configured symbol. Bars are cut on the ticks' own stamps, so a replay
-on recorded time gives the recording's bars.
+factor} across every configured symbol. A FEATURE writer ring gets one record per symbol
+that ticked (its indicators and its factors at that close: shm.layout.FEATURE), written
+before the bus messages, so a strategy reading it never waits on the bus. Bars are cut on the
+ticks' own stamps, so a replay on recorded time gives the recording's bars.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +22,13 @@ import numpy as np
 from engines.base import Engine
 from engines.features._factors import FACTOR_COLUMNS, factors
 from engines.features._indicators import BarFeatures, FeatureParams, Features
-from engines.params import param, parse_params
-from engines.wiring import one_reader
-from shm.layout import TICK
-from shm.status import W_CUSTOM0, W_RECORDS_IN
+from engines.features._records import FeatureRows, feature_buffer
+from engines.params import ParamError, param, parse_params
+from engines.rings import RecordWriter
+from engines.wiring import one_reader, one_writer
+from shm.errors import RingFullError
+from shm.layout import FEATURE, TICK
+from shm.status import W_CUSTOM0, W_DROPPED, W_RECORDS_IN, W_RECORDS_OUT
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,7 +37,7 @@ class FeaturesEngineParams(FeatureParams):
 
 
 class FeaturesEngine(Engine):
-    """Reads the ticks ring; publishes on the bus only."""
+    """Reads the ticks ring; publishes on the bus, and on a FEATURE ring when it writes one."""
 
     counters = ("bars",)
     params_spec = FeaturesEngineParams
@@ -43,6 +50,12 @@ class FeaturesEngine(Engine):
         self.features = Features(len(self.symbols), FeatureParams(**fields),
                                  f"engines.{self.ctx.name}.params")
         self.ticks = one_reader(self.ctx, TICK)
+        self.ring = one_writer(self.ctx, FEATURE, required=False)
+        try:
+            self.rows = FeatureRows(self.features.columns, self.features.horizons)
+        except ValueError as exc:
+            raise ParamError(f"engines.{self.ctx.name}.params.horizons: {exc}") from None
+        self.out = feature_buffer(len(self.symbols))
         self.pub = self.ctx.publisher()
 
     def poll(self) -> int:
@@ -59,16 +72,28 @@ class FeaturesEngine(Engine):
 
     def _publish(self, bar: BarFeatures) -> None:
         columns = self.features.columns
+        table = factors(self.features.latest, columns)
+        if self.ring is not None:
+            self._write(self.ring, self.rows.fill(bar, table, time.time_ns(), self.out))
         for sym, row in zip(bar.symbol_ids.tolist(), bar.values.tolist(), strict=True):
             self.pub.publish(f"research.features.{self.symbols[sym]}",
                              {"bar_ns": bar.bar_ns,
                               "values": dict(zip(columns, map(_plain, row), strict=True))})
-        table = factors(self.features.latest, columns)
         doc: dict[str, Any] = {"bar_ns": bar.bar_ns, "symbols": list(self.symbols)}
         for i, name in enumerate(FACTOR_COLUMNS):
             doc[name] = [_plain(v) for v in np.asarray(table[:, i]).tolist()]
         self.pub.publish("research.factors", doc)
         self.ctx.status.add(W_CUSTOM0, 1)
+
+    def _write(self, ring: RecordWriter, records: np.ndarray) -> None:
+        """Onto the features ring (an overwrite ring never waits; a full block ring past its
+        timeout drops this close, counted, and the bus still carries it)."""
+        try:
+            ring.write(records)
+        except RingFullError:
+            self.ctx.status.add(W_DROPPED, int(records.shape[0]))
+            return
+        self.ctx.status.add(W_RECORDS_OUT, int(records.shape[0]))
 
 
 def _plain(value: float) -> float | None:

@@ -1,8 +1,11 @@
-"""The models engine: ticks in, features at each bar close, the model's signal on the bus.
+"""The models engine: ticks in, features at each bar close, the model's signal on the bus and
+on its signals ring.
 
 Bars are cut on the ticks' own stamps (recorded time in a replay); at each close every
 symbol that ticked gets a prediction from the model in force, published on
-`research.signals.<symbol>` ({"version", "bar_ns", "signal"}). Service: `models.activate`
+`research.signals.<symbol>` ({"version", "bar_ns", "signal"}) and, when the engine writes a
+SIGNAL ring, as one record per symbol (symbol, model version, prediction, the input's tick:
+shm.layout.SIGNAL), written before the bus messages. Service: `models.activate`
 (version=N: loads N beside the version in force and swaps it in before the next batch, no
 restart; `research.models.activated` on the bus when it is in force) and `models.status`.
 """
@@ -14,18 +17,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import zmq
 
 from engines.base import Engine
 from engines.errors import ServiceError
-from engines.features import FeatureParams, Features
+from engines.features import BarFeatures, FeatureParams, Features
 from engines.models._host import ModelHost
 from engines.models._inputs import model_inputs
 from engines.params import param, parse_params
+from engines.rings import RecordWriter
 from engines.service import ServiceServer, service_endpoint
-from engines.wiring import one_reader
-from shm.layout import TICK
-from shm.status import W_CUSTOM0, W_RECORDS_IN
+from engines.wiring import one_reader, one_writer
+from shm.errors import RingFullError
+from shm.layout import SIGNAL, TICK
+from shm.status import W_CUSTOM0, W_DROPPED, W_RECORDS_IN, W_RECORDS_OUT
 
 W_VERSION, W_PREDICTIONS = W_CUSTOM0, W_CUSTOM0 + 1  # the counters, in that order
 
@@ -38,7 +44,7 @@ class ModelsParams(FeatureParams):
 
 
 class ModelsEngine(Engine):
-    """Reads the ticks ring; no ring out (signals go on the bus)."""
+    """Reads the ticks ring; signals go on the bus, and on a SIGNAL ring when it writes one."""
 
     counters = ("model_version", "predictions")
     params_spec = ModelsParams
@@ -51,6 +57,8 @@ class ModelsEngine(Engine):
         self.symbols = symbols
         self.features = Features(len(symbols), features, f"engines.{self.ctx.name}.params")
         self.ticks = one_reader(self.ctx, TICK)
+        self.ring = one_writer(self.ctx, SIGNAL, required=False)
+        self.out = np.zeros(len(symbols), SIGNAL)
         self.host = ModelHost(self.ctx.state_dir)
         self.pub = self.ctx.publisher()
         self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name),
@@ -71,20 +79,39 @@ class ModelsEngine(Engine):
         self.ticks.advance(n)
         self.ctx.status.add(W_RECORDS_IN, n)
         for bar in bars:
-            self._predict(bar.bar_ns, bar.symbol_ids, bar.values)
+            self._predict(bar)
         return n
 
-    def _predict(self, bar_ns: int, symbol_ids: Any, values: Any) -> None:
+    def _predict(self, bar: BarFeatures) -> None:
         if self.host.session is None:
             return
-        x = model_inputs(values, self.features.columns)
+        x = model_inputs(bar.values, self.features.columns)
         if x.shape[1] != len(self.host.columns):
             return  # a model of other inputs: counted as no prediction, status says why
         version, y = self.host.predict(x)
-        for sym, signal in zip(symbol_ids.tolist(), y.tolist(), strict=True):
+        if self.ring is not None:
+            self._write(self.ring, bar, version, y)
+        bar_ns = bar.bar_ns
+        for sym, signal in zip(bar.symbol_ids.tolist(), y.tolist(), strict=True):
             self.pub.publish(f"research.signals.{self.symbols[sym]}",
                              {"version": version, "bar_ns": bar_ns, "signal": signal})
         self.ctx.status.add(W_PREDICTIONS, len(y))
+
+    def _write(self, ring: RecordWriter, bar: BarFeatures, version: int, y: np.ndarray
+               ) -> None:
+        """One SIGNAL per symbol of the bar onto the signals ring (an overwrite ring never
+        waits; a full block ring past its timeout drops them, counted)."""
+        k = y.shape[0]
+        rec = self.out[:k]
+        rec["origin_seq"], rec["origin_ts_ns"] = bar.origin_seq, bar.origin_ts_ns
+        rec["bar_ns"], rec["ts_ns"] = bar.bar_ns, time.time_ns()
+        rec["symbol_id"], rec["model_version"], rec["prediction"] = bar.symbol_ids, version, y
+        try:
+            ring.write(rec)
+        except RingFullError:
+            self.ctx.status.add(W_DROPPED, k)
+            return
+        self.ctx.status.add(W_RECORDS_OUT, k)
 
     def _announce(self) -> None:
         version = self.host.version or 0

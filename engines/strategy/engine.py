@@ -2,7 +2,7 @@
 
 Order ids are strategy_id << 40 | counter, and the counter is the orders ring's published
 cursor: one id per record ever published, so a restarted strategy continues past every id.
-Its own position comes from the fills ring (engines.strategy._fills), kept in the state dir.
+Its own position comes from the fills ring (engines.strategy._ledger), kept in the state dir.
 """
 
 from __future__ import annotations
@@ -14,28 +14,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.base import Engine
-from engines.errors import StateError
 from engines.params import param, parse_params
-from engines.persist import StateFile
-from engines.strategy._fills import OwnPosition, filled_from_journal, own_layout
+from engines.strategy._ledger import issued_ids, open_ledger
 from engines.strategy._signal import (
     ORDER_WRITTEN,
     SMALL_BATCH,
     TICK_READ,
     MeanReversion,
-    OrderIds,
     SignalParams,
     write_orders,
 )
-from engines.wiring import one_reader, one_writer, quiet
+from engines.wiring import one_reader, one_writer
 from shm.errors import RingFullError
-from shm.layout import FILL, ORDER, TICK
+from shm.layout import ORDER, TICK
 from shm.status import W_CUSTOM0, W_DROPPED, W_ERRORS, W_RECORDS_IN, W_RECORDS_OUT
 
 IDS_RESERVE = 1 << 16  # more orders than one poll sends (max_batch ticks, one order each)
-EXPIRE_EVERY = 64  # bookings between two looks for orders past their time to live
 BOOK_BACKLOG = 1_024  # orders or fills waiting that a poll with ticks books (else idle does)
-IDLE_EXPIRE_EVERY = 4_096  # idle looks with nothing to book between two such looks
 _QTY = ORDER_WRITTEN.qty  # an order's quantity in its ORDER_WRITTEN tuple
 
 
@@ -61,21 +56,14 @@ class StrategyEngine(Engine):
                                  for f in dataclasses.fields(SignalParams)})
         # Ids are offset + ring position; a new ring (a daemon restart, a reboot) starts past
         # every id this strategy ever issued, kept in the state dir as each order goes out.
-        issued = StateFile(self.ctx.state, f"{self.ctx.name}.ids",
-                           {"offset": ("<i8", 1), "issued": ("<i8", 1)})
-        if issued.lost:  # new ids could repeat ones risk has decided: refuse, do not guess
-            self.ctx.state.unlink(issued.path.name)  # the next start must not find zeros
-            raise StateError(issued.path, f"order ids {issued.status.value} after a ready "
-                             "start: ids issued before are unknown; restore the file or clear "
-                             "the state dir deliberately")
-        self.issued = issued.arrays
-        if self.orders.cursor == 0:
-            self.issued["offset"][0] = self.issued["issued"][0]
-        ids = OrderIds(self.p.strategy_id,
-                       last_counter=int(self.issued["offset"][0]) + self.orders.cursor)
-        self.issued_v = self.issued["issued"].data
+        issued, ids = issued_ids(self.ctx, self.orders, self.p.strategy_id)
+        self.issued_v = issued.data
         self.signal = MeanReversion(max(len(self.ctx.symbols), 1), signal, ids)
-        self._own_position()
+        self.ledger = open_ledger(self.ctx, self.orders, self.p.strategy_id,
+                                  self.signal.position, self.p.order_ttl_ms * 1_000_000)
+        if self.ledger is None:
+            self.log.warning("strategy_position_from_orders",
+                             why="no fills ring: the position counts every order sent")
         self.out = np.zeros(max(len(self.ctx.symbols), 1), ORDER)
         self.n_out = self.out.shape[0]
         self.words = self.ctx.status.words  # counters as int64 words (cheaper than methods)
@@ -83,65 +71,12 @@ class StrategyEngine(Engine):
         self.log.info("strategy_started", strategy_id=self.p.strategy_id,
                       next_order_id=ids.base | (ids.counter + 1))
 
-    def _own_position(self) -> None:
-        """The filled position from `<name>.position`. A new ring set (a daemon start: what
-        was read and never journaled went with the rings) or a file lost after a ready start
-        takes the journal's fills instead; lost with no journal, the strategy refuses to
-        start (it would size on a position it made up)."""
-        self.fills = one_reader(self.ctx, FILL, required=False)
-        if self.fills is None:
-            self.own = None
-            self.log.warning("strategy_position_from_orders",
-                             why="no fills ring: the position counts every order sent")
-            return
-        quiet(self.ctx, self.fills)  # booked when ticks come: fills never wake the strategy
-        n_symbols = self.signal.position.shape[0]
-        saved = StateFile(self.ctx.state, f"{self.ctx.name}.position", own_layout(n_symbols))
-        fresh = self.orders.cursor == 0  # a new ring set: the journal is the whole story
-        if saved.lost or fresh:
-            rebuilt = filled_from_journal(self.ctx.state, self.p.strategy_id, n_symbols)
-            if rebuilt is None and not saved.lost:
-                rebuilt = saved.arrays["filled"].copy()  # no journal: the file's own
-            if rebuilt is None:
-                self.ctx.state.unlink(saved.path.name)  # lost again at the next start
-                raise StateError(saved.path, f"position {saved.status.value} after a ready "
-                                 "start and no journal to rebuild it from")
-            saved.arrays["filled"][:] = rebuilt
-            self.log.info("strategy_position_reconciled", lost=saved.lost,
-                          filled=rebuilt.tolist())
-        if self.orders.cursor == 0:
-            saved.arrays["fills_pos"][0] = self.fills.cursor
-        self.own = OwnPosition(self.p.strategy_id, self.signal.position, saved.arrays,
-                               self.p.order_ttl_ms * 1_000_000)
-        self.saved_position = saved
-        self.registered = self.orders.cursor  # orders before this one are not followed
-        self.polls = 0
-        self.idle_looks = 0
-
     def _book(self) -> None:
-        """Off the order path (when idle, or after a tick's order is out): follow the orders
-        published since the last look, book the fills come since, now and then expire the
-        late ones. A fill that came since the last look is booked after the next tick is
+        """Off the order path (when idle, or after a tick's order is out): what the orders
+        became. A fill that came since the last look is booked after the next tick is
         decided, not before: the order it belongs to counts in flight until then."""
-        own, orders, fills = self.own, self.orders, self.fills
-        if own is None or fills is None:
-            return
-        if orders.cursor == self.registered and not fills.available():
-            self.idle_looks += 1  # a quiet market still expires what got no report
-            if self.idle_looks % IDLE_EXPIRE_EVERY == 0:
-                own.expire(time.time_ns())
-            return
-        if orders.cursor > self.registered:
-            first, sent = orders.history(self.registered)
-            own.sent_batch(sent)
-            self.registered = first + sent.shape[0]
-        if fills.available():
-            batch: np.ndarray = fills.read(4_096)
-            own.book(batch, fills.cursor)
-            fills.advance(batch.shape[0])
-        self.polls += 1
-        if self.polls % EXPIRE_EVERY == 0:
-            own.expire(time.time_ns())
+        if self.ledger is not None:
+            self.ledger.book()
 
     def poll(self) -> int:
         n = self.ticks.available()
@@ -159,8 +94,7 @@ class StrategyEngine(Engine):
         if lost != self.lost_seen:
             self.ctx.status.add(W_DROPPED, lost - self.lost_seen)
             self.lost_seen = lost
-        if self.fills is not None and max(self.orders.cursor - self.registered,
-                                          self.fills.available()) >= BOOK_BACKLOG:
+        if self.ledger is not None and self.ledger.backlog() >= BOOK_BACKLOG:
             self._book()  # never idle: book before the rings wrap or the fills ring fills
         return n
 
@@ -244,9 +178,7 @@ class StrategyEngine(Engine):
         self.ctx.status.add(W_CUSTOM0, int(self.out["qty"][:k].sum()))  # quantity sent
 
     def on_stop(self) -> None:
-        if self.own is not None and self.fills is not None:
-            self._book()
-            self.saved_position.flush()
-            self.fills.close()
+        if self.ledger is not None:
+            self.ledger.close()
         self.log.info("strategy_stopped", orders=self.ctx.status.get(W_RECORDS_OUT),
                       last_order_id=self.signal.ids.base | self.signal.ids.counter)

@@ -9,7 +9,8 @@ from shm import layout
 
 
 @pytest.mark.parametrize(
-    ("name", "size"), [("tick", 64), ("order", 64), ("decision", 96), ("fill", 96), ("raw64", 64)]
+    ("name", "size"), [("tick", 64), ("order", 64), ("decision", 96), ("fill", 96),
+                       ("feature", 144), ("signal", 48), ("raw64", 64)]
 )
 def test_record_dtype_when_named_has_documented_size(name: str, size: int) -> None:
     """Every registered layout has its documented, 8-byte-multiple size."""
