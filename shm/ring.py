@@ -135,22 +135,11 @@ class Ring:
         (same pid): nothing in it is touched, writer and readers go on. None when there is
         no such segment, it differs from these arguments, or this process does not own it."""
         dtype = np.dtype(dtype)
-        path = Path(directory) / name
-        if not path.is_file():
+        seg = _same_geometry(name, dtype, capacity, c.Policy.parse(policy), max_readers,
+                             Path(directory), latest_slots)
+        if seg is None:
             return None
-        try:
-            seg = Segment.attach(name, kind=KIND_RING, fingerprint=fingerprint(dtype),
-                                 capacity=capacity, record_size=dtype.itemsize,
-                                 directory=directory)
-        except ShmError:
-            return None
-        h = seg.header
-        try:
-            board = latest_slots_of(seg, dtype)
-        except ShmError:
-            board = -1
-        if (h.policy != c.Policy.parse(policy) or h.control_blocks != 1 + max_readers
-                or board != latest_slots or h.owner_pid != os.getpid()):
+        if seg.header.owner_pid != os.getpid():
             seg.close()
             return None
         seg.owner = True
@@ -207,6 +196,22 @@ class Ring:
 def _matching(name: str, dtype: np.dtype[np.void], capacity: int, policy: c.Policy,
               max_readers: int, directory: Path, latest_slots: int) -> Segment | None:
     """Ring segment `name` attached, if it has this geometry and its owner is dead."""
+    seg = _same_geometry(name, dtype, capacity, policy, max_readers, directory, latest_slots)
+    if seg is None:
+        return None
+    h = seg.header
+    # An owner of this very pid is an earlier image of this process (it re-executed itself
+    # and could not hand the ring over): as dead as any predecessor.
+    if h.owner_pid != os.getpid() and process_alive(h.owner_pid, h.owner_start_ticks):
+        seg.close()
+        return None
+    return seg
+
+
+def _same_geometry(name: str, dtype: np.dtype[Any], capacity: int, policy: c.Policy,
+                   max_readers: int, directory: Path, latest_slots: int) -> Segment | None:
+    """Ring segment `name` attached, if it has this layout, capacity, policy, reader slots
+    and latest-value board; None when it is missing, unreadable or of another geometry."""
     if not (directory / name).is_file():
         return None
     try:
@@ -218,13 +223,9 @@ def _matching(name: str, dtype: np.dtype[np.void], capacity: int, policy: c.Poli
     try:
         board = latest_slots_of(seg, dtype)
     except ShmError:
-        board = -1  # a damaged board: not ours to adopt
-    same = (h.policy == policy and h.control_blocks == 1 + max_readers
-            and board == latest_slots)
-    # An owner of this very pid is an earlier image of this process (it re-executed itself
-    # and could not hand the ring over): as dead as any predecessor.
-    if not same or (h.owner_pid != os.getpid()
-                    and process_alive(h.owner_pid, h.owner_start_ticks)):
+        board = -1  # a damaged board: not this geometry
+    if (h.policy != policy or h.control_blocks != 1 + max_readers
+            or board != latest_slots):
         seg.close()
         return None
     return seg
