@@ -1,5 +1,7 @@
-"""FIX 4.4 application messages of the gateway: NewOrderSingle, OrderCancelRequest and
-OrderCancelReplaceRequest from ring rows, ExecutionReport and OrderCancelReject to reports.
+"""FIX 4.4 application messages of the gateway: NewOrderSingle, OrderCancelRequest,
+OrderCancelReplaceRequest and OrderStatusRequest from ring rows, ExecutionReport and
+OrderCancelReject to reports (an ExecutionReport answering a status request, ExecType=I, to
+the venue's view of the order: `status_answer`).
 
 ClOrdID is the order id in decimal (an amendment's is its amend id, with the order's as
 OrigClOrdID), so a report names the order it belongs to without any table that a restart
@@ -59,6 +61,26 @@ def replace(amend_id: int, order_id: int, symbol: str, side_: int, qty: int, pri
             (40, "2"), (44, repr(price)), (60, _utc(ts))]
 
 
+def status_request(order_id: int, symbol: str, side_: int) -> Pairs:
+    """OrderStatusRequest (35=H) of one order, by its ClOrdID."""
+    return [(11, order_id), (790, f"S{order_id}"), (55, symbol), (54, side(side_))]
+
+
+# OrdStatus (39) of a status answer -> the order is over at the venue with this status.
+OVER = {b"2": FILL_FILLED, b"4": FILL_CANCELLED, b"C": FILL_EXPIRED, b"8": FILL_REJECTED}
+
+
+def status_answer(msg: simplefix.FixMessage) -> dict[str, Any] | None:
+    """An ExecutionReport with ExecType=I (an order status) as the venue's view of the order:
+    `known` (False: OrdRejReason 5, unknown order), `over` (the FILL_* status it ended with,
+    or 0 while it is open), `cum` (CumQty) and `avg_px`; None for any other message."""
+    if msg.get(35) != b"8" or msg.get(150) != b"I":
+        return None
+    return {"order_id": int(msg.get(11)), "known": msg.get(103) != b"5",
+            "over": OVER.get(msg.get(39) or b"", 0), "cum": int(msg.get(14) or 0),
+            "avg_px": float(msg.get(6) or 0.0), "leaves": int(msg.get(151) or 0)}
+
+
 def _utc(ts: float) -> str:
     import time
 
@@ -72,7 +94,7 @@ def report(msg: simplefix.FixMessage) -> dict[str, Any] | None:
     if msg_type == b"9":
         return {"order_id": int(msg.get(41)), "exec_id": None, "status": FILL_AMEND_REJECTED,
                 "reason": REASON_VENUE, "qty": 0, "price": 0.0, "leaves": 0}
-    if msg_type != b"8":
+    if msg_type != b"8" or msg.get(150) == b"I":  # a status answer reports no event
         return None
     exec_type = msg.get(150)
     leaves = int(msg.get(151) or 0)

@@ -264,3 +264,138 @@ def test_gateway_when_restarted_reports_earlier_orders_with_their_fields(
         assert acceptor.orders() == [str(SID | 1)]
         reader.close()
         h.stop(second)
+
+
+class Killed(Exception):
+    """Raised in place of a step, to stop a gateway where a SIGKILL would."""
+
+
+def _boom(*_: Any, **__: Any) -> None:
+    raise Killed
+
+
+def _kill(h: Harness, gw: Any) -> None:
+    """Leave the gateway as a SIGKILL would: no on_stop (no logout, nothing published or
+    flushed beyond what the mapped state files already hold)."""
+    if gw.sock is not None:
+        gw.sock.close()
+    service = getattr(gw, "service", None)
+    if service is not None:
+        service.close()
+    gw.ctx.close()
+    h.contexts.remove(gw.ctx)
+
+
+def _poll_until_killed(gw: Any, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert time.monotonic() < deadline, "the gateway never reached the killed step"
+        try:
+            gw.poll()
+        except Killed:
+            return
+        time.sleep(0.002)
+
+
+def test_gateway_when_killed_before_reports_reach_ring_venue_sends_them_again(
+        acceptor: Acceptor, shm_dir: Path, runtime_dir: Path) -> None:
+    """Killed between receiving an IOC's ExecutionReports and writing them to the fills ring:
+    the stored FIX number is still the one before them, so the next gateway process asks for
+    them again and reports ack, partial fill and cancel once each (the fill was lost when the
+    number was stored on receipt)."""
+    acceptor.start()
+    with Harness(shm_dir, runtime_dir, RINGS) as h:
+        reader, got = h.reader("fills", 1), []
+        first = _gateway(h, acceptor.port)
+        _until(lambda: first.session.up, first, what="logon")
+        first.fills.write = _boom
+        h.writer("decisions").write(_decisions([1], TIF_IOC, 100.01))
+        _poll_until_killed(first)
+        _kill(h, first)
+        second = _gateway(h, acceptor.port)
+        _until(lambda: len(_fills_of(reader, got)) >= 3, second, what="reports sent again")
+        for _ in range(50):
+            second.poll()
+        fills = _fills_of(reader, got)
+        assert fills["status"].tolist() == [FILL_ACCEPTED, FILL_PARTIAL, FILL_CANCELLED]
+        _matches(acceptor, fills)
+        assert acceptor.orders() == [str(SID | 1)]
+        reader.close()
+        h.stop(second)
+
+
+def test_gateway_when_killed_after_reports_published_resent_ones_are_booked_once(
+        tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> None:
+    """Killed after the reports reached the fills ring but before their ExecIDs were marked
+    done and the FIX number stored; the venue then resends them (a gap) and, at the logon,
+    sends the last trade again as a new message (PossResend): the next gateway process
+    recognizes every one by its ExecID from the state dir (pending entries resolved against
+    the ring) and books nothing twice."""
+    (tmp_path / "venue").mkdir()
+    acceptor = Acceptor(_free_port(), tmp_path / "venue", "--max-fill", "60",
+                        "--repeat-on-logon")
+    acceptor.start()
+    try:
+        with Harness(shm_dir, runtime_dir, RINGS) as h:
+            reader, got = h.reader("fills", 1), []
+            first = _gateway(h, acceptor.port)
+            _until(lambda: first.session.up, first, what="logon")
+            write = first.fills.write
+
+            def write_then_die(records: np.ndarray) -> None:
+                write(records)
+                raise Killed
+            first.fills.write = write_then_die
+            h.writer("decisions").write(_decisions([1], TIF_IOC, 100.01))
+            _poll_until_killed(first)
+            assert len(_fills_of(reader, got)) == 3
+            _kill(h, first)
+            second = _gateway(h, acceptor.port)
+            _until(lambda: second.ctx.status.words[4] == 1, second, what="trading again")
+            for _ in range(200):
+                second.poll()
+            fills = _fills_of(reader, got)
+            assert fills["status"].tolist() == [FILL_ACCEPTED, FILL_PARTIAL, FILL_CANCELLED]
+            _matches(acceptor, fills)
+            assert second.words[gw_dups()] >= 1
+            reader.close()
+            h.stop(second)
+    finally:
+        acceptor.kill()
+
+
+def test_gateway_when_order_lost_with_killed_gateway_status_request_settles_it(
+        acceptor: Acceptor, shm_dir: Path, runtime_dir: Path) -> None:
+    """A DAY order rests at the venue; the next one is marked sent but the gateway dies
+    before its NewOrderSingle leaves. The next process asks the venue for both
+    (OrderStatusRequest) before trading: the resting one stays open (and is cancelled
+    later), the one the venue never took is reported rejected (REASON_VENUE), so no approved
+    order is left without a final report and none reached the venue twice."""
+    from shm.layout import REASON_VENUE
+
+    acceptor.start()
+    with Harness(shm_dir, runtime_dir, RINGS) as h:
+        reader, got = h.reader("fills", 1), []
+        first = _gateway(h, acceptor.port)
+        _until(lambda: first.session.up, first, what="logon")
+        h.writer("decisions").write(_decisions([1], TIF_DAY, 99.0))
+        _until(lambda: len(_fills_of(reader, got)) >= 1, first, what="ack")
+        first._flush = lambda: first.session.outbox.clear()  # what it sends is lost
+        h.writer("decisions").write(_decisions([2], TIF_DAY, 99.0))
+        _until(lambda: first.decisions.available() == 0, first, what="order 2 marked")
+        _kill(h, first)
+        second = _gateway(h, acceptor.port)
+        assert second.ctx.status.words[4] == 0
+        _until(lambda: SID | 2 in _fills_of(reader, got)["order_id"].tolist(), second,
+               what="the lost order settled")
+        _until(lambda: second.ctx.status.words[4] == 1, second, what="ready again")
+        h.writer("amend_decisions").write(_amend(3, 1, AMEND_CANCEL))
+        _until(lambda: len(_fills_of(reader, got)) >= 3, second, what="cancel report")
+        fills = _fills_of(reader, got)
+        by = {c: fills[fills["order_id"] == SID | c] for c in (1, 2)}
+        assert by[1]["status"].tolist() == [FILL_ACCEPTED, FILL_CANCELLED]
+        assert by[2]["status"].tolist() == [FILL_REJECTED]
+        assert by[2]["reason"].tolist() == [REASON_VENUE]
+        assert acceptor.orders() == [str(SID | 1)]
+        reader.close()
+        h.stop(second)
