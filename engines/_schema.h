@@ -392,6 +392,8 @@ static const schema_field SIGNAL_SCHEMA[SIGNAL_NFIELDS] = {
 #define REASON_NO_MARKET 8
 #define REASON_INVALID 9
 #define REASON_STALE 10
+#define REASON_BUDGET 17
+#define REASON_NO_BUDGET 18
 #define REASON_TICK_SIZE 11
 #define REASON_LOT_SIZE 12
 #define REASON_SELF_MATCH 13
@@ -410,7 +412,7 @@ static const schema_field SIGNAL_SCHEMA[SIGNAL_NFIELDS] = {
 #define FILL_AMEND_REJECTED 8
 #define AMEND_CANCEL 1
 #define AMEND_REPLACE 2
-#define LAYOUT_NCONSTANTS 39
+#define LAYOUT_NCONSTANTS 41
 static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"SIDE_BUY", 1},
     {"SIDE_SELL", -1},
@@ -433,6 +435,8 @@ static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"REASON_NO_MARKET", 8},
     {"REASON_INVALID", 9},
     {"REASON_STALE", 10},
+    {"REASON_BUDGET", 17},
+    {"REASON_NO_BUDGET", 18},
     {"REASON_TICK_SIZE", 11},
     {"REASON_LOT_SIZE", 12},
     {"REASON_SELF_MATCH", 13},

@@ -71,6 +71,8 @@ REASON_KILL_SWITCH: Final = 7
 REASON_NO_MARKET: Final = 8
 REASON_INVALID: Final = 9
 REASON_STALE: Final = 10  # older than its time to live when risk saw it
+REASON_BUDGET: Final = 17  # would take its strategy past the portfolio's budget for it
+REASON_NO_BUDGET: Final = 18  # budgets required, none in force for it (missing, stale, malformed)
 # Reasons the order manager or a venue gives (in a FILL_REJECTED / FILL_AMEND_REJECTED report).
 REASON_TICK_SIZE: Final = 11  # limit price not a multiple of the symbol's tick size
 REASON_LOT_SIZE: Final = 12  # quantity not a multiple of the symbol's lot size

@@ -4,6 +4,9 @@ It follows `trading.positions.<strategy_id>` (the positions engine's per-strateg
 keeps each strategy's P&L increments per snapshot, and every `rebalance_interval_s`
 publishes `portfolio.budgets`: {"method", "budgets": {strategy_id: units of gross
 position}, "weights", "samples"}. Risk parity or mean-variance (engines.portfolio).
+Strategies named in `strategies` are budgeted from the first rebalance: one without two P&L
+increments yet (a new strategy has no P&L until it trades) gets an equal share of the total,
+the others split the rest. Risk enforces the budgets (engines.risk, `budgets = "required"`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine
-from engines.params import param, parse_params
+from engines.params import ParamError, param, parse_params
 from engines.portfolio._allocation import budgets
 from engines.wiring import Every
 from shm.status import W_CUSTOM0, W_RECORDS_IN
@@ -29,13 +32,26 @@ class PortfolioParams:
     shrink: float = param(0.1, min=0, max=1)
     history: int = param(600, unit="snapshots", min=2)
     rebalance_interval_s: float = param(5.0, unit="s", min=0.01)
+    strategies: str = ""  # strategy ids budgeted from the start, comma-separated ("1,2")
+
+
+def strategy_ids(raw: str, where: str = "strategies") -> tuple[int, ...]:
+    """The `strategies` param ("1, 2") as ids; anything but whole numbers >= 0 is a
+    ParamError naming the value."""
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    bad = [n for n in names if not (n.isascii() and n.isdigit())]
+    if bad:
+        raise ParamError(f"{where}: {bad[0]!r} is not a strategy id (a whole number >= 0) "
+                         f"in {raw!r}")
+    return tuple(sorted({int(n) for n in names}))
 
 
 class Allocator:
     """P&L increments per strategy from snapshots, and the budgets they give (pure)."""
 
-    def __init__(self, p: PortfolioParams) -> None:
+    def __init__(self, p: PortfolioParams, where: str = "strategies") -> None:
         self.p = p
+        self.named = strategy_ids(p.strategies, where)
         self.last: dict[int, float] = {}
         self.increments: dict[int, list[float]] = {}
 
@@ -49,16 +65,21 @@ class Allocator:
 
     def allocate(self) -> dict[str, Any] | None:
         ids = sorted(s for s, v in self.increments.items() if len(v) >= 2)
-        if not ids:
+        cold = sorted(set(self.named) - set(ids))
+        if not ids and not cold:
             return None
-        n = min(len(self.increments[s]) for s in ids)
-        pnl = np.array([self.increments[s][-n:] for s in ids]).T
-        b = budgets(pnl, self.p.method, self.p.total_budget, self.p.risk_aversion,
-                    self.p.shrink)
-        total = float(b.sum()) or 1.0
+        share = self.p.total_budget / (len(ids) + len(cold))
+        out = {s: share for s in cold}
+        n = min((len(self.increments[s]) for s in ids), default=0)
+        if ids:
+            pnl = np.array([self.increments[s][-n:] for s in ids]).T
+            b = budgets(pnl, self.p.method, self.p.total_budget - share * len(cold),
+                        self.p.risk_aversion, self.p.shrink)
+            out |= {s: float(v) for s, v in zip(ids, b, strict=True)}
+        total = sum(out.values()) or 1.0
         return {"method": self.p.method, "samples": n,
-                "budgets": {str(s): float(v) for s, v in zip(ids, b, strict=True)},
-                "weights": {str(s): float(v) / total for s, v in zip(ids, b, strict=True)}}
+                "budgets": {str(s): v for s, v in sorted(out.items())},
+                "weights": {str(s): v / total for s, v in sorted(out.items())}}
 
 
 class PortfolioEngine(Engine):
@@ -70,7 +91,7 @@ class PortfolioEngine(Engine):
     def on_start(self) -> None:
         self.p = parse_params(PortfolioParams, self.ctx.params,
                               f"engines.{self.ctx.name}.params")
-        self.allocator = Allocator(self.p)
+        self.allocator = Allocator(self.p, f"engines.{self.ctx.name}.params.strategies")
         self.sub = self.ctx.subscriber(["trading.positions."])
         self.pub = self.ctx.publisher()
         self.timer = Every(self.p.rebalance_interval_s)

@@ -2,7 +2,8 @@
 
 Both apply the same checks in the same order to the same `RiskState` and must give the same
 verdicts (a hypothesis property test holds them to it). Check order, first failure wins:
-invalid, kill switch, no market, price band, max qty, max notional, rate, position, gross.
+invalid, kill switch, no market, price band, max qty, max notional, rate, position, gross,
+and with budgets the strategy's budget (engines.risk._budgets).
 
 Exposure is real: per symbol the filled position plus the open (approved, not yet completed)
 quantity reserved on each side. The worst case of a symbol is max(filled + open buys,
@@ -20,7 +21,8 @@ from typing import Any, cast
 import numpy as np
 
 from engines.params import param
-from engines.records import Fields, group_cumsum
+from engines.records import COUNTER_BITS, Fields, group_cumsum
+from engines.risk._budgets import StrategyBook, budget_checker
 from shm.layout import (
     ORDER,
     REASON_INVALID,
@@ -74,11 +76,14 @@ class RiskState:
     mids, rate buckets, kill switch (gross: the sum of every symbol's worst case).
 
     Pass `store` (name -> array, e.g. from a StateFile) to keep everything but the last
-    mids across a restart; by default the arrays are private to this object."""
+    mids across a restart; by default the arrays are private to this object. `budgets`:
+    the strategies' books and budgets, checked after everything else (None: no budgets)."""
 
     def __init__(self, n_symbols: int, limits: RiskLimits,
-                 store: dict[str, np.ndarray] | None = None) -> None:
+                 store: dict[str, np.ndarray] | None = None,
+                 budgets: StrategyBook | None = None) -> None:
         self.limits = limits
+        self.budgets = budgets
         arrays = store if store is not None else {
             name: np.zeros(n, dtype=np.int64) for name, (_, n) in state_layout(
                 n_symbols, limits).items()}
@@ -136,12 +141,16 @@ class RiskState:
         filled = book[sym]
         return max(filled + book[n + sym], book[2 * n + sym] - filled)
 
-    def book_fill(self, sym: int, side: int, filled: int, released: int) -> None:
+    def book_fill(self, sym: int, side: int, filled: int, released: int,
+                  order_id: int = -1) -> None:
         """A fill of `filled` units and `released` units of the order's reservation given back
         (its fill, or the unfilled rest of a completed order); gross follows. A release never
-        takes a side's reservation below zero."""
+        takes a side's reservation below zero. With budgets, the order's strategy (from
+        `order_id`) books it too."""
         if sym >= self.n_symbols or (side != 1 and side != -1):
             return
+        if self.budgets is not None and order_id >= 0:
+            self.budgets.book_fill(order_id >> COUNTER_BITS, sym, side, filled, released)
         n, book = self.n_symbols, self.book_v
         old = self.exposure(sym)
         book[sym] += side * filled
@@ -155,6 +164,8 @@ class RiskState:
         self.open_buy[:] = 0
         self.open_sell[:] = 0
         self.gross = int(np.abs(self.position).sum())
+        if self.budgets is not None:
+            self.budgets.clear_open()
 
     def on_tick_row(self, row: tuple[int, float, float]) -> None:
         """Remember the mid of one tick given as a TICK_MID tuple."""
@@ -264,7 +275,7 @@ def one_order_checker(state: RiskState) -> Callable[[int, int, int, int, float, 
         flags[0] = gross
         return REASON_OK
 
-    return check
+    return check if state.budgets is None else budget_checker(check, state, state.budgets)
 
 
 def check_batch(state: RiskState, orders: np.ndarray,
@@ -331,7 +342,7 @@ def _positions(state: RiskState, orders: np.ndarray, rows: np.ndarray,
                reason: np.ndarray) -> None:
     """Position and gross checks on the worst case (see the module): vectorised up to each
     breach, which is decided in order."""
-    lim = state.limits
+    lim, budgets = state.limits, state.budgets
     for _ in range(_MAX_VECTOR_ROUNDS):
         if rows.size == 0:
             return
@@ -346,15 +357,24 @@ def _positions(state: RiskState, orders: np.ndarray, rows: np.ndarray,
         pos_fail = np.where(buy, new_long, new_short) > lim.max_position
         worst = np.maximum(new_long, new_short)
         gross = state.gross + np.cumsum(worst - np.maximum(new_long - buys, new_short - sells))
-        fail = np.flatnonzero(pos_fail | (gross > lim.max_gross))
+        gross_fail = gross > lim.max_gross
+        if budgets is not None:
+            strat = orders["strategy_id"][rows].astype(np.intp)
+            s_gross, s_code = budgets.batch(strat, sym, buys, sells)
+            fail = np.flatnonzero(pos_fail | gross_fail | (s_code != REASON_OK))
+        else:
+            fail = np.flatnonzero(pos_fail | gross_fail)
         f = int(fail[0]) if fail.size else rows.size
         if f:
             np.add.at(state.open_buy, sym[:f], buys[:f])
             np.add.at(state.open_sell, sym[:f], sells[:f])
             state.gross = int(gross[f - 1])
+            if budgets is not None:
+                budgets.reserve_batch(strat[:f], sym[:f], buys[:f], sells[:f], s_gross[:f])
         if f == rows.size:
             return
-        reason[rows[f]] = REASON_MAX_POSITION if pos_fail[f] else REASON_MAX_GROSS
+        reason[rows[f]] = (REASON_MAX_POSITION if pos_fail[f] else
+                           REASON_MAX_GROSS if gross_fail[f] else int(s_code[f]))
         rows = rows[f + 1:]
     for r in rows:  # many breaches in one batch: the reference path, which is exact
         reason[r] = _position_one(state, orders[r])
@@ -371,6 +391,9 @@ def _position_one(state: RiskState, order: np.void) -> int:
     gross = state.gross + max(long_, short) - old
     if gross > state.limits.max_gross:
         return REASON_MAX_GROSS
+    if state.budgets is not None and (
+            code := state.budgets.reserve_one(int(order["strategy_id"]), sym, buy, qty)):
+        return code
     (state.open_buy if buy else state.open_sell)[sym] += qty
     state.gross = gross
     return REASON_OK

@@ -102,18 +102,19 @@ class OpenOrders:
         if status == FILL_REPLACED:
             if i is not None:
                 held = int(self.qty[i])
-                self.state.book_fill(int(self.sym[i]), int(self.side[i]), 0, held - leaves)
+                self.state.book_fill(int(self.sym[i]), int(self.side[i]), 0, held - leaves,
+                                     order_id)
                 self.qty[i] = leaves
             return
         filled = qty if status in FILLED else 0
         if i is None:  # released already (expired by time) or never followed
             if filled:
                 self.unknown_fills += 1
-                self.state.book_fill(sym, side, filled, 0)
+                self.state.book_fill(sym, side, filled, 0, order_id)
             return
         held = int(self.qty[i])
         released = held if status in COMPLETES else min(filled, held)
-        self.state.book_fill(int(self.sym[i]), int(self.side[i]), filled, released)
+        self.state.book_fill(int(self.sym[i]), int(self.side[i]), filled, released, order_id)
         if released >= held:
             self._close(order_id, i)
         else:
@@ -132,7 +133,7 @@ class OpenOrders:
         late = [(oid, i) for oid, i in self.slots.items()
                 if 0 < self.until[i] < now_ns - EXPIRY_GRACE_NS]
         for oid, i in late:
-            self.state.book_fill(int(self.sym[i]), int(self.side[i]), 0, int(self.qty[i]))
+            self.state.book_fill(int(self.sym[i]), int(self.side[i]), 0, int(self.qty[i]), oid)
             self._close(oid, i)
         return len(late)
 

@@ -24,6 +24,7 @@ _Static_assert(DECISION_ORDER_ID_OFF == ORDER_ORDER_ID_OFF && DECISION_VERDICT_O
 typedef struct {
     PyObject_HEAD
     Arr mids, book, flags, buckets, counts, marks, out;
+    Arr sbook, sgross, slimit; /* per-strategy budgets (engines/risk/_budgets.py), or NULL views */
     int64_t n_symbols, max_strategies, max_order_qty, max_orders_per_s, max_position, max_gross;
     int64_t default_ttl_ns; /* for an order whose ttl_ms is 0 */
     double band, max_notional;
@@ -38,6 +39,9 @@ static void check_dealloc(CheckObject *self) {
     Py_XDECREF(self->counts.view);
     Py_XDECREF(self->marks.view);
     Py_XDECREF(self->out.view);
+    Py_XDECREF(self->sbook.view);
+    Py_XDECREF(self->sgross.view);
+    Py_XDECREF(self->slimit.view);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -45,6 +49,8 @@ static inline int64_t floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
+
+static int budget_one(CheckObject *s, uint32_t strat, uint32_t sym, int side, int64_t qty);
 
 static int check_one(CheckObject *s, double *mids, int64_t *book, int64_t *flags,
                      int64_t *buckets, int64_t *counts, uint32_t strat, uint32_t sym, int side,
@@ -89,8 +95,44 @@ static int check_one(CheckObject *s, double *mids, int64_t *book, int64_t *flags
         return REASON_MAX_GROSS;
     if (__builtin_add_overflow(*open, qty, &reserved))
         return REASON_MAX_POSITION;
+    if (s->sbook.view != NULL) {
+        int code = budget_one(s, strat, sym, side, qty);
+        if (code)
+            return code;
+    }
     *open = reserved;
     flags[0] = gross;
+    return REASON_OK;
+}
+
+/* The strategy's budget (engines/risk/_budgets.py budget_checker): the strategy's own worst
+ * case per symbol, summed, may not rise past its budget; NO_BUDGET (< 0) approves nothing.
+ * Reserves the order in the strategy's book when it passes. */
+static int budget_one(CheckObject *s, uint32_t strat, uint32_t sym, int side, int64_t qty) {
+    int64_t *sbook = arr_addr(&s->sbook), *sgross = arr_addr(&s->sgross);
+    int64_t *slimit = arr_addr(&s->slimit);
+    if (!sbook || !sgross || !slimit) {
+        PyErr_Clear(); /* a released view: refuse, never approve past a budget unseen */
+        return REASON_NO_BUDGET;
+    }
+    int64_t limit = slimit[strat];
+    if (limit < 0)
+        return REASON_NO_BUDGET;
+    int64_t cells = s->max_strategies * s->n_symbols, k = (int64_t)strat * s->n_symbols + sym;
+    int64_t filled = sbook[k], long_ = filled + sbook[cells + k];
+    int64_t short_ = sbook[2 * cells + k] - filled, old = long_ > short_ ? long_ : short_;
+    int64_t *open = &sbook[(side > 0 ? cells : 2 * cells) + k], reserved;
+    if (side > 0 ? __builtin_add_overflow(long_, qty, &long_)
+                 : __builtin_add_overflow(short_, qty, &short_))
+        return REASON_BUDGET;
+    int64_t worst = long_ > short_ ? long_ : short_;
+    int64_t gross = sgross[strat] + worst - old;
+    if (worst != old && gross > limit)
+        return REASON_BUDGET;
+    if (__builtin_add_overflow(*open, qty, &reserved))
+        return REASON_BUDGET;
+    *open = reserved;
+    sgross[strat] = gross;
     return REASON_OK;
 }
 
@@ -203,29 +245,41 @@ static PyTypeObject CheckType = {
 
 /* check(mids, book, flags, rate_bucket, rate_count, marks, out, n_symbols, max_strategies,
  *       band, max_order_qty, max_notional, max_orders_per_s, max_position, max_gross,
- *       default_ttl_ns) */
+ *       default_ttl_ns, strategy_book, strategy_gross, budget): the last three are None
+ *       when budgets are off */
 static PyObject *make_check(PyObject *mod, PyObject *args) {
-    PyObject *mids, *book, *flags, *buckets, *counts, *marks, *out;
+    PyObject *mids, *book, *flags, *buckets, *counts, *marks, *out, *sbook, *sgross, *slimit;
     long long n_symbols, max_strategies, max_order_qty, max_orders_per_s, max_position,
         max_gross, default_ttl_ns;
     double band, max_notional;
-    if (!PyArg_ParseTuple(args, "OOOOOOOLLdLdLLLL", &mids, &book, &flags, &buckets, &counts,
-                          &marks, &out, &n_symbols, &max_strategies, &band, &max_order_qty,
-                          &max_notional, &max_orders_per_s, &max_position, &max_gross,
-                          &default_ttl_ns))
+    if (!PyArg_ParseTuple(args, "OOOOOOOLLdLdLLLLOOO", &mids, &book, &flags, &buckets,
+                          &counts, &marks, &out, &n_symbols, &max_strategies, &band,
+                          &max_order_qty, &max_notional, &max_orders_per_s, &max_position,
+                          &max_gross, &default_ttl_ns, &sbook, &sgross, &slimit))
         return NULL;
+    int budgets = sbook != Py_None;
+    if (budgets != (sgross != Py_None) || budgets != (slimit != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "strategy_book, strategy_gross and budget: all or none");
+        return NULL;
+    }
     CheckObject *self = PyObject_New(CheckObject, &CheckType);
     if (self == NULL)
         return NULL;
     self->mids.view = self->book.view = self->flags.view = self->buckets.view = NULL;
     self->counts.view = self->marks.view = self->out.view = NULL;
+    self->sbook.view = self->sgross.view = self->slimit.view = NULL;
     if (arr_init(&self->mids, mids, "d", 8, n_symbols, "mids") < 0 ||
         arr_init(&self->book, book, "q", 8, 3 * n_symbols, "book") < 0 ||
         arr_init(&self->flags, flags, "q", 8, 2, "flags") < 0 ||
         arr_init(&self->buckets, buckets, "q", 8, max_strategies, "rate_bucket") < 0 ||
         arr_init(&self->counts, counts, "q", 8, max_strategies, "rate_count") < 0 ||
         arr_init(&self->marks, marks, "q", 8, 0, "marks") < 0 ||
-        arr_init(&self->out, out, "B", 1, DECISION_SIZE, "out") < 0) {
+        arr_init(&self->out, out, "B", 1, DECISION_SIZE, "out") < 0 ||
+        (budgets &&
+         (arr_init(&self->sbook, sbook, "q", 8, 3 * max_strategies * n_symbols,
+                   "strategy_book") < 0 ||
+          arr_init(&self->sgross, sgross, "q", 8, max_strategies, "strategy_gross") < 0 ||
+          arr_init(&self->slimit, slimit, "q", 8, max_strategies, "budget") < 0))) {
         Py_DECREF(self);
         return NULL;
     }

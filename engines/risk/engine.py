@@ -30,6 +30,7 @@ from engines.params import param, parse_params, truth
 from engines.persist import StateFile
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
 from engines.risk._amend import decide_amends
+from engines.risk._budgets import BUDGET_MODES, BUDGETS_OFF, FAR_FUTURE_NS, RiskBudgets
 from engines.risk._checks import (
     KILL_REASONS,
     KILL_STATE_LOST,
@@ -96,16 +97,22 @@ class RiskParams(RiskLimits):
     # an order stays reserved until the next new ring set (safe, counted as untracked)
     max_open_orders: int = param(8_192, unit="orders", min=1)
     max_fills_batch: int = param(1_024, unit="fills", min=1)
+    # Per-strategy budgets from the portfolio engine (engines.risk._budgets): "required"
+    # rejects every order of a strategy without a budget in force no older than max age.
+    budgets: str = param(BUDGETS_OFF, choices=BUDGET_MODES)
+    budget_topic: str = "portfolio.budgets"
+    budget_max_age_s: float = param(30.0, unit="s", min=0.01)
 
 
 def _check_kernel(state: RiskState, decided: DecidedIds, out: bytearray) -> Any:
     """Risk's compiled one-order path over `state` and the marks, or None."""
-    lim = state.limits
+    lim, b = state.limits, state.budgets
     return build(CHECK, "check", state.last_mid, state.book, state._flags, state.rate_bucket,
                  state.rate_count, decided.high_water, out, state.n_symbols,
                  lim.max_strategies, state.band, lim.max_order_qty, float(lim.max_notional),
                  lim.max_orders_per_s, lim.max_position, lim.max_gross,
-                 lim.order_ttl_ms * 1_000_000)
+                 lim.order_ttl_ms * 1_000_000, *((b.book, b.gross, b.limit) if b is not None
+                                                 else (None, None, None)))
 
 
 class RiskEngine(Engine):
@@ -139,7 +146,12 @@ class RiskEngine(Engine):
                                    "decided": ("<i8", limits.max_strategies),
                                    "fills_pos": ("<i8", 1)}
                                | open_layout(self.p.max_open_orders))
-        self.state = RiskState(n_symbols, limits, self.saved.arrays)
+        self.budgets = None if self.p.budgets == BUDGETS_OFF else RiskBudgets(
+            self.ctx, self.p.budget_topic, self.p.budget_max_age_s, n_symbols,
+            limits.max_strategies, self.log)
+        self.budgets_due_ns = FAR_FUTURE_NS if self.budgets is None else self.budgets.due_ns
+        self.state = RiskState(n_symbols, limits, self.saved.arrays,
+                               None if self.budgets is None else self.budgets.book)
         self._fail_closed_if_lost()
         self.default_ttl_ns = limits.order_ttl_ms * 1_000_000
         self.decided = DecidedIds(self.saved.arrays["decided"])
@@ -202,6 +214,8 @@ class RiskEngine(Engine):
         records = journal_records(self.ctx.state)
         orders, decisions = records[KIND_ORDER], records[KIND_DECISION]
         self.state.position[:] = filled_by_symbol(records[KIND_FILL], self.state.n_symbols)
+        if self.budgets is not None:
+            self.budgets.book.set_filled(records[KIND_FILL])
         self.state.clear_open()
         decided = set(decisions["order_id"].tolist())
         for ring in self.order_rings:  # what this ring set holds is decided as usual (up
@@ -226,11 +240,12 @@ class RiskEngine(Engine):
     def _fail_closed_if_lost(self) -> None:
         """A state file that does not match, or that is missing once this state dir has seen
         a ready daemon, means what risk knew is gone: engage until an operator releases."""
-        if self.saved.lost:
+        lost = self.saved if self.saved.lost else (
+            self.budgets.saved if self.budgets is not None and self.budgets.lost else None)
+        if lost is not None:
             self.state.kill_code = KILL_STATE_LOST
             self.saved.flush()
-            self.log.error("risk_state_lost", status=self.saved.status.value,
-                           path=str(self.saved.path))
+            self.log.error("risk_state_lost", status=lost.status.value, path=str(lost.path))
 
     def poll(self) -> int:
         n_ticks = self.read_ticks()  # board mode: nothing to read (0)
@@ -290,8 +305,8 @@ class RiskEngine(Engine):
         if self.fills is not None:
             self.opens.approve_record(decision, self.default_ttl_ns)
         else:
-            _oid, sym, side, _tif, _ttl, qty, _ts = APPROVED.struct.unpack_from(decision)
-            self.state.book_fill(sym, side, qty, qty)
+            oid, sym, side, _tif, _ttl, qty, _ts = APPROVED.struct.unpack_from(decision)
+            self.state.book_fill(sym, side, qty, qty, oid)
 
     def _mids_from_board(self) -> None:
         """Every symbol's mid from the board (before a vectorised batch)."""
@@ -346,6 +361,8 @@ class RiskEngine(Engine):
         latest, mids, mid_of = self.latest, self.state.mid_v, BID_ASK_F.struct.unpack
         n_symbols, order_size = self.state.n_symbols, ORDER.itemsize
         now, out, rejected = time.time_ns(), 0, 0
+        if now >= self.budgets_due_ns:
+            self._refresh_budgets(now)
         default_ttl_ns = self.p.order_ttl_ms * 1_000_000
         for _ in range(n):
             record = read_one()
@@ -383,6 +400,8 @@ class RiskEngine(Engine):
         read_one, write, buf = ring.read_one, self.decisions.write_bytes, self.buf
         decide, commit, latest = self.kernel.decide, self.kernel.commit, self.latest
         now, out, rejected, duplicates = time.time_ns(), 0, 0, 0
+        if now >= self.budgets_due_ns:  # a budget expires: its limit word says so first
+            self._refresh_budgets(now)
         for _ in range(n):
             record = read_one()
             if record is None:
@@ -461,8 +480,11 @@ class RiskEngine(Engine):
         fresh = self.decided.fresh(orders)
         if fresh.shape[0] == 0:
             return NO_REASONS
+        now = time.time_ns()
+        if now >= self.budgets_due_ns:
+            self._refresh_budgets(now)
         out = self.decisions.claim(fresh.shape[0])
-        reason = decide(self.state, fresh, out, time.time_ns())
+        reason = decide(self.state, fresh, out, now)
         self.decisions.publish()
         self.decided.record(fresh)
         approved = reason == 0
@@ -471,9 +493,9 @@ class RiskEngine(Engine):
                 self.opens.approve_batch(out, approved, self.default_ttl_ns)
             else:  # booked as filled at once (see _approved)
                 rows = np.ascontiguousarray(out[approved])
-                for _oid, sym, side, _tif, _ttl, qty, _ts in APPROVED.struct.iter_unpack(
+                for oid, sym, side, _tif, _ttl, qty, _ts in APPROVED.struct.iter_unpack(
                         rows.view(np.uint8).data):
-                    self.state.book_fill(sym, side, qty, qty)
+                    self.state.book_fill(sym, side, qty, qty, oid)
         rejected: np.ndarray = reason[reason != 0]
         self.ctx.status.add(W_RECORDS_OUT, fresh.shape[0])
         self.ctx.status.add(W_ACCEPTED, fresh.shape[0] - rejected.size)
@@ -489,9 +511,15 @@ class RiskEngine(Engine):
             while self.fills.available():
                 self._book_fills(self.fills)
             self.opens.expire(time.time_ns())
+        if self.budgets is not None:
+            self._refresh_budgets(time.time_ns())
         self.service.serve()
         if self.alert_timer.due(time.monotonic_ns()):
             self._flush_alerts()
+
+    def _refresh_budgets(self, now_ns: int) -> None:
+        """Budget messages applied and stale budgets expired (before any order past `now_ns`)."""
+        self.budgets_due_ns = self.budgets.refresh(now_ns)  # type: ignore[union-attr]
 
     def _watch_venues(self, watch: VenueWatch) -> None:
         """Engage (venue_down) while a watched venue is not up; release once all are, unless
@@ -565,7 +593,9 @@ class RiskEngine(Engine):
                 "rejected": _by_reason(self.rejected_total + self.rejected),
                 "rejected_last_interval": _by_reason(self.rejected_last),
                 "rejected_this_interval": _by_reason(self.rejected),
-                "interval_s": self.p.alert_interval_s}
+                "interval_s": self.p.alert_interval_s,
+                "budgets": {"mode": BUDGETS_OFF} if self.budgets is None
+                else self.budgets.status(time.time_ns())}
 
     def _flush_alerts(self) -> None:
         """One `risk.alerts.<reason>` per reason rejected in the window: its count and the
@@ -588,6 +618,8 @@ class RiskEngine(Engine):
         """A P&L snapshot or a service request is waiting (what woke an idle risk)."""
         return bool(self.pnl_sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
                     or self.service.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN
+                    or (self.budgets is not None
+                        and self.budgets.sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN)
                     or (self.venue_sub is not None
                         and self.venue_sub.socket.getsockopt(zmq.EVENTS) & zmq.POLLIN))
 
@@ -601,6 +633,8 @@ class RiskEngine(Engine):
 
     def wait_handles(self) -> list[Any]:
         extra = [self.venue_sub.socket] if self.venue_sub is not None else []
+        if self.budgets is not None:
+            extra.append(self.budgets.sub.socket)
         return [self.pnl_sub.socket, self.service.socket, *extra]
 
     def on_stop(self) -> None:
@@ -610,6 +644,8 @@ class RiskEngine(Engine):
         self._flush_alerts()
         self.service.close()
         self.saved.flush()
+        if self.budgets is not None:
+            self.budgets.flush()
         if not self.p.wake_on_ticks:
             self.ticks.close()
         self.log.info("risk_stopped", decided=self.ctx.status.get(W_RECORDS_OUT),

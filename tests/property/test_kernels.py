@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from engines import compiled as _compiled
 from engines.records import COUNTER_MASK, DECISION_SUFFIX_F
+from engines.risk._budgets import StrategyBook
 from engines.risk._checks import RiskLimits, RiskState, ttl_ns
 from engines.risk._dedupe import DecidedIds
 from engines.risk.engine import ORDER_CHECKED
@@ -157,23 +158,33 @@ def _decide_python(state: RiskState, decided: DecidedIds, record: bytes,
 @given(max_order_qty=st.sampled_from([100, 300, 10**12]), max_position=st.integers(0, 1_000),
        max_gross=st.integers(0, 2_000), max_orders_per_s=st.integers(1, 6),
        notional=st.sampled_from([10_000.0, 30_000.0]),
-       band_bps=st.sampled_from([1.0, 50.0, 1e6]), orders=st.lists(_order, max_size=50))
+       band_bps=st.sampled_from([1.0, 50.0, 1e6]), orders=st.lists(_order, max_size=50),
+       budgets=st.one_of(st.none(), st.lists(st.integers(-1, 900), min_size=4, max_size=4)))
 def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
     max_order_qty: int, max_position: int, max_gross: int, max_orders_per_s: int,
     notional: float, band_bps: float, orders: list[tuple],  # type: ignore[type-arg]
+    budgets: list[int] | None,
 ) -> None:
+    """With or without per-strategy budgets (-1: none in force), the kernel decides and
+    books what the Python checks do."""
+    books = [None, None] if budgets is None else [StrategyBook(N_SYMBOLS, 4) for _ in range(2)]
+    for book in books:
+        if book is not None:
+            book.limit[:] = budgets
     limits = RiskLimits(max_order_qty=max_order_qty, max_notional=notional,
                         max_position=max_position, max_gross=max_gross,
                         price_band_bps=band_bps, max_orders_per_s=max_orders_per_s,
                         max_strategies=4, order_ttl_ms=2)
-    states = [RiskState(N_SYMBOLS, limits) for _ in range(2)]
+    states = [RiskState(N_SYMBOLS, limits, budgets=b) for b in books]
     marks = [DecidedIds(np.zeros(3, np.int64)) for _ in range(2)]  # strategy 3 unknown
     out = bytearray(DECISION.itemsize)
+    b0 = books[0]
     kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
         states[0].last_mid, states[0].book, states[0]._flags, states[0].rate_bucket,
         states[0].rate_count, marks[0].high_water, out, N_SYMBOLS, limits.max_strategies,
         states[0].band, limits.max_order_qty, limits.max_notional, limits.max_orders_per_s,
-        limits.max_position, limits.max_gross, limits.order_ttl_ms * 1_000_000)
+        limits.max_position, limits.max_gross, limits.order_ttl_ms * 1_000_000,
+        *((None, None, None) if b0 is None else (b0.book, b0.gross, b0.limit)))
     counters = [0] * 6
     ts = 1_700_000_000_000_000_000
     for strat, sym, side, qty, price, step, dt, bid, kill, ttl, age in orders:
@@ -203,6 +214,9 @@ def test_check_kernel_when_any_orders_gives_the_python_decisions_and_state(
         for name in ("book", "rate_bucket", "rate_count", "_flags", "last_mid"):
             assert _same(getattr(states[0], name), getattr(states[1], name)), name
         assert _same(marks[0].high_water, marks[1].high_water)
+        if budgets is not None:
+            for name in ("book", "gross"):
+                assert _same(getattr(books[0], name), getattr(books[1], name)), name
 
 
 def test_check_kernel_when_decided_but_not_committed_decides_the_order_again() -> None:
@@ -215,7 +229,7 @@ def test_check_kernel_when_decided_but_not_committed_decides_the_order_again() -
         state.last_mid, state.book, state._flags, state.rate_bucket, state.rate_count,
         decided.high_water, out, N_SYMBOLS, 4, state.band, limits.max_order_qty,
         limits.max_notional, limits.max_orders_per_s, limits.max_position, limits.max_gross,
-        10**9)
+        10**9, None, None, None)
     record = _order_bytes((1 << 40) | 5, 1, 0, 1, 10, 100.0, 1)
     assert kernel.decide(record, None, 1) >= 0
     assert kernel.decide(record, None, 2) >= 0  # not committed: not a duplicate yet
