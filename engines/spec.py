@@ -54,6 +54,9 @@ class PeerConfig:
     address: str  # IP address or DNS name its bridges and control endpoint listen on
     public_key: str  # its Z85 CURVE public key (`nautilusctl keys generate` prints it)
     control_port: int = 7100  # its CURVE control endpoint (nautilusctl --host NAME)
+    # what it may run on this host's control endpoint: "read", "operate", "admin" and/or
+    # command names (nautilusd.control.permissions); unset: read only
+    allow: tuple[str, ...] = ("read",)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

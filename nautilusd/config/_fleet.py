@@ -1,5 +1,6 @@
 """The fleet sections: [fleet] (this host's name, its CURVE control endpoint), [[peers]]
-(the other hosts: address, public key), and the checks of the bridge engines that use them.
+(the other hosts: address, public key, what each may run here: `allow`), and the checks of
+the bridge engines that use them.
 
 A bridge engine (engines.bridge) names a peer in its params; the check refuses a peer that is
 not listed, a bridge to this host itself, a missing port, and a ring whose layout is not the
@@ -32,6 +33,8 @@ PEER_SPEC: Final = {
     "public_key": Field(cv.string(_Z85, "a 40-character Z85 CURVE public key "
                                   "(`nautilusctl keys generate` prints it)")),
     "control_port": Field(cv.integer(1, 65535)),
+    "allow": Field(cv.array(cv.string(r"[a-z][a-z0-9_-]*", "a permission or command name"),
+                            distinct=True)),
 }
 PEER_REQUIRED: Final = ("name", "address", "public_key")
 
@@ -57,6 +60,7 @@ def peers(c: Collector, value: Any, host: str) -> dict[str, PeerConfig]:
         if missing or any(k not in fields for k in PEER_REQUIRED):
             continue
         name = fields["name"]
+        _check_allow(c, f"{path}.allow", fields.get("allow", ()))
         if name in out:
             c.error(f"{path}.name", f"peer {name!r} listed twice")
         elif host and name == host:
@@ -65,6 +69,18 @@ def peers(c: Collector, value: Any, host: str) -> dict[str, PeerConfig]:
         else:
             out[name] = PeerConfig(**fields)
     return out
+
+
+def _check_allow(c: Collector, path: str, allow: Any) -> None:
+    # imported here: the control commands import the config package themselves
+    from nautilusd.control.commands import COMMANDS
+    from nautilusd.control.permissions import PERMISSIONS, unknown_entries
+
+    if not isinstance(allow, tuple):
+        return  # already reported by its converter
+    for entry in unknown_entries(allow, COMMANDS):
+        c.error(f"{path}[{allow.index(entry)}]", f"{cv.show(entry)} is neither a permission "
+                f"({', '.join(PERMISSIONS)}) nor a command ({', '.join(sorted(COMMANDS))})")
 
 
 def check_bridges(c: Collector, host: str, peer_map: Mapping[str, PeerConfig],

@@ -12,6 +12,9 @@ Who may connect (what holds, in order):
 3. each message's "Peer-Address" metadata carries the peer's SO_PEERCRED as
    `<addr>:<uid>:<gid>:<pid>` (libzmq stream engine); a message from another uid gets a
    FORBIDDEN reply, in case (2) is unavailable in another libzmq build.
+On the fleet's CURVE endpoint (nautilusd.fleet) the ZAP handler admits [[peers]] keys only,
+and each request runs only if that peer's grant allows the command (control.permissions):
+a refusal is a FORBIDDEN reply naming the command and the peer, counted and logged.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from nautilusd.config.model import Topology
 from nautilusd.config.params import load_checked
 from nautilusd.control.commands import COMMANDS, Command, CommandContext
 from nautilusd.control.commands.context import CommandLoop, SupervisorApi
+from nautilusd.control.permissions import Grant
 from nautilusd.control.protocol import (
     MAX_REQUEST_BYTES,
     ErrorCode,
@@ -87,9 +91,14 @@ class ControlServer:
                  commands: Mapping[str, Command] | None = None,
                  endpoints: dict[str, str] | None = None,
                  max_per_wake: int = MAX_PER_WAKE, listeners: Listeners | None = None,
-                 curve: tuple[bytes, bytes] | None = None) -> None:
+                 curve: tuple[bytes, bytes] | None = None,
+                 grants: Mapping[str, Grant] | None = None,
+                 on_denied: Callable[[], None] | None = None) -> None:
         """`curve` = the host's (public, secret) CURVE keys: a tcp:// endpoint is a CURVE
-        server admitting the keys its context's ZAP handler allows (nautilusd.fleet)."""
+        server admitting the keys its context's ZAP handler allows (nautilusd.fleet);
+        `grants` (by Z85 public key, the ZAP User-Id) says what each peer may run: with
+        `curve`, a request from a key not in it runs nothing; `on_denied` is told of each
+        refusal."""
         self.endpoint = endpoint
         self._listeners = listeners or Listeners()
         self.allowed_uids = frozenset({os.geteuid(), 0})
@@ -97,7 +106,7 @@ class ControlServer:
         self._commands = dict(COMMANDS if commands is None else commands)
         self._loop = loop
         self.counters = {"requests": 0, "errors": 0, "forbidden": 0, "reply_drops": 0,
-                         "busy_wakes": 0, "too_large": 0}
+                         "busy_wakes": 0, "too_large": 0, "denied": 0}
         ipc_path = _ipc_path(endpoint)
         runtime_dir = ipc_path.parent if ipc_path else None
         self._ctx = CommandContext(
@@ -106,6 +115,8 @@ class ControlServer:
             service_endpoint=functools.partial(service_endpoint, runtime_dir)
             if runtime_dir else None)
         self._curve = curve
+        self._grants = None if curve is None else dict(grants or {})
+        self._on_denied = on_denied
         self.socket = self._bind((context or zmq.Context.instance()), endpoint)
         loop.add_reader(self.socket, self._on_readable)
 
@@ -193,15 +204,37 @@ class ControlServer:
             reply = encode_error(None, ErrorCode.FORBIDDEN,
                                  f"uid {uid} may not use this daemon (runs as uid {os.geteuid()})")
         else:
-            reply = self._reply_for(body.bytes)
+            reply = self._reply_for(body.bytes, self._grant_of(body))
         self._send(envelope, reply)
 
-    def _reply_for(self, raw: bytes) -> bytes:
+    def _grant_of(self, body: zmq.Frame) -> Grant | None:
+        """The CURVE peer's grant (an admitted key not granted: nothing at all); None on the
+        local socket, where the uid check above is the rule."""
+        if self._grants is None:
+            return None
+        try:
+            key = body.get("User-Id")
+        except zmq.ZMQError:
+            key = ""
+        return self._grants.get(str(key), Grant(f"key {key}", frozenset(), frozenset()))
+
+    def _deny(self, grant: Grant, name: str, command: Command | None) -> ControlError:
+        self.counters["denied"] += 1
+        message = grant.refusal(name, command)
+        log.warning("control_command_denied", peer=grant.peer, command=name,
+                    denied=self.counters["denied"], reason=message)
+        if self._on_denied is not None:
+            self._on_denied()
+        return ControlError(ErrorCode.FORBIDDEN.value, message)
+
+    def _reply_for(self, raw: bytes, grant: Grant | None = None) -> bytes:
         request_id = None
         try:
             request = decode_request(raw)
             request_id = request.id
             command = self._commands.get(request.cmd)
+            if grant is not None and not grant.allows(request.cmd, command):
+                raise self._deny(grant, request.cmd, command)
             if self._ctx.supervisor.shutting_down and not (command and command.read_only):
                 raise ControlError(ErrorCode.UNAVAILABLE.value,
                                    f"nautilusd is shutting down; {request.cmd!r} refused")

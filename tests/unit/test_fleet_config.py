@@ -93,3 +93,26 @@ def test_load_when_peer_is_this_host_refuses_it() -> None:
     """A host is not its own peer."""
     message = _errors(BASE.replace('name = "b"', 'name = "a"'))
     assert "peers[0].name" in message and "its own peer" in message
+
+
+def test_load_when_peer_has_no_allow_grants_read_only() -> None:
+    """A peer that lists no `allow` may only read (fail closed)."""
+    topology = loads_config(BASE, source="a.toml", host_cpus={0, 1})
+    assert topology.peers["b"].allow == ("read",)
+
+
+def test_load_when_allow_lists_permissions_and_commands_keeps_them() -> None:
+    """`allow` takes permission names and command names."""
+    text = BASE.replace('public_key = "' + KEY + '"\n',
+                        'public_key = "' + KEY + '"\nallow = ["read", "operate", "reload"]\n')
+    topology = loads_config(text, source="a.toml", host_cpus={0, 1})
+    assert topology.peers["b"].allow == ("read", "operate", "reload")
+
+
+def test_load_when_allow_names_an_unknown_entry_is_refused_naming_it() -> None:
+    """A typo in `allow` is an error naming the entry, where it is, and what is valid."""
+    text = BASE.replace('public_key = "' + KEY + '"\n',
+                        'public_key = "' + KEY + '"\nallow = ["read", "stpo"]\n')
+    message = _errors(text)
+    assert "peers[0].allow[1]" in message and "'stpo'" in message
+    assert "operate" in message and "restart" in message

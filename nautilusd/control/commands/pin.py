@@ -12,7 +12,7 @@ from typing import Any
 
 from nautilusd.control.commands import _args, text
 from nautilusd.control.commands.context import CommandContext, TopologyT
-from nautilusd.control.commands.spec import Command, Remote, UsageError
+from nautilusd.control.commands.spec import Command, Permission, Remote, UsageError
 
 NAME = "pin"
 
@@ -48,6 +48,6 @@ def render(args: argparse.Namespace, result: Any) -> str:
     return f"{result['engine']} pinned to cpus {text.cpus_text(result['cpus'])}"
 
 
-COMMAND = Command(name=NAME, run=run, cli=Remote(
+COMMAND = Command(name=NAME, run=run, permission=Permission.OPERATE, cli=Remote(
     help="move an engine to other cores, live", arguments=arguments, request=request,
     render=render))

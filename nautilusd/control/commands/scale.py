@@ -12,7 +12,7 @@ from typing import Any
 
 from nautilusd.control.commands import _args
 from nautilusd.control.commands.context import CommandContext, TopologyT
-from nautilusd.control.commands.spec import Command, Remote
+from nautilusd.control.commands.spec import Command, Permission, Remote
 
 NAME = "scale"
 MAX_REPLICAS = 256
@@ -38,5 +38,5 @@ def render(args: argparse.Namespace, result: Any) -> str:
     return f"{args.engine}: {', '.join(result['instances']) or '-'}"
 
 
-COMMAND = Command(name=NAME, run=run, cli=Remote(
+COMMAND = Command(name=NAME, run=run, permission=Permission.OPERATE, cli=Remote(
     help="run N replicas of an engine", arguments=arguments, request=request, render=render))

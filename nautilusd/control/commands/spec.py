@@ -7,6 +7,7 @@ and the daemon's dispatch table, the nautilusctl parser and its --help are built
 from __future__ import annotations
 
 import argparse
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -72,6 +73,16 @@ class Remote:
     unreachable_exit: int | None = None
 
 
+class Permission(enum.Enum):
+    """What a peer on the fleet control endpoint must be granted to run a command
+    ([[peers]] allow): read (look), operate (start, stop, restart engines), admin (change
+    the daemon itself: reload, re-exec, shutdown, upgrade)."""
+
+    READ = "read"
+    OPERATE = "operate"
+    ADMIN = "admin"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Command:
     """A daemon command: its wire name and handler, and its nautilusctl half (None: none)."""
@@ -80,3 +91,12 @@ class Command:
     run: Handler
     cli: Remote | None = None
     read_only: bool = False  # served while the daemon shuts down
+    permission: Permission | None = None  # None: READ when read_only, else ADMIN
+
+    @property
+    def needs(self) -> Permission:
+        """The permission it takes; a command that declares none and changes anything is
+        admin (a new command is fail-closed until it says otherwise)."""
+        if self.permission is not None:
+            return self.permission
+        return Permission.READ if self.read_only else Permission.ADMIN

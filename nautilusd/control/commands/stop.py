@@ -12,7 +12,7 @@ from typing import Any
 
 from nautilusd.control.commands import _args
 from nautilusd.control.commands.context import CommandContext, TopologyT
-from nautilusd.control.commands.spec import Command, Remote
+from nautilusd.control.commands.spec import Command, Permission, Remote
 
 NAME = "stop"
 
@@ -35,6 +35,6 @@ def render(args: argparse.Namespace, result: Any) -> str:
     return f"stopped: {', '.join(result['affected']) or 'nothing'}"
 
 
-COMMAND = Command(name=NAME, run=run, cli=Remote(
+COMMAND = Command(name=NAME, run=run, permission=Permission.OPERATE, cli=Remote(
     help="stop an engine, a group or all", arguments=arguments, request=request,
     render=render))
