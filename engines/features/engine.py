@@ -11,7 +11,6 @@ ticks' own stamps, so a replay on recorded time gives the recording's bars.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -21,14 +20,15 @@ import numpy as np
 
 from engines.base import Engine
 from engines.features._factors import FACTOR_COLUMNS, factors
-from engines.features._indicators import BarFeatures, FeatureParams, Features
+from engines.features._indicators import BarFeatures, FeatureParams
 from engines.features._records import FeatureRows, feature_buffer
+from engines.features._ticks import TickBars
 from engines.params import ParamError, param, parse_params
 from engines.rings import RecordWriter
-from engines.wiring import one_reader, one_writer
+from engines.wiring import one_writer
 from shm.errors import RingFullError
-from shm.layout import FEATURE, TICK
-from shm.status import W_CUSTOM0, W_DROPPED, W_RECORDS_IN, W_RECORDS_OUT
+from shm.layout import FEATURE
+from shm.status import W_CUSTOM0, W_DROPPED, W_RECORDS_OUT
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,11 +45,8 @@ class FeaturesEngine(Engine):
     def on_start(self) -> None:
         self.p = parse_params(FeaturesEngineParams, self.ctx.params,
                               f"engines.{self.ctx.name}.params")
-        self.symbols = self.ctx.symbols or ("SYM0",)
-        fields = {f.name: getattr(self.p, f.name) for f in dataclasses.fields(FeatureParams)}
-        self.features = Features(len(self.symbols), FeatureParams(**fields),
-                                 f"engines.{self.ctx.name}.params")
-        self.ticks = one_reader(self.ctx, TICK)
+        self.feed = TickBars(self.ctx, self.p)
+        self.symbols, self.features = self.feed.symbols, self.feed.features
         self.ring = one_writer(self.ctx, FEATURE, required=False)
         try:
             self.rows = FeatureRows(self.features.columns, self.features.horizons)
@@ -59,13 +56,7 @@ class FeaturesEngine(Engine):
         self.pub = self.ctx.publisher()
 
     def poll(self) -> int:
-        batch = self.ticks.read(self.p.max_batch)
-        n = int(batch.shape[0])
-        if n == 0:
-            return 0
-        bars = self.features.update(batch)
-        self.ticks.advance(n)
-        self.ctx.status.add(W_RECORDS_IN, n)
+        n, bars = self.feed.read(self.p.max_batch)
         for bar in bars:
             self._publish(bar)
         return n

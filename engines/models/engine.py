@@ -12,7 +12,6 @@ restart; `research.models.activated` on the bus when it is in force) and `models
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,16 +21,16 @@ import zmq
 
 from engines.base import Engine
 from engines.errors import ServiceError
-from engines.features import BarFeatures, FeatureParams, Features
+from engines.features import BarFeatures, FeatureParams, TickBars
 from engines.models._host import ModelHost
 from engines.models._inputs import model_inputs
 from engines.params import param, parse_params
 from engines.rings import RecordWriter
 from engines.service import ServiceServer, service_endpoint
-from engines.wiring import one_reader, one_writer
+from engines.wiring import one_writer
 from shm.errors import RingFullError
-from shm.layout import SIGNAL, TICK
-from shm.status import W_CUSTOM0, W_DROPPED, W_RECORDS_IN, W_RECORDS_OUT
+from shm.layout import SIGNAL
+from shm.status import W_CUSTOM0, W_DROPPED, W_RECORDS_OUT
 
 W_VERSION, W_PREDICTIONS = W_CUSTOM0, W_CUSTOM0 + 1  # the counters, in that order
 
@@ -51,14 +50,10 @@ class ModelsEngine(Engine):
 
     def on_start(self) -> None:
         self.p = parse_params(ModelsParams, self.ctx.params, f"engines.{self.ctx.name}.params")
-        features = FeatureParams(**{f.name: getattr(self.p, f.name)
-                                    for f in dataclasses.fields(FeatureParams)})
-        symbols = self.ctx.symbols or ("SYM0",)
-        self.symbols = symbols
-        self.features = Features(len(symbols), features, f"engines.{self.ctx.name}.params")
-        self.ticks = one_reader(self.ctx, TICK)
+        self.feed = TickBars(self.ctx, self.p)
+        self.symbols, self.features = self.feed.symbols, self.feed.features
         self.ring = one_writer(self.ctx, SIGNAL, required=False)
-        self.out = np.zeros(len(symbols), SIGNAL)
+        self.out = np.zeros(len(self.symbols), SIGNAL)
         self.host = ModelHost(self.ctx.state_dir)
         self.pub = self.ctx.publisher()
         self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name),
@@ -71,13 +66,7 @@ class ModelsEngine(Engine):
             self.service.serve()
         if self.host.swap_if_ready():
             self._announce()
-        batch = self.ticks.read(self.p.max_batch)
-        n = int(batch.shape[0])
-        if n == 0:
-            return 0
-        bars = self.features.update(batch)
-        self.ticks.advance(n)
-        self.ctx.status.add(W_RECORDS_IN, n)
+        n, bars = self.feed.read(self.p.max_batch)
         for bar in bars:
             self._predict(bar)
         return n
