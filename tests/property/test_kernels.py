@@ -246,3 +246,40 @@ def test_kernels_when_given_a_short_record_raise_a_clear_error() -> None:
         signal.kernel.on_tick(b"x" * 10, 0, 0)
     with pytest.raises(IndexError, match="symbol_id 9"):
         signal.kernel.on_tick(_tick_bytes(1, 1, 9, 1.0, 1.0), 0, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(budgets=st.lists(st.integers(-1, 600), min_size=4, max_size=4),
+       orders=st.lists(st.tuples(st.integers(0, 3), st.integers(0, N_SYMBOLS - 1),
+                                 st.sampled_from([1, -1]), st.integers(1, 200)),
+                       min_size=1, max_size=40))
+def test_check_kernel_when_budgets_bind_gives_the_python_decisions_and_books(
+    budgets: list[int], orders: list[tuple[int, int, int, int]],
+) -> None:
+    """Only the budgets can refuse (every other limit is wide): the kernel refuses, reserves
+    and books per strategy exactly as the Python checks do, at the budget's edge too."""
+    limits = RiskLimits(max_order_qty=10**6, max_notional=1e15, max_position=10**9,
+                        max_gross=10**9, price_band_bps=1e6, max_orders_per_s=10**9,
+                        max_strategies=4, order_ttl_ms=1_000)
+    books = [StrategyBook(N_SYMBOLS, 4) for _ in range(2)]
+    for book in books:
+        book.limit[:] = budgets
+    states = [RiskState(N_SYMBOLS, limits, budgets=b) for b in books]
+    for s in states:
+        s.last_mid[:] = 100.0
+    marks = DecidedIds(np.zeros(4, np.int64))
+    out = bytearray(DECISION.itemsize)
+    kernel = _compiled.kernel(_compiled.CHECK).check(  # type: ignore[union-attr]
+        states[0].last_mid, states[0].book, states[0]._flags, states[0].rate_bucket,
+        states[0].rate_count, marks.high_water, out, N_SYMBOLS, 4, states[0].band,
+        limits.max_order_qty, limits.max_notional, limits.max_orders_per_s,
+        limits.max_position, limits.max_gross, 10**9, books[0].book, books[0].gross,
+        books[0].limit)
+    ts = 1_700_000_000_000_000_000
+    for n, (strat, sym, side, qty) in enumerate(orders, 1):
+        code = kernel.decide(_order_bytes((strat << 40) | n, strat, sym, side, qty, 100.0, ts),
+                             None, ts)
+        kernel.commit()
+        assert code == states[1].check_fields(strat, sym, side, qty, 100.0, ts)
+        assert _same(books[0].book, books[1].book) and _same(books[0].gross, books[1].gross)
+        assert _same(states[0].book, states[1].book)
