@@ -1,4 +1,4 @@
-"""What both ends of a bridge share: their params, the peer they name, their socket options.
+"""What both ends of a bridge share: the peer they name, their one ring, their socket options.
 
 A bridge socket is a CURVE DEALER with ZeroMQ heartbeats: a link that stops answering is
 dropped within `link_timeout_ms` and ZeroMQ reconnects by itself; nothing here is plaintext.
@@ -6,17 +6,21 @@ dropped within `link_timeout_ms` and ZeroMQ reconnects by itself; nothing here i
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
 
 import zmq
 
 from engines.base import EngineContext
 from engines.params import ParamError
 from engines.spec import PeerConfig
+from shm import RingReader, RingWriter
+from shm.layout import RECORDS
 
 ZAP_DOMAIN: Final = "nautilusd.bridge"
 SEND_HWM: Final = 64  # batches queued towards the link before back-pressure
 RECV_HWM: Final = 256
+End = TypeVar("End", RingReader, RingWriter)
 
 
 def peer_of(ctx: EngineContext, peer: str, port: int) -> PeerConfig:
@@ -34,6 +38,21 @@ def peer_of(ctx: EngineContext, peer: str, port: int) -> PeerConfig:
         raise ParamError(f"{where}.peer: no [[peers]] entry named {peer!r}; known: "
                          f"{sorted(ctx.peers)}")
     return found
+
+
+def bridged_ring(engine: str, rings: Mapping[str, object], kind: type[End], record: str,
+                 role: str) -> tuple[str, End]:
+    """The one ring a bridge end `role`s ("a ring sender reads"): a shm ring, and of the
+    layout `record` names when it names one; else a ParamError naming what was found."""
+    if len(rings) != 1:
+        raise ParamError(f"engine {engine}: {role} exactly one ring, has {sorted(rings)}")
+    name, ring = next(iter(rings.items()))
+    if not isinstance(ring, kind):
+        raise ParamError(f"engine {engine}: ring {name!r} is not a shm ring")
+    if record and RECORDS[record] != ring.dtype:
+        raise ParamError(f"engines.{engine}.params.record: {record!r} is not the layout of "
+                         f"ring {name!r}")
+    return name, ring
 
 
 def bridge_socket(context: zmq.Context[Any], link_timeout_ms: int) -> zmq.Socket[Any]:

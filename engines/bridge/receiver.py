@@ -20,12 +20,12 @@ import zmq
 
 from engines.base import Engine, Pollable
 from engines.bridge import _wire as wire
-from engines.bridge._link import ZAP_DOMAIN, bridge_socket, peer_of
+from engines.bridge._link import ZAP_DOMAIN, bridge_socket, bridged_ring, peer_of
 from engines.bridge._resume import LAYOUT, ResumeMark, ring_identity
 from engines.bridge._sequence import Inbound, Verdict
 from engines.bridge.keys import check_public_key, curve_server, load_keypair
 from engines.bridge.zap import ZapHandler
-from engines.params import ParamError, param, parse_params
+from engines.params import param, parse_params
 from engines.persist import StateFile
 from shm import Policy, RingWriter
 from shm.layout import RECORDS, fingerprint
@@ -56,16 +56,9 @@ class RingReceiverEngine(Engine):
         ctx = self.ctx
         p = self.p = parse_params(RingReceiverParams, ctx.params, f"engines.{ctx.name}.params")
         peer = peer_of(ctx, p.peer, p.port)
-        if len(ctx.writers) != 1:
-            raise ParamError(f"engine {ctx.name}: a ring receiver writes exactly one ring, "
-                             f"has {sorted(ctx.writers)}")
-        self.ring_name, writer = next(iter(ctx.writers.items()))
-        if not isinstance(writer, RingWriter):
-            raise ParamError(f"engine {ctx.name}: ring {self.ring_name!r} is not a shm ring")
+        self.ring_name, writer = bridged_ring(ctx.name, ctx.writers, RingWriter, p.record,
+                                              "a ring receiver writes")
         self.writer: RingWriter = writer
-        if p.record and RECORDS[p.record] != self.writer.dtype:
-            raise ParamError(f"engines.{ctx.name}.params.record: {p.record!r} is not the "
-                             f"layout of ring {self.ring_name!r}")
         self.dtype = self.writer.dtype
         self.block = writer.policy is Policy.BLOCK
         self.fingerprint = fingerprint(self.dtype)

@@ -19,11 +19,11 @@ import zmq
 
 from engines.base import Engine, Pollable
 from engines.bridge import _wire as wire
-from engines.bridge._link import bridge_socket, peer_of, writable
+from engines.bridge._link import bridge_socket, bridged_ring, peer_of, writable
 from engines.bridge._resume import ring_identity
 from engines.bridge._sequence import Outbound, SenderState
 from engines.bridge.keys import check_public_key, curve_client, load_keypair
-from engines.params import ParamError, param, parse_params
+from engines.params import param, parse_params
 from engines.wiring import quiet
 from shm import Policy, RingReader
 from shm.layout import RECORDS, fingerprint
@@ -54,15 +54,8 @@ class RingSenderEngine(Engine):
         ctx = self.ctx
         p = self.p = parse_params(RingSenderParams, ctx.params, f"engines.{ctx.name}.params")
         peer = peer_of(ctx, p.peer, p.port)
-        if len(ctx.readers) != 1:
-            raise ParamError(f"engine {ctx.name}: a ring sender reads exactly one ring, "
-                             f"has {sorted(ctx.readers)}")
-        self.ring_name, reader = next(iter(ctx.readers.items()))
-        if p.record and RECORDS[p.record] != reader.dtype:
-            raise ParamError(f"engines.{ctx.name}.params.record: {p.record!r} is not the "
-                             f"layout of ring {self.ring_name!r}")
-        if not isinstance(reader, RingReader):
-            raise ParamError(f"engine {ctx.name}: ring {self.ring_name!r} is not a shm ring")
+        self.ring_name, reader = bridged_ring(ctx.name, ctx.readers, RingReader, p.record,
+                                              "a ring sender reads")
         quiet(ctx, reader)  # woken by its doorbell only when it can send
         self.reader: RingReader = reader
         self.block = reader.policy is Policy.BLOCK
