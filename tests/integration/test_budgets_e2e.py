@@ -1,7 +1,8 @@
 """Budgets end to end: configs/default.toml plus the portfolio engine under a real `nautilusd
 run`, risk with `budgets = "required"`: orders past the strategy's budget are rejected with the
-budget reason (status, decisions ring), and once the portfolio stops, the budget goes stale and
-risk approves nothing for the strategy (no_budget) until budgets come again."""
+budget reason (status, decisions ring); with the portfolio stopped, a restarted risk still has
+the budget (its state dir), then the budget goes stale and risk approves nothing for the
+strategy (no_budget) until budgets come again."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from shm.layout import REASON_BUDGET, REASON_NO_BUDGET, VERDICT_APPROVED
 
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 250  # units of gross: the strategy's orders are 100 each, so the third one breaches
-MAX_AGE_S = 2.0
+MAX_AGE_S = 5.0
 
 
 def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
@@ -69,6 +70,12 @@ def _wait_status(runtime_dir: Path, proc: subprocess.Popen[bytes], cond: Any, ti
     return status
 
 
+def _risk_pid(ctl: ControlClient) -> int:
+    rows = ctl.request("status")["engines"]
+    row = next(r for r in rows if r["name"] == "risk")
+    return int(row["pid"]) if row["state"] == "READY" else 0
+
+
 def _decisions(runtime_dir: Path) -> np.ndarray:
     try:
         return np.load(runtime_dir / "audit" / "decisions.npy")
@@ -98,6 +105,15 @@ def test_risk_when_budgets_required_rejects_past_budget_and_without_one(
         assert mine["exposure"] <= BUDGET
         stopped_at = time.time_ns()
         ctl.request("stop", target="portfolio")
+        pid = _risk_pid(ctl)
+        ctl.request("restart", target="risk")
+        deadline = time.monotonic() + 30
+        while _risk_pid(ctl) in (pid, 0):
+            assert time.monotonic() < deadline, "risk was not restarted"
+            time.sleep(0.05)
+        again = _status(runtime_dir, proc)["budgets"]["strategies"].get("1", {})
+        if (time.time_ns() - stopped_at) / 1e9 < MAX_AGE_S - 0.5:  # else it is stale already
+            assert again.get("budget") == BUDGET, again  # from the state dir: no portfolio
         seen = status["rejected"].get("no_budget", 0)
         status = _wait_status(runtime_dir, proc,
                               lambda s: s["rejected"].get("no_budget", 0) > seen + 2,

@@ -174,3 +174,21 @@ def test_allocator_when_strategies_are_named_budgets_them_before_any_pnl() -> No
     assert sum(doc["budgets"].values()) == pytest.approx(300.0)
     with pytest.raises(ParamError, match="'x' is not a strategy id"):
         Allocator(PortfolioParams(strategies="1,x"))
+
+
+def test_strategy_book_when_set_from_journal_fills_nets_them_per_strategy() -> None:
+    """A new ring set rebuilt from the journal: each strategy's filled position per symbol,
+    nothing open, gross the sum of |position|; unknown strategies and symbols left out."""
+    from engines.risk._budgets import StrategyBook
+    from shm.layout import FILL
+
+    fills = np.zeros(5, FILL)
+    fills["strategy_id"] = [1, 1, 2, 9, 1]
+    fills["symbol_id"] = [0, 0, 1, 0, 7]
+    fills["side"] = [1, -1, -1, 1, 1]
+    fills["qty"] = [300, 100, 50, 10, 10]
+    book = StrategyBook(2, 4)
+    book.open_buy[:] = 5
+    book.set_filled(fills)
+    assert book.filled.reshape(4, 2).tolist() == [[0, 0], [200, 0], [0, -50], [0, 0]]
+    assert book.gross.tolist() == [0, 200, 50, 0] and not book.open_buy.any()
