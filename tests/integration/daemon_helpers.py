@@ -63,6 +63,15 @@ def default_config(prefix: str, shm_dir: Path, **supervisor: str) -> dict[str, A
     return doc
 
 
+def run_nautilusd(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`nautilusd run --config <config>` from the repo root in its own session, its output
+    appended to `log` (closed here once the child holds it)."""
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
+                                 str(config)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                start_new_session=True)
+
+
 def start_daemon(config: Path, runtime_dir: Path, env: dict[str, str] | None = None
                  ) -> subprocess.Popen[bytes]:
     log = open(runtime_dir / "daemon.log", "ab")  # noqa: SIM115 - closed with the process

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
-from daemon_helpers import default_config, stop_or_kill
+from daemon_helpers import default_config, run_nautilusd, stop_or_kill
 
 from engines.errors import ServiceTimeout
 from engines.journal import KIND_FILL, read_all
@@ -39,13 +39,6 @@ def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
     path = tmp_path / "durable.toml"
     path.write_text(toml_document(doc))
     return path
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
-                                 str(config)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
 
 
 def _call(runtime_dir: Path, engine: str, method: str, proc: subprocess.Popen[bytes],
@@ -96,7 +89,7 @@ def test_kill_switch_and_positions_when_restarted_then_power_cut_come_back(
     """Engage, SIGTERM + start, then a power cut + start: risk still says killed and the
     positions are the ones booked before the first stop."""
     config, log = _config(tmp_path, shm_dir, runtime_dir), tmp_path / "nautilusd.log"
-    proc = _start(config, log)
+    proc = run_nautilusd(config, log)
     try:
         _wait(lambda: _book(runtime_dir, proc), 60, "no fill was booked")
         assert _call(runtime_dir, "risk", "risk.kill_switch", proc, engage=True,
@@ -112,12 +105,12 @@ def test_kill_switch_and_positions_when_restarted_then_power_cut_come_back(
         before = seen[0]
         stop_or_kill(proc)
         assert proc.returncode == 0, log.read_text()[-2000:]
-        proc = _start(config, log)
+        proc = run_nautilusd(config, log)
         status = _call(runtime_dir, "risk", "risk.status", proc)
         assert status["killed"] is True
         assert _book(runtime_dir, proc) == before
         _power_cut(proc, shm_dir, runtime_dir)
-        proc = _start(config, log)
+        proc = run_nautilusd(config, log)
         status = _call(runtime_dir, "risk", "risk.status", proc)
         assert status["killed"] is True and status["kill_reason"] == "engaged"
         assert _book(runtime_dir, proc) == before
@@ -167,7 +160,7 @@ def test_strategy_and_risk_when_strategy_restarted_then_kill_switch_agree_on_pos
     """`restart strategy` then the kill switch: the strategy's own position (from its fills),
     risk's filled position and the positions book are the same, nothing stays reserved."""
     config, log = _config(tmp_path, shm_dir, runtime_dir), tmp_path / "nautilusd.log"
-    proc = _start(config, log)
+    proc = run_nautilusd(config, log)
     try:
         _wait(lambda: _book(runtime_dir, proc), 60, "no fill was booked")
         restarted = _ctl(runtime_dir, "restart", "strategy")

@@ -9,8 +9,6 @@ reached the venue once.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,13 +16,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import default_config, stop_or_kill
+from daemon_helpers import default_config, run_nautilusd, stop_or_kill
 from test_fix_gateway import Acceptor, _free_port
 
 from nautilusd.config.tomlwriter import toml_document
 from shm.layout import FILL_ACCEPTED, FILL_CANCELLED, FILL_PARTIAL, VERDICT_APPROVED
 
-ROOT = Path(__file__).resolve().parents[2]
 FEED_S = 8.0
 
 
@@ -62,10 +59,7 @@ def test_fix_e2e_when_default_topology_trades_with_acceptor_fills_match_its_exec
     acceptor.start()
     config = tmp_path / "fix.toml"
     config.write_text(toml_document(_config(shm_dir, runtime_dir, acceptor.port)))
-    log = (tmp_path / "nautilusd.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
-                             str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                            start_new_session=True)
+    proc = run_nautilusd(config, tmp_path / "nautilusd.log")
     try:
         started, seen = time.monotonic(), [-1]
         deadline = started + FEED_S + 60
@@ -80,7 +74,6 @@ def test_fix_e2e_when_default_topology_trades_with_acceptor_fills_match_its_exec
             time.sleep(1.0)
     finally:
         stop_or_kill(proc)
-        log.close()
         acceptor.kill()
     fills, decisions = _load(runtime_dir, "fills"), _load(runtime_dir, "decisions")
     assert fills is not None and decisions is not None

@@ -11,7 +11,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -19,14 +18,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import default_config, stop_or_kill
+from daemon_helpers import default_config, run_nautilusd, stop_or_kill
 
 from nautilusd import paths
 from nautilusd.config.tomlwriter import toml_document
 from shm.layout import FILL_FILLED, ORDER, VERDICT_APPROVED
 from shm.status import W_PID, StatusTable
 
-ROOT = Path(__file__).resolve().parents[2]
 FEED_S = 12.0
 AUDITED = ("ticks", "orders", "decisions", "fills")
 
@@ -92,10 +90,7 @@ def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
     config = tmp_path / "e2e.toml"
     doc = _test_config(shm_dir, runtime_dir)
     config.write_text(toml_document(doc))
-    log = (tmp_path / "nautilusd.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
-                             str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                            start_new_session=True)
+    proc = run_nautilusd(config, tmp_path / "nautilusd.log")
     try:
         started, seen = time.monotonic(), [None]
         if request.param != "calm":
@@ -117,7 +112,6 @@ def pipeline(request: pytest.FixtureRequest, shm_dir: Path, runtime_dir: Path,
         _wait_for(settled, FEED_S + 40, proc, poll_s=1.0)
     finally:
         stop_or_kill(proc)
-        log.close()
     assert proc.returncode == 0, (tmp_path / "nautilusd.log").read_text()[-3000:]
     return runtime_dir
 

@@ -4,21 +4,18 @@ time to live, and nothing older than its time to live is filled."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import default_config, stop_or_kill
+from daemon_helpers import default_config, run_nautilusd, stop_or_kill
 
 from nautilusd.config.tomlwriter import toml_document
 from nautilusd.ctl.client import ControlClient
 from shm.layout import FILL_EXPIRED, VERDICT_APPROVED
 
-ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_S = 5.0
 TTL_MS = 500  # the shipped strategy's order_ttl_ms
 
@@ -64,10 +61,7 @@ def test_execution_when_stopped_5s_then_started_trades_no_stale_order(
     """The backlog of an outage is refused as stale (FILL_EXPIRED, counted in status);
     no order trades after its time to live."""
     config, log = _config(tmp_path, shm_dir, runtime_dir), tmp_path / "nautilusd.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
-                                 str(config)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+    proc = run_nautilusd(config, log)
     ctl = ControlClient(f"ipc://{runtime_dir}/control.sock", timeout_ms=10_000)
     try:
         _wait(lambda: _audited(runtime_dir, "fills").size > 0, 60, "no fill before the stop")
