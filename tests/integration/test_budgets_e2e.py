@@ -7,16 +7,13 @@ strategy (no_budget) until budgets come again."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from daemon_helpers import stop_or_kill
+from daemon_helpers import default_config, run_nautilusd, stop_or_kill
 
 from engines.errors import ServiceTimeout
 from engines.service import ServiceClient, service_endpoint
@@ -24,16 +21,13 @@ from nautilusd.config.tomlwriter import toml_document
 from nautilusd.ctl.client import ControlClient
 from shm.layout import REASON_BUDGET, REASON_NO_BUDGET, VERDICT_APPROVED
 
-ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 250  # units of gross: the strategy's orders are 100 each, so the third one breaches
 MAX_AGE_S = 5.0
 
 
 def _config(tmp_path: Path, shm_dir: Path, runtime_dir: Path) -> Path:
-    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
-    doc["supervisor"].update(instance=f"bud{uuid.uuid4().hex[:6]}", shm_dir=str(shm_dir),
-                             runtime_dir=str(runtime_dir), state_dir=str(tmp_path / "state"),
-                             metrics_address="", log_format="json", log_level="warning")
+    doc = default_config("bud", shm_dir, runtime_dir=str(runtime_dir),
+                         state_dir=str(tmp_path / "state"))
     strategy_id = doc["engines"]["strategy"]["params"]["strategy_id"]
     doc["engines"]["portfolio"] = {
         "entry": "engines.portfolio:PortfolioEngine", "group": "support", "wait": "blocking",
@@ -91,10 +85,7 @@ def test_risk_when_budgets_required_rejects_past_budget_and_without_one(
     """Real processes: past the budget -> `budget`; portfolio stopped -> stale -> `no_budget`;
     the strategy's exposure never passes its budget."""
     config, log = _config(tmp_path, shm_dir, runtime_dir), tmp_path / "nautilusd.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "nautilusd.main", "run", "--config",
-                                 str(config)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-                                start_new_session=True)
+    proc = run_nautilusd(config, log)
     ctl = ControlClient(f"ipc://{runtime_dir}/control.sock", timeout_ms=10_000)
     try:
         status = _wait_status(runtime_dir, proc,
