@@ -93,15 +93,8 @@ def pair(tmp_path: Path) -> Iterator[tuple[rig.Host, rig.Host, str]]:
     a, b = rig.hosts(tmp_path, None, "r")
     rig.keys(a, b)
     conf_a, conf_b = _configs(a, b, 21000 + os.getpid() % 20000)
-    try:
-        b.start(conf_b)
-        a.start(conf_a)
-        b.wait_ready()
-        a.wait_ready()
+    with rig.running(a, b, conf_a, conf_b):
         yield a, b, conf_b
-    finally:
-        a.stop()
-        b.stop()
 
 
 def _seqs(host: rig.Host, ring: str) -> np.ndarray:
