@@ -2,8 +2,11 @@
 
 The strategy, risk, execution and features tables are found by their entry points
 (engines.strategy:..., engines.risk:..., ...), so a backtest runs the params a live topology
-runs. Overrides are `section.key=value` with section strategy, risk, execution, features or
-backtest (batch); each value is checked by the engine's own params spec.
+runs. The strategy is the topology's: the research strategy (engines.strategy:
+ResearchStrategyEngine) when it has one, else the shipped mean reversion; `backtest.strategy`
+(research or mean_reversion) picks one. Overrides are `section.key=value` with section
+strategy, risk, execution, features or backtest (batch, strategy); each value is checked by
+the engine's own params spec.
 """
 
 from __future__ import annotations
@@ -20,15 +23,18 @@ from engines.execution import ExecutionParams, VenueParams
 from engines.features import FeatureParams
 from engines.params import ParamError, parse_params
 from engines.risk import RiskLimits, RiskParams
-from engines.strategy import SignalParams, StrategyParams
+from engines.strategy import BlendParams, ResearchStrategyParams, SignalParams, StrategyParams
 
 # section -> (entry prefix, the engine's params spec, the part the pipeline runs)
 SECTIONS: dict[str, tuple[str, type[Any], type[Any]]] = {
-    "strategy": ("engines.strategy:", StrategyParams, SignalParams),
+    "strategy": ("engines.strategy:StrategyEngine", StrategyParams, SignalParams),
     "risk": ("engines.risk:", RiskParams, RiskLimits),
     "execution": ("engines.execution:", ExecutionParams, VenueParams),
     "features": ("engines.features:", FeatureParams, FeatureParams),
 }
+RESEARCH: tuple[str, type[Any], type[Any]] = (
+    "engines.strategy:ResearchStrategyEngine", ResearchStrategyParams, BlendParams)
+STRATEGIES = ("mean_reversion", "research")
 Override = tuple[str, str, Any]  # section, key, value
 
 
@@ -59,23 +65,40 @@ def load(path: Path | None, symbols: tuple[str, ...], overrides: list[Override],
     """The BacktestConfig of a topology file (None: every default) with `overrides`."""
     doc = tomllib.loads(path.read_text()) if path is not None else {}
     symbols = tuple(doc.get("symbols", ())) or symbols
-    tables = {section: dict(_engine_params(doc, prefix))
-              for section, (prefix, _, _) in SECTIONS.items()}
-    batch = 4_096
+    batch, strategy = 4_096, ("research" if _has_engine(doc, RESEARCH[0]) else "mean_reversion")
     for section, key, value in overrides:
         if section == "backtest":
-            if key != "batch" or not isinstance(value, int) or value < 1:
-                raise ParamError(f"backtest.{key}={value!r}: only batch (a positive int)")
-            batch = value
-        else:
+            batch, strategy = _backtest_key(key, value, batch, strategy)
+    sections = {**SECTIONS, "strategy": RESEARCH} if strategy == "research" else SECTIONS
+    tables = {section: dict(_engine_params(doc, prefix))
+              for section, (prefix, _, _) in sections.items()}
+    for section, key, value in overrides:
+        if section != "backtest":
             tables[section][key] = value
     parts = {}
-    for section, (_, spec, part) in SECTIONS.items():
+    for section, (_, spec, part) in sections.items():
         where = f"{path or 'defaults'}: {section} params"
         full = parse_params(spec, tables[section], where)
         parts[section] = part(**{f.name: getattr(full, f.name) for f in dataclasses.fields(part)})
-    return BacktestConfig(symbols=symbols, signal=parts["strategy"], limits=parts["risk"],
-                          venue=parts["execution"], features=parts["features"], batch=batch)
+    research = parts.pop("strategy") if strategy == "research" else None
+    signal = parts.pop("strategy", SignalParams())
+    return BacktestConfig(symbols=symbols, signal=signal, research=research,
+                          limits=parts["risk"], venue=parts["execution"],
+                          features=parts["features"], batch=batch)
+
+
+def _backtest_key(key: str, value: Any, batch: int, strategy: str) -> tuple[int, str]:
+    """backtest.batch (a positive int) or backtest.strategy (research, mean_reversion)."""
+    if key == "batch" and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value, strategy
+    if key == "strategy" and value in STRATEGIES:
+        return batch, str(value)
+    raise ParamError(f"backtest.{key}={value!r}: only batch (a positive int) or strategy "
+                     f"(one of {', '.join(STRATEGIES)})")
+
+
+def _has_engine(doc: Mapping[str, Any], entry: str) -> bool:
+    return any(str(t.get("entry", "")).startswith(entry) for t in doc.get("engines", {}).values())
 
 
 def _engine_params(doc: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
@@ -88,7 +111,9 @@ def _engine_params(doc: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
 
 def describe(cfg: BacktestConfig) -> dict[str, Any]:
     """The config as plain data, for the summary and the report."""
+    strategy = cfg.signal if cfg.research is None else cfg.research
     return {"symbols": list(cfg.symbols), "batch": cfg.batch,
+            "strategy_kind": "mean_reversion" if cfg.research is None else "research",
+            "strategy": dataclasses.asdict(strategy),
             **{section: dataclasses.asdict(getattr(cfg, attr)) for section, attr in
-               (("strategy", "signal"), ("risk", "limits"), ("execution", "venue"),
-                ("features", "features"))}}
+               (("risk", "limits"), ("execution", "venue"), ("features", "features"))}}

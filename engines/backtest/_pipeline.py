@@ -1,16 +1,19 @@
 """The backtest pipeline: marketdata -> features -> strategy -> risk -> execution, in process.
 
-The shipped engines' own logic (MeanReversion's batch signal, RiskState and decide, the
-OrderManager) runs over recorded ticks in ring-sized batches, on a RecordedClock: each
+The shipped engines' own logic (MeanReversion's batch signal or the research strategy's
+Blend on each bar close's FEATURE records, RiskState and decide, the OrderManager) runs over
+recorded ticks in ring-sized batches, on a RecordedClock: each
 batch's "now" is its last tick's stamp, so cooldowns, rate buckets, bars, times to live and
 venue latency follow the records and nothing sleeps; each order lives on the clock of the
 tick that triggered it (stamped, decided and sent at that tick's time, against its mid and
-touch: no time passes inside the pipeline). Pure: the same ticks and config give
+touch: no time passes inside the pipeline; a research order's tick is the one that closed
+its bar, its touch that of its own symbol then). Pure: the same ticks and config give
 the same fills, byte for byte.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,10 +27,26 @@ from engines.execution import (
     VenueParams,
     fill_records,
 )
-from engines.features import FeatureParams, Features, factors
+from engines.features import BarFeatures, FeatureParams, FeatureRows, Features, factors
 from engines.risk import RiskLimits, RiskState, decide
-from engines.strategy import MeanReversion, OrderIds, SignalParams
-from shm.layout import DECISION, FILL, FILL_FILLED, FILL_PARTIAL, ORDER, VERDICT_APPROVED
+from engines.strategy import (
+    Blend,
+    BlendParams,
+    MeanReversion,
+    OrderIds,
+    OrderRow,
+    SignalParams,
+    write_orders,
+)
+from shm.layout import (
+    DECISION,
+    FEATURE,
+    FILL,
+    FILL_FILLED,
+    FILL_PARTIAL,
+    ORDER,
+    VERDICT_APPROVED,
+)
 
 TOUCH = ("bid", "ask", "bid_size", "ask_size")
 # A fill row's fields by name (FILL_WRITTEN positions: the layout may add fields).
@@ -41,6 +60,7 @@ class BacktestConfig:
 
     symbols: tuple[str, ...]
     signal: SignalParams = field(default_factory=SignalParams)
+    research: BlendParams | None = None  # set: the research strategy runs instead of signal
     limits: RiskLimits = field(default_factory=RiskLimits)
     venue: VenueParams = field(default_factory=VenueParams)
     features: FeatureParams = field(default_factory=FeatureParams)
@@ -98,23 +118,33 @@ def run(ticks: np.ndarray, cfg: BacktestConfig) -> BacktestResult:
     curve: list[float] = []
     res = BacktestResult(np.zeros(0, FILL), np.zeros(0, np.int64), np.zeros(0))
     touch = _TouchAt(ticks, n_sym)
+    research = None if cfg.research is None else _Research(n_sym, cfg.research, features,
+                                                           touch)
     for start in range(0, ticks.shape[0], cfg.batch):
         chunk = ticks[start:start + cfg.batch]
         clock.advance(int(chunk["ts_ns"][-1]))
         now = clock.now_ns()
         for bar in features.update(chunk):
+            table = factors(features.latest, features.columns)
             res.bars += 1
-            res.factor_rows += int(np.isfinite(factors(features.latest, features.columns)).all(
-                axis=1).sum())
+            res.factor_rows += int(np.isfinite(table).all(axis=1).sum())
             book.mark[bar.symbol_ids] = bar.values[:, 0]
             curve_ns.append(bar.bar_ns)
             curve.append(book.equity())
-        n = signal.on_ticks(chunk, orders, now)
+            if research is not None:
+                research.on_bar(bar, table)
+        if research is None:
+            sent = orders[:signal.on_ticks(chunk, orders, now)]
+            touches = _origin_touches(ticks)
+        else:
+            sent, touches = research.take(), touch.of_orders
         new: list[FillRow] = []
-        if n:
-            res.orders += n
-            res.approved += _decide_and_trade(ticks, orders[:n], decisions[:n], risk, om,
-                                              quotes, new)
+        if sent.shape[0]:
+            res.orders += sent.shape[0]
+            if sent.shape[0] > decisions.shape[0]:
+                decisions = np.zeros(sent.shape[0], DECISION)
+            res.approved += _decide_and_trade(sent, decisions[:sent.shape[0]], touches, risk,
+                                              om, quotes, new)
         risk.on_ticks(chunk)
         if om.pending:
             touch.trade_due(om, now, new)
@@ -138,17 +168,53 @@ def run(ticks: np.ndarray, cfg: BacktestConfig) -> BacktestResult:
     return res
 
 
-def _decide_and_trade(ticks: np.ndarray, orders: np.ndarray, decisions: np.ndarray,
+Touches = Callable[[np.ndarray], list[tuple[float, float, int, int]]]  # ORDERs -> touches
+
+
+class _Research:
+    """The research strategy on the backtest's bar closes: each close's FEATURE records (as
+    the features engine writes them) go to its Blend, the orders wait for the batch's end."""
+
+    def __init__(self, n_symbols: int, params: BlendParams, features: Features,
+                 touch: _TouchAt) -> None:
+        self.blend = Blend(n_symbols, params, OrderIds(params.strategy_id), use_signals=False)
+        self.rows = FeatureRows(features.columns, features.horizons)
+        self.records = np.zeros(n_symbols, FEATURE)
+        self.touch = touch.at
+        self.pending: list[OrderRow] = []
+
+    def on_bar(self, bar: BarFeatures, table: np.ndarray) -> None:
+        """A bar close: its records, decided on the clock of the tick that closed it."""
+        records = self.rows.fill(bar, table, bar.origin_ts_ns, self.records)
+        self.blend.on_features(records, self.touch, bar.origin_ts_ns, self.pending)
+
+    def take(self) -> np.ndarray:
+        """The orders of the batch's bar closes as an ORDER array (emptied)."""
+        out = np.zeros(len(self.pending), ORDER)
+        write_orders(self.pending, out)
+        self.pending.clear()
+        return out
+
+
+def _origin_touches(ticks: np.ndarray) -> Touches:
+    """Each order's touch: that of the tick that triggered it (the shipped strategy's)."""
+    def touches(orders: np.ndarray) -> list[tuple[float, float, int, int]]:
+        origin = ticks[(orders["origin_seq"] - 1).astype(np.intp)]
+        rows: list[tuple[float, float, int, int]] = origin[list(TOUCH)].tolist()
+        return rows
+    return touches
+
+
+def _decide_and_trade(orders: np.ndarray, decisions: np.ndarray, touches_of: Touches,
                       risk: RiskState, om: OrderManager,
                       quotes: dict[int, tuple[float, float, int, int]],
                       out: list[FillRow]) -> int:
     """Each order on the clock of the tick that triggered it: stamped with that tick's time,
-    decided by risk against that tick's mid, sent to the venue against its touch (no time
+    decided by risk against its touch's mid, sent to the venue against that touch (no time
     passes inside the pipeline; venue latency is the venue's). Returns how many approved."""
     orders[:] = orders[np.argsort(orders["origin_ts_ns"], kind="stable")]  # in time order
     orders["ts_ns"] = orders["origin_ts_ns"]
-    origin = ticks[(orders["origin_seq"] - 1).astype(np.intp)]
-    touches = origin[list(TOUCH)].tolist()
+    touches = touches_of(orders)
     approved = 0
     for i, ts in enumerate(orders["ts_ns"].tolist()):
         bid, ask, _, _ = touches[i]
@@ -178,6 +244,18 @@ class _TouchAt:
         row = self.ticks[self.rows[sym][i]]
         return (float(row["bid"]), float(row["ask"]), int(row["bid_size"]),
                 int(row["ask_size"]))
+
+    def of_orders(self, orders: np.ndarray) -> list[tuple[float, float, int, int]]:
+        """Each order's own symbol's touch at its stamp (Touches, for the research orders:
+        the strategy priced each at it, so one is always there)."""
+        out = []
+        for sym, ts in zip(orders["symbol_id"].tolist(), orders["origin_ts_ns"].tolist(),
+                           strict=True):
+            quote = self.at(sym, ts)
+            if quote is None:  # pragma: no cover - the strategy priced the order at it
+                raise RuntimeError(f"backtest: no touch of symbol {sym} at {ts} for an order")
+            out.append(quote)
+        return out
 
     def trade_due(self, om: OrderManager, now_ns: int, out: list[FillRow]) -> None:
         """Orders that came out of their venue latency by `now_ns`, each traded at its due

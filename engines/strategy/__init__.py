@@ -2,9 +2,10 @@
 features, factors and signals in, orders out (ResearchStrategyEngine)."""
 
 from engines.strategy._blend import Blend, BlendParams
-from engines.strategy._signal import MeanReversion, OrderIds, SignalParams
+from engines.strategy._signal import MeanReversion, OrderIds, OrderRow, SignalParams, write_orders
 from engines.strategy.engine import StrategyEngine, StrategyParams
 from engines.strategy.research import ResearchStrategyEngine, ResearchStrategyParams
 
-__all__ = ["Blend", "BlendParams", "MeanReversion", "OrderIds", "ResearchStrategyEngine",
-           "ResearchStrategyParams", "SignalParams", "StrategyEngine", "StrategyParams"]
+__all__ = ["Blend", "BlendParams", "MeanReversion", "OrderIds", "OrderRow",
+           "ResearchStrategyEngine", "ResearchStrategyParams", "SignalParams", "StrategyEngine",
+           "StrategyParams", "write_orders"]

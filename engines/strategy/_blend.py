@@ -25,7 +25,8 @@ from engines.params import param
 from engines.strategy._signal import OrderIds, OrderRow
 from shm.layout import SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
 
-Touch = Callable[[int, int], tuple[float, float] | None]  # (symbol, ts_ns) -> (bid, ask)
+# (symbol, ts_ns) -> the touch (bid, ask, ...) or None
+Touch = Callable[[int, int], tuple[float, ...] | None]
 _NONE = -(1 << 62)  # a bar index no record has
 
 
@@ -66,18 +67,20 @@ class Blend:
     def on_features(self, records: np.ndarray, touch: Touch, now_ns: int,
                     out: list[OrderRow]) -> None:
         """Take a FEATURE batch in ring order; orders it completes are appended to `out`."""
-        p = self.p
-        with np.errstate(invalid="ignore"):
-            part = (p.momentum_weight * np.nan_to_num(records["momentum"])
-                    + p.reversion_weight * np.nan_to_num(records["mean_reversion"])
-                    + p.ofi_weight * np.tanh(np.nan_to_num(records["ofi"]) / p.ofi_scale))
-        for sym, bar, seq, ts, value in zip(
+        p, tanh = self.p, math.tanh
+        wm, wr, wo, scale = p.momentum_weight, p.reversion_weight, p.ofi_weight, p.ofi_scale
+        for sym, bar, seq, ts, mom, rev, ofi in zip(
                 records["symbol_id"].tolist(), records["bar_ns"].tolist(),
                 records["origin_seq"].tolist(), records["origin_ts_ns"].tolist(),
-                part.tolist(), strict=True):
-            if sym >= len(self.position):
+                records["momentum"].tolist(), records["mean_reversion"].tolist(),
+                records["ofi"].tolist(), strict=True):
+            if sym >= len(self.feature_bar):
                 continue  # a symbol past the topology's table: not ours to trade
-            self.feature_part[sym], self.feature_bar[sym] = value, bar
+            # x == x: not NaN (a factor not known yet counts 0)
+            self.feature_part[sym] = (wm * mom if mom == mom else 0.0) \
+                + (wr * rev if rev == rev else 0.0) + (wo * tanh(ofi / scale) if ofi == ofi
+                                                      else 0.0)
+            self.feature_bar[sym] = bar
             if not self.use_signals:
                 self.origin[sym] = (seq, ts)
             self._maybe_decide(sym, touch, now_ns, out)
@@ -89,7 +92,7 @@ class Blend:
                 records["symbol_id"].tolist(), records["bar_ns"].tolist(),
                 records["origin_seq"].tolist(), records["origin_ts_ns"].tolist(),
                 records["prediction"].tolist(), strict=True):
-            if sym >= len(self.position):
+            if sym >= len(self.feature_bar):
                 continue
             self.prediction[sym], self.signal_bar[sym] = pred, bar
             self.origin[sym] = (seq, ts)
@@ -122,7 +125,7 @@ class Blend:
         if order is not None:
             out.append(order)
 
-    def _order(self, sym: int, side: int, quote: tuple[float, float], seq: int, ts: int,
+    def _order(self, sym: int, side: int, quote: tuple[float, ...], seq: int, ts: int,
                now_ns: int) -> OrderRow | None:
         p = self.p
         pos, cap = self._pos[sym], p.max_position
@@ -134,7 +137,7 @@ class Blend:
         ids = self.ids
         ids.counter += 1
         self._pos[sym] = pos + side * qty
-        bid, ask = quote
+        bid, ask = quote[0], quote[1]
         return (ids.base + ids.counter, p.strategy_id, sym, side, TYPE_LIMIT, TIF_IOC,
                 p.order_ttl_ms, qty, ask if side > 0 else bid, now_ns, seq, ts)
 

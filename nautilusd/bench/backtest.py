@@ -2,7 +2,9 @@
 
 Throughput: the backtest pipeline (marketdata -> features + factors -> strategy -> risk ->
 execution, on recorded time) over N recorded ticks of 4 symbols, timed around each whole
-run, median of several runs (target >= 1M ticks/s). Sweep: the same 4-run grid through
+run, median of several runs (target >= 1M ticks/s), with the shipped mean-reversion strategy
+(backtest_ticks_per_s) and the research strategy on the same bars' features and factors
+(backtest_research_ticks_per_s), alternated round by round. Sweep: the same 4-run grid through
 `nautilusctl backtest`'s runner with 1 worker and with 2, alternated in pairs so both see
 the same host load; the speedup is the median of the paired ratios (target >= 1.7x on 2
 cores). Span: the same ticks over an hour and over 30 days of recorded time (bars scaled to
@@ -41,21 +43,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _throughput(n: int, rounds: int) -> tuple[list[float], int]:
-    """Ticks per second of each whole run over n ticks recorded at 2,000 ticks/s."""
+def _throughput(n: int, rounds: int) -> dict[str, tuple[list[float], int]]:
+    """Ticks per second of each whole run over n ticks recorded at 2,000 ticks/s, for the
+    shipped strategy and the research one on the same bars, alternated round by round."""
     ticks = synthetic_ticks(n, len(SYMBOLS), n / 2_000.0)
-    cfg = load(None, SYMBOLS, [])
-    rates, fills = [], 0
-    run(ticks[:50_000], cfg)  # warm-up (first calls, caches)
-    for _ in range(rounds):
-        started = time.perf_counter()
-        res = run(ticks, cfg)
-        elapsed = time.perf_counter() - started
-        if res.ticks != n:
-            raise RuntimeError(f"the pipeline took {res.ticks} of {n} ticks")
-        rates.append(n / elapsed)
-        fills = int(res.fills.shape[0])
-    return rates, fills
+    cfgs = {"mean_reversion": load(None, SYMBOLS, []),
+            "research": load(None, SYMBOLS, [("backtest", "strategy", "research")])}
+    out: dict[str, tuple[list[float], int]] = {k: ([], 0) for k in cfgs}
+    for cfg in cfgs.values():
+        run(ticks[:50_000], cfg)  # warm-up (first calls, caches)
+    for r in range(rounds):
+        for name in (tuple(cfgs) if r % 2 == 0 else tuple(reversed(cfgs))):
+            started = time.perf_counter()
+            res = run(ticks, cfgs[name])
+            elapsed = time.perf_counter() - started
+            if res.ticks != n:
+                raise RuntimeError(f"the {name} pipeline took {res.ticks} of {n} ticks")
+            if res.fills.shape[0] == 0:
+                raise RuntimeError(f"the {name} pipeline filled nothing over {n} ticks")
+            out[name][0].append(n / elapsed)
+            out[name] = (out[name][0], int(res.fills.shape[0]))
+    return out
 
 
 def _sweep(work: Path, n: int, rounds: int) -> tuple[list[float], list[float]]:
@@ -99,14 +107,18 @@ def main(argv: list[str] | None = None) -> int:
                                         else (4_000_000, 5, 2_000_000, 5))
     work = Path(tempfile.mkdtemp(prefix="nd-bench-backtest-", dir="/tmp"))
     results: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {"backtest_ticks_per_s": None, "backtest_sweep_speedup": None,
-                               "backtest_span_ratio": None}
+    summary: dict[str, Any] = {"backtest_ticks_per_s": None,
+                               "backtest_research_ticks_per_s": None,
+                               "backtest_sweep_speedup": None, "backtest_span_ratio": None}
     try:
-        rates, fills = _throughput(n, rounds)
-        summary["backtest_ticks_per_s"] = round(statistics.median(rates))
-        results.append({"measure": "throughput", "ticks": n, "rounds": rounds, "fills": fills,
-                        "ticks_per_s_p50": round(statistics.median(rates)),
-                        "ticks_per_s_min": round(min(rates))})
+        for name, (rates, fills) in _throughput(n, rounds).items():
+            key = "backtest_ticks_per_s" if name == "mean_reversion" else \
+                f"backtest_{name}_ticks_per_s"
+            summary[key] = round(statistics.median(rates))
+            results.append({"measure": "throughput", "strategy": name, "ticks": n,
+                            "rounds": rounds, "fills": fills,
+                            "ticks_per_s_p50": round(statistics.median(rates)),
+                            "ticks_per_s_min": round(min(rates))})
         one, two = _sweep(work, sweep_n, sweep_rounds)
         paired = [a / b for a, b in zip(one, two, strict=True)]
         summary["backtest_sweep_speedup"] = round(statistics.median(paired), 3)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from engines.backtest import load, load_ticks, run, save_ticks, summary
 from engines.backtest.cli import synthetic_ticks
 from engines.clock import RecordedClock, clock_named
+from engines.params import ParamError
 from nautilusd.ctl.main import main as nautilusctl
 from shm.layout import FILL
 
@@ -36,17 +37,23 @@ def _ctl(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.parametrize(("config", "strategy"), [("default.toml", "mean_reversion"),
+                                                  ("research.toml", "research")])
 def test_backtest_when_run_twice_on_the_same_file_and_config_gives_identical_fills(
-        tmp_path: Path) -> None:
-    """Two runs of nautilusctl backtest: the same fill bytes and the same Parquet bytes."""
+        tmp_path: Path, config: str, strategy: str) -> None:
+    """Two runs of nautilusctl backtest: the same fill bytes and the same Parquet bytes, with
+    the shipped strategy and with the research one (research.toml: features and factors
+    -> the research strategy -> risk -> execution)."""
     data = _file(tmp_path)
     outs = []
     for name in ("a", "b"):
         code, out, err = _ctl("backtest", "--data", str(data), "--config",
-                              str(ROOT / "configs" / "default.toml"), "--out",
+                              str(ROOT / "configs" / config), "--out",
                               str(tmp_path / name), "--json")
         assert code == 0, err
         outs.append(json.loads(out)["runs"][0])
+        ran = json.loads((tmp_path / name / "summary.json").read_text())["config"]
+        assert ran["strategy_kind"] == strategy
     a, b = (tmp_path / "a" / "fills.bin").read_bytes(), (tmp_path / "b" / "fills.bin").read_bytes()
     assert len(a) // FILL.itemsize == outs[0]["fill_records"] > 0
     assert a == b
@@ -181,3 +188,30 @@ def test_load_ticks_when_rows_are_out_of_order_or_of_other_symbols_gives_them_in
     assert ticks["bid_size"].tolist() == [i for _, i, _ in want]  # which row, ties in order
     assert ticks["symbol_id"].tolist() == [s for _, _, s in want]
     assert ticks["seq"].tolist() == list(range(1, len(want) + 1))
+
+
+def test_backtest_research_strategy_when_the_momentum_weight_flips_its_sides_flip() -> None:
+    """On the features alone, the research strategy's first orders with momentum weight +1
+    and -1 are the same symbols at the same ticks on opposite sides: the factor drives the
+    side (other weights 0)."""
+    ticks = synthetic_ticks(60_000, len(SYMBOLS), 30.0)
+    runs = []
+    for weight in (1.0, -1.0):
+        overrides = [("backtest", "strategy", "research"), ("features", "bar_ms", 250),
+                     ("strategy", "momentum_weight", weight),
+                     ("strategy", "reversion_weight", 0.0), ("strategy", "ofi_weight", 0.0),
+                     ("strategy", "threshold", 0.5)]
+        runs.append(run(ticks, load(None, SYMBOLS, overrides)).fills)
+    first = [f[np.isin(f["status"], (1, 2))][:5] for f in runs]
+    assert first[0].shape[0] == 5
+    assert first[0]["origin_seq"].tolist() == first[1]["origin_seq"].tolist()
+    assert first[0]["symbol_id"].tolist() == first[1]["symbol_id"].tolist()
+    assert (first[0]["side"] == -first[1]["side"]).all()
+    assert (first[0]["strategy_id"] == 2).all()
+
+
+def test_backtest_when_the_strategy_override_is_unknown_names_it() -> None:
+    """backtest.strategy takes research or mean_reversion; anything else is an error
+    naming the value and the choices."""
+    with pytest.raises(ParamError, match=r"backtest.strategy='momo'.*research"):
+        load(None, SYMBOLS, [("backtest", "strategy", "momo")])
