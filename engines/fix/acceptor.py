@@ -93,8 +93,10 @@ class Venue:
 
     def _new(self, msg: Any) -> None:
         cl = msg.get(11).decode()
-        if cl in self.taken:
-            return  # sent before (a resend): never traded twice
+        if cl in self.taken:  # sent before (a resend): never traded twice
+            _append(self.dir / "resent.jsonl", {"cl_ord_id": cl,
+                                                "poss_dup": msg.get(43) == b"Y"})
+            return
         self.taken.add(cl)
         o = {"cl": cl, "side": msg.get(54).decode(), "qty": int(msg.get(38)), "filled": 0,
              "price": float(msg.get(44) or 0.0), "market": msg.get(40) == b"1",

@@ -148,7 +148,9 @@ def hang(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
 def slow_reader(rig: Rig, rng: random.Random, name: str = "positions") -> dict[str, Any]:
     """Stop a reader of the overwrite ticks ring until the writer laps it (shorter than its
     liveness timeout): the writer must not wait, the reader must count the records it lost."""
-    slot, pid = TICKS_SLOT[name], rig.pid(name)
+    readers = rig.ticks_readers
+    slot = readers.index(name) if name in readers else TICKS_SLOT[name]
+    pid = rig.pid(name)
     before = rig.ring("ticks")
     os.kill(pid, signal.SIGSTOP)
     cap = before["capacity"]

@@ -53,6 +53,7 @@ class Rig:
         self._sub: Subscriber | None = None
         self._log: IO[bytes] | None = None
         self.starts = 0
+        self.ticks_readers: list[str] = []  # the ticks ring's readers in slot order
 
     # -- the daemon process ------------------------------------------------------------------
 

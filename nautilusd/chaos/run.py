@@ -1,14 +1,17 @@
 """`nautilusctl chaos`: the default pipeline under load, faults injected, then reconciled.
 
-Usage: nautilusctl chaos [--duration S] [--kills N] [--seed X] [--faults a,b] [--json]
+Usage: nautilusctl chaos [--duration S] [--kills N] [--seed X] [--faults a,b] [--venue fix]
+                         [--json]
 A seeded plan of SIGKILLs (every engine kind, risk and execution mid-batch), hangs, a crash
 loop, a memory cap, a slow and a dying ring reader and a SIGKILL of nautilusd itself runs
 against a real `nautilusd run`; then the feed stops, the pipeline drains, nautilusd stops
 cleanly and the kept rings are reconciled. `--faults daemon_restart,reboot` adds graceful
 daemon restarts and reboots (SIGKILL of everything, segments and runtime dir removed); a run
-with a reboot is reconciled from the journal. Exit 1 if anything was lost, doubled, filled
-without approval or not recovered, if positions differ from the fills, or if an engaged kill
-switch came back released.
+with a reboot is reconciled from the journal. `--venue fix` puts the FIX gateway in
+execution's place, trading with the test acceptor as its own process (nautilusd.chaos._venue),
+and reconciles the acceptor's executions with the fills order by order. Exit 1 if anything
+was lost, doubled, filled without approval or not recovered, if positions differ from the
+fills, if an engaged kill switch came back released, or if the venue's record differs.
 """
 
 from __future__ import annotations
@@ -30,13 +33,16 @@ from nautilusd.chaos import _live as live
 from nautilusd.chaos._config import chaos_doc, crash_loop_doc, memory_cap_doc, write_doc
 from nautilusd.chaos._reconcile import (
     RingWrapped,
+    read_ring,
     reconcile,
     reconcile_journal,
     unlink_instance,
 )
 from nautilusd.chaos._rig import Rig, RigError
+from nautilusd.chaos._venue import VENUES, AcceptorProcess, fix_doc, reconcile_venue
 from nautilusd.errors import NautilusdError
 from nautilusd.paths import scratch_id
+from shm.layout import DECISION, FILL
 
 KINDS = ("marketdata", "strategy", "risk", "execution", "positions", "analytics",
          "notification")
@@ -79,7 +85,7 @@ def plan(kills: int, specials: tuple[str, ...], rng: random.Random) -> list[Step
 class ChaosRun:
     """One chaos run in private dirs: start, inject `steps` over `duration_s`, drain, check."""
 
-    def __init__(self, work: Path, seed: int) -> None:
+    def __init__(self, work: Path, seed: int, venue: str = "sim") -> None:
         self.rng = random.Random(seed)
         # Rings on tmpfs as in production; a private directory, removed with the run.
         self.shm_dir = (SHM_ROOT / work.name) if SHM_ROOT.is_dir() else work / "shm"
@@ -87,9 +93,14 @@ class ChaosRun:
         self.shm_dir.mkdir(mode=0o700)
         self.runtime_dir.mkdir(mode=0o700)
         self.base = chaos_doc(self.shm_dir, self.runtime_dir, seed)
+        self.acceptor: AcceptorProcess | None = None
+        if venue == "fix":
+            self.acceptor = AcceptorProcess(work / "venue")
+            self.base = fix_doc(self.base, self.acceptor.port)
         self.config = write_doc(work / "chaos.toml", self.base)
         self.instance = self.base["supervisor"]["instance"]
         self.rig = Rig(self.config, self.runtime_dir, self.shm_dir, self.instance)
+        self.rig.ticks_readers = list(self.base["rings"]["ticks"]["readers"])
         self.rows: list[dict[str, Any]] = []
         self.durability_runs: dict[str, int] = {}
         self.state_dir = Path(self.base["supervisor"]["state_dir"])
@@ -161,17 +172,41 @@ class ChaosRun:
         return {"fault": "drain_and_stop", "recovered": not not_ready and code == 0,
                 "detail": {"drained": ok, "exit_code": code, "not_ready_at_end": not_ready}}
 
+    def reconcile_venue(self, rebooted: bool) -> dict[str, Any]:
+        """The acceptor's record against the decisions and fills (from the journal when
+        the rings of a reboot hold only the last boot); {} without a FIX venue."""
+        if self.acceptor is None:
+            return {}
+        if rebooted:
+            from engines.journal import KIND_DECISION, KIND_FILL, journal_records
+            from engines.statedir import StateDir
+
+            records = journal_records(StateDir(self.state_dir))
+            decisions, fills = records[KIND_DECISION], records[KIND_FILL]
+        else:
+            decisions = read_ring(self.shm_dir, self.instance, "decisions", DECISION)
+            fills = read_ring(self.shm_dir, self.instance, "fills", FILL)
+        return reconcile_venue(self.acceptor, decisions, fills)
+
     def close(self) -> None:
         self.rig.close()
+        if self.acceptor is not None:
+            self.acceptor.close()
         unlink_instance(self.shm_dir, self.instance)
         shutil.rmtree(self.shm_dir, ignore_errors=True)
 
 
-def summarise(rows: list[dict[str, Any]], recon: dict[str, Any]) -> dict[str, Any]:
-    """The summary with exactly the keys of the chaos suite."""
+VENUE_KEYS = ("venue_mismatch", "venue_unapproved", "venue_sent_twice")
+
+
+def summarise(rows: list[dict[str, Any]], recon: dict[str, Any], venue: str = "sim"
+              ) -> dict[str, Any]:
+    """The summary with exactly the keys of the chaos suite (and, with a FIX venue, the
+    acceptor's reconciliation counters)."""
     timed = [r["kill_to_ready_ms"] for r in rows if r.get("kills") and r.get("in_percentiles")]
     pct = percentiles(timed)
-    return {
+    extra = {} if venue == "sim" else {k: recon.get(k, -1) for k in VENUE_KEYS}
+    return {**extra,
         "kills": sum(int(r.get("kills") or 0) for r in rows),
         "orders_published": recon.get("orders_published", 0),
         "orders_lost": recon.get("orders_lost", -1),
@@ -215,6 +250,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--faults", default=",".join(SPECIALS),
                         help=f"special faults to include (default: {','.join(SPECIALS)}; "
                              f"also {','.join(LIVE + DURABILITY)})")
+    parser.add_argument("--venue", choices=VENUES, default="sim",
+                        help="the venue execution trades with: the simulated one (sim) or "
+                             "the FIX gateway to the test acceptor, its own process (fix)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
     return parser.parse_args(argv)
@@ -229,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix=f"nautilusd-chaos-{scratch_id(4)}-"))
     try:
-        chaos = ChaosRun(work, args.seed)
+        chaos = ChaosRun(work, args.seed, args.venue)
     except BaseException:  # nothing started yet: leave no work dir behind
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -240,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         rebooted = any(r.get("fault") == "reboot" for r in chaos.rows)
         recon = (reconcile_journal(chaos.state_dir, chaos.runtime_dir) if rebooted
                  else reconcile(chaos.shm_dir, chaos.instance, chaos.runtime_dir))
+        recon.update(chaos.reconcile_venue(rebooted))
     except (RigError, RingWrapped, NautilusdError) as exc:
         chaos.rows.append({"fault": "run", "recovered": False,
                            "detail": {"error": f"{type(exc).__name__}: {exc}"}})
@@ -248,13 +287,13 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     rows = [*chaos.rows, {"fault": "reconcile", "detail": recon}] if recon else chaos.rows
-    summary = summarise(chaos.rows, recon)
+    summary = summarise(chaos.rows, recon, args.venue)
     report_failed = emit("chaos", rows, summary, args.json)
     if args.keep:
         sys.stderr.write(f"chaos: logs kept in {work}\n")
     bad = (summary["orders_lost"], summary["duplicate_fills"], summary["unapproved_fills"],
            summary["engines_not_recovered"], summary["positions_mismatch"],
-           summary["kill_switch_lost"])
+           summary["kill_switch_lost"], *(summary[k] for k in VENUE_KEYS if k in summary))
     return 0 if all(v == 0 for v in bad) and recon and not report_failed else 1
 
 

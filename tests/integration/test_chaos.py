@@ -386,3 +386,29 @@ def test_chaos_when_reexec_faults_under_load_loses_nothing_and_restarts_nothing(
     assert len(reexecs) == 3 and all(r["recovered"] for r in reexecs)
     assert all(r["detail"]["engines_restarted"] == [] and r["detail"]["daemon_pid_kept"]
                for r in reexecs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(115)
+def test_chaos_when_fix_venue_among_victims_acceptor_executions_equal_fills() -> None:
+    """`--venue fix`: the FIX gateway in execution's place, killed (also mid-batch) with the
+    other engines and nautilusd itself, the test acceptor its own process through it all:
+    nothing lost, doubled or unapproved, and the acceptor's executions equal the fills
+    order by order, no order reaching it twice."""
+    result = subprocess.run(
+        [sys.executable, "-m", "nautilusd.chaos.run", "--duration", "25", "--kills", "8",
+         "--seed", "3", "--venue", "fix", "--json"], capture_output=True, text=True,
+        timeout=140, cwd=ROOT)
+    doc = json.loads(result.stdout)
+    summary, rows = doc["summary"], doc["results"]
+    assert result.returncode == 0, json.dumps(rows, indent=1)[-4000:]
+    assert set(summary) == SUMMARY_KEYS | {"venue_mismatch", "venue_unapproved",
+                                           "venue_sent_twice"}
+    assert summary["orders_lost"] == summary["duplicate_fills"] == 0
+    assert summary["unapproved_fills"] == summary["engines_not_recovered"] == 0
+    assert summary["venue_mismatch"] == summary["venue_unapproved"] == 0
+    assert summary["venue_sent_twice"] == 0
+    recon = next(r for r in rows if r["fault"] == "reconcile")["detail"]
+    assert recon["venue_executions"] > 0 and recon["venue_alive"]
+    assert any(r["fault"].startswith("sigkill") and r.get("engine") == "execution"
+               for r in rows)

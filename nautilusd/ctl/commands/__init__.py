@@ -24,6 +24,7 @@ from nautilusd.ctl.commands import (
     journal,
     keys,
     logs,
+    orders,
     research,
     top,
     upgrade,
@@ -31,7 +32,7 @@ from nautilusd.ctl.commands import (
 from nautilusd.ctl.local import Local
 
 CLIENT_REGISTRY: tuple[Local, ...] = tuple(m.COMMAND for m in (
-    logs, top, events, check, call, bench, chaos, journal, backtest, keys, fleet, research,
+    logs, top, events, check, call, orders, bench, chaos, journal, backtest, keys, fleet, research,
     upgrade, completion))
 
 # Every nautilusctl subcommand in --help order: the daemon's first, then the client-only.
