@@ -399,3 +399,33 @@ def test_gateway_when_order_lost_with_killed_gateway_status_request_settles_it(
         assert acceptor.orders() == [str(SID | 1)]
         reader.close()
         h.stop(second)
+
+
+def test_gateway_when_venue_restarted_with_resting_order_reconciles_before_trading(
+        acceptor: Acceptor, shm_dir: Path, runtime_dir: Path) -> None:
+    """A DAY order rests; the acceptor is killed and restarted (its book is gone). After the
+    reconnect the gateway asks for the order before it trades again: the venue says it is
+    cancelled, so it is reported FILL_CANCELLED (not left open forever), and an order
+    approved meanwhile waits on its ring until then, then trades."""
+    acceptor.start()
+    with Harness(shm_dir, runtime_dir, RINGS) as h:
+        reader, got = h.reader("fills", 1), []
+        gw = _gateway(h, acceptor.port)
+        _until(lambda: gw.session.up, gw, what="logon")
+        h.writer("decisions").write(_decisions([1], TIF_DAY, 99.0))
+        _until(lambda: len(_fills_of(reader, got)) >= 1, gw, what="ack")
+        acceptor.kill()
+        _until(lambda: not gw.session.up, gw, what="session down")
+        acceptor.start()
+        _until(lambda: gw.session.up, gw, what="logon again")
+        h.writer("decisions").write(_decisions([2], TIF_IOC, 100.01, qty=50))
+        _until(lambda: (_fills_of(reader, got)["order_id"] == SID | 2).sum() >= 2, gw,
+               what="the new order traded")
+        fills = _fills_of(reader, got)
+        assert fills[fills["order_id"] == SID | 1]["status"].tolist() == [FILL_ACCEPTED,
+                                                                           FILL_CANCELLED]
+        first_of_2 = fills["order_id"].tolist().index(SID | 2)
+        assert fills["order_id"].tolist().index(SID | 1, 1) < first_of_2  # settled first
+        assert fills[fills["order_id"] == SID | 2]["status"].tolist()[-1] == FILL_FILLED
+        reader.close()
+        h.stop(gw)
