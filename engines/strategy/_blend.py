@@ -28,6 +28,7 @@ from shm.layout import SIDE_BUY, SIDE_SELL, TIF_IOC, TYPE_LIMIT
 # (symbol, ts_ns) -> the touch (bid, ask, ...) or None
 Touch = Callable[[int, int], tuple[float, ...] | None]
 _NONE = -(1 << 62)  # a bar index no record has
+KEEP_BARS = 8  # bars kept per symbol and half while the other half is awaited
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -48,76 +49,75 @@ class BlendParams:
 
 
 class Blend:
-    """Per symbol: the last features' part of the score, the last prediction, the bar each is
-    of, and the own position (written in place by the Ledger from the fills)."""
+    """Per symbol: the features' part of the score and the prediction of its last few bars
+    (either ring may run ahead of the other by up to KEEP_BARS bars), the last bar decided
+    (a bar older than it is never decided), and the own position (written in place by the
+    Ledger from the fills)."""
 
     def __init__(self, n_symbols: int, params: BlendParams, ids: OrderIds,
                  use_signals: bool) -> None:
         self.p, self.ids, self.use_signals = params, ids, use_signals
         self.position = np.zeros(n_symbols, dtype=np.int64)
         self._pos = self.position.data
-        self.feature_part = [0.0] * n_symbols
-        self.feature_bar = [_NONE] * n_symbols
-        self.prediction = [math.nan] * n_symbols
-        self.signal_bar = [_NONE] * n_symbols
-        self.origin = [(0, 0)] * n_symbols  # the (seq, ts_ns) of the input that completed it
+        # bar -> (features' part of the score, origin (seq, ts_ns) of the record)
+        self.parts: list[dict[int, tuple[float, tuple[int, int]]]] = [
+            {} for _ in range(n_symbols)]
+        self.predictions: list[dict[int, tuple[float, tuple[int, int]]]] = [
+            {} for _ in range(n_symbols)]
         self.decided_bar = [_NONE] * n_symbols
         self.decisions = 0
 
     def on_features(self, records: np.ndarray, touch: Touch, now_ns: int,
                     out: list[OrderRow]) -> None:
         """Take a FEATURE batch in ring order; orders it completes are appended to `out`."""
-        p, tanh = self.p, math.tanh
+        p, tanh, parts = self.p, math.tanh, self.parts
         wm, wr, wo, scale = p.momentum_weight, p.reversion_weight, p.ofi_weight, p.ofi_scale
         for sym, bar, seq, ts, mom, rev, ofi in zip(
                 records["symbol_id"].tolist(), records["bar_ns"].tolist(),
                 records["origin_seq"].tolist(), records["origin_ts_ns"].tolist(),
                 records["momentum"].tolist(), records["mean_reversion"].tolist(),
                 records["ofi"].tolist(), strict=True):
-            if sym >= len(self.feature_bar):
+            if sym >= len(parts):
                 continue  # a symbol past the topology's table: not ours to trade
             # x == x: not NaN (a factor not known yet counts 0)
-            self.feature_part[sym] = (wm * mom if mom == mom else 0.0) \
-                + (wr * rev if rev == rev else 0.0) + (wo * tanh(ofi / scale) if ofi == ofi
-                                                      else 0.0)
-            self.feature_bar[sym] = bar
-            if not self.use_signals:
-                self.origin[sym] = (seq, ts)
-            self._maybe_decide(sym, touch, now_ns, out)
+            part = (wm * mom if mom == mom else 0.0) + (wr * rev if rev == rev else 0.0) \
+                + (wo * tanh(ofi / scale) if ofi == ofi else 0.0)
+            _keep(parts[sym], bar, (part, (seq, ts)))
+            self._maybe_decide(sym, bar, touch, now_ns, out)
 
     def on_signals(self, records: np.ndarray, touch: Touch, now_ns: int,
                    out: list[OrderRow]) -> None:
         """Take a SIGNAL batch in ring order; orders it completes are appended to `out`."""
+        predictions = self.predictions
         for sym, bar, seq, ts, pred in zip(
                 records["symbol_id"].tolist(), records["bar_ns"].tolist(),
                 records["origin_seq"].tolist(), records["origin_ts_ns"].tolist(),
                 records["prediction"].tolist(), strict=True):
-            if sym >= len(self.feature_bar):
+            if sym >= len(predictions):
                 continue
-            self.prediction[sym], self.signal_bar[sym] = pred, bar
-            self.origin[sym] = (seq, ts)
-            self._maybe_decide(sym, touch, now_ns, out)
+            _keep(predictions[sym], bar, (pred, (seq, ts)))
+            self._maybe_decide(sym, bar, touch, now_ns, out)
 
-    def score(self, sym: int) -> float:
-        """The symbol's score now (NaN while a needed prediction is missing)."""
-        if not self.use_signals:
-            return self.feature_part[sym]
-        p = self.p
-        return p.signal_weight * math.tanh(self.prediction[sym] / p.signal_scale) \
-            + self.feature_part[sym]
-
-    def _maybe_decide(self, sym: int, touch: Touch, now_ns: int, out: list[OrderRow]) -> None:
-        bar = self.feature_bar[sym]
-        if bar == _NONE or bar == self.decided_bar[sym]:
-            return
-        if self.use_signals and self.signal_bar[sym] != bar:
-            return  # the other half of this bar is not in yet
+    def _maybe_decide(self, sym: int, bar: int, touch: Touch, now_ns: int,
+                      out: list[OrderRow]) -> None:
+        if bar <= self.decided_bar[sym]:
+            return  # decided already, or older than a bar decided
+        part = self.parts[sym].get(bar)
+        if part is None:
+            return  # its features are not in yet
+        score, origin = part
+        if self.use_signals:
+            signal = self.predictions[sym].get(bar)
+            if signal is None:
+                return  # its prediction is not in yet
+            p = self.p
+            score += p.signal_weight * math.tanh(signal[0] / p.signal_scale)
+            origin = signal[1]  # the later half: the signal's input tick
         self.decided_bar[sym] = bar
         self.decisions += 1
-        score = self.score(sym)
         if not abs(score) >= self.p.threshold:  # NaN decides nothing
             return
-        seq, ts = self.origin[sym]
+        seq, ts = origin
         quote = touch(sym, ts)
         if quote is None:
             return  # no market for it yet
@@ -146,3 +146,11 @@ class Blend:
         np.add.at(self.position, sent["symbol_id"].astype(np.intp),
                   -sent["side"].astype(np.int64) * sent["qty"])
         self.ids.counter -= sent.shape[0]
+
+
+def _keep(held: dict[int, tuple[float, tuple[int, int]]], bar: int,
+          value: tuple[float, tuple[int, int]]) -> None:
+    """Hold `value` for `bar`, dropping the oldest bar past KEEP_BARS."""
+    held[bar] = value
+    if len(held) > KEEP_BARS:
+        del held[min(held)]

@@ -86,3 +86,17 @@ def test_blend_when_the_position_is_at_its_cap_sends_no_more_on_that_side() -> N
         blend.on_features(_feature(0, k * BAR, 5.0), _touch, k, out)
     assert 0 < blend.position[0] <= 250
     assert sum(o[ORDER_WRITTEN.qty] for o in out) == blend.position[0] == 250
+
+
+def test_blend_when_the_features_run_bars_ahead_still_pairs_each_signal_with_its_bar() -> None:
+    """Features of bars 1..3 before any signal: each signal then completes its own bar (the
+    side of each bar's own prediction); a late signal of a bar older than one decided is
+    ignored."""
+    blend, out = _blend(), []
+    for k in (1, 2, 3):
+        blend.on_features(_feature(0, k * BAR), _touch, k, out)
+    blend.on_signals(_signal(0, 1 * BAR, 1e-3), _touch, 4, out)
+    blend.on_signals(_signal(0, 3 * BAR, -1e-3), _touch, 5, out)
+    blend.on_signals(_signal(0, 2 * BAR, 1e-3), _touch, 6, out)  # older than bar 3: too late
+    assert [o[ORDER_WRITTEN.side] for o in out] == [SIDE_BUY, SIDE_SELL]
+    assert blend.decisions == 2
