@@ -65,7 +65,11 @@ class Daemon:
              str(runtime_dir)], stdout=self.log, stderr=subprocess.STDOUT, env=env,
             pass_fds=pass_fds)
         ready = started or Daemon.all_ready
-        self.wait_for(lambda: self.proc.poll() is None and ready(self), timeout_s=60)
+        try:
+            self.wait_for(lambda: self.proc.poll() is None and ready(self), timeout_s=60)
+        except BaseException:  # never came up: no `with` block will stop it, so stop it here
+            self.stop()
+            raise
 
     def __enter__(self) -> Daemon:
         return self
