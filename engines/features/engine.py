@@ -48,8 +48,9 @@ class FeaturesEngine(Engine):
         self.feed = TickBars(self.ctx, self.p)
         self.symbols, self.features = self.feed.symbols, self.feed.features
         self.ring = one_writer(self.ctx, FEATURE, required=False)
-        try:
-            self.rows = FeatureRows(self.features.columns, self.features.horizons)
+        try:  # a horizon past a FEATURE's u2 field is an error only with a features ring
+            self.rows = None if self.ring is None else FeatureRows(self.features.columns,
+                                                                   self.features.horizons)
         except ValueError as exc:
             raise ParamError(f"engines.{self.ctx.name}.params.horizons: {exc}") from None
         self.out = feature_buffer(len(self.symbols))
@@ -64,7 +65,7 @@ class FeaturesEngine(Engine):
     def _publish(self, bar: BarFeatures) -> None:
         columns = self.features.columns
         table = factors(self.features.latest, columns)
-        if self.ring is not None:
+        if self.ring is not None and self.rows is not None:
             self._write(self.ring, self.rows.fill(bar, table, time.time_ns(), self.out))
         for sym, row in zip(bar.symbol_ids.tolist(), bar.values.tolist(), strict=True):
             self.pub.publish(f"research.features.{self.symbols[sym]}",

@@ -133,6 +133,19 @@ def test_main_when_default_topology_shows_ticks_board_one_slot_per_symbol() -> N
 
 
 @pytest.mark.timeout(10)
+def test_main_when_research_topology_shows_the_features_and_signals_rings() -> None:
+    """configs/research.toml is valid: its features and signals rings carry their records
+    from the features and models engines to the research strategy, each with a board."""
+    code, out, err = _run_main(Path(__file__).parents[2] / "configs" / "research.toml")
+    assert code == EXIT_OK, err
+    assert "features  feature (144 B) x 4096  overwrite  features -> strategy  " \
+        "latest-value board x 4" in out
+    assert "signals  signal (48 B) x 4096  overwrite  models -> strategy  " \
+        "latest-value board x 4" in out
+    assert "engines.strategy:ResearchStrategyEngine" in out
+
+
+@pytest.mark.timeout(10)
 @pytest.mark.skipif(os.geteuid() == 65534, reason="runs as nobody itself")
 def test_main_when_python_engine_has_another_user_refuses_naming_engine_and_user(
         tmp_path: Path) -> None:
