@@ -180,12 +180,12 @@ static const schema_field DECISION_SCHEMA[DECISION_NFIELDS] = {
 #define FILL_LIQUIDITY_T uint8_t
 #define FILL_STATUS_OFF 26
 #define FILL_STATUS_T uint8_t
-#define FILL_PAD0_OFF 27
-#define FILL_PAD0_T uint8_t
+#define FILL_VENUE_ID_OFF 27
+#define FILL_VENUE_ID_T uint8_t
 #define FILL_REASON_OFF 28
 #define FILL_REASON_T uint16_t
-#define FILL_PAD1_OFF 30
-#define FILL_PAD1_T uint16_t
+#define FILL_CHILD_OFF 30
+#define FILL_CHILD_T uint16_t
 #define FILL_QTY_OFF 32
 #define FILL_QTY_T int64_t
 #define FILL_PRICE_OFF 40
@@ -211,9 +211,9 @@ static const schema_field FILL_SCHEMA[FILL_NFIELDS] = {
     {"side", 24, 1, "|i1"},
     {"liquidity", 25, 1, "|u1"},
     {"status", 26, 1, "|u1"},
-    {"_pad0", 27, 1, "|u1"},
+    {"venue_id", 27, 1, "|u1"},
     {"reason", 28, 2, "<u2"},
-    {"_pad1", 30, 2, "<u2"},
+    {"child", 30, 2, "<u2"},
     {"qty", 32, 8, "<i8"},
     {"price", 40, 8, "<f8"},
     {"leaves_qty", 48, 8, "<i8"},
@@ -410,6 +410,8 @@ static const schema_field SIGNAL_SCHEMA[SIGNAL_NFIELDS] = {
 #define FILL_ACCEPTED 6
 #define FILL_REPLACED 7
 #define FILL_AMEND_REJECTED 8
+#define FILL_ROUTED 9
+#define FILL_CHILD_REJECTED 10
 #define AMEND_CANCEL 1
 #define AMEND_REPLACE 2
 #define LAYOUT_NCONSTANTS 41
@@ -453,6 +455,8 @@ static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"FILL_ACCEPTED", 6},
     {"FILL_REPLACED", 7},
     {"FILL_AMEND_REJECTED", 8},
+    {"FILL_ROUTED", 9},
+    {"FILL_CHILD_REJECTED", 10},
     {"AMEND_CANCEL", 1},
     {"AMEND_REPLACE", 2},
 };

@@ -67,7 +67,9 @@ def param_problems(cls: type[Any], params: Mapping[str, Any], where: str) -> lis
         problem = _value_problem(raw, hints[key], field.metadata.get("param", Bounds()))
         if problem:
             problems.append(f"{where}.{key}: {problem}")
-    return problems
+    # A spec's checks across its fields (tables of tables): `param_checks(params, where)`.
+    checks = getattr(cls, "param_checks", None)
+    return problems + (checks(params, where) if checks is not None else [])
 
 
 def parse_params(cls: type[T], params: Mapping[str, Any], where: str) -> T:

@@ -1,9 +1,10 @@
 """`nautilusctl journal`: the state directory's journal, read for an operator.
 
 Runs as a child of nautilusctl (it reads record layouts, which the client never imports):
-`python -m nautilusd.journalview [export] [--state-dir DIR | --config F] [--since T]
+`python -m nautilusd.journalview [export | routes] [--state-dir DIR | --config F] [--since T]
 [--order-id N] [--json] [--parquet FILE]`. T is ns since the epoch or an ISO 8601 time;
-`export --parquet FILE` needs pyarrow (`pip install 'nautilusd[parquet]'`).
+`export --parquet FILE` needs pyarrow (`pip install 'nautilusd[parquet]'`); `routes` lists
+each routed parent order with its child orders (venue, sent, filled, refused).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from engines.journal import KIND_ACTION, KIND_DECISION, KIND_FILL, KIND_ORDER, read_all
+from engines.journal import (
+    KIND_ACTION,
+    KIND_DECISION,
+    KIND_FILL,
+    KIND_ORDER,
+    journal_records,
+    read_all,
+    routes,
+)
 from engines.statedir import StateDir
 from nautilusd import paths
 from nautilusd.ctl.since import parse_since as epoch_s
@@ -65,6 +74,17 @@ def records(state: StateDir, since_ns: int | None, order_id: int | None
         yield rec
 
 
+def route_rows(state: StateDir, order_id: int | None) -> list[dict[str, Any]]:
+    """Each routed parent order of the journal, its children by number (venue ids as the fills
+    carry them: 1 + the index in execution's `route`)."""
+    fills = journal_records(state)[KIND_FILL]
+    return [{"order_id": p.order_id, "filled": p.filled, "final_status": p.final_status,
+             "children": [{"child": c.child, "venue_id": c.venue_id, "qty": c.qty,
+                           "price": c.price, "filled": c.filled, "refused": c.refused}
+                          for c in p.children]}
+            for p in routes(fills).values() if order_id is None or p.order_id == order_id]
+
+
 def _state_dir(args: argparse.Namespace) -> Path:
     if args.state_dir:
         return Path(args.state_dir)
@@ -90,7 +110,7 @@ def export_parquet(rows: list[dict[str, Any]], out: Path) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nautilusctl journal", description=__doc__)
-    p.add_argument("action", nargs="?", choices=("show", "export"), default="show")
+    p.add_argument("action", nargs="?", choices=("show", "export", "routes"), default="show")
     p.add_argument("--state-dir", help="the instance's state directory")
     p.add_argument("--config", help="take the state directory from this topology")
     p.add_argument("--instance", default="default")
@@ -109,6 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nautilusctl journal: {exc}", file=sys.stderr)
         return EXIT_USAGE
     state = StateDir(_state_dir(args))
+    if args.action == "routes":
+        rows = route_rows(state, args.order_id)
+        if args.json:
+            json.dump(rows, sys.stdout)
+            print()
+        for r in rows if not args.json else ():
+            kids = " ".join(f"{c['child']}@venue{c['venue_id']}:{c['filled']}/{c['qty']}"
+                            + (f"(refused {c['refused']})" if c["refused"] is not None else "")
+                            for c in r["children"])
+            print(f"order_id={r['order_id']} filled={r['filled']} "
+                  f"final_status={r['final_status']} children={kids}")
+        return 0
     rows = list(records(state, since, args.order_id))
     if args.action == "export":
         if args.parquet is None:

@@ -105,6 +105,10 @@ FILL_EXPIRED: Final = 5  # past its time to live when execution got it: never se
 FILL_ACCEPTED: Final = 6  # acknowledged, resting at the venue: qty 0, leaves_qty open
 FILL_REPLACED: Final = 7  # a replace took effect: qty 0, price and leaves_qty the new ones
 FILL_AMEND_REJECTED: Final = 8  # a cancel or replace refused (reason): the order is unchanged
+# Smart order routing: a parent order (order_id) is sent as child orders (child 1, 2, ...),
+# one per venue at most. Neither report moves the parent (qty 0): its fills, its last report.
+FILL_ROUTED: Final = 9  # child sent to venue_id: leaves_qty its quantity, price its venue's touch
+FILL_CHILD_REJECTED: Final = 10  # child refused by venue_id (reason): re-routed if the venue's
 
 # -- Fill: an execution report from the venue (96 bytes) -----------------------------------------
 # The fills ring is the order-events ring: every report of an order's life is one record, in
@@ -119,9 +123,11 @@ FILL: Final = np.dtype(
         ("side", "i1"),  # copied from the order
         ("liquidity", "u1"),  # LIQUIDITY_MAKER or LIQUIDITY_TAKER
         ("status", "u1"),  # FILL_* (partial, filled, cancelled, rejected, expired, accepted...)
-        ("_pad0", "u1"),
+        # routed orders (several venues): 1 + the venue's index in execution's routing list
+        # (configs name the venues), 0 when the order went to the one venue without routing
+        ("venue_id", "u1"),
         ("reason", "<u2"),  # REASON_* of a FILL_REJECTED or FILL_AMEND_REJECTED, else 0
-        ("_pad1", "<u2"),
+        ("child", "<u2"),  # routed: the child order (1, 2, ... per parent order_id), else 0
         ("qty", "<i8"),  # quantity of this execution (0 for cancel / reject)
         ("price", "<f8"),  # execution price
         ("leaves_qty", "<i8"),  # quantity still open on the order after this execution

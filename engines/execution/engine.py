@@ -9,7 +9,9 @@ raised to the orders found in the tail of the fills ring (published just before 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,8 @@ from engines.execution._orders import (
     VenueParams,
     fill_records,
 )
+from engines.execution._router import ROUTED_WRITTEN, RoutedVenue, Router
+from engines.execution._routing import parse_routing, routing_problems
 from engines.execution._simvenue import SimulatedVenue
 from engines.journal import KIND_DECISION, KIND_FILL, has_journal, journal_records
 from engines.params import parse_params
@@ -63,6 +67,15 @@ class ExecutionParams(VenueParams):
     # False: ticks do not wake execution; a decision's quote comes from the tick ring's
     # latest-value board when it has one, else the ticks are read when decisions come.
     wake_on_ticks: bool = False
+    # Smart order routing (engines.execution._routing): the venues in order of preference,
+    # and each one's table (kind, latency_us, display_fraction, taker_bps, maker_bps,
+    # per_share). None: the one simulated venue above, no router on the path.
+    route: list[str] | None = None
+    venues: dict[str, Any] | None = None
+
+    @staticmethod
+    def param_checks(params: Mapping[str, Any], where: str) -> list[str]:
+        return routing_problems(params.get("route"), params.get("venues"), where)
 
 
 # Message field -> position in a FILL_WRITTEN tuple.
@@ -72,6 +85,9 @@ _EXECUTION_FIELDS = tuple((name, FILL_WRITTEN[name]) for name in (
 TICK_QUOTE = Fields(TICK, ("symbol_id", "bid", "ask", "bid_size", "ask_size"))
 _SYMBOL_ID, _STRATEGY_ID = DECISION_READ.symbol_id, DECISION_READ.strategy_id
 _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
+_ROUTED_QTY = ROUTED_WRITTEN.qty
+_ROUTED_FIELDS = tuple((name, ROUTED_WRITTEN[name]) for name, _ in _EXECUTION_FIELDS) + tuple(
+    (name, ROUTED_WRITTEN[name]) for name in ("venue_id", "child"))
 _UP = SessionState.UP
 
 
@@ -109,7 +125,16 @@ class ExecutionEngine(Engine):
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
         self.quotes: dict[int, Quote] = {}
-        self.venue = SimulatedVenue(self.ctx.name, self.om, self.quotes)
+        self.venue: SimulatedVenue | Router = SimulatedVenue(self.ctx.name, self.om, self.quotes)
+        self.router: Router | None = None
+        self.fill_fields = FILL_WRITTEN
+        routed = parse_routing(self.p.route, self.p.venues, where)
+        if routed:  # several venues: the router's poll; the one-venue path is left as it is
+            self.venue = self.router = self.routed = Router(
+                [RoutedVenue.simulated(c, self.p, self.quotes) for c in routed], self.om,
+                self.quotes, self.latest)
+            self.poll = self._poll_routed  # type: ignore[method-assign]
+            self.fill_fields = ROUTED_WRITTEN
         self.pending_fills: list[FillRow] = []
         self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
@@ -147,6 +172,29 @@ class ExecutionEngine(Engine):
             decisions.advance(k)
         elif self.latest is not None:
             self.ticks.skip_to_end()  # never read: keep the slot's lag at zero, off the path
+        return n + k
+
+    def _poll_routed(self) -> int:
+        """poll() with a router: each decision routed as it comes, then the venues' timed
+        work; committed as poll() commits, once the reports are on the fills ring."""
+        n: int = self._read_amends() if self.amend_rings else 0
+        n += self.read_ticks()
+        decisions, router, fills = self.decisions, self.routed, self.pending_fills
+        now = time.time_ns()
+        batch: np.ndarray = decisions.read(self.p.max_batch)
+        k = int(batch.shape[0])
+        for row in DECISION_READ.struct.iter_unpack(batch.view(np.uint8).data):
+            router.send_new(row, now, fills)
+        if router.working():
+            router.poll(now, fills)
+        if fills:
+            self._write_fills()
+        if k:
+            self.words[W_RECORDS_IN] += k
+            self.hwm.arrays["high_water"][:] = self.om.high_water
+            decisions.advance(k)
+        elif self.latest is not None:
+            self.ticks.skip_to_end()
         return n + k
 
     def _read_amends(self) -> int:
@@ -285,20 +333,20 @@ class ExecutionEngine(Engine):
         return 2 + n
 
     def _write_fills(self) -> None:
-        rows, om = self.pending_fills, self.om
+        rows, om, fields = self.pending_fills, self.om, self.fill_fields
         k = len(rows)
         if k <= SMALL_BATCH:
-            write, pack, buf = self.fills.write_bytes, FILL_WRITTEN.struct.pack_into, self.buf
+            write, pack, buf = self.fills.write_bytes, fields.struct.pack_into, self.buf
             for i, row in enumerate(rows):
                 pack(buf, 0, *row)  # into one reused buffer: no bytes object per fill
                 if not write(buf):  # the ring is short: wait for room for the rest
-                    self.fills.write(fill_records(rows[i:]))
+                    self.fills.write(fill_records(rows[i:], fields))
                     break
-            qty = 0
+            qty, at = 0, _FILL_QTY if fields is FILL_WRITTEN else _ROUTED_QTY
             for row in rows:
-                qty += row[_FILL_QTY]
+                qty += row[at]
         else:
-            fills = fill_records(rows)
+            fills = fill_records(rows, fields)
             self.fills.write(fills)
             qty = int(fills["qty"].sum())
         words = self.words
@@ -316,14 +364,18 @@ class ExecutionEngine(Engine):
 
     def _publish(self, rows: list[FillRow], prices: list[float]) -> None:
         """One `trading.executions.<strategy_id>` message per strategy in the batch."""
-        pub, strategy = self.ctx.publisher(), _FILL_STRATEGY_ID
+        pub, strategy, fields = self.ctx.publisher(), _FILL_STRATEGY_ID, _EXECUTION_FIELDS
+        if self.router is not None:
+            strategy, fields = ROUTED_WRITTEN.strategy_id, _ROUTED_FIELDS
         for strategy_id in sorted({row[strategy] for row in rows}):
             mine = [i for i, row in enumerate(rows) if row[strategy] == strategy_id]
-            msg = {name: [rows[i][col] for i in mine] for name, col in _EXECUTION_FIELDS}
+            msg = {name: [rows[i][col] for i in mine] for name, col in fields}
             msg["order_price"] = [prices[i] for i in mine]
             pub.publish(f"trading.executions.{strategy_id}", msg)
 
     def next_wakeup_s(self) -> float | None:
+        if self.router is not None:
+            return self.router.next_wakeup_s(time.time_ns())
         if self.om.resting:
             return 0.001  # resting orders trade on new ticks, which do not wake us
         return self.om.next_due_s(time.time_ns())
@@ -334,8 +386,15 @@ class ExecutionEngine(Engine):
             self.om.match(time.time_ns(), self.quotes, self.pending_fills)
             if self.pending_fills:
                 self._write_fills()
+        while self.router and self.router.pending() and time.monotonic() < deadline:
+            self.router.poll(time.time_ns(), self.pending_fills)
+            if self.pending_fills:
+                self._write_fills()
         self.log.info("execution_stopped", fills=self.ctx.status.get(W_RECORDS_OUT),
-                      duplicates=self.om.duplicates, ignored_rejected=self.om.ignored_rejected)
+                      duplicates=self.om.duplicates, ignored_rejected=self.om.ignored_rejected,
+                      **({} if self.router is None else {
+                          "children_routed": self.router.children_routed,
+                          "children_rerouted": self.router.children_rerouted}))
         self.hwm.flush()
         self.amend_marks.flush()
         if not self.p.wake_on_ticks:

@@ -1,8 +1,8 @@
 """journal: read the state directory's journal (`nautilusd/journalview.py`, a child process).
 
 No wire message: it reads files, and works with no daemon running.
-CLI:  nautilusctl journal [export] [--state-dir DIR | --config F] [--since T] [--order-id N]
-      [--json] [--parquet FILE]
+CLI:  nautilusctl journal [export | routes] [--state-dir DIR | --config F] [--since T]
+      [--order-id N] [--json] [--parquet FILE]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ _FORWARDED = ("state_dir", "config", "since", "order_id", "parquet")
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", choices=("show", "export"), default="show")
+    parser.add_argument("action", nargs="?", choices=("show", "export", "routes"),
+                        default="show")
     parser.add_argument("--state-dir", help="the instance's state directory")
     parser.add_argument("--config", help="take the state directory from this topology")
     parser.add_argument("--since", help="records at or after T (ns since the epoch, ISO 8601)")

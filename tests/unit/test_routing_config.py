@@ -1,0 +1,79 @@
+"""The routing section of execution's params: each problem names its key, a good one parses."""
+
+from __future__ import annotations
+
+import pytest
+
+from engines.execution import ExecutionParams
+from engines.execution._routing import parse_routing, routing_problems
+from engines.params import ParamError, param_problems
+
+W = "engines.execution.params"
+VENUES = {"lit_a": {"kind": "simulated", "taker_bps": 0.3, "latency_us": 50.0},
+          "lit_b": {"kind": "simulated", "per_share": 0.001, "display_fraction": 0.5}}
+
+
+def test_parse_routing_when_valid_gives_venues_in_route_order_with_ids() -> None:
+    """venue_id is 1 + the index in `route`; unset numbers take their defaults."""
+    a, b = parse_routing(["lit_b", "lit_a"], VENUES, W)
+    assert (a.name, a.venue_id, a.display_fraction, a.fees.per_share) == ("lit_b", 1, 0.5, 0.001)
+    assert (b.name, b.venue_id, b.latency_us, b.fees.taker_bps) == ("lit_a", 2, 50.0, 0.3)
+
+
+def test_parse_routing_when_absent_is_no_router() -> None:
+    """No route and no venues: the one simulated venue, nothing to parse."""
+    assert parse_routing(None, None, W) == ()
+
+
+def test_routing_problems_when_route_names_unknown_venue_names_the_key() -> None:
+    """route[1] = 'lit_c' is not described: the message names route[1] and the known ones."""
+    (problem,) = routing_problems(["lit_a", "lit_c"], VENUES, W)
+    assert problem.startswith(f"{W}.route[1]: unknown venue 'lit_c'")
+    assert "lit_a, lit_b" in problem
+
+
+def test_routing_problems_when_fee_negative_names_the_venue_key() -> None:
+    """A rebate given as a negative taker_bps is refused at venues.lit_a.taker_bps."""
+    venues = {**VENUES, "lit_a": {"kind": "simulated", "taker_bps": -0.2}}
+    (problem,) = routing_problems(["lit_a"], venues, W)
+    assert problem.startswith(f"{W}.venues.lit_a.taker_bps: negative fee -0.2")
+
+
+@pytest.mark.parametrize("route", [[], None, "lit_a"])
+def test_routing_problems_when_no_venue_to_route_to_names_route(route: object) -> None:
+    """Venues described but an empty (or missing, or not a list) route: no venue."""
+    (problem,) = routing_problems(route, VENUES, W)
+    assert problem.startswith(f"{W}.route: no venue to route to")
+
+
+def test_routing_problems_when_venue_key_unknown_suggests_the_close_one() -> None:
+    """A misspelt taker_bsp is named with a did-you-mean."""
+    venues = {"lit_a": {"kind": "simulated", "taker_bsp": 0.3}}
+    (problem,) = routing_problems(["lit_a"], venues, W)
+    assert "venues.lit_a.taker_bsp: unknown key" in problem and "'taker_bps'" in problem
+
+
+def test_routing_problems_when_kind_missing_or_unknown_names_kind() -> None:
+    """Every venue needs a kind the router drives."""
+    (problem,) = routing_problems(["x"], {"x": {"kind": "carrier-pigeon"}}, W)
+    assert problem.startswith(f"{W}.venues.x.kind: 'carrier-pigeon'")
+
+
+def test_routing_problems_when_route_lists_a_venue_twice_names_the_second() -> None:
+    """A venue listed twice would be sent a parent twice."""
+    (problem,) = routing_problems(["lit_a", "lit_a"], VENUES, W)
+    assert problem.startswith(f"{W}.route[1]: venue 'lit_a' listed twice")
+
+
+def test_param_problems_when_execution_params_have_bad_routing_reports_it() -> None:
+    """`nautilusd check` goes through param_problems: the routing checks are part of it."""
+    problems = param_problems(ExecutionParams, {"route": ["nope"], "venues": VENUES}, W)
+    assert any("route[0]: unknown venue 'nope'" in p for p in problems)
+
+
+def test_parse_routing_when_bad_raises_param_error_listing_all() -> None:
+    """Two problems, one ParamError carrying both."""
+    venues = {"lit_a": {"kind": "simulated", "per_share": -1.0}}
+    with pytest.raises(ParamError) as err:
+        parse_routing(["lit_a", "zzz"], venues, W)
+    assert len(err.value.problems) == 2
