@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from engines.execution import ExecutionParams
 from engines.execution._routing import parse_routing, routing_problems
 from engines.params import ParamError, param_problems
+from nautilusd.config.load import load_config
+from nautilusd.config.params import params_errors
+from nautilusd.config.tomlwriter import toml_document
+
+ROOT = Path(__file__).resolve().parents[2]
 
 W = "engines.execution.params"
-VENUES = {"lit_a": {"kind": "simulated", "taker_bps": 0.3, "latency_us": 50.0},
+VENUES: dict[str, Any] = {"lit_a": {"kind": "simulated", "taker_bps": 0.3, "latency_us": 50.0},
           "lit_b": {"kind": "simulated", "per_share": 0.001, "display_fraction": 0.5}}
 
 
@@ -77,3 +86,23 @@ def test_parse_routing_when_bad_raises_param_error_listing_all() -> None:
     with pytest.raises(ParamError) as err:
         parse_routing(["lit_a", "zzz"], venues, W)
     assert len(err.value.problems) == 2
+
+
+def test_check_when_default_topology_routes_to_unknown_venue_names_the_key(
+        tmp_path: Path) -> None:
+    """configs/default.toml with a route naming no venue: `check` (params_errors) refuses it
+    with the file, the key and the value; a negative fee the same; a good section passes."""
+    doc = tomllib.loads((ROOT / "configs" / "default.toml").read_text())
+    params = doc["engines"]["execution"]["params"]
+    path = tmp_path / "routing.toml"
+
+    def errors(route: list[str], venues: dict[str, Any]) -> list[str]:
+        params.update(route=route, venues=venues)
+        path.write_text(toml_document(doc))
+        return [message for _key, message in params_errors(load_config(path))]
+
+    (unknown,) = errors(["lit_a", "dark_x"], VENUES)
+    assert f"{path}: {W}.route[1]: unknown venue 'dark_x'" in unknown
+    (fee,) = errors(["lit_a"], {"lit_a": {"kind": "simulated", "per_share": -0.001}})
+    assert f"{W}.venues.lit_a.per_share: negative fee -0.001" in fee
+    assert errors(["lit_b", "lit_a"], VENUES) == []
