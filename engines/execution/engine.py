@@ -85,7 +85,6 @@ _EXECUTION_FIELDS = tuple((name, FILL_WRITTEN[name]) for name in (
 TICK_QUOTE = Fields(TICK, ("symbol_id", "bid", "ask", "bid_size", "ask_size"))
 _SYMBOL_ID, _STRATEGY_ID = DECISION_READ.symbol_id, DECISION_READ.strategy_id
 _FILL_QTY, _FILL_STRATEGY_ID = FILL_WRITTEN.qty, FILL_WRITTEN.strategy_id
-_ROUTED_QTY = ROUTED_WRITTEN.qty
 _ROUTED_FIELDS = tuple((name, ROUTED_WRITTEN[name]) for name, _ in _EXECUTION_FIELDS) + tuple(
     (name, ROUTED_WRITTEN[name]) for name in ("venue_id", "child"))
 _UP = SessionState.UP
@@ -127,14 +126,13 @@ class ExecutionEngine(Engine):
         self.quotes: dict[int, Quote] = {}
         self.venue: SimulatedVenue | Router = SimulatedVenue(self.ctx.name, self.om, self.quotes)
         self.router: Router | None = None
-        self.fill_fields = FILL_WRITTEN
         routed = parse_routing(self.p.route, self.p.venues, where)
         if routed:  # several venues: the router's poll; the one-venue path is left as it is
             self.venue = self.router = self.routed = Router(
                 [RoutedVenue.simulated(c, self.p, self.quotes) for c in routed], self.om,
                 self.quotes, self.latest)
             self.poll = self._poll_routed  # type: ignore[method-assign]
-            self.fill_fields = ROUTED_WRITTEN
+            self._write_fills = self._write_routed_fills  # type: ignore[method-assign]
         self.pending_fills: list[FillRow] = []
         self.buf = bytearray(FILL.itemsize)  # one packed fill for RingWriter.write_bytes
         self.words = self.ctx.status.words
@@ -333,20 +331,20 @@ class ExecutionEngine(Engine):
         return 2 + n
 
     def _write_fills(self) -> None:
-        rows, om, fields = self.pending_fills, self.om, self.fill_fields
+        rows, om = self.pending_fills, self.om
         k = len(rows)
         if k <= SMALL_BATCH:
-            write, pack, buf = self.fills.write_bytes, fields.struct.pack_into, self.buf
+            write, pack, buf = self.fills.write_bytes, FILL_WRITTEN.struct.pack_into, self.buf
             for i, row in enumerate(rows):
                 pack(buf, 0, *row)  # into one reused buffer: no bytes object per fill
                 if not write(buf):  # the ring is short: wait for room for the rest
-                    self.fills.write(fill_records(rows[i:], fields))
+                    self.fills.write(fill_records(rows[i:]))
                     break
-            qty, at = 0, _FILL_QTY if fields is FILL_WRITTEN else _ROUTED_QTY
+            qty = 0
             for row in rows:
-                qty += row[at]
+                qty += row[_FILL_QTY]
         else:
-            fills = fill_records(rows, fields)
+            fills = fill_records(rows)
             self.fills.write(fills)
             qty = int(fills["qty"].sum())
         words = self.words
@@ -362,11 +360,26 @@ class ExecutionEngine(Engine):
             om.order_prices.clear()
         rows.clear()
 
-    def _publish(self, rows: list[FillRow], prices: list[float]) -> None:
+    def _write_routed_fills(self) -> None:
+        """_write_fills for a router's reports (ROUTED_WRITTEN rows: venue and child too)."""
+        rows, om, words = self.pending_fills, self.om, self.words
+        fills = fill_records(rows, ROUTED_WRITTEN)
+        self.fills.write(fills)
+        words[W_RECORDS_OUT] += len(rows)
+        words[W_FILLED_QTY] += int(fills["qty"].sum())
+        words[W_DUPLICATES], words[W_IGNORED_REJECTED] = om.duplicates, om.ignored_rejected
+        words[W_STALE], words[W_FILLS] = om.expired, om.fills
+        if self.p.publish_executions:
+            self._publish(rows, om.take_order_prices(), ROUTED_WRITTEN.strategy_id,
+                          _ROUTED_FIELDS)
+        else:
+            om.order_prices.clear()
+        rows.clear()
+
+    def _publish(self, rows: list[FillRow], prices: list[float], strategy: int = _FILL_STRATEGY_ID,
+                 fields: tuple[tuple[str, int], ...] = _EXECUTION_FIELDS) -> None:
         """One `trading.executions.<strategy_id>` message per strategy in the batch."""
-        pub, strategy, fields = self.ctx.publisher(), _FILL_STRATEGY_ID, _EXECUTION_FIELDS
-        if self.router is not None:
-            strategy, fields = ROUTED_WRITTEN.strategy_id, _ROUTED_FIELDS
+        pub = self.ctx.publisher()
         for strategy_id in sorted({row[strategy] for row in rows}):
             mine = [i for i, row in enumerate(rows) if row[strategy] == strategy_id]
             msg = {name: [rows[i][col] for i in mine] for name, col in fields}

@@ -102,9 +102,10 @@ def test_routing_e2e_when_two_venues_parents_split_and_journal_rebuilds_children
         assert first.venue_id == 1 or p.children[0].price != 0.0  # lit_a ranks first
     mine = fills[(fills["status"] != FILL_ROUTED) & (fills["status"] != FILL_CHILD_REJECTED)]
     assert set(mine["venue_id"][mine["qty"] > 0].tolist()) == {1, 2}
-    shown = subprocess.run([sys.executable, "-m", "nautilusd.journalview", "routes",
+    shown = subprocess.run([sys.executable, "-m", "nautilusd.ctl.main", "journal", "routes",
                             "--state-dir", str(state), "--json"], capture_output=True,
-                           text=True, cwd=ROOT, timeout=60, check=True)
+                           text=True, cwd=ROOT, timeout=60)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
     view = {r["order_id"]: r for r in json.loads(shown.stdout)}
     assert set(view) == set(parents)
     some = split[0]
