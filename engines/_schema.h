@@ -414,7 +414,7 @@ static const schema_field SIGNAL_SCHEMA[SIGNAL_NFIELDS] = {
 #define FILL_CHILD_REJECTED 10
 #define AMEND_CANCEL 1
 #define AMEND_REPLACE 2
-#define LAYOUT_NCONSTANTS 41
+#define LAYOUT_NCONSTANTS 43
 static const schema_const LAYOUT_CONSTANTS[LAYOUT_NCONSTANTS] = {
     {"SIDE_BUY", 1},
     {"SIDE_SELL", -1},

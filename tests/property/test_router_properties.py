@@ -47,8 +47,9 @@ def test_router_invariants_hold_for_any_venues_and_parents(
 ) -> None:
     """Each parent: its children's quantity (a refused child counting what it filled) is at
     most the parent's; no child goes to a venue down or twice to a venue; the chosen order is
-    monotone in price after fees; a refused child is re-routed when a venue is left to take
-    it; exactly one last report, FILLED only when every share traded."""
+    monotone in price after fees (FOK: a venue showing all of it first); a refused child is
+    re-routed when a venue is left to take it; exactly one last report, FILLED only when
+    every share traded."""
     names = [f"v{i}" for i in range(len(specs))]
     venues = {n: {"kind": "simulated", **{k: s[k] for k in ("display_fraction", "taker_bps",
                                                               "per_share")}}
@@ -65,7 +66,7 @@ def test_router_invariants_hold_for_any_venues_and_parents(
         sent: dict[int, int] = {}  # venue_id -> child qty
         filled_by: dict[int, int] = {}
         refused: set[int] = set()
-        keys = []
+        keys: list[tuple[bool, float]] = []
         for r in out:
             vid, status = r[R.venue_id], r[R.status]
             if status == FILL_ROUTED:
@@ -73,8 +74,13 @@ def test_router_invariants_hold_for_any_venues_and_parents(
                 assert names[vid - 1] not in down, f"child sent to down venue {vid}"
                 sent[vid] = r[R.leaves_qty]
                 taker = marketable(side, r[R.price], limit, False)
-                keys.append(better_first_key(side, r[R.price],
-                                             fees[vid].per_share_fee(r[R.price], taker)))
+                after = better_first_key(side, r[R.price],
+                                         fees[vid].per_share_fee(r[R.price], taker))
+                # FOK: a venue that can fill it all (marketable, showing the whole) comes first
+                shown = max(1, int(touch_size * specs[vid - 1]["display_fraction"])) \
+                    if touch_size else 0
+                whole = tif == TIF_FOK and taker and shown >= qty
+                keys.append((tif == TIF_FOK and not whole, after))
             elif status == FILL_CHILD_REJECTED:
                 assert r[R.reason] == REASON_VENUE
                 refused.add(vid)
