@@ -47,6 +47,7 @@ class ResumeMark:
         self.words = words
         self.ring_id = ring_id
         self.stores = 0
+        self._mapped = self.current()  # what the mark says, kept: one compare per batch
 
     def _slot(self) -> np.ndarray:
         sel = int(self.words[0])
@@ -70,11 +71,12 @@ class ResumeMark:
         """Call before writing records of `stream` from sender position `first` at local
         position `local_cursor`; stores the mark when it no longer describes them."""
         offset = first - local_cursor
-        if self.current() == (stream, offset):
+        if self._mapped == (stream, offset):
             return False
         idle = 1 - (int(self.words[0]) & 1)
         base = 1 + SLOT_WORDS * idle
         self.words[base:base + SLOT_WORDS] = (1, self.ring_id, stream, offset)
         self.words[0] = idle  # the one store that makes it current
+        self._mapped = (stream, offset)
         self.stores += 1
         return True
