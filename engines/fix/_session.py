@@ -6,8 +6,10 @@ so the same object runs over a socket in the gateway and against a peer in the t
 it hands up are the application messages, each once and in sequence order: a gap is asked
 for again (ResendRequest) and nothing after it is delivered until it is filled; a message at
 or under the expected number is delivered only if it is new and not a possible duplicate.
-Application messages it sent are kept for a resend (PossDupFlag=Y, OrigSendingTime); admin
-messages are gap-filled (SequenceReset-GapFill) instead.
+Application messages it sent are kept for a resend (PossDupFlag=Y, OrigSendingTime), the
+newest `resend_keep` of them (a long session's memory stays bounded); admin messages, and
+application messages older than those, are gap-filled (SequenceReset-GapFill) instead: an
+order that old is not sent to the venue again.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class FixSession:
     state: FixState = FixState.DISCONNECTED
     outbox: list[bytes] = field(default_factory=list)
     sent: dict[int, simplefix.FixMessage] = field(default_factory=dict)  # app messages by seq
+    resend_keep: int = 10_000  # the newest application messages kept for a resend
     last_in_s: float = 0.0
     last_out_s: float = 0.0
     test_request_out: str | None = None
@@ -107,7 +110,10 @@ class FixSession:
         msg = self._header(msg_type)
         for tag, value in pairs:
             msg.append_pair(tag, value)
-        self.sent[seq] = msg
+        sent = self.sent
+        sent[seq] = msg
+        if len(sent) > self.resend_keep:  # numbers only grow: the first key is the oldest
+            del sent[next(iter(sent))]
         self.store.advance_out()
         self._send(msg)
         return seq

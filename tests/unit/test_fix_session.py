@@ -129,6 +129,30 @@ def test_resend_when_admin_messages_in_range_are_gap_filled_not_resent() -> None
     assert [m.get(11) for m in got] == [b"1", b"2", b"3"] and venue.store.next_in == 6
 
 
+def test_resend_when_asked_for_more_than_kept_gap_fills_the_oldest_resends_the_newest() -> None:
+    """Past `resend_keep` application messages the oldest are forgotten (memory stays
+    bounded): a resend from 1 gap-fills the Logon and the orders no longer kept, and sends
+    the kept ones again, each once, in order."""
+    clock = Clock()
+    gw, venue = _pair(clock)
+    gw.resend_keep = 3
+    _logon(gw, venue)
+    for clordid in "12345":
+        _order(gw, clordid)  # seq 2..6
+    assert sorted(gw.sent) == [4, 5, 6]
+    gw.outbox.clear()  # all five lost
+    venue.send_app("8", [(17, "x")])
+    _deliver(venue, gw)
+    venue.store.set_in(2)  # the venue sees the gap on the next message
+    _order(gw, "6")  # seq 7: 4 falls out
+    _deliver(gw, venue)  # seq 7 > 2: ResendRequest from the venue
+    _deliver(venue, gw)
+    resent = gw.outbox[:]
+    got = _deliver(gw, venue)
+    assert [m.get(11) for m in got] == [b"4", b"5", b"6"] and venue.store.next_in == 8
+    assert resent[0].count(b"\x01123=Y\x01") == 1 and b"\x0136=5\x01" in resent[0]
+
+
 def test_duplicate_when_possdup_below_expected_is_dropped_and_counted() -> None:
     """An ExecutionReport sent again with PossDupFlag=Y and an old number is not delivered."""
     clock = Clock()
