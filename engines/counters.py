@@ -46,12 +46,28 @@ def check_names(names: Sequence[str], where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+_KNOWN: dict[str, tuple[str, ...]] = {}  # entry -> names, known without its class
+
+
+def adopt_declared(names: Mapping[str, Sequence[str]], where: str) -> None:
+    """Take counter names declared by classes this process has not imported: a re-executed
+    nautilusd's, from the earlier image, as its running engines declared them (importing
+    every engine's module again only to read them is most of the new image's first status).
+    Each is checked as a class's would be; raises CounterNameError naming `where`."""
+    checked = {entry: check_names(found, f"{where}: {entry}") for entry, found in names.items()}
+    _KNOWN.update(checked)
+    declared_counters.cache_clear()
+    counter_names.cache_clear()
+
+
 @functools.lru_cache(maxsize=256)
 def declared_counters(entry: str | None) -> tuple[str, ...]:
     """The counter names the class at `entry` ("module:Class") declares; () for a program
     run by `command` or a class declaring none. Raises CounterNameError on bad names."""
     if not entry:
         return ()
+    if entry in _KNOWN:
+        return _KNOWN[entry]
     from engines.runner import load_engine_class
 
     cls = load_engine_class(entry)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import signal
 import socket
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,20 +24,27 @@ from typing import TYPE_CHECKING, Any, TextIO
 import zmq
 
 from engines import StateDir, StateError
+from engines.counters import adopt_declared, counter_names
+from engines.errors import CounterNameError
 from engines.spare import Warmup
 from engines.statedir import STARTED_MARKER
+from nautilusd import handover as handover_doc
 from nautilusd import logsink, orphans, paths, reexec
 from nautilusd.busproxy import BusProxy
+from nautilusd.config.load import loads_config, read_config_file
 from nautilusd.config.model import Topology
-from nautilusd.config.params import load_checked
+from nautilusd.config.params import check_params, load_checked
+from nautilusd.control.early import EarlyControl, Handed, resume_from_environment
 from nautilusd.control.server import ControlServer
 from nautilusd.errors import ConfigError, NautilusdError
+from nautilusd.handover import HandoverError
 from nautilusd.host import RealHost
 from nautilusd.launch import LaunchPaths
 from nautilusd.listeners import Listeners
 from nautilusd.log import configure_logging, get_logger, resolve_format
 from nautilusd.loop import EventLoop
 from nautilusd.ringset import RingSet, adopt_rings, reattach_rings
+from nautilusd.startphases import PHASES, StartPhases
 from nautilusd.supervisor import READY_BACKSTOP_S, Supervisor
 from nautilusd.systemd import NOTIFY_ENV, Notifier, WatchdogGate, summary_line
 from shm.doorbell import Doorbell, remove_fifo
@@ -55,13 +64,18 @@ STATUS_INTERVAL_S = 1.0
 EXEC_BLOCKED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry of `nautilusd run --config FILE [--runtime-dir DIR] [--summary]`."""
+def run(args: argparse.Namespace, handed: Handed | None = None) -> int:
+    """Entry of `nautilusd run --config FILE [--runtime-dir DIR] [--summary]`; `handed` is
+    what an earlier image of this process handed over (read from the environment if None)."""
+    handed = handed or resume_from_environment(serve_early=False)
     try:
-        topology = load_checked(args.config)
+        topology = _load_topology(args.config, handed.doc)
     except ConfigError as exc:
+        if handed.early is not None:
+            handed.early.refuse(f"invalid config: {exc}")
         print(f"nautilusd: invalid config:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
+    PHASES.mark("config")
     sup = topology.supervisor
     runtime_dir = Path(args.runtime_dir or sup.runtime_dir or paths.default_runtime_dir(
         sup.instance))
@@ -73,19 +87,41 @@ def run(args: argparse.Namespace) -> int:
         print(f"nautilusd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
     configure_logging(sup.log_format, sup.log_level, instance=sup.instance)
-    try:
-        handover = reexec.take_handover()
-    except reexec.HandoverError as exc:  # an earlier image's state we cannot adopt
-        handover = None
-        reexec.abandon(exc.fds, str(exc), Path(sup.shm_dir) / paths.status_segment(sup.instance))
+    PHASES.mark("logging")
+    handover = handed.doc
+    if handed.error is not None:  # an earlier image's state we cannot adopt
+        reexec.abandon(handed.error.fds, str(handed.error),
+                       Path(sup.shm_dir) / paths.status_segment(sup.instance))
+    if handover is not None:
+        PHASES.continue_from(handover.get("phases"))
+    PHASES.mark("handover")
     daemon = Daemon(topology, runtime_dir, summary_out=summary_out, state_dir=state_dir,
-                    handover=handover)
+                    handover=handover, listeners=handed.listeners, early=handed.early)
     try:
         return daemon.run()
     except (NautilusdError, ShmError, StateError, OSError, zmq.ZMQError) as exc:
         daemon.log.error("daemon_failed", error=str(exc))
         print(f"nautilusd: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
+
+
+def _load_topology(path: str | Path, handover: dict[str, Any] | None) -> Topology:
+    """The topology at `path` with every engine's params checked; after a re-execution the
+    params check is left out when the earlier image checked these very bytes (sha256 in the
+    handover) equal to its running topology just before the exec: the engines it would vet
+    are already running on those params, their forkserver keeps the code that accepted them,
+    and any later reload or upgrade checks again. (It imports every engine's module: most of
+    a loaded host's time from exec to supervising again.)"""
+    source = str(Path(path).absolute())
+    data = read_config_file(source)
+    topology = loads_config(data, source=source)
+    if handover is None or handover.get("config_sha256") != config_digest(data):
+        check_params(topology)
+    return topology
+
+
+def config_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _divert_logs(runtime_dir: Path) -> TextIO:
@@ -159,7 +195,8 @@ class Daemon:
 
     def __init__(self, topology: Topology, runtime_dir: Path,
                  summary_out: TextIO | None = None, state_dir: Path | None = None,
-                 handover: dict[str, Any] | None = None) -> None:
+                 handover: dict[str, Any] | None = None, listeners: Listeners | None = None,
+                 early: EarlyControl | None = None) -> None:
         self.topology = topology
         self.runtime_dir = runtime_dir
         self.state_dir = state_dir or paths.default_state_dir(topology.supervisor.instance)
@@ -174,11 +211,15 @@ class Daemon:
         self._notify_env = {k: os.environ[k] for k in NOTIFY_ENV if k in os.environ}
         self.notifier = Notifier.from_env(unset_environment=True)
         self.handover = handover  # what an earlier image of this process handed over
-        self.listeners = Listeners(
+        self.listeners = listeners or Listeners(
             (handover or {}).get("listeners") if handover is not None else None)
+        self.early = early  # answers `status` from the handover until the control server
+        self.control: ControlServer | None = None
         self._ready_sent = bool(handover and handover.get("ready_sent"))
         self._marked_started = bool(handover and handover.get("marked_started"))
         self.metrics: MetricsServer | None = None
+        self._checked_config: tuple[Topology, str] | None = None  # by request_reexec
+        self._early_replies = (0, 0)  # snapshot replies of the early control, the first's ns
 
     def run(self) -> int:
         try:
@@ -189,13 +230,21 @@ class Daemon:
                           config=str(self.topology.source),
                           runtime_dir=str(self.runtime_dir),
                           state_dir=str(self.state_dir), engines=len(self.sup.instances))
+            PHASES.mark("daemon_started")
             if self.handover is not None:
                 self._resume_adopted()
+                PHASES.mark("adopted")
+                if self.control is None:  # the early control served until now
+                    self._start_control()
+                    PHASES.mark("control_taken_over")
             else:
                 self.sup.start_all()
                 self._on_lifecycle_event("", "ready", {})  # nothing to wait for: READY=1 now
             self.loop.run()
         finally:
+            if self.early is not None:  # never taken over: setup failed
+                self.early.refuse("nautilusd failed to start")
+                self.early = None
             self._teardown()
             remove_stale_sockets(self.runtime_dir)  # engines' service sockets outlive them
         self.log.info("daemon_stopped", exit_code=self.exit_code)
@@ -213,18 +262,36 @@ class Daemon:
         StateDir.create(self.state_dir)  # 0700, ours, not a symlink: or the start fails here
         if sup.cpus:
             os.sched_setaffinity(0, sup.cpus)
+        PHASES.mark("dirs")
         if self.handover is not None:
+            self._adopt_counter_names(self.handover.get("counter_names"))
             try:
                 self._take_over_segments()
-            except reexec.HandoverError as exc:
+            except HandoverError as exc:
+                if self.early is not None:
+                    self.early.refuse(str(exc))
+                    self.early = None
                 reexec.abandon(self.handover["fds"], str(exc),
                                self.shm_dir / paths.status_segment(sup.instance))
                 self.handover = None
                 self.listeners = Listeners()
         if self.handover is None:
             self._make_segments()
+        PHASES.mark("segments")
         self._start_host_and_supervisor()
+        PHASES.mark("supervisor")
         self._start_integrations()
+
+    def _adopt_counter_names(self, names: object) -> None:
+        """The engines' counter names as the earlier image knew them (else the first status
+        imports every engine's module to read them); bad ones are left out, and read from
+        the classes as on any start."""
+        if not isinstance(names, dict):
+            return
+        try:
+            adopt_declared(names, "handover counter_names")
+        except CounterNameError as exc:
+            self.log.warning("handover_counter_names_ignored", error=str(exc))
 
     def _take_over_segments(self) -> None:
         """After an exec: the status table and rings this pid owns, untouched."""
@@ -234,7 +301,7 @@ class Daemon:
         if set(rings) != set(self.topology.rings):
             for ring in rings.values():
                 ring.segment.close()
-            raise reexec.HandoverError(
+            raise HandoverError(
                 f"rings {sorted(set(self.topology.rings) - set(rings))} cannot be re-attached")
         self.table = StatusTable.attach(paths.status_segment(sup.instance),
                                         directory=self.shm_dir)
@@ -359,9 +426,13 @@ class Daemon:
         self._closers.append(lambda: self.bus.close())
         # The status document on the bus once a second, for the gateway and its dashboard.
         self.loop.call_every(STATUS_INTERVAL_S, self._publish_status)
+        PHASES.mark("bus")
         self._start_metrics()
-        self._start_control()
-        self._closers.append(lambda: self.control.close())
+        PHASES.mark("metrics")
+        self.control_endpoints = self._control_endpoints()
+        if self.early is None:  # else taken over once the instances are adopted
+            self._start_control()
+        PHASES.mark("control")
         if self.topology.fleet.control_endpoint:
             from nautilusd.fleet import FleetControl
 
@@ -375,18 +446,34 @@ class Daemon:
             live = LiveSummary(self.sup.status, self.bus_sub, self.loop, self.summary_out)
             self._closers.append(live.close)
             self.loop.call_every(1.0, live.tick)
+        PHASES.mark("integrations")
 
-    def _start_control(self) -> None:
+    def _control_endpoints(self) -> dict[str, str]:
         endpoints = {"bus_pub": self.bus_pub, "bus_sub": self.bus_sub,
                      "state_dir": str(self.state_dir)}
         if self.metrics is not None:  # the bound port, also when the config asked for port 0
             endpoints.update(metrics_url=self.metrics.metrics_url,
                              health_url=self.metrics.health_url)
+        return endpoints
+
+    def _start_control(self) -> None:
+        """The control server, on the socket the early control served (with the requests
+        it left, answered first) when there is one at this endpoint."""
         control = (self.topology.supervisor.control_endpoint
                    or paths.control_endpoint(self.runtime_dir))
-        self.control = ControlServer(control, self.sup, self.loop, endpoints=endpoints,
-                                     listeners=self.listeners)
-        self.control_endpoints = endpoints
+        early, self.early = self.early, None
+        taken = None
+        if early is not None and early.endpoint == control:
+            taken = early.take_over()
+            self._early_replies = (early.answered, early.first_reply_ns)
+        elif early is not None:
+            early.refuse(f"the control endpoint is {control} now, not {early.endpoint}")
+        server = ControlServer(control, self.sup, self.loop, endpoints=self.control_endpoints,
+                               listeners=self.listeners, taken_over=taken)
+        if self.control is None:
+            server.after_first_reply = self._first_reply_sent
+        self.control = server
+        self._closers.append(server.close)
 
     def _start_metrics(self) -> None:
         address = self.topology.supervisor.metrics_address
@@ -418,6 +505,19 @@ class Daemon:
         self._closers.append(self.notifier.close)
 
     # -- running -----------------------------------------------------------------------------
+
+    def _first_reply_sent(self) -> None:
+        """The control socket answered for the first time: where this start's time went."""
+        PHASES.mark("first_reply")
+        self.sup.start_phases_ms = PHASES.steps_ms()
+        self.sup.start_phases_cpu_ms = PHASES.cpu_steps_ms()
+        early_replies, early_first_ns = self._early_replies
+        self.log.info("start_phases", reexec=self.handover is not None,
+                      total_ms=PHASES.since_origin_ms()["first_reply"],
+                      phases_ms=self.sup.start_phases_ms,
+                      phases_cpu_ms=self.sup.start_phases_cpu_ms, early_replies=early_replies,
+                      early_first_reply_ms=PHASES.ms_since_origin(early_first_ns)
+                      if early_first_ns else None)
 
     def _on_lifecycle_event(self, name: str, event: str, fields: dict[str, Any]) -> None:
         if (not self._marked_started and event == "ready" and not self.sup.shutting_down
@@ -483,25 +583,30 @@ class Daemon:
         """Check that a handover is possible now and exec on the loop's next turn (after the
         reply went out). Raises HandoverError naming why not."""
         if self.summary_out is not None:
-            raise reexec.HandoverError("reexec is not available with --summary (the live "
-                                       "summary's terminal does not cross the exec)")
+            raise HandoverError("reexec is not available with --summary (the live "
+                                "summary's terminal does not cross the exec)")
         reexec.refuse_unsettled(self.sup)
         try:
-            on_disk = load_checked(self.topology.source)
+            data = read_config_file(str(self.topology.source))
+            on_disk = check_params(loads_config(data, source=str(self.topology.source)))
         except ConfigError as exc:
-            raise reexec.HandoverError(f"reexec refused: the config does not load: {exc}"
-                                       ) from None
+            raise HandoverError(f"reexec refused: the config does not load: {exc}") from None
         if on_disk != self.topology:
-            raise reexec.HandoverError(
+            raise HandoverError(
                 f"reexec refused: {self.topology.source} differs from the running topology "
                 "(edited, or changed by scale, since the last reload): reload first")
+        self._checked_config = (self.topology, config_digest(data))
         self.loop.call_later(0, self._reexec)
         return {"reexecuting": True, "pid": os.getpid(), "reexecs": self.sup.reexecs + 1}
 
     def _reexec(self) -> None:
+        handing = StartPhases(origin_ns=time.monotonic_ns())  # the new image reports them
+        control = self.control
         try:
             reexec.refuse_unsettled(self.sup)
-        except reexec.HandoverError as exc:  # something changed since the request
+            if control is None:
+                raise HandoverError("the control server is not running")
+        except HandoverError as exc:  # something changed since the request
             self.log.error("reexec_refused", error=str(exc))
             return
         server_pid, server_fd = self.host.for_exec()
@@ -510,15 +615,24 @@ class Daemon:
                "forkserver": {"pid": server_pid, "fd": server_fd}, "listeners": listeners,
                "ready_sent": self._ready_sent, "marked_started": self._marked_started,
                "metrics_port": self.metrics.port if self.metrics is not None else None,
-               "version": self.sup.version}
-        handover_fd = reexec.write_handover(doc)
+               "version": self.sup.version, "counter_names": self._counter_names(),
+               **self._handed_checks()}
         self.log.info("reexecuting", pid=os.getpid(), version=self.sup.version,
                       reexecs=doc["reexecs"])
         self.notifier.reloading()
-        self.control.drain()  # every request already queued is answered by this image
-        reexec.flush_and_close([self.control.socket, self.bus.xsub, self.bus.xpub])
+        handing.mark("export")
+        control.drain()  # every request already queued is answered by this image
+        handing.mark("drain")
+        doc["control"] = {"endpoint": control.endpoint, "taken_at": time.monotonic(),
+                          "status": control.local_result("status")}
+        handed_sockets = [control.socket, self.bus.xsub, self.bus.xpub]
+        for sock in handed_sockets:  # closed next: a failed exec binds new ones
+            self.loop.remove_reader(sock)
+        reexec.flush_and_close(handed_sockets)
+        handing.mark("flush")
+        handover_fd = handover_doc.write_handover({**doc, "phases": handing.export()})
         env = {**os.environ, **self._notify_env,
-               **reexec.exec_environment(handover_fd, [server_fd, *listeners.values()])}
+               **handover_doc.exec_environment(handover_fd, [server_fd, *listeners.values()])}
         signal.pthread_sigmask(signal.SIG_BLOCK, EXEC_BLOCKED)  # kept pending across exec
         sys.stdout.flush()
         sys.stderr.flush()
@@ -530,6 +644,16 @@ class Daemon:
             self.log.error("reexec_failed", error=str(exc), executable=sys.executable)
             self.bus = BusProxy(self.bus_pub, self.bus_sub, self.loop, listeners=self.listeners)
             self._start_control()
+
+    def _counter_names(self) -> dict[str, list[str]]:
+        entries = {e.entry for e in self.topology.engines.values() if e.entry}
+        return {entry: list(counter_names(entry)) for entry in sorted(entries)}
+
+    def _handed_checks(self) -> dict[str, Any]:
+        """What the new image need not check again: the config's bytes, checked equal to
+        the running topology by request_reexec (unless a reload replaced it since)."""
+        checked, digest = self._checked_config or (None, "")
+        return {"config_sha256": digest} if checked is self.topology else {}
 
     def _resume_adopted(self) -> None:
         """After an exec: adopt the handed-over instances and go on supervising."""

@@ -57,6 +57,10 @@ class Listeners:
             raise
         self._fds[endpoint] = fd
 
+    def inherits(self, endpoint: str) -> bool:
+        """True while the predecessor's fd for `endpoint` is here, not taken up yet."""
+        return endpoint in self._inherited
+
     def for_exec(self) -> dict[str, int]:
         """Every kept fd, made inheritable for an exec of this process."""
         for fd in self._fds.values():

@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nautilusd.version import version_line
+from nautilusd.startphases import PHASES
+from nautilusd.version import VersionAction
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nautilusd", description=__doc__)
-    parser.add_argument("--version", action="version", version=version_line("nautilusd"))
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the supervisor in the foreground")
     run.add_argument("--config", "-c", required=True, help="TOML topology file")
@@ -27,14 +28,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    PHASES.mark("interpreter")  # the exec, the interpreter's own start, this module
     args = _parser().parse_args(argv)
     if args.command == "check":
         from nautilusd.config.check import main as check_main
 
         return check_main(args)
+    # A re-executed image answers `status` on its control socket before the daemon's modules
+    # (numpy, structlog, the engines' SDK) are imported: that import is most of its start.
+    from nautilusd.control.early import resume_from_environment
+
+    handed = resume_from_environment()
+    PHASES.mark("early_control")
     from nautilusd.daemon import run
 
-    return run(args)
+    PHASES.mark("imports")
+    return run(args, handed)
 
 
 if __name__ == "__main__":

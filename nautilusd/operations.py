@@ -42,6 +42,8 @@ class SupervisorCommands:
     started_at: float
     version: str
     reexecs: int
+    start_phases_ms: dict[str, float]
+    start_phases_cpu_ms: dict[str, float]
     reexec_handler: Callable[[], dict[str, Any]] | None
     upgrade_run: Upgrade | None
     _order: list[str]
@@ -262,6 +264,8 @@ class SupervisorCommands:
                        "engines_ready": sum(e["ready"] for e in engines),
                        "engines_total": len(engines), "shutting_down": self.shutting_down,
                        "reexecs": self.reexecs, "forkserver_generation": self.host.generation,
+                       "start_phases_ms": self.start_phases_ms,
+                       "start_phases_cpu_ms": self.start_phases_cpu_ms,
                        "upgrade": None if self.upgrade_run is None
                        else self.upgrade_run.as_dict()},
             "engines": engines,

@@ -9,12 +9,17 @@ status table by name (they are owned by this very pid). A handover the new image
 adopt (another format version, corrupt, or a topology that no longer matches) is refused
 whole: the new image closes the forkserver's socket, which takes every engine down with it,
 and starts afresh from the config, resuming at the rings' committed cursors.
+
+The new image answers `status` from a snapshot in the handover as soon as it has read it
+(nautilusd.control.early), before its heavy imports; the config's sha256 and the engines'
+counter names in the handover spare it the params check and the engine imports it would
+otherwise redo. Where its start goes is in status as daemon.start_phases_ms
+(nautilusd.startphases).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import time
@@ -25,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from nautilusd.config.model import Topology
-from nautilusd.errors import NautilusdError
 from nautilusd.exitwatch import read_stat
+from nautilusd.handover import HandoverError
 from nautilusd.log import get_logger
 from nautilusd.process import ExitRecord
 from nautilusd.states import State
@@ -35,23 +40,7 @@ if TYPE_CHECKING:
     from nautilusd.supervisor import Supervisor
 
 log = get_logger(engine="nautilusd")
-HANDOVER_ENV = "NAUTILUSD_HANDOVER_FD"
-FORMAT = 1  # bumped whenever the handover's shape changes: an older image refuses a newer one
-MAX_HANDOVER_BYTES = 4 << 20
 UNSETTLED = (State.STARTING, State.STOPPING, State.BACKOFF)
-
-
-FDS_ENV = "NAUTILUSD_INHERITED_FDS"  # every fd handed over, apart from the JSON: closed
-# whatever the JSON says, so a corrupt handover can still take the engines down cleanly
-
-
-class HandoverError(NautilusdError):
-    """A re-execution refused before the exec, or a handover the new image cannot adopt;
-    `fds` are the inherited descriptors the refusing image must close."""
-
-    def __init__(self, message: str, fds: tuple[int, ...] = ()) -> None:
-        super().__init__(message)
-        self.fds = fds
 
 
 def refuse_unsettled(sup: Supervisor) -> None:
@@ -117,46 +106,6 @@ def adopt_state(sup: Supervisor, doc: Mapping[str, Any]) -> list[str]:
             lost.append(name)
     sup.versions = {n: i.version for n, i in sup.instances.items() if i.version}
     return lost
-
-
-def write_handover(doc: Mapping[str, Any]) -> int:
-    """The handover as JSON in an inheritable memfd; returns its fd."""
-    data = json.dumps({"format": FORMAT, **doc}).encode()
-    fd = os.memfd_create("nautilusd-handover", 0)  # no MFD_CLOEXEC: it crosses the exec
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
-def take_handover(environ: dict[str, str] | os._Environ[str] = os.environ) -> dict[str, Any] | None:
-    """The handover this image was started with, or None (a plain start). The variable is
-    removed so engines never see it. Raises HandoverError when it cannot be read or is of
-    another format; the fds it names are in the error's `fds` for the caller to close."""
-    raw = environ.pop(HANDOVER_ENV, None)
-    fds = tuple(int(f) for f in environ.pop(FDS_ENV, "").split(",") if f.isdigit())
-    if raw is None:
-        return None
-    try:
-        fd = int(raw)
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(MAX_HANDOVER_BYTES + 1)
-        doc = json.loads(data)
-    except (ValueError, OSError) as exc:
-        raise HandoverError(f"handover in ${HANDOVER_ENV}={raw!r} unreadable: {exc}",
-                            fds) from None
-    if not isinstance(doc, dict):
-        raise HandoverError(f"handover in ${HANDOVER_ENV} is not a map: {type(doc).__name__}",
-                            fds)
-    if doc.get("format") != FORMAT:
-        raise HandoverError(f"handover format {doc.get('format')!r}, this nautilusd reads "
-                            f"format {FORMAT}", fds)
-    doc["fds"] = list(fds)
-    return doc
-
-
-def exec_environment(handover_fd: int, fds: list[int]) -> dict[str, str]:
-    """The variables that tell the new image where its handover is."""
-    return {HANDOVER_ENV: str(handover_fd), FDS_ENV: ",".join(map(str, fds))}
 
 
 def check_adoptable(doc: Mapping[str, Any], topology: Topology) -> None:

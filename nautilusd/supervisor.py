@@ -79,6 +79,8 @@ class Supervisor(SupervisorCommands):
         self.version = code_version("nautilusd")  # this image's own code, as loaded
         self.versions: dict[str, str] = {}  # instance -> code version of its latest process
         self.reexecs = 0  # re-executions of nautilusd since it started (nautilusd.reexec)
+        self.start_phases_ms: dict[str, float] = {}  # this image's start (startphases)
+        self.start_phases_cpu_ms: dict[str, float] = {}  # the CPU time of each phase
         self.reexec_handler: Callable[[], dict[str, Any]] | None = None  # set by the daemon
         self.upgrade_run: Upgrade | None = None  # the latest upgrade (nautilusd.upgrade)
         self._apply_topology(topology)

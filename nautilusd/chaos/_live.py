@@ -30,6 +30,12 @@ def _daemon(rig: Rig) -> dict[str, Any]:
     return doc
 
 
+def _resumed(daemon: dict[str, Any], reexecs: int) -> bool:
+    """The new image supervises: its live status, not the early control's snapshot of the
+    earlier image's (daemon.resuming), which would compare pids with themselves."""
+    return daemon.get("reexecs", -1) > reexecs and not daemon.get("resuming")
+
+
 def reexec(rig: Rig, rng: random.Random) -> dict[str, Any]:
     """`nautilusctl reexec`: nautilusd's pid, every engine's pid and restart count stay."""
     before, daemon = _engines(rig), _daemon(rig)
@@ -43,8 +49,8 @@ def reexec(rig: Rig, rng: random.Random) -> dict[str, Any]:
             if "refused while" not in str(exc) or time.monotonic() > deadline:
                 raise
             rig.wait_until(rig.all_ready, 1.0, poll_s=0.05)
-    done = rig.wait_until(lambda: _daemon(rig).get("reexecs", -1) > daemon["reexecs"],
-                          RECOVERY_S, poll_s=0.005)
+    done = rig.wait_until(lambda: _resumed(_daemon(rig), daemon["reexecs"]), RECOVERY_S,
+                          poll_s=0.005)
     took_ms = round((time.monotonic() - since) * 1e3, 3) if done else None
     after = _engines(rig)
     changed = sorted(n for n in before if after.get(n) != before[n])

@@ -7,9 +7,8 @@ or `{"ok": false, "error": {"code": str, "message": str}, "id"}`. Nothing here t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgpack
 
@@ -41,10 +40,9 @@ def command_error(code: ErrorCode, message: str) -> ControlError:
     return ControlError(code.value, message)
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    cmd: str
-    args: dict[str, Any] = field(default_factory=dict)
+class Request(NamedTuple):  # not a dataclass: a re-executed image decodes requests before
+    cmd: str  # dataclasses (and inspect) are imported (nautilusd.control.early)
+    args: dict[str, Any]
     id: int | str | None = None
 
 
@@ -66,6 +64,11 @@ def _to_wire(value: Any) -> Any:
 def pack(obj: Any) -> bytes:
     packed: bytes = msgpack.packb(obj, use_bin_type=True, default=_to_wire)
     return packed
+
+
+def plain(obj: Any) -> Any:
+    """`obj` as a client decodes it off the wire: maps, lists, strings and numbers only."""
+    return msgpack.unpackb(pack(obj), raw=False, strict_map_key=False)
 
 
 def encode_request(cmd: str, args: dict[str, Any] | None = None,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,19 +29,27 @@ from typing import TYPE_CHECKING, Any, Protocol
 import structlog
 import zmq
 
-from engines.bridge.keys import curve_server
 from engines.service import service_endpoint
 from nautilusd.config.model import Topology
 from nautilusd.config.params import load_checked
 from nautilusd.control.commands import COMMANDS, Command, CommandContext
 from nautilusd.control.commands.context import CommandLoop, SupervisorApi
+from nautilusd.control.endpoint import (
+    MAX_FRAMES,
+    MAX_MESSAGE_BYTES,
+    bind_private,
+    ipc_path,
+    peer_uid,
+    router_socket,
+    too_large,
+)
 from nautilusd.control.permissions import Grant
 from nautilusd.control.protocol import (
-    MAX_REQUEST_BYTES,
     ErrorCode,
     decode_request,
     encode_error,
     encode_ok,
+    plain,
     request_id_of,
 )
 from nautilusd.errors import ControlError, NautilusdError
@@ -51,13 +58,7 @@ from nautilusd.listeners import Listeners
 log = structlog.get_logger("nautilusd.control.server")
 
 MAX_PER_WAKE = 64  # requests served per wake, so timers and exits are never starved
-# MAXMSGSIZE bounds each frame only: the whole message (identity, REQ's empty delimiter, the
-# body) is bounded here too, or a peer's many-frame request is kept and echoed back whole.
-MAX_FRAMES = 3
-MAX_MESSAGE_BYTES = MAX_REQUEST_BYTES + 1024  # the body and a ROUTER identity (<= 255 bytes)
-SEND_HWM = 256  # queued replies per peer; a client that never reads loses replies, not us
 FLEET_ZAP_DOMAIN = "nautilusd.control"
-_PEER_CRED = re.compile(r":(\d+):(\d+):(\d+)$")
 
 # Supervisor errors mapped to wire codes by class name, so this module need not import
 # the supervisor (which may define its own subclasses).
@@ -93,12 +94,15 @@ class ControlServer:
                  max_per_wake: int = MAX_PER_WAKE, listeners: Listeners | None = None,
                  curve: tuple[bytes, bytes] | None = None,
                  grants: Mapping[str, Grant] | None = None,
-                 on_denied: Callable[[], None] | None = None) -> None:
+                 on_denied: Callable[[], None] | None = None,
+                 taken_over: tuple[zmq.Socket[Any], list[list[zmq.Frame]]] | None = None,
+                 ) -> None:
         """`curve` = the host's (public, secret) CURVE keys: a tcp:// endpoint is a CURVE
         server admitting the keys its context's ZAP handler allows (nautilusd.fleet);
         `grants` (by Z85 public key, the ZAP User-Id) says what each peer may run: with
         `curve`, a request from a key not in it runs nothing; `on_denied` is told of each
-        refusal."""
+        refusal. `taken_over` = a socket already bound at `endpoint` (the early control of a
+        re-executed image) and the requests it left, answered first, in arrival order."""
         self.endpoint = endpoint
         self._listeners = listeners or Listeners()
         self.allowed_uids = frozenset({os.geteuid(), 0})
@@ -107,8 +111,8 @@ class ControlServer:
         self._loop = loop
         self.counters = {"requests": 0, "errors": 0, "forbidden": 0, "reply_drops": 0,
                          "busy_wakes": 0, "too_large": 0, "denied": 0}
-        ipc_path = _ipc_path(endpoint)
-        runtime_dir = ipc_path.parent if ipc_path else None
+        socket_path = ipc_path(endpoint)
+        runtime_dir = socket_path.parent if socket_path else None
         self._ctx = CommandContext(
             supervisor=supervisor, loop=loop, load_topology=load_checked, runtime_dir=runtime_dir,
             endpoints={"control": endpoint, **(endpoints or {})}, server_stats=self.stats,
@@ -117,43 +121,39 @@ class ControlServer:
         self._curve = curve
         self._grants = None if curve is None else dict(grants or {})
         self._on_denied = on_denied
-        self.socket = self._bind((context or zmq.Context.instance()), endpoint)
+        self.after_first_reply: Callable[[], object] | None = None  # called once, then None
+        if taken_over is None:
+            self.socket = self._bind((context or zmq.Context.instance()), endpoint)
+        else:
+            self.socket, left = taken_over
+            for frames in left:
+                self._serve(frames)
         loop.add_reader(self.socket, self._on_readable)
 
     def _bind(self, context: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
-        sock: zmq.Socket[Any] = context.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # oversize peer: disconnected
-        # Mandatory routing + NOBLOCK sends: a vanished peer (EHOSTUNREACH) or a full one
-        # (EAGAIN) raises at once, so the loss is counted instead of silently dropped.
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        sock.setsockopt(zmq.SNDHWM, SEND_HWM)
-        sock.setsockopt(zmq.SNDTIMEO, 0)
-        for uid in sorted(self.allowed_uids):
-            sock.setsockopt(zmq.IPC_FILTER_UID, uid)
+        sock = router_socket(context, self.allowed_uids)
         if self._curve is not None:
+            from engines.bridge.keys import curve_server  # fleet control only: not at every start
+
             public, secret = self._curve
             curve_server(sock, secret, public, FLEET_ZAP_DOMAIN)
         elif not endpoint.startswith("ipc://"):
             sock.close(linger=0)
             raise ControlError(ErrorCode.FAILED.value, f"control endpoint {endpoint!r}: "
                                f"only ipc:// without CURVE keys")
-        path = _ipc_path(endpoint)
-        old_umask = os.umask(0o177)  # the socket file is born 0600: no window before chmod
-        try:
-            self._listeners.bind(sock, endpoint)
-        except (zmq.ZMQError, OSError):
-            sock.close(linger=0)
-            raise
-        finally:
-            os.umask(old_umask)
+        bind_private(sock, endpoint, self._listeners)
+        path = ipc_path(endpoint)
         if path is not None:
-            os.chmod(path, 0o600)
             _warn_if_open(path.parent)
         return sock
 
     def stats(self) -> dict[str, int]:
         return dict(self.counters)
+
+    def local_result(self, cmd: str) -> Any:
+        """What the argument-free command `cmd` answers now, as plain data (what a client
+        would decode): the snapshot a re-executed image serves while it starts."""
+        return plain(self._commands[cmd].run(self._ctx, {}))
 
     def drain(self) -> None:
         """Serve every request already queued (before nautilusd re-executes itself)."""
@@ -167,7 +167,7 @@ class ControlServer:
         with contextlib.suppress(KeyError, ValueError):
             self._loop.remove_reader(self.socket)
         self.socket.close(linger=0)
-        path = _ipc_path(self.endpoint)
+        path = ipc_path(self.endpoint)
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -186,8 +186,8 @@ class ControlServer:
         self.counters["requests"] += 1
         if len(frames) < 2:
             return  # a ROUTER always prefixes the identity: nothing to answer to
-        size = sum(len(f) for f in frames)
-        if len(frames) > MAX_FRAMES or size > MAX_MESSAGE_BYTES:
+        if too_large(frames):
+            size = sum(len(f) for f in frames)
             self.counters["errors"] += 1
             self.counters["too_large"] += 1
             delimiter = [b""] if len(frames[1]) == 0 else []  # a REQ peer expects it back
@@ -198,7 +198,7 @@ class ControlServer:
             return
         envelope = [f.bytes for f in frames[:-1]]  # [identity] (DEALER) or [identity, b""]
         body = frames[-1]
-        uid = _peer_uid(body)
+        uid = peer_uid(body)
         if uid is not None and uid not in self.allowed_uids:
             self.counters["forbidden"] += 1
             reply = encode_error(None, ErrorCode.FORBIDDEN,
@@ -260,6 +260,10 @@ class ControlServer:
             self.socket.send_multipart([*envelope, reply], zmq.NOBLOCK)
         except zmq.ZMQError:  # peer gone or its queue full: its loss, never the loop's
             self.counters["reply_drops"] += 1
+            return
+        if self.after_first_reply is not None:
+            hook, self.after_first_reply = self.after_first_reply, None
+            hook()
 
 
 def _code_for(exc: BaseException) -> ErrorCode:
@@ -267,20 +271,6 @@ def _code_for(exc: BaseException) -> ErrorCode:
         if cls.__name__ in _CODE_BY_ERROR:
             return _CODE_BY_ERROR[cls.__name__]
     return ErrorCode.FAILED
-
-
-def _peer_uid(frame: zmq.Frame) -> int | None:
-    """The peer's uid from libzmq's SO_PEERCRED metadata, None where it is not provided."""
-    try:
-        address = frame.get("Peer-Address")
-    except zmq.ZMQError:
-        return None
-    match = _PEER_CRED.search(address) if isinstance(address, str) else None
-    return int(match.group(1)) if match else None
-
-
-def _ipc_path(endpoint: str) -> Path | None:
-    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
 
 
 def _warn_if_open(directory: Path) -> None:

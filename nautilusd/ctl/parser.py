@@ -12,7 +12,7 @@ from typing import Any, Final
 from nautilusd.control.commands import Remote
 from nautilusd.ctl.examples import epilog
 from nautilusd.ctl.local import Local
-from nautilusd.version import version_line
+from nautilusd.version import VersionAction
 
 # Filled in after parsing, not with set_defaults: that would rewrite the shared option
 # objects' SUPPRESS default, and a subparser would then reset options given before it.
@@ -43,7 +43,7 @@ def build_parser(commands: Mapping[str, Remote | Local]) -> argparse.ArgumentPar
         prog="nautilusctl", parents=[common], description="Drive a running nautilusd.",
         epilog="examples:\n  nautilusctl status\n  nautilusctl COMMAND --help",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=version_line("nautilusctl"))
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in commands.items():
         command.arguments(sub.add_parser(

@@ -91,6 +91,12 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         return self.request("status")  # type: ignore[no-any-return]
 
+    def resumed(self, reexecs: int) -> bool:
+        """Re-executed `reexecs` times and supervising again: a live status, not the early
+        control's snapshot of the earlier image's (daemon.resuming)."""
+        daemon = self.status()["daemon"]
+        return bool(daemon["reexecs"] == reexecs and not daemon.get("resuming"))
+
     def engines(self) -> dict[str, dict[str, Any]]:
         return {e["name"]: e for e in self.status()["engines"]}
 

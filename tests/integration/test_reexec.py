@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zmq
 from _ctl_daemon import Daemon
 
+from nautilusd.control.protocol import decode_reply, encode_request
 from nautilusd.ctl.client import ControlClient
 
 pytestmark = pytest.mark.timeout(120)
@@ -67,7 +69,7 @@ def test_reexec_when_polled_keeps_pids_counters_and_answers_throughout(daemon: D
             done = daemon.ctl("reexec", "--json")
             assert done.returncode == 0, done.stderr
             assert json.loads(done.stdout)["reexecs"] == n
-            daemon.wait_for(lambda n=n: daemon.status()["daemon"]["reexecs"] == n)
+            daemon.wait_for(lambda n=n: daemon.resumed(n))
         replies = poller.replies
         daemon.wait_for(lambda: poller.replies > replies + 20)
     finally:
@@ -82,7 +84,7 @@ def test_reexec_when_polled_keeps_pids_counters_and_answers_throughout(daemon: D
 def test_reexec_after_reexec_still_supervises_engine_exits(daemon: Daemon) -> None:
     """An engine killed after the exec is seen exiting and restarted by the new image."""
     assert daemon.ctl("reexec").returncode == 0
-    daemon.wait_for(lambda: daemon.status()["daemon"]["reexecs"] == 1)
+    daemon.wait_for(lambda: daemon.resumed(1))
     old = daemon.pids()["beta"]
     os.kill(old, signal.SIGKILL)
     daemon.wait_for(lambda: daemon.engines()["beta"]["state"] == "READY"
@@ -116,3 +118,48 @@ def test_run_when_handover_corrupt_refuses_it_and_starts_afresh(
         assert "handover_refused" in d.read_log()
     finally:
         d.stop()
+
+
+def _wait_resuming(endpoint: str, timeout_s: float = 20.0) -> bool:
+    """Poll `status` until the new image's early control answers (a snapshot reply)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with ControlClient(endpoint, timeout_ms=10_000) as client:
+            if client.request("status")["daemon"].get("resuming"):
+                return True
+        time.sleep(0.002)
+    return False
+
+
+def test_requests_when_sent_while_new_image_starts_are_answered_in_order(
+        daemon: Daemon) -> None:
+    """While the new image starts, `status` is answered from the handed-over snapshot
+    (daemon.resuming); a `health` is left for the supervisor and so is everything sent after
+    it: all five requests on one connection are answered, in the order sent, and no reply
+    after the `health` comes from the snapshot. The start's phases are then in status and in
+    the `start_phases` log record."""
+    before = _snapshot(daemon)
+    daemon.request("reexec")
+    assert _wait_resuming(daemon.endpoint), "the early control never answered"
+    sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(daemon.endpoint)
+    try:
+        sent = ["status", "health", "status", "ping", "status"]
+        for request_id, cmd in enumerate(sent, 1):
+            sock.send_multipart([b"", encode_request(cmd, {}, request_id)])
+        replies = []
+        for _ in sent:
+            assert sock.poll(30_000, zmq.POLLIN), f"replies so far: {replies}"
+            replies.append(decode_reply(sock.recv_multipart()[-1]))
+    finally:
+        sock.close(linger=0)
+    assert [r["id"] for r in replies] == [1, 2, 3, 4, 5]
+    assert all(r["ok"] for r in replies), replies
+    assert not replies[2]["result"]["daemon"].get("resuming")
+    assert not replies[4]["result"]["daemon"].get("resuming")
+    daemon.wait_for(lambda: daemon.resumed(1))
+    assert _snapshot(daemon) == before
+    phases = daemon.status()["daemon"]["start_phases_ms"]
+    assert {"flush", "interpreter", "early_control", "imports", "adopted",
+            "first_reply"} <= set(phases)

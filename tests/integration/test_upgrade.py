@@ -98,7 +98,7 @@ def test_upgrade_after_reexec_keeps_the_adopted_engines_supervised(daemon: Daemo
     """After a re-execution the adopted engines belong to the adopted forkserver: an upgrade
     keeps it until each has restarted on the new generation, and ends done, all READY."""
     assert daemon.ctl("reexec").returncode == 0
-    daemon.wait_for(lambda: daemon.status()["daemon"]["reexecs"] == 1)
+    daemon.wait_for(lambda: daemon.resumed(1))
     before = daemon.pids()
     done = daemon.ctl("upgrade", "all", "--json", timeout_s=90)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.timeout(10)
 def test_gap_when_replies_span_reexecs_measures_last_old_to_first_new() -> None:
     """Replies out of order between images still give last-old to first-new."""
     poller = Poller("ipc:///nonexistent")
-    poller.replies = [(1.0, 0), (1.01, 0), (1.5, 1), (1.51, 1), (2.0, 2)]
+    poller.replies = [(1.0, 0, True), (1.01, 0, True), (1.5, 1, True), (1.51, 1, True),
+                      (2.0, 2, True)]
     assert poller.gap_ms(1) == pytest.approx(490.0)
     assert poller.gap_ms(2) == pytest.approx(490.0)
     assert poller.gap_ms(3) is None

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engines.counters import check_names, counter_names, declared_counters, named_values
+from engines.counters import (
+    adopt_declared,
+    check_names,
+    counter_names,
+    declared_counters,
+    named_values,
+)
 from engines.errors import CounterNameError
 from shm.status import CUSTOM_COUNTERS
 
@@ -63,3 +69,15 @@ def test_status_text_when_engines_have_named_counters_lists_them_by_name() -> No
     text = status_text(doc)
     assert "risk  rejected=3 kill_switch_engaged=1" in text
     assert "analytics  " not in text.split("counters")[-1]
+
+
+def test_adopt_declared_when_handed_over_is_used_without_importing_the_class() -> None:
+    """Names handed over by an earlier image are what status reads for that entry, even for
+    an entry that cannot be imported here; bad ones are refused whole, naming where."""
+    entry = "not_a_module_anywhere:Engine"
+    assert counter_names(entry) == ()
+    adopt_declared({entry: ["rejected", "", "link_up"]}, "handover counter_names")
+    assert counter_names(entry) == ("rejected", "", "link_up")
+    with pytest.raises(CounterNameError, match="handover counter_names: x:Y"):
+        adopt_declared({"y:Z": ["ok"], "x:Y": ["Bad-Name"]}, "handover counter_names")
+    assert counter_names("y:Z") == ()  # nothing of the refused map was taken

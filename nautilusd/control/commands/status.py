@@ -56,6 +56,9 @@ def status_text(doc: dict[str, Any]) -> str:
             f"version {d.get('version') or '?'}  "
             f"up {text.duration(d.get('uptime_s'))}  health {d.get('health', '?')}  "
             f"engines {d.get('engines_ready', '?')}/{d.get('engines_total', '?')} ready")
+    if d.get("resuming"):  # the early control of a re-executed image (control.early)
+        head += (f"\n(re-executing: the earlier image's status, "
+                 f"{text.milliseconds(d.get('snapshot_age_ms'))} old)")
     return head + "\n\n" + text.table(ENGINE_COLUMNS, engine_rows(doc)) + counter_lines(doc)
 
 
