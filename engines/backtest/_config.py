@@ -21,6 +21,7 @@ from typing import Any
 from engines.backtest._pipeline import BacktestConfig
 from engines.execution import ExecutionParams, VenueParams
 from engines.features import FeatureParams
+from engines.models import ModelsParams
 from engines.params import ParamError, parse_params
 from engines.risk import RiskLimits, RiskParams
 from engines.strategy import BlendParams, ResearchStrategyParams, SignalParams, StrategyParams
@@ -65,10 +66,16 @@ def load(path: Path | None, symbols: tuple[str, ...], overrides: list[Override],
     """The BacktestConfig of a topology file (None: every default) with `overrides`."""
     doc = tomllib.loads(path.read_text()) if path is not None else {}
     symbols = tuple(doc.get("symbols", ())) or symbols
-    batch, strategy = 4_096, ("research" if _has_engine(doc, RESEARCH[0]) else "mean_reversion")
+    run: dict[str, Any] = {"batch": 4_096, "models": None,
+                           "strategy": "research" if _has_engine(doc, RESEARCH[0])
+                           else "mean_reversion"}
     for section, key, value in overrides:
         if section == "backtest":
-            batch, strategy = _backtest_key(key, value, batch, strategy)
+            _backtest_key(key, value, run)
+    strategy = run["strategy"]
+    if run["models"] is not None and strategy != "research":
+        raise ParamError(f"backtest.models={run['models']!r}: only the research strategy "
+                         "reads signals (backtest.strategy=research)")
     sections = {**SECTIONS, "strategy": RESEARCH} if strategy == "research" else SECTIONS
     tables = {section: dict(_engine_params(doc, prefix))
               for section, (prefix, _, _) in sections.items()}
@@ -82,19 +89,42 @@ def load(path: Path | None, symbols: tuple[str, ...], overrides: list[Override],
         parts[section] = part(**{f.name: getattr(full, f.name) for f in dataclasses.fields(part)})
     research = parts.pop("strategy") if strategy == "research" else None
     signal = parts.pop("strategy", SignalParams())
+    if run["models"] is not None:
+        _same_bars(doc, parts["features"], path)
     return BacktestConfig(symbols=symbols, signal=signal, research=research,
                           limits=parts["risk"], venue=parts["execution"],
-                          features=parts["features"], batch=batch)
+                          features=parts["features"], batch=run["batch"],
+                          models_dir=None if run["models"] is None else Path(run["models"]))
 
 
-def _backtest_key(key: str, value: Any, batch: int, strategy: str) -> tuple[int, str]:
-    """backtest.batch (a positive int) or backtest.strategy (research, mean_reversion)."""
+def _backtest_key(key: str, value: Any, run: dict[str, Any]) -> None:
+    """backtest.batch (a positive int), backtest.strategy (research, mean_reversion) or
+    backtest.models (a state dir whose model in force predicts at each bar close)."""
     if key == "batch" and isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value, strategy
-    if key == "strategy" and value in STRATEGIES:
-        return batch, str(value)
-    raise ParamError(f"backtest.{key}={value!r}: only batch (a positive int) or strategy "
-                     f"(one of {', '.join(STRATEGIES)})")
+        run["batch"] = value
+    elif key == "strategy" and value in STRATEGIES:
+        run["strategy"] = value
+    elif key == "models" and isinstance(value, str) and value:
+        run["models"] = value
+    else:
+        raise ParamError(f"backtest.{key}={value!r}: only batch (a positive int), strategy "
+                         f"(one of {', '.join(STRATEGIES)}) or models (a state dir)")
+
+
+def _same_bars(doc: Mapping[str, Any], features: FeatureParams, path: Path | None) -> None:
+    """The backtest computes one set of features for the strategy and the model: a models
+    engine of the topology must cut the features engine's bars with its windows."""
+    table = _engine_params(doc, "engines.models:")
+    if not table:
+        return
+    spec = parse_params(ModelsParams, table, f"{path}: models params")
+    theirs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(FeatureParams)}
+    ours = dataclasses.asdict(features)
+    if theirs != ours:
+        differ = sorted(k for k in ours if ours[k] != theirs[k])
+        raise ParamError(f"{path}: the models engine's feature params differ from the "
+                         f"features engine's ({', '.join(differ)}): a backtest with "
+                         "backtest.models needs them equal")
 
 
 def _has_engine(doc: Mapping[str, Any], entry: str) -> bool:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from engines.backtest._research import ModelSignals, ResearchRun
 from engines.clock import RecordedClock
 from engines.execution import (
     DECISION_READ,
@@ -27,20 +29,11 @@ from engines.execution import (
     VenueParams,
     fill_records,
 )
-from engines.features import BarFeatures, FeatureParams, FeatureRows, Features, factors
+from engines.features import FeatureParams, Features, factors
 from engines.risk import RiskLimits, RiskState, decide
-from engines.strategy import (
-    Blend,
-    BlendParams,
-    MeanReversion,
-    OrderIds,
-    OrderRow,
-    SignalParams,
-    write_orders,
-)
+from engines.strategy import BlendParams, MeanReversion, OrderIds, SignalParams
 from shm.layout import (
     DECISION,
-    FEATURE,
     FILL,
     FILL_FILLED,
     FILL_PARTIAL,
@@ -65,6 +58,9 @@ class BacktestConfig:
     venue: VenueParams = field(default_factory=VenueParams)
     features: FeatureParams = field(default_factory=FeatureParams)
     batch: int = 4_096  # ticks per batch: what a live engine takes from its ring per poll
+    # a state dir: its model in force predicts at each bar close, as the models engine does,
+    # and the research strategy reads those signals
+    models_dir: Path | None = None
 
 
 @dataclass(slots=True)
@@ -118,8 +114,8 @@ def run(ticks: np.ndarray, cfg: BacktestConfig) -> BacktestResult:
     curve: list[float] = []
     res = BacktestResult(np.zeros(0, FILL), np.zeros(0, np.int64), np.zeros(0))
     touch = _TouchAt(ticks, n_sym)
-    research = None if cfg.research is None else _Research(n_sym, cfg.research, features,
-                                                           touch)
+    research = None if cfg.research is None else ResearchRun(n_sym, cfg.research, features,
+                                                             touch.at, _signals(cfg, n_sym))
     for start in range(0, ticks.shape[0], cfg.batch):
         chunk = ticks[start:start + cfg.batch]
         clock.advance(int(chunk["ts_ns"][-1]))
@@ -171,29 +167,8 @@ def run(ticks: np.ndarray, cfg: BacktestConfig) -> BacktestResult:
 Touches = Callable[[np.ndarray], list[tuple[float, float, int, int]]]  # ORDERs -> touches
 
 
-class _Research:
-    """The research strategy on the backtest's bar closes: each close's FEATURE records (as
-    the features engine writes them) go to its Blend, the orders wait for the batch's end."""
-
-    def __init__(self, n_symbols: int, params: BlendParams, features: Features,
-                 touch: _TouchAt) -> None:
-        self.blend = Blend(n_symbols, params, OrderIds(params.strategy_id), use_signals=False)
-        self.rows = FeatureRows(features.columns, features.horizons)
-        self.records = np.zeros(n_symbols, FEATURE)
-        self.touch = touch.at
-        self.pending: list[OrderRow] = []
-
-    def on_bar(self, bar: BarFeatures, table: np.ndarray) -> None:
-        """A bar close: its records, decided on the clock of the tick that closed it."""
-        records = self.rows.fill(bar, table, bar.origin_ts_ns, self.records)
-        self.blend.on_features(records, self.touch, bar.origin_ts_ns, self.pending)
-
-    def take(self) -> np.ndarray:
-        """The orders of the batch's bar closes as an ORDER array (emptied)."""
-        out = np.zeros(len(self.pending), ORDER)
-        write_orders(self.pending, out)
-        self.pending.clear()
-        return out
+def _signals(cfg: BacktestConfig, n_symbols: int) -> ModelSignals | None:
+    return None if cfg.models_dir is None else ModelSignals(cfg.models_dir, n_symbols)
 
 
 def _origin_touches(ticks: np.ndarray) -> Touches:

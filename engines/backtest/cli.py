@@ -1,7 +1,7 @@
 """`nautilusctl backtest`: the pipeline over a Parquet tick file, one run or a parallel sweep.
 
   python -m engines.backtest.cli --data TICKS.parquet [--config F.toml] --out DIR
-      [--sweep SECTION.KEY=V1,V2,...]... [--workers N] [--json]
+      [--sweep SECTION.KEY=V1,V2,...]... [--models STATE_DIR] [--workers N] [--json]
 
 A run writes DIR/fills.parquet, DIR/fills.bin (the FILL records' bytes: byte-compare two
 runs), DIR/equity.parquet, DIR/summary.json and DIR/report.html. A sweep runs every
@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="a topology TOML (its engines' params)")
     p.add_argument("--out", type=Path, required=True, help="the results directory")
     p.add_argument("--sweep", action="append", default=[], metavar="SECTION.KEY=V1,V2")
+    p.add_argument("--models", type=Path, metavar="STATE_DIR",
+                   help="the research strategy trades on the signals of this state dir's "
+                        "model in force (backtest.models)")
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     p.add_argument("--json", action="store_true")
     return p
@@ -119,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         grid = _config.parse_sweep(args.sweep)
+        if args.models is not None:
+            grid = [[*combo, ("backtest", "models", str(args.models))] for combo in grid]
         results = run_grid(args.data, args.config, grid, args.out, args.workers)
     except ParamError as exc:
         print(f"backtest: {exc}", file=sys.stderr)

@@ -215,3 +215,43 @@ def test_backtest_when_the_strategy_override_is_unknown_names_it() -> None:
     naming the value and the choices."""
     with pytest.raises(ParamError, match=r"backtest.strategy='momo'.*research"):
         load(None, SYMBOLS, [("backtest", "strategy", "momo")])
+
+
+@pytest.mark.parametrize(("bias", "side"), [(1e-3, 1), (-1e-3, -1)])
+def test_backtest_with_models_when_the_model_expects_a_move_trades_its_side_deterministically(
+        tmp_path: Path, bias: float, side: int) -> None:
+    """nautilusctl backtest --models DIR on research.toml: the research strategy trades on
+    the model in force's signals (a +10 bp model only buys, a -10 bp one only sells), and two
+    runs give the same fill bytes."""
+    pytest.importorskip("onnxruntime")
+    from engines.features import FeatureParams, Features
+    from engines.models import ModelRegistry, input_columns, linear_model
+
+    state = tmp_path / "state"
+    k = len(input_columns(Features(1, FeatureParams()).columns))
+    reg = ModelRegistry(state)
+    reg.set_current(reg.register(linear_model(np.zeros(k), np.ones(k), np.zeros(k), bias),
+                                 {"columns": list(input_columns(
+                                     Features(1, FeatureParams()).columns))}))
+    data = _file(tmp_path, n=60_000, span_s=60.0)
+    blobs = []
+    for name in ("a", "b"):
+        code, _, err = _ctl("backtest", "--data", str(data), "--config",
+                            str(ROOT / "configs" / "research.toml"), "--models", str(state),
+                            "--out", str(tmp_path / name), "--json")
+        assert code == 0, err
+        blobs.append((tmp_path / name / "fills.bin").read_bytes())
+    assert blobs[0] == blobs[1]
+    fills = np.frombuffer(blobs[0], FILL)
+    traded = fills[np.isin(fills["status"], (1, 2))]
+    assert traded.shape[0] > 0 and set(traded["side"].tolist()) == {side}
+
+
+def test_backtest_with_models_when_no_model_is_in_force_exits_2_naming_the_dir(
+        tmp_path: Path) -> None:
+    """--models on a state dir without a current model: exit 2, the dir named, no traceback."""
+    pytest.importorskip("onnxruntime")
+    code, _, err = _ctl("backtest", "--data", str(_file(tmp_path, n=5_000)), "--config",
+                        str(ROOT / "configs" / "research.toml"), "--models",
+                        str(tmp_path / "empty"), "--out", str(tmp_path / "o"))
+    assert code == 2 and str(tmp_path / "empty") in err and "Traceback" not in err
