@@ -18,14 +18,7 @@ import zmq
 
 from engines.base import Engine
 from engines.compiled import CHECK, build
-from engines.journal import (
-    KIND_DECISION,
-    KIND_FILL,
-    KIND_ORDER,
-    filled_by_symbol,
-    has_journal,
-    journal_records,
-)
+from engines.journal import has_journal
 from engines.params import param, parse_params, truth
 from engines.persist import StateFile
 from engines.records import BID_ASK_F, COUNTER_MASK, DECISION_SUFFIX_F, Fields
@@ -41,10 +34,10 @@ from engines.risk._checks import (
     RiskState,
     decide,
     state_layout,
-    write_decisions,
 )
 from engines.risk._dedupe import DecidedIds
 from engines.risk._exposure import APPROVED, FILL_BOOKED, OpenOrders, open_layout
+from engines.risk._reconcile import reconcile_from_journal
 from engines.risk._venues import TOPIC as VENUES_TOPIC
 from engines.risk._venues import VenueWatch, venue_names
 from engines.service import ServiceServer, service_endpoint
@@ -200,42 +193,13 @@ class RiskEngine(Engine):
             self.opens.clear()
             self.fills_pos[0] = 0 if self.fills is None else self.fills.cursor
             if self.decisions.cursor == 0 and has_journal(self.ctx.state):
-                self._reconcile_from_journal()
+                self.reconciled = reconcile_from_journal(self.ctx.state, self.state,
+                                                         self.order_rings, self.decisions,
+                                                         self.decided)
+                self.log.info("risk_reconciled", **self.reconciled)
         if self.fills is None:
             self.log.warning("risk_exposure_from_approvals",
                              why="no fills ring: approvals are booked as filled")
-
-    def _reconcile_from_journal(self) -> None:
-        """A new ring set: the filled positions are the journal's fills (what risk read and
-        the journal never got, or the reverse, went with the rings), and every journaled
-        order with no journaled decision (a power cut between the two) is rejected stale
-        now, so no order is left without an outcome. Before READY."""
-        started = time.monotonic()
-        records = journal_records(self.ctx.state)
-        orders, decisions = records[KIND_ORDER], records[KIND_DECISION]
-        self.state.position[:] = filled_by_symbol(records[KIND_FILL], self.state.n_symbols)
-        if self.budgets is not None:
-            self.budgets.book.set_filled(records[KIND_FILL])
-        self.state.clear_open()
-        decided = set(decisions["order_id"].tolist())
-        for ring in self.order_rings:  # what this ring set holds is decided as usual (up
-            # to what is published: a reader's history stops at its own cursor, 0 here)
-            held = ring.history(0, ring.cursor + ring.available())[1]
-            decided.update(held["order_id"].tolist())
-        undecided = orders[[oid not in decided for oid in orders["order_id"].tolist()]]
-        if undecided.shape[0]:
-            out = np.zeros(undecided.shape[0], DECISION)
-            write_decisions(undecided, np.full(undecided.shape[0], VERDICT_REJECTED, np.uint8),
-                            np.full(undecided.shape[0], REASON_STALE, np.uint16), out,
-                            time.time_ns())
-            self.decisions.write(out)
-            self.decided.record(undecided)
-        self.reconciled = {
-            "records": int(sum(r.shape[0] for r in records.values())),
-            "last_order_id": int(orders["order_id"].max()) if orders.shape[0] else 0,
-            "position": self.state.position.tolist(), "rejected_stale": int(undecided.shape[0]),
-            "duration_ms": round((time.monotonic() - started) * 1e3, 3)}
-        self.log.info("risk_reconciled", **self.reconciled)
 
     def _fail_closed_if_lost(self) -> None:
         """A state file that does not match, or that is missing once this state dir has seen
