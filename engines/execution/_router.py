@@ -3,14 +3,16 @@ price after fees at each venue's touch and split by the size each one displays; 
 venue refuses goes to the next venue (never twice to one venue), and the children's reports
 are folded into the parent's, which is all strategy, risk and positions ever see.
 
-Only venues whose session is UP are candidates. An IOC parent is split across the venues
-displaying size until it is covered; what no venue shows is not sent, and whatever is left
-when its last child is over is reported FILL_EXPIRED (explicit, never lost). A FOK parent, and
-a resting one (DAY, GTC), goes whole to one venue (the best, FOK: the best that shows it all);
-its cancels and replaces go to the venue holding it. On the fills ring every routed report
-carries the venue (venue_id, 1 + its index in `route`) and the child number; a FILL_ROUTED
-record opens each child and a FILL_CHILD_REJECTED one closes a refused child, so the journal holds
-each parent with its children (engines.journal.routes reads them back).
+Venues are simulated (in process) or a gateway engine over a pair of rings (the FIX
+gateway: engines.execution._ringvenue); only those whose session is UP are candidates. An
+IOC parent is split across the venues displaying size until it is covered; what no venue
+shows is not sent, and whatever is left when its last child is over is reported
+FILL_EXPIRED (explicit, never lost). A FOK parent, and a resting one (DAY, GTC), goes whole
+to one venue (the best; FOK: the best that shows it all); a resting one's cancels and
+replaces go to the simulated venue holding it (to a gateway: refused). On the fills ring
+every routed report carries the venue (venue_id, 1 + its index in `route`) and the child
+number; a FILL_ROUTED record opens each child and a FILL_CHILD_REJECTED one closes a
+refused child, so the journal holds each parent with its children (engines.journal.routes).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engines.base import EngineContext
 from engines.execution._amends import AMEND_READ
 from engines.execution._fees import better_first_key
 from engines.execution._orders import (
@@ -29,11 +32,14 @@ from engines.execution._orders import (
     Quote,
     VenueParams,
 )
+from engines.execution._ringvenue import RingVenue, Sessions
 from engines.execution._routing import VenueConfig
 from engines.execution._simvenue import SimulatedVenue
+from engines.params import ParamError
 from engines.records import TOUCH_F, Fields
-from engines.venue import SessionState
+from engines.venue import SESSION_TOPIC, SessionState
 from shm.layout import (
+    DECISION,
     FILL,
     FILL_ACCEPTED,
     FILL_CANCELLED,
@@ -129,8 +135,23 @@ class _AnyOrderId(MutableSequence[int]):
 @dataclass(slots=True)
 class RoutedVenue:
     config: VenueConfig
-    venue: SimulatedVenue
+    venue: SimulatedVenue | RingVenue
     out: list[FillRow] = field(default_factory=list)
+
+    def accepts(self, row: tuple[Any, ...]) -> bool:
+        """Whether this venue can be sent the order now (a gateway: ids in order only)."""
+        return not isinstance(self.venue, RingVenue) or self.venue.accepts(row)
+
+    def busy(self) -> bool:
+        """Work for poll(): orders waiting out latency or resting, or reports to read."""
+        venue = self.venue
+        if isinstance(venue, RingVenue):
+            return venue.busy()
+        return bool(venue.om.pending or venue.om.resting)
+
+    def pending(self) -> bool:
+        venue = self.venue
+        return venue.busy() if isinstance(venue, RingVenue) else bool(venue.om.pending)
 
     @classmethod
     def simulated(cls, config: VenueConfig, base: VenueParams,
@@ -175,6 +196,29 @@ class Parent:
     unsent: int = 0  # refused children's quantity, routed again once the sending is over
 
 
+def routed_venues(ctx: EngineContext, configs: Sequence[VenueConfig], base: VenueParams,
+                  quotes: dict[int, Quote], where: str) -> list[RoutedVenue]:
+    """The venues of the routing section, built: simulated ones in process, a fix one over
+    its gateway's rings (named in the config; ParamError naming the key when absent)."""
+    out, sessions = [], None
+    for c in configs:
+        if c.kind != "fix":
+            out.append(RoutedVenue.simulated(c, base, quotes))
+            continue
+        orders, reports = ctx.writers.get(c.orders_ring), ctx.readers.get(c.reports_ring)
+        if orders is None or orders.dtype != DECISION:
+            raise ParamError(f"{where}.venues.{c.name}.orders_ring: {c.orders_ring!r} is not a "
+                             f"decision ring this engine writes; writes {sorted(ctx.writers)}")
+        if reports is None or reports.dtype != FILL:
+            raise ParamError(f"{where}.venues.{c.name}.reports_ring: {c.reports_ring!r} is not "
+                             f"a fill ring this engine reads; reads {sorted(ctx.readers)}")
+        sessions = sessions or Sessions(ctx.subscriber([SESSION_TOPIC]))
+        out.append(RoutedVenue(c, RingVenue(c.name, c.engine, orders, reports, sessions,
+                                            OrderManager(base, _AnyOrderId()),
+                                            c.session_timeout_s)))
+    return out
+
+
 class Router:
     """Parents in (DECISION_READ rows), ROUTED_WRITTEN reports out; `gate` is the execution
     engine's order manager: its marks take each parent once, its counters and exec ids go on."""
@@ -212,7 +256,8 @@ class Router:
         """A cancel or replace: to the venue holding the order, else refused."""
         parent = self.parents.get(row[AMEND_READ.order_id])
         live = [c for c in parent.children.values() if c.live] if parent else []
-        if parent is None or len(live) != 1 or parent.split:
+        if parent is None or len(live) != 1 or parent.split or isinstance(
+                self.venues[live[0].venue_id - 1].venue, RingVenue):
             self.gate.amends._refuse(row, None, REASON_UNKNOWN_ORDER, now_ns, self.scratch)
             self._gate_reports(out)
             return
@@ -225,8 +270,7 @@ class Router:
         if self.board is not None:
             self._refresh(self.symbols())
         for v in self.venues:
-            om = v.venue.om
-            if om.pending or om.resting:
+            if v.busy():
                 v.venue.poll(now_ns, v.out)
                 self._take(v, now_ns, out)
 
@@ -235,7 +279,7 @@ class Router:
 
     def pending(self) -> bool:
         """A child waits out its venue's latency."""
-        return any(v.venue.om.pending for v in self.venues)
+        return any(v.pending() for v in self.venues)
 
     def symbols(self) -> set[int]:
         return {p.row[D.symbol_id] for p in self.parents.values()}
@@ -252,7 +296,8 @@ class Router:
         quote = self.quotes.get(row[D.symbol_id])
         for v in self.venues:
             vid = v.config.venue_id
-            if vid in parent.children or v.venue.session_state() is not _UP:
+            if (vid in parent.children or v.venue.session_state() is not _UP
+                    or not v.accepts(row)):
                 continue
             price, size = (0.0, 0) if quote is None else v.displayed(quote, side)
             taker = marketable(side, price, row[D.price], market)

@@ -13,6 +13,12 @@ venue with no kind or an unknown key, a negative fee, an empty route.
     taker_bps = 0.3             # fee rate of an order that takes liquidity, basis points
     maker_bps = 0.1             # ... of one that rests
     per_share = 0.0005          # flat fee per share, price units
+    [engines.execution.params.venues.fixv]
+    kind = "fix"                # a FIX gateway engine (engines.fix) in the topology
+    engine = "fixgw"            # its name: its session is read from trading.venues.fixgw
+    orders_ring = "fix_orders"  # the DECISION ring execution writes, the gateway reads
+    reports_ring = "fix_fills"  # the FILL ring the gateway writes, execution reads
+    session_timeout_s = 3.0     # its last "up" on the bus holds this long (then: down)
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from typing import Any
 from engines.execution._fees import FeeSchedule
 from engines.params import ParamError, did_you_mean
 
-KINDS = ("simulated",)
+KINDS = ("simulated", "fix")
 MAX_VENUES = 255  # venue_id is one byte on the fills ring (0 = not routed)
 _NUMBERS = {"latency_us": 0.0, "display_fraction": 1.0, "taker_bps": 0.0, "maker_bps": 0.0,
-            "per_share": 0.0}
+            "per_share": 0.0, "session_timeout_s": 3.0}
 _FEES = ("taker_bps", "maker_bps", "per_share")
-_KEYS = ("kind", *_NUMBERS)
+_GATEWAY = ("engine", "orders_ring", "reports_ring")  # kind "fix": the gateway and its rings
+_KEYS = ("kind", *_NUMBERS, *_GATEWAY)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -40,6 +47,12 @@ class VenueConfig:
     latency_us: float
     display_fraction: float
     fees: FeeSchedule
+    # kind "fix": the gateway engine, the DECISION ring execution writes it, the FILL ring
+    # it writes back, and how long its last "up" on the bus holds
+    engine: str = ""
+    orders_ring: str = ""
+    reports_ring: str = ""
+    session_timeout_s: float = 3.0
 
 
 def routing_problems(route: Any, venues: Any, where: str) -> list[str]:
@@ -84,7 +97,9 @@ def parse_routing(route: Any, venues: Any, where: str) -> tuple[VenueConfig, ...
             name=name, venue_id=i + 1, kind=table["kind"], latency_us=num["latency_us"],
             display_fraction=num["display_fraction"],
             fees=FeeSchedule(maker_bps=num["maker_bps"], taker_bps=num["taker_bps"],
-                             per_share=num["per_share"])))
+                             per_share=num["per_share"]),
+            session_timeout_s=num["session_timeout_s"],
+            **{key: str(table.get(key, "")) for key in _GATEWAY}))
     return tuple(out)
 
 
@@ -109,4 +124,12 @@ def _venue_problems(table: Any, where: str) -> list[str]:
             problems.append(f"{where}.latency_us: {value!r} us is below the minimum 0 us")
         elif key == "display_fraction" and not 0 < value <= 1:
             problems.append(f"{where}.display_fraction: {value!r} is not in (0, 1]")
+        elif key == "session_timeout_s" and value <= 0:
+            problems.append(f"{where}.session_timeout_s: {value!r} s is not above 0 s")
+    for key in _GATEWAY:
+        if kind == "fix" and not (isinstance(table.get(key), str) and table.get(key)):
+            problems.append(f"{where}.{key}: a fix venue needs its gateway's {key} "
+                            f"(got {table.get(key)!r})")
+        elif kind == "simulated" and key in table:
+            problems.append(f"{where}.{key}: only a fix venue has a gateway {key}")
     return problems

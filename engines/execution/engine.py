@@ -27,7 +27,7 @@ from engines.execution._orders import (
     VenueParams,
     fill_records,
 )
-from engines.execution._router import ROUTED_WRITTEN, RoutedVenue, Router
+from engines.execution._router import ROUTED_WRITTEN, Router, routed_venues
 from engines.execution._routing import parse_routing, routing_problems
 from engines.execution._simvenue import SimulatedVenue
 from engines.journal import KIND_DECISION, KIND_FILL, has_journal, journal_records
@@ -129,7 +129,7 @@ class ExecutionEngine(Engine):
         routed = parse_routing(self.p.route, self.p.venues, where)
         if routed:  # several venues: the router's poll; the one-venue path is left as it is
             self.venue = self.router = self.routed = Router(
-                [RoutedVenue.simulated(c, self.p, self.quotes) for c in routed], self.om,
+                routed_venues(self.ctx, routed, self.p, self.quotes, where), self.om,
                 self.quotes, self.latest)
             self.poll = self._poll_routed  # type: ignore[method-assign]
             self._write_fills = self._write_routed_fills  # type: ignore[method-assign]

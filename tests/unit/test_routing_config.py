@@ -106,3 +106,22 @@ def test_check_when_default_topology_routes_to_unknown_venue_names_the_key(
     (fee,) = errors(["lit_a"], {"lit_a": {"kind": "simulated", "per_share": -0.001}})
     assert f"{W}.venues.lit_a.per_share: negative fee -0.001" in fee
     assert errors(["lit_b", "lit_a"], VENUES) == []
+
+
+def test_routing_problems_when_fix_venue_lacks_its_gateway_names_each_key() -> None:
+    """A fix venue needs engine, orders_ring and reports_ring; a simulated one has none."""
+    problems = routing_problems(["fixv", "lit_a"], {
+        "fixv": {"kind": "fix", "engine": "fixgw"},
+        "lit_a": {"kind": "simulated", "orders_ring": "x"}}, W)
+    assert [p.split(":")[0] for p in problems] == [
+        f"{W}.venues.fixv.orders_ring", f"{W}.venues.fixv.reports_ring",
+        f"{W}.venues.lit_a.orders_ring"]
+
+
+def test_parse_routing_when_fix_venue_keeps_gateway_and_rings() -> None:
+    """The gateway's engine and rings and its session timeout are parsed."""
+    (v,) = parse_routing(["fixv"], {"fixv": {
+        "kind": "fix", "engine": "fixgw", "orders_ring": "fo", "reports_ring": "ff",
+        "session_timeout_s": 2.0, "taker_bps": 0.5}}, W)
+    assert (v.kind, v.engine, v.orders_ring, v.reports_ring, v.session_timeout_s) == (
+        "fix", "fixgw", "fo", "ff", 2.0)
