@@ -29,7 +29,7 @@ from nautilusd import orphans
 from nautilusd.errors import PinError, SpawnError
 from nautilusd.exitwatch import ExitWatch, read_stat
 from nautilusd.forkserver import MAX_MESSAGE_BYTES
-from nautilusd.loop import EventLoop
+from nautilusd.loop import EventLoop, Timer
 
 ExitCallback = Callable[[int], None]  # exit code >= 0, or -signal
 ENGINES_GONE_TIMEOUT_S = 1.0  # after a forkserver death: its engines' SIGKILLs take effect
@@ -44,7 +44,8 @@ class Host(Protocol):
     def code_version(self, pid: int) -> str | None: ...
     @property
     def generation(self) -> int: ...
-    def new_generation(self) -> int: ...
+    def new_generation(self, on_ready: Callable[[int], object],
+                       on_failed: Callable[[str], object]) -> int: ...
     def pin_generation(self, name: str, generation: int | None) -> None: ...
     def generation_of(self, pid: int) -> int | None: ...
     def retired_generations(self) -> list[int]: ...
@@ -84,6 +85,7 @@ class RealHost:
         self._retired: list[Retired] = []
         self._generation_of: dict[int, int] = {}  # engine pid -> forkserver generation
         self._pinned: dict[str, int] = {}  # engine instance -> generation it spawns on
+        self._starting: Starting | None = None  # the next generation, before its hello
 
     def now(self) -> float:
         return self.loop.now()
@@ -95,21 +97,32 @@ class RealHost:
 
     def start(self) -> None:
         """Start the forkserver and wait until it has preloaded its modules."""
+        self._server, self._sock = self._launch()
+        _check_hello(self._recv(self.spawn_timeout_s))
+        self._serve_from(self._server, self._sock)
+
+    def _launch(self) -> tuple[subprocess.Popen[bytes], socket.socket]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._server = subprocess.Popen(
-            [sys.executable, "-m", "nautilusd.forkserver", str(theirs.fileno()),
-             str(os.getpid()), str(self.spares),
-             "" if self.warmup is None else self.warmup.to_json(), *self.preload],
-            pass_fds=(theirs.fileno(),), start_new_session=True,
-        )
-        theirs.close()
-        self._sock = ours
-        hello = self._recv(self.spawn_timeout_s)
-        if hello[0] != "hello":
-            raise SpawnError("forkserver", f"unexpected first message {hello!r}")
-        ours.setblocking(False)
-        self.loop.add_reader(ours, self._on_readable)
-        self._pidfd = os.pidfd_open(self._server.pid)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "nautilusd.forkserver", str(theirs.fileno()),
+                 str(os.getpid()), str(self.spares),
+                 "" if self.warmup is None else self.warmup.to_json(), *self.preload],
+                pass_fds=(theirs.fileno(),), start_new_session=True,
+            )
+        except OSError:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        return proc, ours
+
+    def _serve_from(self, proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        """Spawn from the forkserver `proc` (its hello read) from now on."""
+        self._server, self._sock = proc, sock
+        sock.setblocking(False)
+        self.loop.add_reader(sock, self._on_readable)
+        self._pidfd = os.pidfd_open(proc.pid)
         self.loop.add_reader(self._pidfd, self._on_server_exit)
 
     def adopt(self, server_pid: int, sock_fd: int) -> None:
@@ -256,32 +269,73 @@ class RealHost:
 
     # -- forkserver generations (upgrades) ------------------------------------------------------
 
-    def new_generation(self) -> int:
-        """Start a new forkserver, which imports the engine code now on disk, and spawn from
-        it from now on; the current one serves its engines until none is left. Returns the
-        new generation; on a failure the current forkserver stays and the error is raised."""
+    def new_generation(self, on_ready: Callable[[int], object],
+                       on_failed: Callable[[str], object]) -> int:
+        """Start a new forkserver, which imports the engine code now on disk; returns the
+        generation it will be. Its hello is awaited in the loop (the import takes seconds on
+        a loaded host; supervision and control go on meanwhile, spawning from the current
+        forkserver): then it serves every spawn, the current one serves its engines until
+        none is left, and `on_ready(generation)`. If it dies, says something else first or
+        is silent for spawn_timeout_s, it is killed and `on_failed(reason)`: nothing else
+        changed. Raises SpawnError when it cannot even be started."""
         if self._server is None or self._sock is None:
             raise SpawnError("forkserver", "the forkserver is not running")
+        if self._starting is not None:
+            raise SpawnError("forkserver", "a new forkserver generation is already starting")
+        proc, sock = self._launch()
+        starting = Starting(proc, sock, on_ready, on_failed)
+        sock.setblocking(False)
+        self.loop.add_reader(sock, lambda: self._on_hello(starting))
+        starting.timer = self.loop.call_later(self.spawn_timeout_s, lambda: self._hello_failed(
+            starting, f"no answer within {self.spawn_timeout_s} s"))
+        self._starting = starting
+        return self.generation + 1
+
+    def _on_hello(self, starting: Starting) -> None:
+        try:
+            data = starting.sock.recv(MAX_MESSAGE_BYTES)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._hello_failed(starting, f"its socket failed: {exc}")
+            return
+        try:
+            _check_hello(pickle.loads(data) if data else ("closed",))
+        except (SpawnError, pickle.UnpicklingError, EOFError, IndexError, TypeError) as exc:
+            self._hello_failed(starting, "it closed its socket before its hello" if not data
+                               else str(exc))
+            return
+        self._end_starting(starting)
+        if self._server is None or self._sock is None:  # closed meanwhile
+            starting.proc.kill()
+            starting.proc.wait()
+            starting.sock.close()
+            return
         old = Retired(self.generation, self._server, self._sock, self._pidfd)
         self.loop.remove_reader(old.sock)
         self.loop.remove_reader(old.pidfd)
-        self._server, self._sock, self._pidfd = None, None, -1
-        try:
-            self.start()
-        except (SpawnError, OSError):
-            if self._server is not None:
-                self._server.kill()
-                self._server.wait()
-            self._server, self._sock, self._pidfd = old.proc, old.sock, old.pidfd
-            self.loop.add_reader(old.sock, self._on_readable)
-            self.loop.add_reader(old.pidfd, self._on_server_exit)
-            raise
         self.loop.add_reader(old.sock, lambda: self._on_retired_readable(old))
         self.loop.add_reader(old.pidfd, lambda: self._on_retired_exit(old))
         self._retired.append(old)
+        self._serve_from(starting.proc, starting.sock)
         self.generation += 1
         self.loop.call_later(0, self._close_idle)
-        return self.generation
+        starting.on_ready(self.generation)
+
+    def _hello_failed(self, starting: Starting, reason: str) -> None:
+        if self._starting is not starting:
+            return
+        self._end_starting(starting)
+        starting.sock.close()
+        starting.proc.kill()
+        starting.proc.wait()
+        starting.on_failed(f"the new forkserver generation did not start: {reason}")
+
+    def _end_starting(self, starting: Starting) -> None:
+        self._starting = None
+        self.loop.remove_reader(starting.sock)
+        if starting.timer is not None:
+            starting.timer.cancel()
 
     def pin_generation(self, name: str, generation: int | None) -> None:
         """Spawn instance `name` on forkserver `generation` (a rollback to the code it ran
@@ -401,12 +455,16 @@ class RealHost:
         known = {r.proc.pid for r in self._retired}
         if self._server is not None:
             known.add(self._server.pid)
+        if self._starting is not None:
+            known.add(self._starting.proc.pid)
         return orphans.sweep(known, kill=self.kill_orphans)
 
     def close(self) -> None:
         """Close the forkserver's socket: it SIGKILLs what is left of its children and exits."""
         self._closing = True
         self.exits.close()
+        if self._starting is not None:
+            self._hello_failed(self._starting, "nautilusd is stopping")
         if self._sock is not None:
             self.loop.remove_reader(self._sock)
             self._sock.close()
@@ -421,6 +479,22 @@ class RealHost:
             except subprocess.TimeoutExpired:
                 self._server.kill()
                 self._server.wait()
+
+
+@dataclass(eq=False)
+class Starting:
+    """The next forkserver generation, started, its hello not read yet."""
+
+    proc: subprocess.Popen[bytes]
+    sock: socket.socket
+    on_ready: Callable[[int], object]
+    on_failed: Callable[[str], object]
+    timer: Timer | None = None
+
+
+def _check_hello(message: tuple[object, ...]) -> None:
+    if message[0] != "hello":
+        raise SpawnError("forkserver", f"unexpected first message {message!r}")
 
 
 @dataclass(eq=False)

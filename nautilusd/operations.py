@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from nautilusd import groups, health
 from nautilusd.config.model import Topology
-from nautilusd.errors import NautilusdError, PinError, UnknownTargetError
+from nautilusd.errors import NautilusdError, PinError, SpawnError, UnknownTargetError
 from nautilusd.launch import resolve_cpus
 from nautilusd.livechange import RingPlan, refuse_unappliable, ring_plan
 from nautilusd.loop import EventLoop, Timer
@@ -224,10 +224,15 @@ class SupervisorCommands:
                 "dry_run": dry_run}
         if dry_run or not names:
             return plan
-        old = self.host.generation
-        generation = self.host.new_generation()
-        self.upgrade_run = Upgrade(self, names, old)  # type: ignore[arg-type]
-        self.upgrade_run.start()
+        old, previous = self.host.generation, self.upgrade_run
+        run = self.upgrade_run = Upgrade(self, names, old)  # type: ignore[arg-type]
+        run.start()  # the restarts begin once the new generation said hello
+        try:
+            generation = self.host.new_generation(run.generation_ready, run.generation_failed)
+        except (SpawnError, OSError):
+            run.abandon()
+            self.upgrade_run = previous
+            raise
         return {**plan, "generation": generation, "old_generation": old}
 
     def reexec(self) -> dict[str, Any]:

@@ -41,13 +41,30 @@ class Upgrade:
         self._timer: Timer | None = None
 
     def start(self) -> None:
+        """Wait for the new forkserver generation (generation_ready or generation_failed)."""
+        self.phase = "starting_generation"
         self.sup.add_event_listener(self._on_event)
-        self._next()
+
+    def generation_ready(self, generation: int) -> None:
+        if self.state == "running" and self.phase == "starting_generation":
+            self.phase = ""
+            self._next()
+
+    def generation_failed(self, reason: str) -> None:
+        """Nothing was restarted: every engine stays on the old generation."""
+        if self.state == "running":
+            self.error = f"{reason}; no engine was restarted"
+            self._finish("failed")
+
+    def abandon(self) -> None:
+        """The new generation could not even be started (the caller raises)."""
+        self.error = "the new forkserver generation could not be started"
+        self._finish("failed")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "targets": self.targets, "current": self.current,
-                "upgraded": self.upgraded, "failed": self.failed, "error": self.error,
-                "old_generation": self.old_generation}
+        return {"state": self.state, "phase": self.phase, "targets": self.targets,
+                "current": self.current, "upgraded": self.upgraded, "failed": self.failed,
+                "error": self.error, "old_generation": self.old_generation}
 
     def _next(self) -> None:
         if not self.queue:

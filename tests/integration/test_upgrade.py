@@ -105,3 +105,46 @@ def test_upgrade_after_reexec_keeps_the_adopted_engines_supervised(daemon: Daemo
     daemon.wait_for(daemon.all_ready)
     after = daemon.pids()
     assert all(after[n] != before[n] for n in before)
+
+
+def _upgrade_phase(daemon: Daemon) -> tuple[str, str]:
+    run = daemon.status()["daemon"]["upgrade"] or {}
+    return run.get("state", ""), run.get("phase", "")
+
+
+def test_upgrade_when_new_generation_imports_slowly_keeps_answering_control(
+        daemon: Daemon) -> None:
+    """The new forkserver's import takes seconds (a module that sleeps at import): the
+    `upgrade` request is answered at once, and status is answered while the generation is
+    still starting (phase starting_generation, every engine on its old pid); then the
+    upgrade goes on and ends done on the new code."""
+    before = daemon.pids()
+    slow = "import time\ntime.sleep(4)\n" + MODULE.format(behaviour=3)
+    _write_module(daemon.code, slow)  # type: ignore[attr-defined]
+    plan = daemon.request("upgrade", target="all")
+    assert plan["generation"] == 1 and plan["old_generation"] == 0
+    assert _upgrade_phase(daemon) == ("running", "starting_generation")
+    assert daemon.pids() == before  # nothing restarted before the hello
+    assert daemon.status()["daemon"]["forkserver_generation"] == 0
+    daemon.wait_for(lambda: _upgrade_phase(daemon)[0] != "running", timeout_s=90)
+    assert _upgrade_phase(daemon) == ("done", "")
+    after = daemon.engines()
+    assert _behaviour(daemon, after["up"]["pid"]) == "3"
+    assert daemon.status()["daemon"]["forkserver_generation"] == 1
+
+
+def test_upgrade_when_new_generation_dies_before_hello_fails_and_restarts_nothing(
+        daemon: Daemon) -> None:
+    """A forkserver that exits while importing (os._exit in an engine module): the upgrade
+    fails naming the new generation, no engine restarted, generation 0 still serves (a
+    killed engine comes back on it); nautilusctl upgrade exits 1."""
+    before = daemon.pids()
+    _write_module(daemon.code, "import os\nos._exit(3)\n")  # type: ignore[attr-defined]
+    done = daemon.ctl("upgrade", "all", timeout_s=90)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the new forkserver generation did not start" in done.stderr
+    assert "no engine was restarted" in done.stderr
+    assert daemon.pids() == before
+    assert daemon.status()["daemon"]["forkserver_generation"] == 0
+    os.kill(before["beta"], 9)
+    daemon.wait_for(lambda: daemon.all_ready() and daemon.pids()["beta"] != before["beta"])

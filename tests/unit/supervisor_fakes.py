@@ -5,7 +5,7 @@ Only for logic: everything the real Host does is tested with real processes in i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -74,8 +74,10 @@ class FakeHost:
 
     generation = 0
 
-    def new_generation(self) -> int:
+    def new_generation(self, on_ready: Callable[[int], object],
+                       on_failed: Callable[[str], object]) -> int:
         self.generation += 1
+        on_ready(self.generation)  # at once: the real one says hello from the loop
         return self.generation
 
     def pin_generation(self, name: str, generation: int | None) -> None:
