@@ -1,6 +1,8 @@
-"""The bridge's resume logic against a model: a block ring bridged over a channel that drops
+"""The bridge's resume logic against a model: a ring bridged over a channel that drops
 messages, with the receiver killed at any point (between its mark and its write too) and the
-sender killed and restarted; every position arrives exactly once, in order."""
+sender killed and restarted. A block ring gets every position exactly once, in order; an
+overwrite ring (lapped as it goes) gets an increasing subsequence, every missing record
+counted."""
 
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ Msg = tuple[wire.Kind, int, int, int, int]  # kind, first, count, flags, stream
 class BridgeModel(RuleBasedStateMachine):
     """The engines' glue (sender.py, receiver.py) over the real Outbound/Inbound/ResumeMark."""
 
+    BLOCK = True
+
     def __init__(self) -> None:
         super().__init__()
         self.published = 0  # records 0..published-1 of the sender ring (value = position)
         self.committed = 0  # the sender's reader cursor, in shm: survives a sender restart
-        self.out = Outbound(True, resend_after_ns=3)
+        self.out = Outbound(self.BLOCK, resend_after_ns=3)
         self.now = 0
         self.mark_words = np.zeros(WORDS, dtype="<i8")  # the mapped file: survives a kill
         self.local: list[int] = []  # the receiver's ring: survives a kill
@@ -37,13 +41,16 @@ class BridgeModel(RuleBasedStateMachine):
         self.to_receiver: deque[Msg] = deque()
         self.to_sender: deque[Msg] = deque()
         self.lost = 0
+        self.counted = 0  # overwrite: gap records the receiver counted, every incarnation
 
     # -- the receiver (receiver.py) -------------------------------------------------------------
 
     def _receiver_start(self) -> Inbound:
         self.mark = ResumeMark(self.mark_words, RING_ID)
         found = self.mark.resume(len(self.local))
-        return Inbound(True) if found is None else Inbound(True, found.stream, found.expected)
+        if found is None:
+            return Inbound(self.BLOCK)
+        return Inbound(self.BLOCK, found.stream, found.expected)
 
     def _hello(self) -> None:
         self.to_sender.append((wire.Kind.HELLO, self.inbound.resume_at, 0, 0,
@@ -63,6 +70,7 @@ class BridgeModel(RuleBasedStateMachine):
                 self.to_sender.append((wire.Kind.NACK, inbound.expected or 0, 0, 0,
                                        inbound.stream))
             elif outcome.verdict is Verdict.ACCEPT:
+                self.counted += outcome.gap
                 records = list(range(first + outcome.skip, first + count))
                 self.mark.before_write(inbound.stream, first + outcome.skip, len(self.local))
                 if write_limit is not None:  # killed with a part of the batch published
@@ -91,7 +99,9 @@ class BridgeModel(RuleBasedStateMachine):
                                          STREAM))
             self.committed = max(self.committed, out.acked)
         elif kind in (wire.Kind.ACK, wire.Kind.NACK) and stream == STREAM:
-            self.committed += out.on_ack(first, self.now)
+            moved = out.on_ack(first, self.now)
+            if self.BLOCK:  # an overwrite ring's reader moves as it reads
+                self.committed += moved
             if kind is wire.Kind.NACK:
                 out.on_nack(first)
 
@@ -100,6 +110,9 @@ class BridgeModel(RuleBasedStateMachine):
         self.now += 1
         if out.state is SenderState.WAITING:
             self.to_receiver.append((wire.Kind.HEARTBEAT, 0, 0, wire.FLAG_START, 0))
+            return
+        if not self.BLOCK:
+            self._send_overwrite(batch)
             return
         out.check_stalled(self.now)
         start = out.next_pos
@@ -113,13 +126,27 @@ class BridgeModel(RuleBasedStateMachine):
         flags = out.sent(first, n, self.now)
         self.to_receiver.append((wire.Kind.DATA, first, n, flags, STREAM))
 
+    def _send_overwrite(self, batch: int) -> None:
+        """Read what the ring holds from the reader's cursor (lapped: resynchronised to the
+        oldest record held), advance, then send: a kill after the advance loses the batch."""
+        self.committed = max(self.committed, self.published - CAPACITY)
+        n = min(batch, self.published - self.committed)
+        if n <= 0:
+            return
+        first = self.committed
+        self.committed += n
+        flags = self.out.sent(first, n, self.now)
+        self.to_receiver.append((wire.Kind.DATA, first, n, flags, STREAM))
+
     # -- rules --------------------------------------------------------------------------------
 
-    @precondition(lambda self: self.published - self.committed < CAPACITY)
-    @rule(n=st.integers(1, 16))
+    @precondition(lambda self: not self.BLOCK or self.published - self.committed < CAPACITY)
+    @rule(n=st.integers(1, 40))
     def publish(self, n: int) -> None:
-        """The local writer publishes; a block ring never laps its unacknowledged reader."""
-        self.published += min(n, CAPACITY - (self.published - self.committed))
+        """The local writer publishes; a block ring never laps its unacknowledged reader,
+        an overwrite ring does."""
+        room = CAPACITY - (self.published - self.committed) if self.BLOCK else n
+        self.published += min(n, room)
 
     @rule(batch=st.integers(1, 12))
     def sender_tick(self, batch: int) -> None:
@@ -169,10 +196,16 @@ class BridgeModel(RuleBasedStateMachine):
     def kill_sender(self) -> None:
         """SIGKILL of the sender: its reader cursor stays in shm, its queue is gone."""
         self.to_receiver.clear()
-        self.out = Outbound(True, resend_after_ns=3)
+        self.out = Outbound(self.BLOCK, resend_after_ns=3)
 
     @invariant()
     def each_position_once_in_order(self) -> None:
+        if not self.BLOCK:
+            assert all(a < b for a, b in zip(self.local, self.local[1:], strict=False))
+            if self.local:
+                missing = self.local[-1] + 1 - self.local[0] - len(self.local)
+                assert missing <= self.counted + self.lost
+            return
         assert self.local == list(range(len(self.local)))
         assert self.lost == 0
         assert self.committed <= len(self.local)  # acknowledged = written far away
@@ -180,7 +213,7 @@ class BridgeModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         """A clean link from here: everything published arrives, once."""
         for _ in range(40 * (self.published + 10)):
-            if len(self.local) == self.published:
+            if self.published == 0 or (self.local and self.local[-1] == self.published - 1):
                 break
             self._sender_tick(8)
             self._receiver_tick()
@@ -189,9 +222,19 @@ class BridgeModel(RuleBasedStateMachine):
                     self._on_receiver(self.to_receiver.popleft())
                 if self.to_sender:
                     self._on_sender(self.to_sender.popleft())
-        assert self.local == list(range(self.published))
+        self.each_position_once_in_order()
+        if self.BLOCK:
+            assert self.local == list(range(self.published))
+        elif self.published:
+            assert self.local and self.local[-1] == self.published - 1
+
+
+class OverwriteModel(BridgeModel):
+    BLOCK = False
 
 
 BridgeModel.TestCase.settings = settings(max_examples=300, stateful_step_count=60,
                                          deadline=None)
-TestBridgeResume = BridgeModel.TestCase
+OverwriteModel.TestCase.settings = BridgeModel.TestCase.settings
+TestBridgeResumeBlock = BridgeModel.TestCase
+TestBridgeResumeOverwrite = OverwriteModel.TestCase
