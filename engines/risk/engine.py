@@ -63,6 +63,10 @@ W_ACCEPTED = W_CUSTOM0 + 3  # approved decisions since this spawn
 W_STALE = W_CUSTOM0 + 4  # rejected as older than their time to live (also in W_REJECTED)
 NO_REASONS = np.zeros(0, dtype=np.intp)
 HOUSEKEEPING_NS = 5_000_000
+# Under orders that never stop (a runaway strategy: when an operator reaches for the kill
+# switch) housekeeping is not left to an idle poll that never comes: once it is this late,
+# it runs between two busy polls. A paced flow has idle polls and never gets that late.
+OVERDUE_NS = 20_000_000
 # A gap this long between two idle polls means the runner waited (a park, or the core was
 # taken): whatever woke it may be on the bus. Back-to-back idle polls are much closer.
 WOKEN_NS = 2_000
@@ -229,6 +233,9 @@ class RiskEngine(Engine):
             done += self._decide_amends()
         if done:
             self.idle_since_ns = FAR_FUTURE
+            if time.monotonic_ns() - self.housekeeping_ns > OVERDUE_NS:  # see OVERDUE_NS
+                self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
+                self._housekeeping()
             return done + n_ticks
         # Idle. The bus and service sockets are looked at when the housekeeping timer is due,
         # or when the runner waited since the last idle poll: a P&L snapshot or a service

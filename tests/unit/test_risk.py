@@ -223,13 +223,16 @@ RISK_RINGS = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 6
               "decisions": ("decision", "block", 64)}
 
 
-def _send_order(h: Harness, counter: int) -> None:
+def _send_order(h: Harness, counter: int, writers: dict[str, Any] | None = None) -> None:
+    """A tick and an order after it; `writers` (ring -> writer) keeps them attached."""
+    ticks, orders = (writers["ticks"], writers["orders"]) if writers else \
+        (h.writer("ticks"), h.writer("orders"))
     tick = np.zeros(1, TICK)
     tick["seq"], tick["bid"], tick["ask"] = counter, 9.99, 10.01
-    h.writer("ticks").write(tick)
+    ticks.write(tick)
     order = _orders([(1, 0, 1, 10, 10.0, time.time_ns())])
     order["order_id"] = (1 << 40) | counter
-    h.writer("orders").write(order)
+    orders.write(order)
 
 
 @pytest.mark.timeout(30)
@@ -282,6 +285,42 @@ def test_kill_switch_when_requested_over_service_rejects_and_alerts(
     finally:
         alerts.close(linger=0)
         zctx.term()
+
+
+@pytest.mark.timeout(60)
+def test_kill_switch_when_orders_never_stop_is_served_between_busy_polls(
+    shm_dir: Path, runtime_dir: Path
+) -> None:
+    """A runaway strategy keeps risk busy on every poll (an order waits at each one): the
+    operator's kill switch is still served, and orders decided after it are refused."""
+    with Harness(shm_dir, runtime_dir, RISK_RINGS) as h:
+        eng = h.engine("engines.risk:RiskEngine", "risk", ("ticks", "orders"), ("decisions",))
+        out = h.reader("decisions", 1)
+        # the rings' other reader slots (execution's, a journal's) kept up: never full
+        sent, execution = h.reader("orders", 1), h.reader("decisions", 0)
+        writers = {ring: h.writer(ring) for ring in ("ticks", "orders")}
+        counter, reply, busy_polls = 0, [], 0
+        with ServiceClient(service_endpoint(runtime_dir, "risk"), timeout_ms=20_000) as client:
+            worker = threading.Thread(target=lambda: reply.append(
+                client.call("risk.kill_switch", engage=True, why="runaway")))
+            worker.start()
+            deadline = time.monotonic() + 30
+            while worker.is_alive() and time.monotonic() < deadline:
+                counter += 1
+                _send_order(h, counter, writers)
+                assert eng.poll() > 0  # never an idle poll: the old code served it only then
+                busy_polls += 1
+                out.advance(out.available())
+                sent.advance(sent.available())
+                execution.advance(execution.available())
+            worker.join(5)
+        assert reply == [{"killed": True}], f"not served in {busy_polls} busy polls"
+        _send_order(h, counter + 1)
+        poll_until(lambda: out.available() == 1, eng)
+        assert out.read(1)["reason"].tolist() == [REASON_KILL_SWITCH]
+        for ring in (out, sent, execution, *writers.values()):
+            ring.close()
+        h.stop(eng)
 
 
 def _call(runtime_dir: Path, eng: Any, **args: Any) -> Any:
