@@ -6,6 +6,7 @@ optional: without a C compiler the Python paths, which are also the reference, r
 Before compiling, the kernels' record header (engines/_schema.h) is regenerated from
 shm/layout.py, so a kernel is always built for the layouts of the tree it is built from."""
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -38,9 +39,14 @@ class BuildWithSchema(build_ext):
 
 
 def _kernel(engine: str) -> Extension:
-    return Extension(f"engines.{engine}._kernel", [f"engines/{engine}/_kernel.c"],
+    # The sources' fingerprint, as engines.compiled.source_sha computes it: a kernel left from
+    # before its C or its calling convention changed is refused at load, not called wrongly.
+    source = f"engines/{engine}/_kernel.c"
+    sha = hashlib.sha256(b"".join((ROOT / f).read_bytes()
+                                  for f in (source, "engines/_kernel.h"))).hexdigest()[:16]
+    return Extension(f"engines.{engine}._kernel", [source],
                      include_dirs=["engines"], depends=KERNEL_HEADERS, optional=True,
-                     extra_compile_args=FLAGS)
+                     extra_compile_args=FLAGS, define_macros=[("KERNEL_SOURCE_SHA", f'"{sha}"')])
 
 
 setup(

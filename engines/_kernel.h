@@ -103,7 +103,16 @@ static inline int constants_add(PyObject *module) {
         }
         Py_DECREF(v);
     }
-    return PyModule_AddObject(module, "CONSTANTS", consts) < 0 ? (Py_DECREF(consts), -1) : 0;
+    if (PyModule_AddObject(module, "CONSTANTS", consts) < 0) {
+        Py_DECREF(consts);
+        return -1;
+    }
+#ifdef KERNEL_SOURCE_SHA
+    /* the fingerprint of the sources it was built from (setup.py): a stale build is refused */
+    return PyModule_AddStringConstant(module, "SOURCE_SHA", KERNEL_SOURCE_SHA);
+#else
+    return 0;
+#endif
 }
 
 #endif /* NAUTILUSD_KERNEL_H */

@@ -11,7 +11,9 @@ install, and the error says how to fix it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -44,8 +46,34 @@ def kernel(module: str) -> ModuleType | None:
         if schema is None or constants is None:
             raise KernelSchemaError(module, ["it reports no SCHEMA or CONSTANTS (an old build)"])
         check_schema(module, schema, constants, getattr(found, "COUNTER_BITS", COUNTER_BITS))
+        check_source(module, getattr(found, "SOURCE_SHA", None))
         _checked.add(module)
     return found
+
+
+def source_sha(module: str) -> str | None:
+    """The fingerprint of `module`'s sources in this tree (its _kernel.c and engines/_kernel.h,
+    as setup.py takes it), or None where the sources are not installed beside it."""
+    here = Path(__file__).resolve().parent
+    files = [here / module.split(".")[1] / "_kernel.c", here / "_kernel.h"]
+    if not all(f.is_file() for f in files):
+        return None
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
+
+
+def check_source(module: str, built: str | None, expected: str | None = None) -> None:
+    """Raise KernelSchemaError when `module` was built from other sources than this tree's
+    (`expected`, for tests; default source_sha): its functions may take other arguments
+    than the Python side passes."""
+    want = source_sha(module) if expected is None else expected
+    if want is None:
+        return
+    if built is None:
+        raise KernelSchemaError(module, ["it reports no SOURCE_SHA (built before its sources "
+                                         "were fingerprinted)"])
+    if built != want:
+        raise KernelSchemaError(module, [f"built from other sources (SOURCE_SHA {built}, "
+                                         f"this tree's {want})"])
 
 
 def build(module: str, kind: str, *args: Any) -> Any:

@@ -44,13 +44,15 @@ class ServiceTimeout(EngineError):
 
 
 class KernelSchemaError(EngineError):
-    """A compiled kernel was built for other record layouts than shm.layout declares."""
+    """A compiled kernel was built for other record layouts than shm.layout declares, or from
+    other sources than the tree's (a stale build)."""
 
     def __init__(self, module: str, problems: list[str]) -> None:
         self.module, self.problems = module, problems
         super().__init__(
-            f"kernel {module} was built for another record schema: {'; '.join(problems)}; "
-            "rebuild it (python setup.py build_ext --inplace), or set NAUTILUSD_PURE_PYTHON=1 "
+            f"kernel {module} does not match this tree: {'; '.join(problems)}; "
+            "rebuild it (python setup.py build_ext --inplace; in a checkout, "
+            "rm -f .venv/.installed && make .venv/.installed), or set NAUTILUSD_PURE_PYTHON=1 "
             "to run the Python paths")
 
 

@@ -96,16 +96,21 @@ def test_check_schema_when_a_constant_differs_refuses_naming_it() -> None:
                               expected_constants={"REASON_INVALID": 10})
 
 
-def _compile_signal_kernel(tmp: Path, records: dict[str, np.dtype]) -> Path:
+def _compile_signal_kernel(tmp: Path, records: dict[str, np.dtype],
+                           sha: str | None = "this tree") -> Path:
     """engines/strategy/_kernel.c built against a header generated from `records` (beside a
-    copy of engines/_kernel.h, which includes it)."""
+    copy of engines/_kernel.h, which includes it), fingerprinted `sha` as setup.py does
+    ("this tree": this tree's sources' fingerprint; None: none, as an old build)."""
     cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
     if shutil.which(cc[0]) is None:
         pytest.skip("no C compiler")
     (tmp / "_schema.h").write_text(_schema.render(records, _schema.constants_of(layout)))
     shutil.copy(ROOT / "engines/_kernel.h", tmp / "_kernel.h")
     out = tmp / f"_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
-    subprocess.run([*cc, "-shared", "-fPIC", "-O0", f"-I{tmp}",
+    if sha == "this tree":
+        sha = compiled.source_sha(compiled.SIGNAL)
+    define = [] if sha is None else [f'-DKERNEL_SOURCE_SHA="{sha}"']
+    subprocess.run([*cc, "-shared", "-fPIC", "-O0", *define, f"-I{tmp}",
                     f"-I{sysconfig.get_paths()['include']}",
                     str(ROOT / "engines/strategy/_kernel.c"), "-o", str(out)],
                    check=True, capture_output=True, timeout=120)
@@ -152,3 +157,34 @@ def test_kernel_when_built_against_the_current_header_loads(
     monkeypatch.setattr(compiled, "_checked", set())
     monkeypatch.setattr(compiled, "_forced_off", False)
     assert compiled.kernel(compiled.SIGNAL) is fresh
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(("sha", "problem"), [
+    ("0123456789abcdef", r"built from other sources \(SOURCE_SHA 0123456789abcdef, this tree's "),
+    (None, "reports no SOURCE_SHA"),
+])
+def test_kernel_when_built_from_other_sources_refuses_to_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sha: str | None, problem: str
+) -> None:
+    """A build of the right layouts from other sources (a kernel left from before its C or
+    its arguments changed: called, it fails or misreads them) is refused, naming the
+    fingerprints, with the way to rebuild."""
+    stale = _load(_compile_signal_kernel(tmp_path, dict(layout.RECORDS), sha=sha))
+    monkeypatch.setattr(compiled, "load_compiled", lambda module: stale)
+    monkeypatch.setattr(compiled, "_checked", set())
+    monkeypatch.setattr(compiled, "_forced_off", False)
+    with pytest.raises(KernelSchemaError, match=problem) as err:
+        compiled.kernel(compiled.SIGNAL)
+    assert "make .venv/.installed" in str(err.value)
+
+
+def test_source_sha_when_a_source_changes_changes() -> None:
+    """The fingerprint covers the kernel's C and the shared header, and is what the build
+    passes: this tree's kernels, built by setup.py, carry it."""
+    want = compiled.source_sha(compiled.CHECK)
+    assert want is not None and len(want) == 16
+    assert compiled.source_sha(compiled.SIGNAL) != want  # another _kernel.c
+    built = compiled.kernel(compiled.CHECK)
+    if built is not None:
+        assert want == built.SOURCE_SHA
