@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from engines.execution._orders import DECISION_READ, OrderManager, Quote, VenueParams
-from engines.execution._router import RoutedVenue, Router
+from engines.execution._routedvenues import RoutedVenue
+from engines.execution._router import Router
 from engines.execution._routing import parse_routing
 from engines.execution._simvenue import SimulatedVenue
 from engines.venue import Row

@@ -17,11 +17,10 @@ refused child, so the journal holds each parent with its children (engines.journ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.base import EngineContext
 from engines.execution._amends import AMEND_READ
 from engines.execution._fees import better_first_key
 from engines.execution._orders import (
@@ -30,16 +29,12 @@ from engines.execution._orders import (
     FillRow,
     OrderManager,
     Quote,
-    VenueParams,
 )
-from engines.execution._ringvenue import RingVenue, Sessions
-from engines.execution._routing import VenueConfig
-from engines.execution._simvenue import SimulatedVenue
-from engines.params import ParamError
+from engines.execution._ringvenue import RingVenue
+from engines.execution._routedvenues import RoutedVenue
 from engines.records import TOUCH_F, Fields
-from engines.venue import SESSION_TOPIC, SessionState
+from engines.venue import SessionState
 from shm.layout import (
-    DECISION,
     FILL,
     FILL_ACCEPTED,
     FILL_CANCELLED,
@@ -112,66 +107,6 @@ def allocate(side: int, qty: int, limit: float, market: bool, split: bool, fok: 
     return plan
 
 
-class _AnyOrderId(MutableSequence[int]):
-    """The marks of a routed venue's order manager: every order id is new there (the parents
-    are deduplicated once, before routing; the router sends a parent to a venue at most once)."""
-
-    def __len__(self) -> int:
-        return 1 << 62
-
-    def __getitem__(self, i: Any) -> Any:
-        return -1
-
-    def __setitem__(self, i: Any, value: Any) -> None:
-        pass
-
-    def __delitem__(self, i: Any) -> None:
-        pass
-
-    def insert(self, index: int, value: int) -> None:
-        pass
-
-
-@dataclass(slots=True)
-class RoutedVenue:
-    config: VenueConfig
-    venue: SimulatedVenue | RingVenue
-    out: list[FillRow] = field(default_factory=list)
-
-    def accepts(self, row: tuple[Any, ...]) -> bool:
-        """Whether this venue can be sent the order now (a gateway: ids in order only)."""
-        return not isinstance(self.venue, RingVenue) or self.venue.accepts(row)
-
-    def busy(self) -> bool:
-        """Work for poll(): orders waiting out latency or resting, or reports to read."""
-        venue = self.venue
-        if isinstance(venue, RingVenue):
-            return venue.busy()
-        return bool(venue.om.pending or venue.om.resting)
-
-    def pending(self) -> bool:
-        venue = self.venue
-        return venue.busy() if isinstance(venue, RingVenue) else bool(venue.om.pending)
-
-    @classmethod
-    def simulated(cls, config: VenueConfig, base: VenueParams,
-                  quotes: dict[int, Quote]) -> RoutedVenue:
-        params = VenueParams(latency_us=config.latency_us,
-                             max_fill_fraction=config.display_fraction,
-                             order_ttl_ms=base.order_ttl_ms,
-                             self_match_prevention=base.self_match_prevention)
-        om = OrderManager(params, _AnyOrderId())
-        return cls(config, SimulatedVenue(config.name, om, quotes))
-
-    def displayed(self, quote: Quote, side: int) -> tuple[float, int]:
-        """The venue's touch for an order of `side`: price and the size it shows."""
-        bid, ask, bid_size, ask_size = quote
-        price, size = (ask, ask_size) if side > 0 else (bid, bid_size)
-        if size <= 0:
-            return price, 0
-        return price, max(1, int(size * self.config.display_fraction))
-
-
 @dataclass(slots=True)
 class Child:
     number: int
@@ -194,29 +129,6 @@ class Parent:
     done: bool = False  # its last report is out
     sending: bool = False  # children are being sent: not over, whatever the first ones did
     unsent: int = 0  # refused children's quantity, routed again once the sending is over
-
-
-def routed_venues(ctx: EngineContext, configs: Sequence[VenueConfig], base: VenueParams,
-                  quotes: dict[int, Quote], where: str) -> list[RoutedVenue]:
-    """The venues of the routing section, built: simulated ones in process, a fix one over
-    its gateway's rings (named in the config; ParamError naming the key when absent)."""
-    out, sessions = [], None
-    for c in configs:
-        if c.kind != "fix":
-            out.append(RoutedVenue.simulated(c, base, quotes))
-            continue
-        orders, reports = ctx.writers.get(c.orders_ring), ctx.readers.get(c.reports_ring)
-        if orders is None or orders.dtype != DECISION:
-            raise ParamError(f"{where}.venues.{c.name}.orders_ring: {c.orders_ring!r} is not a "
-                             f"decision ring this engine writes; writes {sorted(ctx.writers)}")
-        if reports is None or reports.dtype != FILL:
-            raise ParamError(f"{where}.venues.{c.name}.reports_ring: {c.reports_ring!r} is not "
-                             f"a fill ring this engine reads; reads {sorted(ctx.readers)}")
-        sessions = sessions or Sessions(ctx.subscriber([SESSION_TOPIC]))
-        out.append(RoutedVenue(c, RingVenue(c.name, c.engine, orders, reports, sessions,
-                                            OrderManager(base, _AnyOrderId()),
-                                            c.session_timeout_s)))
-    return out
 
 
 class Router:

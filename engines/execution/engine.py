@@ -27,7 +27,8 @@ from engines.execution._orders import (
     VenueParams,
     fill_records,
 )
-from engines.execution._router import ROUTED_WRITTEN, Router, routed_venues
+from engines.execution._routedvenues import routed_venues
+from engines.execution._router import ROUTED_WRITTEN, Router
 from engines.execution._routing import parse_routing, routing_problems
 from engines.execution._simvenue import SimulatedVenue
 from engines.journal import KIND_DECISION, KIND_FILL, has_journal, journal_records
