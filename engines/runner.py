@@ -105,13 +105,16 @@ def load_engine_class(entry: str) -> type[Engine]:
 
 
 def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False,
-        table: StatusTable | None = None, *, configured: bool = False) -> int:
+        table: StatusTable | None = None, *, configured: bool = False,
+        settle_nice: int | None = None) -> int:
     """Run engine instance `spec.name` to completion in this process; return the exit code.
 
     `stop_requested()` reports a SIGTERM that arrived before the runner's handler existed;
     `table` is the status table when a spare mapped it ahead (engines.spare), else attached;
     `configured`: the caller (the forkserver's child) already configured logging for this
-    engine and pinned it, which is not done twice on the restart path.
+    engine and pinned it, which is not done twice on the restart path; `settle_nice`: the
+    start ran at a raised priority (nautilusd.forkserver.boost_start) and every thread takes
+    this nice value once READY.
     """
     stop = _StopSignal()
     stop.requested = stop_requested()
@@ -128,13 +131,13 @@ def run(spec: LaunchSpec, stop_requested: Callable[[], bool] = lambda: False,
     if table is None:
         table = StatusTable.attach(spec.status_segment, directory=spec.shm_dir)
     try:
-        return _run_attached(spec, table, log, stop)
+        return _run_attached(spec, table, log, stop, settle_nice)
     finally:
         table.close()
 
 
 def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogger,
-                  stop: _StopSignal) -> int:
+                  stop: _StopSignal, settle_nice: int | None = None) -> int:
     slot = table.slot(spec.slot)
     slot.put(W_STARTED_NS, time.monotonic_ns())
     slot.heartbeat()
@@ -164,6 +167,8 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
     slot.set_phase(PHASE_READY)
     slot.heartbeat()
     ring_ready_bell(spec.ready_bell)
+    if settle_nice is not None:
+        settle_priority(settle_nice, log)
     _Loop(engine, ctx, stop).run()
     slot.set_ready(False)
     slot.set_phase(PHASE_DRAINING)
@@ -172,6 +177,29 @@ def _run_attached(spec: LaunchSpec, table: StatusTable, log: FilteringBoundLogge
     slot.set_phase(PHASE_STOPPED)
     log.info("engine_drained")
     return 0
+
+
+def settle_priority(nice: int, log: FilteringBoundLogger) -> list[int]:
+    """Give every thread of this process nice value `nice` (the start's raised priority is
+    over). Linux keeps a nice value per thread and a thread inherits its creator's, so the
+    threads on_start made (zmq's I/O thread, an engine's own) are set one by one. Lowering a
+    priority is always permitted; a thread that is gone by now is skipped. Returns the
+    thread ids set."""
+    done: list[int] = []
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [0]  # no /proc: this thread only
+    for tid in tids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except ProcessLookupError:
+            continue
+        except OSError as exc:
+            log.error("start_priority_not_settled", thread=tid, nice=nice, error=str(exc))
+            continue
+        done.append(tid)
+    return done
 
 
 def ring_ready_bell(path: str) -> bool:

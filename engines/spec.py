@@ -91,6 +91,11 @@ class EngineConfig:
     spin_us: int | None = None
     spin: SpinKind = SpinKind.YIELD  # blocking only: how the spin looks (SpinKind)
     nice: int | None = None
+    # The nice value from claim to READY (then `nice`, or the forkserver's): a restart's few ms
+    # of start work get the core ahead of the engines already running there, so READY does not
+    # wait behind a spinning peer. Applied only where permitted (root or CAP_SYS_NICE) and only
+    # when it raises the priority. None = no boost.
+    start_nice: int | None = -10
     sched_fifo_priority: int | None = None
     mlockall: bool = False
     rlimits: RLimits = field(default_factory=RLimits)

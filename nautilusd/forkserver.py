@@ -32,6 +32,7 @@ from nautilusd.codeversion import code_version, entry_module
 if TYPE_CHECKING:  # the server imports the runner only with its preloads, after PDEATHSIG
     from engines.runner import LaunchSpec
     from engines.spare import Prepared, Warmup
+    from engines.spec import EngineConfig
 
 PR_SET_PDEATHSIG = 1
 PARENT_GONE = signal.SIGUSR1  # the forkserver's parent-death signal (its children: SIGKILL)
@@ -98,15 +99,36 @@ def apply_nice(nice: int) -> bool:
     return True
 
 
-def prepare_child(spec: LaunchSpec) -> None:
+def boost_start(config: EngineConfig) -> int | None:
+    """Raise this fresh child's priority to `config.start_nice` for its start when that is
+    higher than the one it will run with; returns that nice (`config.nice`, else the
+    inherited one), which the runner settles on once READY, or None when nothing was raised
+    (no boost asked, not higher, an exec'd program, or not permitted: the start then simply
+    runs at its usual priority)."""
+    if config.start_nice is None or config.command:
+        return None
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    final = current if config.nice is None else config.nice
+    if config.start_nice >= final:
+        return None
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, config.start_nice)
+    except PermissionError:
+        return None
+    return final
+
+
+def prepare_child(spec: LaunchSpec, boosted: bool = False) -> None:
     """Everything the OS needs before engine code: priority, limits, memory lock, user, env.
 
     Pinning is done (and verified) by the caller first, so nothing runs on a wrong core.
+    `boosted`: the start runs at `start_nice` (boost_start) and the runner sets `nice` at
+    READY, so it is not applied here.
     """
     config = spec.config
     if config.sched_fifo_priority is not None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(config.sched_fifo_priority))
-    if config.nice is not None:
+    if config.nice is not None and not boosted:
         apply_nice(config.nice)
     _rlimit(resource.RLIMIT_MEMLOCK, config.rlimits.memlock)
     _rlimit(resource.RLIMIT_NOFILE, config.rlimits.nofile)
@@ -130,6 +152,7 @@ def _child(spec: LaunchSpec, prepared: Prepared | None = None) -> int:
 
     configure_logging(spec.log_format, spec.log_level, instance=spec.instance, engine=spec.name)
     log = get_logger(engine=spec.name)
+    settle_nice = boost_start(spec.config)
     if spec.cpus:
         try:
             runner.pin(spec.cpus)
@@ -137,7 +160,7 @@ def _child(spec: LaunchSpec, prepared: Prepared | None = None) -> int:
             log.error("pin_failed", cpus=list(spec.cpus), error=str(exc))
             return runner.EXIT_PIN_FAILED
     try:
-        prepare_child(spec)
+        prepare_child(spec, boosted=settle_nice is not None)
     except (OSError, KeyError, ValueError) as exc:
         log.error("child_setup_failed", error=str(exc))
         return runner.EXIT_SETUP_FAILED
@@ -154,7 +177,8 @@ def _child(spec: LaunchSpec, prepared: Prepared | None = None) -> int:
     table = None if prepared is None else prepared.take_table(spec.status_segment, spec.shm_dir)
     # Logging was configured before the engine's environment was applied: configured again
     # only when that environment could change it (JOURNAL_STREAM, a journal socket).
-    return runner.run(spec, stop_requested, table, configured=not spec.config.environment)
+    return runner.run(spec, stop_requested, table, configured=not spec.config.environment,
+                      settle_nice=settle_nice)
 
 
 def _load_mmhold() -> ModuleType | None:

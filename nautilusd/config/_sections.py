@@ -120,6 +120,7 @@ ENGINE_SPEC: Final = {
     "spin_us": Field(cv.integer(0, MAX_SPIN_US)),
     "spin": Field(cv.choice(SpinKind, "spin kind")),
     "nice": Field(cv.integer(-20, 19)),
+    "start_nice": Field(cv.integer(-20, 19)),
     "sched_fifo_priority": Field(cv.integer(1, 99)),
     "mlockall": Field(cv.boolean),
     "rlimits": Field(_rlimits),

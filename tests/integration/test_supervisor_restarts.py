@@ -140,6 +140,38 @@ def test_spawn_when_os_options_set_child_has_them_from_outside(shm_dir):
         assert sleeper.cpu_affinity() == [1]
 
 
+def _thread_nices(pid: int) -> set[int]:
+    """The nice value of every thread of `pid` (Linux keeps one per thread), from /proc."""
+    nices = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            nices.add(int(f.read().rsplit(")", 1)[1].split()[16]))
+    return nices
+
+
+@pytest.mark.timeout(30)
+def test_start_when_restarted_runs_at_start_nice_then_every_thread_at_its_nice(shm_dir):
+    """From claim to READY the engine runs at start_nice (its few ms of start work get the
+    core ahead of the engines already running there), then at its own nice, every thread."""
+    if os.geteuid() != 0:
+        pytest.skip("raising a priority needs root or CAP_SYS_NICE")
+    slow = engine("s", nice=5, start_nice=-7, params={"ready_delay_s": 1.5})
+    with running(shm_dir, slow) as rig:
+        rig.until(lambda: rig.inst("s").pid and rig.state("s") == "STARTING")
+        pid = rig.inst("s").pid
+        # A claimed spare boosts itself once it has read its spec: soon, well inside the sleep
+        rig.until(lambda: psutil.Process(pid).nice() == -7, 1.0)
+        assert rig.state("s") == "STARTING"
+        rig.until(rig.all_ready)
+        assert _thread_nices(pid) == {5}
+        os.kill(pid, signal.SIGKILL)  # a restart too, from a spare
+        rig.until(lambda: rig.inst("s").pid not in (0, pid) and rig.state("s") == "STARTING")
+        rig.until(lambda: psutil.Process(rig.inst("s").pid).nice() == -7, 1.0)
+        assert rig.state("s") == "STARTING"
+        rig.until(rig.all_ready)
+        assert _thread_nices(rig.inst("s").pid) == {5}
+
+
 @pytest.mark.timeout(30)
 def test_spare_when_killed_before_use_next_spawn_still_works(shm_dir):
     """A pre-forked spare that died is skipped: the next respawn forks a fresh child."""
