@@ -2,7 +2,11 @@
 
 A row says what was done (`fault`, `engine`), whether it killed a process (`kills`), how long
 the victim took from kill to ready again (`kill_to_ready_ms`, from the bus lifecycle events),
-and whether the whole pipeline was ready again afterwards (`recovered`).
+and whether the whole pipeline was ready again afterwards (`recovered`). An engine kill also
+says how much of that the daemon spent on purpose (`backoff_ms`: the backoff it chose before
+the respawn, 0 for the immediate first restart inside the window), what is left
+(`kill_to_ready_net_ms`) and the new process's own start (`startup_ms`, spawn to READY, from
+its `ready` event).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import os
 import random
 import signal
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from nautilusd.bench.restart_events import Event as BusEvent
@@ -25,13 +30,41 @@ TICKS_SLOT = {"strategy": 0, "risk": 1, "execution": 2, "positions": 3}
 
 
 def _row(fault: str, engine: str, kills: int, since: float | None, ready_at: float | None,
-         rig: Rig, **extra: Any) -> dict[str, Any]:
+         rig: Rig, restart: Restart | None = None, **extra: Any) -> dict[str, Any]:
     recovered = ready_at is not None and rig.wait_until(rig.all_ready, RECOVERY_S)
     ms = None if ready_at is None or since is None else round((ready_at - since) * 1e3, 3)
     timed = extra.pop("in_percentiles", True)
-    return {"fault": fault, "engine": engine, "kills": kills, "kill_to_ready_ms": ms,
-            "in_percentiles": timed and ms is not None, "recovered": recovered,
-            "detail": extra}
+    row = {"fault": fault, "engine": engine, "kills": kills, "kill_to_ready_ms": ms,
+           "in_percentiles": timed and ms is not None, "recovered": recovered}
+    if restart is not None:
+        row.update(backoff_ms=restart.backoff_ms, startup_ms=restart.startup_ms,
+                   kill_to_ready_net_ms=None if ms is None else round(
+                       ms - restart.backoff_ms, 3))
+    return {**row, "detail": extra}
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """What the daemon said about one engine restart: the backoff it chose before the
+    respawn (ms, 0 when immediate) and the new process's startup_ms (None: no ready)."""
+
+    backoff_ms: float = 0.0
+    startup_ms: float | None = None
+
+
+def _restart_facts(rig: Rig, name: str, t0: float, generation: int, new_pid: int) -> Restart:
+    """The `backoff` event of `name`'s killed generation after `t0` and the `ready` event of
+    `new_pid`, from the events the rig has received."""
+    backoff, startup = 0.0, None
+    for ev in rig.events:
+        if ev.name != name or ev.at < t0:
+            continue
+        f = ev.fields
+        if ev.event == "backoff" and int(f.get("generation") or 0) == generation:
+            backoff = float(f.get("backoff_s") or 0.0) * 1e3
+        elif ev.event == "ready" and int(f.get("pid") or 0) == new_pid:
+            startup = f.get("startup_ms")
+    return Restart(round(backoff, 3), None if startup is None else float(startup))
 
 
 class _EngineFeed:
@@ -69,25 +102,28 @@ def _generation(rig: Rig, name: str) -> int:
 
 
 def _killed_ready_at(rig: Rig, feed: _EngineFeed, pid: int, generation: int,
-                     t0: float) -> float | None:
+                     t0: float) -> tuple[float | None, Restart | None]:
     """When the ready event of the process that replaced `pid` (killed at `t0`) arrived:
     bench restart's matching (exited of that pid and generation, spawned of a new pid and a
-    later generation, ready of that one), stale events skipped. None if it never came."""
+    later generation, ready of that one), stale events skipped; and that restart's backoff
+    and startup. (None, None) if it never came."""
     try:
         timing = time_kill(feed, pid, generation, t0, timeout_s=RECOVERY_S)
     except StaleFeedError:
-        return None
-    return t0 + timing.arrival_ms["ready"] / 1e3
+        return None, None
+    return (t0 + timing.arrival_ms["ready"] / 1e3,
+            _restart_facts(rig, feed.name, t0, generation, timing.new_pid))
 
 
-def _sigkill(rig: Rig, name: str, pid: int, generation: int,
-             feed: _EngineFeed | None = None) -> tuple[float, float | None]:
-    """SIGKILL `pid` now: (t0 just before the kill, its successor's ready arrival)."""
+def _sigkill(rig: Rig, name: str, pid: int, generation: int, feed: _EngineFeed | None = None
+             ) -> tuple[float, float | None, Restart | None]:
+    """SIGKILL `pid` now: (t0 just before the kill, its successor's ready arrival, what the
+    daemon said about that restart)."""
     feed = feed or _EngineFeed(rig, name)
     feed.drain()
     t0 = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    return t0, _killed_ready_at(rig, feed, pid, generation, t0)
+    return (t0, *_killed_ready_at(rig, feed, pid, generation, t0))
 
 
 def _ready_after(rig: Rig, name: str, since: float, old_pid: int) -> float | None:
@@ -106,8 +142,8 @@ def _lag(rig: Rig, ring: str, slot: int) -> int:
 def kill(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     """SIGKILL engine `name` wherever it is."""
     pid = rig.pid(name)
-    since, ready = _sigkill(rig, name, pid, _generation(rig, name))
-    return _row("sigkill", name, 1, since, ready, rig)
+    since, ready, restart = _sigkill(rig, name, pid, _generation(rig, name))
+    return _row("sigkill", name, 1, since, ready, rig, restart)
 
 
 def kill_mid_batch(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
@@ -121,8 +157,8 @@ def kill_mid_batch(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     backlog = _lag(rig, ring, slot)
     os.kill(pid, signal.SIGCONT)
     time.sleep(rng.uniform(0.0, 0.002))
-    since, ready = _sigkill(rig, name, pid, generation, feed)
-    return _row("sigkill_mid_batch", name, 1, since, ready, rig, backlog=backlog)
+    since, ready, restart = _sigkill(rig, name, pid, generation, feed)
+    return _row("sigkill_mid_batch", name, 1, since, ready, rig, restart, backlog=backlog)
 
 
 def hang(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
@@ -140,8 +176,8 @@ def hang(rig: Rig, rng: random.Random, name: str) -> dict[str, Any]:
     # Timed from the daemon's own stamp of its kill (the same clock): what the rig received
     # after that is matched as bench restart matches it.
     t0 = int(killed.fields.get("mono_ns") or killed.at * 1e9) / 1e9
-    return _row("hang", name, 1, t0, _killed_ready_at(rig, feed, pid, generation, t0), rig,
-                reason=killed.fields.get("reason"),
+    ready, restart = _killed_ready_at(rig, feed, pid, generation, t0)
+    return _row("hang", name, 1, t0, ready, rig, restart, reason=killed.fields.get("reason"),
                 detected_after_ms=round((killed.at - stopped) * 1e3, 1))
 
 
@@ -179,9 +215,9 @@ def block_reader_death(rig: Rig, rng: random.Random, name: str = "positions") ->
     os.kill(pid, signal.SIGSTOP)
     rig.wait_until(lambda: _lag(rig, "fills", 0) > 0, LIVENESS_TIMEOUT_MS / 2000)
     held = _lag(rig, "fills", 0)
-    since, ready = _sigkill(rig, name, pid, generation, feed)
+    since, ready, restart = _sigkill(rig, name, pid, generation, feed)
     caught_up = rig.wait_until(lambda: _lag(rig, "fills", 0) == 0, 10.0)
-    return _row("block_reader_death", name, 1, since, ready, rig, held_back=held,
+    return _row("block_reader_death", name, 1, since, ready, rig, restart, held_back=held,
                 caught_up=caught_up)
 
 

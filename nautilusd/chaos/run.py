@@ -227,18 +227,40 @@ def summarise(rows: list[dict[str, Any]], recon: dict[str, Any], venue: str = "s
 ENGINE_KILLS = ("sigkill", "sigkill_mid_batch")  # a SIGKILL of one engine process, no more
 
 
+def _net_ms(row: dict[str, Any]) -> float:
+    """kill -> ready without the backoff the daemon chose (`kill_to_ready_net_ms`), where
+    the row has one (engine kills), else kill -> ready as measured."""
+    net = row.get("kill_to_ready_net_ms")
+    return float(row["kill_to_ready_ms"] if net is None else net)
+
+
 def by_fault(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """kill -> ready percentiles of each fault kind that killed something, whatever kinds
     the plan holds (an engine kill and a daemon kill are different recoveries), plus
-    "engine_kill" over the plain engine kills together."""
-    groups: dict[str, list[float]] = {}
+    "engine_kill" over the plain engine kills together. Each is net of the backoff the
+    daemon chose on purpose before a respawn (a second kill inside an engine's restart
+    window is restarted after `backoff_initial_ms` and more, by design); `backoff_ms` says
+    how much was taken out and `backoffs` in how many kills, and the new processes' own
+    start (`startup_p50`, `startup_p99`: spawn -> READY from their ready events) comes with
+    it, the part of a restart that is the engine's."""
+    groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r.get("kills") and r.get("in_percentiles") and r.get("kill_to_ready_ms") is not None:
-            groups.setdefault(str(r["fault"]), []).append(float(r["kill_to_ready_ms"]))
-    out = {fault: percentiles(times) for fault, times in sorted(groups.items())}
-    engine = [t for f in ENGINE_KILLS for t in groups.get(f, [])]
-    if engine:
-        out["engine_kill"] = percentiles(engine)
+            groups.setdefault(str(r["fault"]), []).append(r)
+    kinds = sorted(groups.items())
+    engine = [r for f in ENGINE_KILLS for r in groups.get(f, [])]
+    return {fault: _kill_figures(group) for fault, group in
+            [*kinds, *([("engine_kill", engine)] if engine else [])]}
+
+
+def _kill_figures(group: list[dict[str, Any]]) -> dict[str, float]:
+    out = percentiles([_net_ms(r) for r in group])
+    backoffs = [float(r.get("backoff_ms") or 0.0) for r in group]
+    out.update(backoffs=sum(1 for b in backoffs if b > 0), backoff_ms=round(sum(backoffs), 3))
+    startups = [float(r["startup_ms"]) for r in group if r.get("startup_ms") is not None]
+    if startups:
+        starts = percentiles(startups)
+        out.update(startup_p50=starts["p50"], startup_p99=starts["p99"])
     return out
 
 
