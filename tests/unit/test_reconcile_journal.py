@@ -4,6 +4,7 @@ journal (each record once), and no journaled order is left without an outcome.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -254,4 +255,62 @@ def test_risk_when_the_journal_holds_orders_of_the_new_rings_decides_them_as_usu
         out.advance(early.shape[0])
         assert early["order_id"].tolist() == [_oid(1)]  # rejected stale: the power cut's
         out.close()
+        h.stop(eng)
+
+
+# engine -> (entry, reads, writes, the input ring fed one record, its record)
+_RESTARTED: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str,
+                            Callable[[], np.ndarray]]] = {
+    "risk": ("engines.risk:RiskEngine", ("ticks", "orders", "fills"), ("decisions",),
+             "orders", lambda: _orders([9001])),
+    "execution": ("engines.execution:ExecutionEngine", ("ticks", "decisions"), ("fills",),
+                  "decisions", lambda: _decisions(_orders([9001]))),
+    "positions": ("engines.positions:PositionsEngine", ("fills", "ticks"), (), "fills",
+                  lambda: _fills([9001], 1, 3)),
+}
+
+
+@pytest.mark.parametrize("engine", sorted(_RESTARTED))
+@pytest.mark.parametrize("journaled", [30, 6_000])
+def test_restart_when_rings_are_kept_reads_no_journal_record_however_long_it_is(
+    shm_dir: Path, runtime_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    engine: str, journaled: int,
+) -> None:
+    """Only a new ring set is rebuilt from the journal: an engine killed and restarted on
+    the kept rings (every chaos engine kill) resumes from its cursors and state files and
+    reads no journal record, so a day of trading does not make its restart slower."""
+    import engines.journal._replay as replay
+
+    read = [0]
+    whole = replay.read_all  # type: ignore[attr-defined]
+
+    def counted(state: StateDir) -> Iterator[tuple[int, int, memoryview]]:
+        for record in whole(state):
+            read[0] += 1
+            yield record
+
+    monkeypatch.setattr(replay, "read_all", counted)
+    state = StateDir.create(tmp_path / "state")
+    n = journaled // 3
+    counters = list(range(1, n + 1))
+    orders = _orders(counters)
+    _journal(state, (KIND_FILL, _fills(counters, 1, 1)), (KIND_DECISION, _decisions(orders)),
+             (KIND_ORDER, orders))
+    entry, reads, writes, fed, record = _RESTARTED[engine]
+    rings = {"ticks": ("tick", "overwrite", 64), "orders": ("order", "block", 64),
+             "decisions": ("decision", "block", 64), "fills": ("fill", "block", 64)}
+    with Harness(shm_dir, runtime_dir, rings, state_dir=state.path) as h:
+        eng = h.engine(entry, engine, reads, writes)  # a new ring set: the journal is read
+        assert read[0] == 3 * n
+        h.writer(fed).write(record())
+        deadline = time.monotonic() + 10
+        while eng.ctx.status.get(W_RECORDS_IN) < 1:
+            assert time.monotonic() < deadline, f"{engine} never read its {fed} record"
+            eng.poll()
+            time.sleep(0.001)
+        eng.ctx.close()  # SIGKILL: no on_stop
+        h.contexts.remove(eng.ctx)
+        read[0] = 0
+        eng = h.engine(entry, engine, reads, writes)  # restarted on the kept rings
+        assert read[0] == 0
         h.stop(eng)
