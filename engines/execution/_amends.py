@@ -5,6 +5,10 @@ A cancel ends the order (FILL_CANCELLED, leaves 0); a replace sets its new total
 limit price (FILL_REPLACED, price and leaves the new ones) after the same admission rules as a
 new order. An amend of an order not open, refused by risk, or that breaks a rule is answered
 FILL_AMEND_REJECTED with its reason, and the order is left as it was.
+
+Once per amend id: a strategy's amend counters and an operator's (engines.execution._operator,
+OPERATOR_BIT set) are two ranges with a high-water mark each per strategy, so neither ever
+drops the other's as seen before.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import MutableSequence
 from typing import TYPE_CHECKING, Any
 
 from engines.execution._lifecycle import OrderEvent
+from engines.execution._operator import OPERATOR_BIT, OPERATOR_MASK
 from engines.records import COUNTER_MASK, Fields
 from shm.layout import (
     AMEND,
@@ -45,6 +50,7 @@ class Amendments:
     def __init__(self, om: OrderManager, max_strategies: int = 64) -> None:
         self.om = om
         self.high_water: MutableSequence[int] = [0] * max_strategies  # last amend counter seen
+        self.operator_high_water: MutableSequence[int] = [0] * max_strategies  # operators'
         self.duplicates = 0
         self.applied = 0
         self.refused = 0
@@ -54,6 +60,8 @@ class Amendments:
         amend_id, order_id, strategy_id = row[_AMEND_ID], row[_ORDER_ID], row[_STRATEGY_ID]
         action, verdict, reason = row[_ACTION], row[_VERDICT], row[_REASON]
         counter, marks = amend_id & COUNTER_MASK, self.high_water
+        if counter & OPERATOR_BIT:
+            counter, marks = counter & OPERATOR_MASK, self.operator_high_water
         if strategy_id >= len(marks) or counter <= marks[strategy_id]:
             self.duplicates += 1  # seen before: applied (and answered) once already
             return

@@ -4,6 +4,13 @@ Acts only on approved decisions (fail closed), once per order id, also across re
 per-strategy high-water mark of accepted ids lives in a small file in the runtime dir. It moves,
 and the decisions are committed, only once their fills are on the ring; at start the mark is
 raised to the orders found in the tail of the fills ring (published just before a crash).
+
+Operators (engines.execution._operator, shared with the FIX gateway): `orders [open=true]`
+lists the orders of the fills ring's tail with their state, venue, filled and open quantity;
+`cancel order_id=N` and `replace order_id=N qty=Q price=P` write an AMEND request with an
+operator amend id on the amends ring execution writes, which risk decides like a strategy's.
+Served only when execution is about to wait (next_wakeup_s), never between a decision and
+its fills.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from engines.base import Engine
+from engines.base import Engine, Pollable
+from engines.execution import _operator as operator
 from engines.execution._amends import AMEND_READ
 from engines.execution._instruments import Instruments
 from engines.execution._orders import (
@@ -35,10 +43,13 @@ from engines.journal import KIND_DECISION, KIND_FILL, has_journal, journal_recor
 from engines.params import parse_params
 from engines.persist import StateFile
 from engines.records import COUNTER_MASK, TOUCH_F, Fields
+from engines.service import ServiceServer, service_endpoint
 from engines.venue import SessionState
 from engines.wiring import no_ticks, one_reader, one_writer, readers_of, tick_quotes
 from shm.layout import (
     AMEND,
+    AMEND_CANCEL,
+    AMEND_REPLACE,
     DECISION,
     FILL,
     FILL_CANCELLED,
@@ -121,6 +132,17 @@ class ExecutionEngine(Engine):
         self.amend_marks = StateFile(self.ctx.state, f"{self.ctx.name}.amends",
                                      {"high_water": ("<i8", self.p.max_strategies)})
         self.om.amends.high_water = self.amend_marks.arrays["high_water"].tolist()
+        # Operators' amend ids have marks of their own (engines.execution._operator).
+        self.operator_marks = StateFile(self.ctx.state, f"{self.ctx.name}.opamends",
+                                        {"high_water": ("<i8", self.p.max_strategies)})
+        self.om.amends.operator_high_water = self.operator_marks.arrays["high_water"].tolist()
+        self.amend_out = one_writer(self.ctx, AMEND, required=False)  # operators' requests
+        self.operator_ids = operator.OperatorIds.after(
+            [] if self.amend_out is None else
+            self.amend_out.history(self.amend_out.cursor - 1024)[1]["amend_id"].tolist())
+        self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name), {
+            "orders": self._svc_orders, "cancel": self._svc_cancel,
+            "replace": self._svc_replace})
         self.hwm_v = self.hwm.arrays["high_water"].data
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
@@ -142,12 +164,13 @@ class ExecutionEngine(Engine):
         self.log.info("execution_started", high_water=self.hwm.arrays["high_water"][:8].tolist())
 
     def poll(self) -> int:
-        n: int = self._read_amends() if self.amend_rings else 0
-        n += self.read_ticks()
+        n: int = self.read_ticks()
         decisions, om, now = self.decisions, self.om, 0
         k: int = decisions.available()
-        if k == 1:
+        if k == 1:  # amends wait for the next poll: none is read between a decision and its fills
             return n + self._one_decision()
+        if self.amend_rings:
+            n += self._read_amends()
         if k:
             now, fills = time.time_ns(), self.pending_fills
             # Through the venue's gate only while its session is not up (then nothing is sent).
@@ -201,10 +224,10 @@ class ExecutionEngine(Engine):
         amend rings never comes here); committed once their reports are on the fills ring."""
         done, amends, now = 0, self.om.amends, time.time_ns()
         for ring in self.amend_rings:
+            if not ring.available():  # the common case: one cursor look, no read
+                continue
             batch: np.ndarray = ring.read(self.p.max_batch)
             k = int(batch.shape[0])
-            if k == 0:
-                continue
             if self.latest is not None:
                 self._quotes_from_board()
             for row in AMEND_READ.struct.iter_unpack(batch.view(np.uint8).data):
@@ -212,6 +235,7 @@ class ExecutionEngine(Engine):
             if self.pending_fills:
                 self._write_fills()
             self.amend_marks.arrays["high_water"][:] = amends.high_water
+            self.operator_marks.arrays["high_water"][:] = amends.operator_high_water
             ring.advance(k)
             self.words[W_RECORDS_IN] += k
             done += k
@@ -387,7 +411,73 @@ class ExecutionEngine(Engine):
             msg["order_price"] = [prices[i] for i in mine]
             pub.publish(f"trading.executions.{strategy_id}", msg)
 
+    # -- operators (off the order path: served when execution is about to wait) ------------
+    def _svc_orders(self, open: bool = False) -> list[dict[str, Any]]:
+        """Every order of the fills ring's tail (and those waiting out the venue latency),
+        oldest first: its state by the OMS state table, venue(s), filled and open quantity."""
+        _, tail = self.fills.history(self.fills.cursor - self.fills.capacity)
+        folds = operator.fold_reports(tail)
+        live = self._open_orders()
+        for oid, (_sid, sym, side, price) in live.items():
+            if oid not in folds:
+                folds[oid] = operator.ReportFold(sym, side)  # no report yet: NEW
+            folds[oid].price = price  # a working order: its limit price
+        names = {} if self.router is None else {
+            v.config.venue_id: v.config.name for v in self.router.venues}
+        symbols, out = self.ctx.symbols, []
+        for oid, f in folds.items():
+            is_open = oid in live
+            if open and not is_open:
+                continue
+            row = operator.entry(
+                oid, f.state.value, "+".join(names.get(v, str(v)) for v in f.venues)
+                if f.venues else self.ctx.name,
+                symbol=symbols[f.symbol_id] if 0 <= f.symbol_id < len(symbols) else "?",
+                side=f.side, qty=f.qty, price=f.price, filled=f.filled,
+                leaves=f.leaves, is_open=is_open)
+            if self.router is not None:
+                row["venues"] = [names.get(v, str(v)) for v in f.venues]
+                row["parent"] = self.ctx.name
+            out.append(row)
+        return out
+
+    def _open_orders(self) -> dict[int, tuple[int, int, int, float]]:
+        """Open orders by id: (strategy_id, symbol_id, side, limit price)."""
+        if self.router is not None:
+            d = DECISION_READ
+            return {oid: (p.row[d.strategy_id], p.row[d.symbol_id], p.row[d.side],
+                          p.row[d.price]) for oid, p in self.router.parents.items()}
+        om = self.om
+        out = {o.order_id: (o.strategy_id, o.symbol_id, o.side, o.price) for o in om.pending}
+        out.update((o.order_id, (o.strategy_id, o.symbol_id, o.side, o.price))
+                   for o in om.resting.values())
+        return out
+
+    def _svc_cancel(self, order_id: int) -> dict[str, Any]:
+        return self._amend_request(int(order_id), AMEND_CANCEL, 0, 0.0)
+
+    def _svc_replace(self, order_id: int, qty: int, price: float) -> dict[str, Any]:
+        return self._amend_request(int(order_id), AMEND_REPLACE, int(qty), float(price))
+
+    def _amend_request(self, order_id: int, action: int, qty: int, price: float
+                       ) -> dict[str, Any]:
+        operator.check_ring(self.amend_out, self.ctx.name, action)
+        live = self._open_orders()
+        found = live.get(order_id)
+        if found is None:
+            _, tail = self.fills.history(self.fills.cursor - self.fills.capacity)
+            fold = operator.fold_reports(tail).get(order_id)
+            known = "unknown here" if fold is None else f"it is {fold.state.value}"
+            raise operator.not_open(operator.verb_of(action), order_id, self.ctx.name,
+                                    f"{known}; open: {len(live)}")
+        return operator.request(self.amend_out, self.operator_ids, action,
+                                (order_id, *found[:3]), qty, price)
+
+    def wait_handles(self) -> list[Pollable]:
+        return [self.service.socket]
+
     def next_wakeup_s(self) -> float | None:
+        self.service.serve()  # about to wait: nothing of the order path is in hand
         if self.router is not None:
             return self.router.next_wakeup_s(time.time_ns())
         if self.om.resting:
@@ -411,5 +501,7 @@ class ExecutionEngine(Engine):
                           "children_rerouted": self.router.children_rerouted}))
         self.hwm.flush()
         self.amend_marks.flush()
+        self.operator_marks.flush()
+        self.service.close()
         if not self.p.wake_on_ticks:
             self.ticks.close()

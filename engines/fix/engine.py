@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine
-from engines.errors import ServiceError
 from engines.execution import AMEND_READ, DECISION_READ, fill_records
+from engines.execution import _operator as operator
 from engines.fix import _messages as fixmsg
 from engines.fix._execstore import ExecStore, digest
 from engines.fix._recovery import FINAL, missing_reports
@@ -117,7 +117,9 @@ class FixGatewayEngine(Engine):
         self.words = self.ctx.status.words
         self.pub = self.ctx.publisher()
         self.next_announce = 0.0
-        self.amend_n = int(time.time_ns() // 1000) & ((1 << (COUNTER_BITS - 1)) - 1)
+        self.operator_ids = operator.OperatorIds.after(
+            [] if self.amend_out is None else
+            self.amend_out.history(self.amend_out.cursor - 1024)[1]["amend_id"].tolist())
         self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name), {
             "orders": self._svc_orders, "cancel": self._svc_cancel,
             "replace": self._svc_replace})
@@ -393,13 +395,11 @@ class FixGatewayEngine(Engine):
                 continue
             d = self.orders.get(oid)
             sym = d[D.symbol_id] if d is not None else -1
-            out.append({
-                "order_id": oid, "strategy_id": oid >> COUNTER_BITS,
-                "symbol": symbols[sym] if 0 <= sym < len(symbols) else "?",
-                "side": d[D.side] if d is not None else 0,
-                "qty": d[D.qty] if d is not None else 0, "price": px, "filled": traded,
-                "leaves": leaves, "state": STATE_NAMES.get(status, str(status)),
-                "open": oid in self.open, "venue": self.ctx.name})
+            out.append(operator.entry(
+                oid, STATE_NAMES.get(status, str(status)), self.ctx.name,
+                symbol=symbols[sym] if 0 <= sym < len(symbols) else "?",
+                side=d[D.side] if d is not None else 0, qty=d[D.qty] if d is not None else 0,
+                price=px, filled=traded, leaves=leaves, is_open=oid in self.open))
         return out
 
     def _svc_cancel(self, order_id: int) -> dict[str, Any]:
@@ -411,26 +411,17 @@ class FixGatewayEngine(Engine):
     def _amend_request(self, order_id: int, action: int, qty: int, price: float
                        ) -> dict[str, Any]:
         """An operator's cancel or replace as a request on the amends ring: risk decides it
-        (a cancel always passes), then it comes back here like a strategy's."""
-        verb = "cancel" if action == AMEND_CANCEL else "replace"
-        if self.amend_out is None:
-            raise ServiceError(verb, "NO_AMENDS_RING", f"engine {self.ctx.name} writes no "
-                               "amend ring: a cancel or replace goes through risk on one")
+        (a cancel always passes), then it comes back here like a strategy's (ids and
+        replies: engines.execution._operator)."""
+        operator.check_ring(self.amend_out, self.ctx.name, action)
         order_id = int(order_id)
         d = self.orders.get(order_id)
         if d is None or order_id not in self.open:
-            raise ServiceError(verb, "NOT_OPEN", f"order_id={order_id} is not an open order "
-                               f"of {self.ctx.name} (open: {len(self.open)})")
-        self.amend_n += 1
-        a = np.zeros(1, AMEND)
-        a["amend_id"] = (d[D.strategy_id] << COUNTER_BITS) | (1 << (COUNTER_BITS - 1)) | (
-            self.amend_n & ((1 << (COUNTER_BITS - 1)) - 1))
-        a["order_id"], a["strategy_id"], a["symbol_id"] = order_id, d[D.strategy_id], \
-            d[D.symbol_id]
-        a["action"], a["side"], a["qty"], a["price"] = action, d[D.side], qty, price
-        a["ts_ns"] = time.time_ns()
-        self.amend_out.write(a)
-        return {"amend_id": int(a["amend_id"][0]), "order_id": order_id, "action": verb}
+            raise operator.not_open(operator.verb_of(action), order_id, self.ctx.name,
+                                    f"open: {len(self.open)}")
+        return operator.request(self.amend_out, self.operator_ids, action,
+                                (order_id, d[D.strategy_id], d[D.symbol_id], d[D.side]),
+                                qty, price)
 
     def wait_handles(self) -> list[Any]:
         return [self.service.socket]

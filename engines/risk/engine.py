@@ -409,10 +409,10 @@ class RiskEngine(Engine):
         written. A re-read after a crash decides one again: execution applies it once."""
         done = 0
         for ring in self.amend_rings:
+            if not ring.available():  # the common case: one cursor look, no read
+                continue
             batch: np.ndarray = ring.read(self.max_batch)
             k = int(batch.shape[0])
-            if k == 0:
-                continue
             if self.latest is not None:
                 self._mids_from_board()
             decided, rejected = decide_amends(self.state, batch, time.time_ns())

@@ -61,10 +61,11 @@ def _latency_engines(rate: float, tuning: dict[str, Tuning]) -> list[EngineConfi
 
 def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
                       latest: bool = True, journal: Tuning | None = None,
-                      state_dir: Path | None = None) -> np.ndarray:
+                      state_dir: Path | None = None, amends: bool = True) -> np.ndarray:
     """Latencies (ns) of every fill: marketdata -> strategy -> risk -> execution over rings;
     `latest`: the ticks ring keeps a latest-value board (as configs/default.toml has it);
-    `journal`: a journal engine (fsync = "batch") also reads orders, decisions and fills."""
+    `journal`: a journal engine (fsync = "batch") also reads orders, decisions and fills;
+    `amends`: the operators' amends and amend_decisions rings (as configs/default.toml)."""
     shm, rt = _dirs()
     more = ("journal",) if journal is not None else ()
     rings = [ring("ticks", "tick", "marketdata", ("strategy", "risk", "execution"),
@@ -73,6 +74,9 @@ def ring_tick_to_fill(duration_s: float, rate: float, tuning: dict[str, Tuning],
              ring("decisions", "decision", "risk", ("execution", *more)),
              ring("fills", "fill", "execution", ("bench", "risk", "strategy", *more),
                   capacity=65536)]
+    if amends:
+        rings += [ring("amends", "amend", "execution", ("risk",), capacity=64),
+                  ring("amend_decisions", "amend", "risk", ("execution",), capacity=64)]
     engines = _latency_engines(rate, tuning)
     if journal is not None:
         engines.insert(0, engine("journal", "engines.journal:JournalEngine", journal,
