@@ -9,8 +9,9 @@ Operators (engines.execution._operator, shared with the FIX gateway): `orders [o
 lists the orders of the fills ring's tail with their state, venue, filled and open quantity;
 `cancel order_id=N` and `replace order_id=N qty=Q price=P` write an AMEND request with an
 operator amend id on the amends ring execution writes, which risk decides like a strategy's.
-Served only when execution is about to wait (next_wakeup_s), never between a decision and
-its fills.
+Served only when execution is about to wait (next_wakeup_s), at most every SERVICE_S, never
+between a decision and its fills; the socket is not among the idle wait's handles (with one,
+the park is a zmq poll instead of the rings' select.poll, slower to wake on a decision).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.base import Engine, Pollable
+from engines.base import Engine
 from engines.execution import _operator as operator
 from engines.execution._amends import AMEND_READ
 from engines.execution._instruments import Instruments
@@ -69,6 +70,7 @@ W_FILLS = W_CUSTOM0 + 4  # fill records with a quantity (partial or full); recor
 FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can publish
 SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
 FINAL = (FILL_FILLED, FILL_CANCELLED, FILL_EXPIRED, FILL_REJECTED)  # an order's last report
+SERVICE_S = 0.05  # operators' requests are looked at this often while execution idles
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -143,6 +145,7 @@ class ExecutionEngine(Engine):
         self.service = ServiceServer(service_endpoint(self.ctx.runtime_dir, self.ctx.name), {
             "orders": self._svc_orders, "cancel": self._svc_cancel,
             "replace": self._svc_replace})
+        self.serve_at = 0.0  # time.monotonic() of the next look at the service socket
         self.hwm_v = self.hwm.arrays["high_water"].data
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
@@ -473,11 +476,16 @@ class ExecutionEngine(Engine):
         return operator.request(self.amend_out, self.operator_ids, action,
                                 (order_id, *found[:3]), qty, price)
 
-    def wait_handles(self) -> list[Pollable]:
-        return [self.service.socket]
-
     def next_wakeup_s(self) -> float | None:
-        self.service.serve()  # about to wait: nothing of the order path is in hand
+        now = time.monotonic()
+        if now >= self.serve_at:  # about to wait: nothing of the order path is in hand
+            self.service.serve()
+            self.serve_at = now + SERVICE_S
+        wakeup = self._venue_wakeup_s()
+        left = self.serve_at - now
+        return left if wakeup is None or wakeup > left else wakeup
+
+    def _venue_wakeup_s(self) -> float | None:
         if self.router is not None:
             return self.router.next_wakeup_s(time.time_ns())
         if self.om.resting:
