@@ -28,6 +28,7 @@ from shm.layout import (
     AMEND,
     AMEND_CANCEL,
     AMEND_REPLACE,
+    DECISION,
     FILL,
     FILL_ACCEPTED,
     FILL_AMEND_REJECTED,
@@ -38,6 +39,7 @@ from shm.layout import (
     ORDER,
     TICK,
     TIF_DAY,
+    TIF_IOC,
     VERDICT_APPROVED,
 )
 
@@ -181,3 +183,55 @@ def test_execution_service_when_operator_replaces_and_cancels_goes_through_risk(
         op_seen.close()
         h.stop(execution)
         h.stop(risk)
+
+
+ROUTED_RINGS = {"ticks_x": ("tick", "overwrite", 64), "decisions": ("decision", "block", 64),
+                "fills": ("fill", "block", 64)}
+
+
+def _decision(counter: int, qty: int, price: float, tif: int) -> np.ndarray:
+    d = np.zeros(1, DECISION)
+    d["order_id"], d["strategy_id"], d["side"], d["type"], d["tif"] = SID | counter, 1, 1, 1, tif
+    d["qty"], d["price"], d["ts_ns"], d["verdict"] = qty, price, time.time_ns(), VERDICT_APPROVED
+    d["ttl_ms"] = 60_000
+    return d
+
+
+@pytest.mark.timeout(60)
+def test_execution_orders_when_routed_show_the_parent_and_its_childrens_venues(
+        shm_dir: Path, runtime_dir: Path) -> None:
+    """With a router: a DAY bid under the touch rests whole at lit_a; an IOC bid for more
+    than one venue shows is split over lit_a and lit_b and filled; `orders` names the parent
+    (execution) and each child's venue; no amends ring: a cancel is refused saying so."""
+    with Harness(shm_dir, runtime_dir, ROUTED_RINGS) as h:
+        fills = h.reader("fills", 1)
+        venues = {"lit_a": {"kind": "simulated", "display_fraction": 0.5},
+                  "lit_b": {"kind": "simulated", "display_fraction": 0.5}}
+        execution: Any = h.engine(
+            "engines.execution:ExecutionEngine", "execution", ("ticks_x", "decisions"),
+            ("fills",), publish_executions=False, wake_on_ticks=True,
+            route=["lit_a", "lit_b"], venues=venues)
+        tick = np.zeros(1, TICK)
+        tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = \
+            1, 99.99, 100.01, 300, 300
+        h.writer("ticks_x").write(tick)
+        h.writer("decisions").write(_decision(1, 100, 99.5, TIF_DAY))
+        poll_until(lambda: any(r["order_id"] == SID | 1 and r["venues"]
+                               for r in execution._svc_orders()), execution)
+        h.writer("decisions").write(_decision(2, 250, 100.01, TIF_IOC))
+        poll_until(lambda: any(r["order_id"] == SID | 2 and r["state"] == "filled"
+                               for r in execution._svc_orders()), execution)
+        rows = {r["order_id"]: r for r in execution._svc_orders()}
+        day, ioc = rows[SID | 1], rows[SID | 2]
+        assert (day["state"], day["open"], day["venue"], day["venues"], day["parent"],
+                day["leaves"], day["price"]) == ("accepted", True, "lit_a", ["lit_a"],
+                                                 "execution", 100, 99.5)
+        assert (ioc["filled"], ioc["leaves"], ioc["open"], sorted(ioc["venues"])) == (
+            250, 0, False, ["lit_a", "lit_b"])
+        assert ioc["venue"] in ("lit_a+lit_b", "lit_b+lit_a")
+        assert [r["order_id"] for r in execution._svc_orders(open=True)] == [SID | 1]
+        with pytest.raises(ServiceError, match="writes no amend ring") as err:
+            execution._svc_cancel(order_id=SID | 1)
+        assert err.value.code == "NO_AMENDS_RING"
+        fills.close()
+        h.stop(execution)
