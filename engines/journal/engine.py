@@ -45,7 +45,10 @@ class JournalParams:
     # An off-path reader: the rings are read in batches every read_interval_ms (records
     # never wake it, so it takes no wake-up, and no core, from the order path per record);
     # 0: woken by every record. A block ring holds far more than one interval's records.
-    read_interval_ms: float = 2.0
+    # 10 ms: on 2 shared cores, `bench journal` (ABBA pairs, quiet host) put the order
+    # path's tick-to-fill p50 with the journal at 0.99-1.05x of without it; every 2 ms it was
+    # 1.24-1.30x, every 5 ms 1.37-1.47x (each look takes its core from the order path).
+    read_interval_ms: float = 10.0
     # SCHED_BATCH: the scheduler treats it as a batch job (no wake-up preemption of the
     # order path on a shared core); it still gets its share, so the rings never wait long.
     sched_batch: bool = True
