@@ -83,6 +83,9 @@ class EngineContext:
             writer.close()
 
 
+NEVER_NS = 1 << 62  # an Engine.overdue_ns that is never reached
+
+
 class Engine:
     """Subclass and override the hooks; the runner calls them in this order.
 
@@ -100,6 +103,10 @@ class Engine:
 
     counters: ClassVar[tuple[str, ...]] = ()
     params_spec: ClassVar[type | None] = None
+    # The runner calls on_overdue(now) after a busy poll once time.monotonic_ns() reaches
+    # this: work an engine keeps for its idle moments (service requests, the bus) is not
+    # left waiting by input that never stops. NEVER_NS: no such work.
+    overdue_ns: int = NEVER_NS
 
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
@@ -115,6 +122,11 @@ class Engine:
     def next_wakeup_s(self) -> float | None:
         """Longest the runner may wait when idle (producers and timers); None = until input."""
         return None
+
+    def on_overdue(self, now_ns: int) -> None:
+        """The idle work, between two busy polls once `overdue_ns` is reached; it sets the
+        next `overdue_ns` (or the same would be called again at the next busy poll)."""
+        self.overdue_ns = NEVER_NS
 
     def wait_handles(self) -> list[Pollable]:
         """Extra pollables (zmq sockets, fds) that should wake the engine when readable."""

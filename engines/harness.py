@@ -6,6 +6,7 @@ and leaves driving (`engine.poll()`) to the caller; closing removes every segmen
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -67,6 +68,17 @@ class Harness:
         eng = load_engine_class(entry)(ctx)
         eng.on_start()
         return eng
+
+    @staticmethod
+    def poll(eng: Engine) -> int:
+        """One turn of the runner's loop without its wait: poll(), and after a busy poll the
+        engine's overdue idle work (Engine.overdue_ns, as engines.runner calls it)."""
+        n = eng.poll()
+        if n:
+            now = time.monotonic_ns()
+            if now >= eng.overdue_ns:
+                eng.on_overdue(now)
+        return n
 
     def stop(self, eng: Engine) -> None:
         """Drain and close as the runner does after SIGTERM."""

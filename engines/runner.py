@@ -291,11 +291,14 @@ class _Loop:
             self.idle.wait, self.heartbeat_s
         parks, worked = self.idle.parks, False
         hand_over = os.sched_yield if self.idle.after_work_yield else None
+        engine = self.engine
         while not stop.requested:
             n = poll()
-            words[W_HEARTBEAT_NS] = clock()
+            words[W_HEARTBEAT_NS] = now = clock()
             if n:
                 worked = True
+                if now >= engine.overdue_ns:  # input that never stops: the idle work now
+                    engine.on_overdue(now)
                 if hand_over is not None:  # a hot spinner: a reader on this core runs now
                     hand_over()
                 continue

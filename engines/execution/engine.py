@@ -9,9 +9,10 @@ Operators (engines.execution._operator, shared with the FIX gateway): `orders [o
 lists the orders of the fills ring's tail with their state, venue, filled and open quantity;
 `cancel order_id=N` and `replace order_id=N qty=Q price=P` write an AMEND request with an
 operator amend id on the amends ring execution writes, which risk decides like a strategy's.
-Served only when execution is about to wait (next_wakeup_s), at most every SERVICE_S, never
-between a decision and its fills; the socket is not among the idle wait's handles (with one,
-the park is a zmq poll instead of the rings' select.poll, slower to wake on a decision).
+Served when execution is about to wait (next_wakeup_s), at most every SERVICE_S, or under
+decisions that never stop between two busy polls once OVERDUE_NS late (Engine.overdue_ns),
+never between a decision and its fills; the socket is not among the idle wait's handles
+(with one, the park is a zmq poll instead of the rings' select.poll, slower to wake).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ FILLS_TAIL = 4_096  # fill records looked at on start: more than one batch can p
 SMALL_BATCH = 16  # up to this many records, tuples from struct beat numpy's per-call cost
 FINAL = (FILL_FILLED, FILL_CANCELLED, FILL_EXPIRED, FILL_REJECTED)  # an order's last report
 SERVICE_S = 0.05  # operators' requests are looked at this often while execution idles
+OVERDUE_NS = 100_000_000  # since the last look: then between two busy polls (no idle comes)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -146,6 +148,7 @@ class ExecutionEngine(Engine):
             "orders": self._svc_orders, "cancel": self._svc_cancel,
             "replace": self._svc_replace})
         self.serve_at = 0.0  # time.monotonic() of the next look at the service socket
+        self.overdue_ns = time.monotonic_ns() + OVERDUE_NS
         self.hwm_v = self.hwm.arrays["high_water"].data
         self._catch_up_from_fills()
         self.om.exec_id = self.fills.cursor  # exec ids continue: one per fill record
@@ -479,11 +482,19 @@ class ExecutionEngine(Engine):
     def next_wakeup_s(self) -> float | None:
         now = time.monotonic()
         if now >= self.serve_at:  # about to wait: nothing of the order path is in hand
-            self.service.serve()
+            self._serve_operators()
             self.serve_at = now + SERVICE_S
         wakeup = self._venue_wakeup_s()
         left = self.serve_at - now
         return left if wakeup is None or wakeup > left else wakeup
+
+    def on_overdue(self, now_ns: int) -> None:
+        """Decisions at every poll for OVERDUE_NS: operators served between two of them."""
+        self._serve_operators()
+
+    def _serve_operators(self) -> None:
+        self.service.serve()
+        self.overdue_ns = time.monotonic_ns() + OVERDUE_NS
 
     def _venue_wakeup_s(self) -> float | None:
         if self.router is not None:

@@ -64,9 +64,10 @@ W_STALE = W_CUSTOM0 + 4  # rejected as older than their time to live (also in W_
 NO_REASONS = np.zeros(0, dtype=np.intp)
 HOUSEKEEPING_NS = 5_000_000
 # Under orders that never stop (a runaway strategy: when an operator reaches for the kill
-# switch) housekeeping is not left to an idle poll that never comes: once it is this late,
-# it runs between two busy polls. A paced flow has idle polls and never gets that late.
-OVERDUE_NS = 20_000_000
+# switch) housekeeping is not left to an idle poll that never comes: this long after the
+# last, the runner has it run between two busy polls (Engine.overdue_ns). A paced flow has
+# idle polls and never gets that late.
+OVERDUE_NS = 25_000_000
 # A gap this long between two idle polls means the runner waited (a park, or the core was
 # taken): whatever woke it may be on the bus. Back-to-back idle polls are much closer.
 WOKEN_NS = 2_000
@@ -168,6 +169,7 @@ class RiskEngine(Engine):
         self.alert_timer = Every(self.p.alert_interval_s)
         # Bus and service sockets are looked at every few ms, never between a tick and an order.
         self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
+        self.overdue_ns = self.housekeeping_ns + OVERDUE_NS
         self.idle_since_ns = FAR_FUTURE  # end of the last idle poll; FAR_FUTURE after work
         self.check = self.state.check_fields
         # The compiled one-order path (engines/risk/_kernel.c) over the same arrays, or None.
@@ -233,9 +235,6 @@ class RiskEngine(Engine):
             done += self._decide_amends()
         if done:
             self.idle_since_ns = FAR_FUTURE
-            if time.monotonic_ns() - self.housekeeping_ns > OVERDUE_NS:  # see OVERDUE_NS
-                self.housekeeping_ns = time.monotonic_ns() + HOUSEKEEPING_NS
-                self._housekeeping()
             return done + n_ticks
         # Idle. The bus and service sockets are looked at when the housekeeping timer is due,
         # or when the runner waited since the last idle poll: a P&L snapshot or a service
@@ -472,8 +471,14 @@ class RiskEngine(Engine):
         self.ctx.status.add(W_ACCEPTED, fresh.shape[0] - rejected.size)
         return rejected
 
+    def on_overdue(self, now_ns: int) -> None:
+        """Orders at every poll for OVERDUE_NS: housekeeping between two of them."""
+        self.housekeeping_ns = now_ns + HOUSEKEEPING_NS
+        self._housekeeping()
+
     def _housekeeping(self) -> None:
         """Off the hot path: drawdown from P&L snapshots, service requests, alerts."""
+        self.overdue_ns = time.monotonic_ns() + OVERDUE_NS
         while (msg := self.pnl_sub.recv(0)) is not None:
             self._on_pnl(msg[1])
         if self.venue_watch is not None:

@@ -3,6 +3,7 @@ range, and execution's `orders`, `cancel` and `replace` replies over real rings 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from engines.execution._operator import (
 from engines.execution._orders import OrderManager, VenueParams
 from engines.harness import Harness
 from engines.records import COUNTER_BITS, COUNTER_MASK
+from engines.service import ServiceClient, service_endpoint
 from shm.layout import (
     AMEND,
     AMEND_CANCEL,
@@ -234,4 +236,37 @@ def test_execution_orders_when_routed_show_the_parent_and_its_childrens_venues(
             execution._svc_cancel(order_id=SID | 1)
         assert err.value.code == "NO_AMENDS_RING"
         fills.close()
+        h.stop(execution)
+
+
+@pytest.mark.timeout(60)
+def test_execution_orders_when_decisions_never_stop_is_answered_between_busy_polls(
+        shm_dir: Path, runtime_dir: Path) -> None:
+    """A decision waits at every poll (execution never idles): an operator's `orders` is
+    still answered, between two busy polls once overdue (Engine.overdue_ns)."""
+    with Harness(shm_dir, runtime_dir, ROUTED_RINGS) as h:
+        # every other reader slot of the rings kept up: never full
+        kept = [h.reader("fills", 0), h.reader("fills", 1), h.reader("decisions", 1)]
+        execution: Any = h.engine("engines.execution:ExecutionEngine", "execution",
+                                  ("ticks_x", "decisions"), ("fills",),
+                                  publish_executions=False, wake_on_ticks=True)
+        tick = np.zeros(1, TICK)
+        tick["seq"], tick["bid"], tick["ask"], tick["bid_size"], tick["ask_size"] = \
+            1, 99.99, 100.01, 10**9, 10**9
+        h.writer("ticks_x").write(tick)
+        decisions, reply, counter = h.writer("decisions"), [], 0
+        with ServiceClient(service_endpoint(runtime_dir, "execution"), timeout_ms=20_000) as c:
+            worker = threading.Thread(target=lambda: reply.append(c.call("orders")))
+            worker.start()
+            deadline = time.monotonic() + 30
+            while worker.is_alive() and time.monotonic() < deadline:
+                counter += 1
+                decisions.write(_decision(counter, 1, 100.01, TIF_IOC))
+                assert h.poll(execution) > 0  # never an idle poll
+                for reader in kept:
+                    reader.advance(reader.available())
+            worker.join(5)
+        assert len(reply) == 1 and isinstance(reply[0], list), f"not answered in {counter} polls"
+        for ring in (decisions, *kept):
+            ring.close()
         h.stop(execution)

@@ -308,7 +308,7 @@ def test_kill_switch_when_orders_never_stop_is_served_between_busy_polls(
             while worker.is_alive() and time.monotonic() < deadline:
                 counter += 1
                 _send_order(h, counter, writers)
-                assert eng.poll() > 0  # never an idle poll: the old code served it only then
+                assert h.poll(eng) > 0  # never an idle poll: the old code served it only then
                 busy_polls += 1
                 out.advance(out.available())
                 sent.advance(sent.available())
