@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 
 from engines.base import Engine
-from engines.execution import AMEND_READ, DECISION_READ, fill_records
-from engines.execution import _operator as operator
+from engines.execution import AMEND_READ, DECISION_READ, fill_records, operator
 from engines.fix import _messages as fixmsg
 from engines.fix._execstore import ExecStore, digest
 from engines.fix._recovery import FINAL, missing_reports
@@ -412,7 +411,7 @@ class FixGatewayEngine(Engine):
                        ) -> dict[str, Any]:
         """An operator's cancel or replace as a request on the amends ring: risk decides it
         (a cancel always passes), then it comes back here like a strategy's (ids and
-        replies: engines.execution._operator)."""
+        replies: engines.execution.operator)."""
         operator.check_ring(self.amend_out, self.ctx.name, action)
         order_id = int(order_id)
         d = self.orders.get(order_id)
