@@ -23,7 +23,7 @@ from daemon_helpers import default_config, run_nautilusd, stop_or_kill
 from engines.journal import KIND_FILL, journal_records
 from engines.statedir import StateDir
 from nautilusd.config.tomlwriter import toml_document
-from shm.layout import FILL_ACCEPTED, FILL_CANCELLED, FILL_FILLED, FILL_REPLACED
+from shm.layout import FILL_ACCEPTED, FILL_CANCELLED, FILL_FILLED, FILL_PARTIAL, FILL_REPLACED
 
 HERE = Path(__file__).resolve().parent
 CTL = Path(sys.executable).parent / "nautilusctl"
@@ -114,6 +114,12 @@ def test_default_topology_when_operator_replaces_and_cancels_resting_orders_life
         stop_or_kill(proc)
     fills = journal_records(StateDir(state_dir))[KIND_FILL]
     by = {o: fills[fills["order_id"] == o]["status"].tolist() for o in DAY}
-    assert by[DAY[0]] == [FILL_ACCEPTED, FILL_REPLACED, FILL_FILLED], by
+    # The replaced order trades against the touch's displayed size, which the feed varies
+    # tick by tick: at once, or in parts over the next ticks (the CI rehearsal of ac30613
+    # saw one partial), then filled, 60 in all.
+    first = by[DAY[0]]
+    assert first[:2] == [FILL_ACCEPTED, FILL_REPLACED] and first[-1] == FILL_FILLED, by
+    assert set(first[2:-1]) <= {FILL_PARTIAL}, by
+    assert int(fills[fills["order_id"] == DAY[0]]["qty"].sum()) == 60, by
     assert by[DAY[1]] == [FILL_ACCEPTED, FILL_REPLACED, FILL_CANCELLED], by
     assert by[DAY[2]] == [FILL_ACCEPTED, FILL_CANCELLED], by
