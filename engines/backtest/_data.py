@@ -28,38 +28,60 @@ def pyarrow_modules() -> tuple[Any, Any]:
     return pa, pq
 
 
-def file_symbols(path: Path) -> tuple[str, ...]:
-    """The symbols a tick file holds, sorted."""
-    _, pq = pyarrow_modules()
-    column = pq.read_table(path, columns=["symbol"]).column("symbol")
-    return tuple(sorted(str(s) for s in column.unique().to_pylist()))
+class TickFile:
+    """A tick file read once: the symbols it holds and its ticks of chosen ones. The symbol
+    column is read as Parquet stores it (dictionary encoded), so no string is decoded per
+    row; a sweep's run reads its file once, not once for the symbols and again for the ticks.
+    """
+
+    def __init__(self, path: Path) -> None:
+        pa, pq = pyarrow_modules()
+        self.path = path
+        table = pq.read_table(path, read_dictionary=["symbol"])
+        missing = [c for c in TICK_COLUMNS if c not in table.column_names]
+        if missing:
+            raise ParamError(f"{path}: tick file lacks columns {missing} "
+                             f"(has {table.column_names})")
+        column = table.column("symbol")
+        if not pa.types.is_dictionary(column.type):  # written another way: encode it here
+            column = pa.chunked_array([column.combine_chunks().dictionary_encode()])
+        column = pa.table({"symbol": column}).unify_dictionaries().column("symbol")
+        if column.null_count:
+            raise ParamError(f"{path}: tick file has {column.null_count} rows without a symbol")
+        names = column.chunk(0).dictionary.to_pylist() if column.num_chunks else []
+        self._names = [str(s) for s in names]
+        self._codes = (np.concatenate([c.indices.to_numpy() for c in column.chunks])
+                       .astype(np.int64, copy=False) if column.num_chunks
+                       else np.zeros(0, np.int64))
+        self._table = table
+        present = np.bincount(self._codes, minlength=len(self._names)) > 0
+        self.symbols: tuple[str, ...] = tuple(sorted(
+            {s for s, here in zip(self._names, present, strict=True) if here}))
+
+    def ticks(self, symbols: tuple[str, ...]) -> np.ndarray:
+        """The file's ticks of `symbols` as a TICK array in stamp order, seq = row + 1 (rows
+        of other symbols are skipped)."""
+        index = {s: i for i, s in enumerate(symbols)}
+        lookup = np.array([index.get(s, -1) for s in self._names], dtype=np.int64)
+        codes = lookup[self._codes] if lookup.size else np.zeros(0, np.int64)
+        mask = codes >= 0
+        keep: np.ndarray | slice = slice(None) if mask.all() else mask  # all: no masked copies
+        ticks = np.zeros(codes[keep].shape[0], TICK)
+        ticks["symbol_id"] = codes[keep]
+        for name in ("ts_ns", "bid", "ask", "bid_size", "ask_size"):
+            ticks[name] = self._table.column(name).to_numpy()[keep]
+        stamps = ticks["ts_ns"]
+        if stamps.shape[0] > 1 and bool((stamps[1:] < stamps[:-1]).any()):  # recorded in order
+            ticks = ticks[np.argsort(stamps, kind="stable")]  # is the usual case: no sort then
+        ticks["seq"] = np.arange(1, ticks.shape[0] + 1, dtype=np.uint64)
+        ticks["flags"] = FLAG_REPLAYED
+        return ticks
 
 
 def load_ticks(path: Path, symbols: tuple[str, ...]) -> np.ndarray:
-    """The file's ticks of `symbols` as a TICK array in stamp order, seq = row + 1 (rows of
-    other symbols are skipped); a missing column is an error naming the file and column."""
-    _, pq = pyarrow_modules()
-    table = pq.read_table(path)
-    missing = [c for c in TICK_COLUMNS if c not in table.column_names]
-    if missing:
-        raise ParamError(f"{path}: tick file lacks columns {missing} (has {table.column_names})")
-    encoded = table.column("symbol").combine_chunks().dictionary_encode()
-    index = {s: i for i, s in enumerate(symbols)}
-    lookup = np.array([index.get(str(s), -1) for s in encoded.dictionary.to_pylist()],
-                      dtype=np.int64)
-    codes = lookup[encoded.indices.to_numpy()] if lookup.size else np.zeros(0, np.int64)
-    mask = codes >= 0
-    keep: np.ndarray | slice = slice(None) if mask.all() else mask  # all: no masked copies
-    ticks = np.zeros(codes[keep].shape[0], TICK)
-    ticks["symbol_id"] = codes[keep]
-    for name in ("ts_ns", "bid", "ask", "bid_size", "ask_size"):
-        ticks[name] = table.column(name).to_numpy()[keep]
-    stamps = ticks["ts_ns"]
-    if stamps.shape[0] > 1 and bool((stamps[1:] < stamps[:-1]).any()):  # recorded in order
-        ticks = ticks[np.argsort(stamps, kind="stable")]  # is the usual case: no sort then
-    ticks["seq"] = np.arange(1, ticks.shape[0] + 1, dtype=np.uint64)
-    ticks["flags"] = FLAG_REPLAYED
-    return ticks
+    """The file's ticks of `symbols` (TickFile.ticks); a missing column is an error naming
+    the file and column."""
+    return TickFile(path).ticks(symbols)
 
 
 def save_ticks(ticks: np.ndarray, symbols: tuple[str, ...], path: Path) -> None:

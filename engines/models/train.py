@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engines.backtest import file_symbols, load, load_ticks
+from engines.backtest import TickFile, load
 from engines.features import Features
 from engines.models._inputs import input_columns, model_inputs
 from engines.models._onnx import linear_model
@@ -62,8 +62,9 @@ def fit(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, ...]:
 
 
 def train(data: Path, state_dir: Path, config: Path | None, ridge: float) -> dict[str, Any]:
-    cfg = load(config, file_symbols(data), [])
-    ticks = load_ticks(data, cfg.symbols)
+    tick_file = TickFile(data)
+    cfg = load(config, tick_file.symbols, [])
+    ticks = tick_file.ticks(cfg.symbols)
     features = Features(len(cfg.symbols), cfg.features)
     x, y = training_set(ticks, features)
     if x.shape[0] < x.shape[1] + 1:

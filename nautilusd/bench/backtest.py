@@ -103,8 +103,8 @@ def _span(n: int, rounds: int) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    n, rounds, sweep_n, sweep_rounds = ((1_000_000, 3, 500_000, 3) if args.quick
-                                        else (4_000_000, 5, 2_000_000, 5))
+    n, rounds, sweep_n, sweep_rounds = ((1_000_000, 3, 500_000, 5) if args.quick
+                                        else (4_000_000, 5, 2_000_000, 7))
     work = Path(tempfile.mkdtemp(prefix="nd-bench-backtest-", dir="/tmp"))
     results: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"backtest_ticks_per_s": None,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.backtest import load, load_ticks, run, save_ticks, summary
+from engines.backtest import TickFile, load, load_ticks, run, save_ticks, summary
 from engines.backtest.cli import synthetic_ticks
 from engines.clock import RecordedClock, clock_named
 from engines.params import ParamError
@@ -162,25 +162,31 @@ def test_backtest_venue_latency_follows_recorded_time() -> None:
         assert fill["price"] == touch
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 50), st.sampled_from((*SYMBOLS, "XXX"))),
-                min_size=0, max_size=60))
+                min_size=0, max_size=60),
+       st.integers(1, 64), st.booleans())
 def test_load_ticks_when_rows_are_out_of_order_or_of_other_symbols_gives_them_in_stamp_order(
-        tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[int, str]]) -> None:
+        tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[int, str]],
+        row_group: int, dictionary: bool) -> None:
     """A tick file's rows come back in stamp order, ties in file order (stable), rows of
     symbols not asked for dropped, seq numbering the result: whether the file was recorded in
-    order (no sort is made then) or not."""
+    order (no sort is made then) or not, in row groups of any size (each with a dictionary
+    of its own symbols), its symbol column plain strings or dictionary encoded. Its symbols
+    are those its rows hold."""
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     path = tmp_path_factory.mktemp("ticks") / "t.parquet"
     n = len(rows)
+    symbol = pa.array([sym for _, sym in rows], pa.string())
     pq.write_table(pa.table({
         "ts_ns": pa.array([ts for ts, _ in rows], pa.int64()),
-        "symbol": pa.array([sym for _, sym in rows], pa.string()),
+        "symbol": symbol.dictionary_encode() if dictionary else symbol,
         "bid": pa.array([float(i) for i in range(n)], pa.float64()),
         "ask": pa.array([float(i) + 0.5 for i in range(n)], pa.float64()),
         "bid_size": pa.array(list(range(n)), pa.int64()),
-        "ask_size": pa.array(list(range(n)), pa.int64())}), path)
+        "ask_size": pa.array(list(range(n)), pa.int64())}), path, row_group_size=row_group)
+    assert TickFile(path).symbols == tuple(sorted({sym for _, sym in rows}))
     ticks = load_ticks(path, SYMBOLS)
     want = sorted(((ts, i, SYMBOLS.index(sym)) for i, (ts, sym) in enumerate(rows)
                    if sym in SYMBOLS), key=lambda r: r[0])  # sorted() is stable
@@ -188,6 +194,16 @@ def test_load_ticks_when_rows_are_out_of_order_or_of_other_symbols_gives_them_in
     assert ticks["bid_size"].tolist() == [i for _, i, _ in want]  # which row, ties in order
     assert ticks["symbol_id"].tolist() == [s for _, _, s in want]
     assert ticks["seq"].tolist() == list(range(1, len(want) + 1))
+
+
+def test_tick_file_when_a_row_has_no_symbol_is_refused_naming_the_file(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"ts_ns": [1, 2], "symbol": ["AAPL", None], "bid": [1.0, 1.0],
+                             "ask": [1.5, 1.5], "bid_size": [1, 1], "ask_size": [1, 1]}), path)
+    with pytest.raises(ParamError, match=r"t\.parquet: tick file has 1 rows without a symbol"):
+        TickFile(path)
 
 
 def test_backtest_research_strategy_when_the_momentum_weight_flips_its_sides_flip() -> None:
