@@ -36,16 +36,14 @@ class TickFile:
 
     def __init__(self, path: Path) -> None:
         pa, pq = pyarrow_modules()
-        self.path = path
-        table = pq.read_table(path, read_dictionary=["symbol"])
+        table = pq.read_table(path, read_dictionary=["symbol"]).unify_dictionaries()
         missing = [c for c in TICK_COLUMNS if c not in table.column_names]
         if missing:
             raise ParamError(f"{path}: tick file lacks columns {missing} "
                              f"(has {table.column_names})")
-        column = table.column("symbol")
+        column = table.column("symbol")  # one dictionary for every row group
         if not pa.types.is_dictionary(column.type):  # written another way: encode it here
             column = pa.chunked_array([column.combine_chunks().dictionary_encode()])
-        column = pa.table({"symbol": column}).unify_dictionaries().column("symbol")
         if column.null_count:
             raise ParamError(f"{path}: tick file has {column.null_count} rows without a symbol")
         names = column.chunk(0).dictionary.to_pylist() if column.num_chunks else []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import ctypes.util
 import gc
 import json
 import multiprocessing
@@ -76,8 +75,7 @@ def shed_heap() -> None:
     then copy them one by one: a fresh worker's first tick-file load took 160 ms instead of
     52 ms after the parent had run a backtest of its own (bench backtest's sweep)."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the libc this process runs on
     if trim is not None:  # glibc; another libc keeps its own ways
         trim(0)
     pa, _ = _data.pyarrow_modules()
